@@ -1,0 +1,130 @@
+"""The one event record: every call chain, SEAMCALL, TDCALL, exit and state change, in order.
+
+Each layer appends to the same `Trace`; figures, traces and tests all read `Trace.events`. A run of successful
+TDH.MR.EXTENDs over consecutive 256-byte chunks is kept as one event with a `count` (scenario-format.md allows a
+compact record "as long as the output expands it"); `expand_seamcalls` expands it again.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Layers, top to bottom; every event names one.
+LAYERS = ("vmm", "guest", "kvm", "tdx", "mem")
+
+
+@dataclass(slots=True)
+class Event:
+    """One entry of the record: `kind` is call, seamcall, tdcall, exit, signal or state."""
+
+    kind: str
+    layer: str
+    name: str
+    depth: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Trace:
+    """An append-only event record shared by every layer of one simulated machine."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.depth = 0
+        self._open: list[Event] = []
+
+    def enter(self, layer: str, name: str, **data: Any) -> Event:
+        """Record entry into a function of `layer`; pair with `leave`."""
+        ev = Event("call", layer, name, self.depth, data)
+        self.events.append(ev)
+        self._open.append(ev)
+        self.depth += 1
+        return ev
+
+    def leave(self, ret: Any = None) -> None:
+        """Record the return of the innermost open call (ints are kept as `ret`)."""
+        ev = self._open.pop()
+        self.depth -= 1
+        if isinstance(ret, int) and not isinstance(ret, bool):
+            ev.data["ret"] = ret
+
+    def annotate(self, **data: Any) -> None:
+        """Attach arguments or results to the innermost open call."""
+        if self._open:
+            self._open[-1].data.update(data)
+
+    def seamcall(self, leaf: str, status: str, code: int, **data: Any) -> None:
+        """Record a SEAMCALL and the TDX module's status; consecutive successful MR.EXTENDs share one event."""
+        last = self.events[-1] if self.events else None
+        if (
+            code == 0
+            and leaf == "TDH.MR.EXTEND"
+            and last is not None
+            and last.kind == "seamcall"
+            and last.name == leaf
+            and last.data["code"] == 0
+            and last.depth == self.depth
+            and data.get("gpa") == last.data["gpa"] + 256 * last.data["count"]
+        ):
+            last.data["count"] += 1
+            return
+        self.events.append(
+            Event("seamcall", "tdx", leaf, self.depth, {"status": status, "code": code, "count": 1, **data})
+        )
+
+    def tdcall(self, leaf: str, status: str, code: int, **data: Any) -> None:
+        """Record a TDCALL the guest made and its status."""
+        self.events.append(Event("tdcall", "guest", leaf, self.depth, {"status": status, "code": code, **data}))
+
+    def state(self, layer: str, name: str, **data: Any) -> None:
+        """Record a state change (`old`/`new` plus what changed: an S-EPT entry, a page owner, a TD state…)."""
+        self.events.append(Event("state", layer, name, self.depth, data))
+
+    def emit(self, kind: str, layer: str, name: str, **data: Any) -> None:
+        """Record any other event (an exit to userspace, a signal)."""
+        self.events.append(Event(kind, layer, name, self.depth, data))
+
+    def since(self, mark: int) -> list[Event]:
+        """The events recorded after `mark` (a former `len(trace.events)`)."""
+        return self.events[mark:]
+
+
+def traced(layer: str) -> Callable:
+    """Decorate a method of an object with a `trace` attribute so each call and its return value are recorded."""
+
+    def deco(fn: Callable) -> Callable:
+        name = fn.__name__
+
+        @functools.wraps(fn)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            trace: Trace = self.trace
+            trace.enter(layer, name)
+            ret = None
+            try:
+                ret = fn(self, *args, **kwargs)
+                return ret
+            finally:
+                trace.leave(ret)
+
+        return wrapper
+
+    return deco
+
+
+def expand_seamcalls(events: list[Event]) -> Iterator[dict[str, Any]]:
+    """Yield one dict per SEAMCALL (leaf, gpa, level, status, code), expanding compact MR.EXTEND runs."""
+    for ev in events:
+        if ev.kind != "seamcall":
+            continue
+        d = ev.data
+        for i in range(d["count"]):
+            out: dict[str, Any] = {"leaf": ev.name}
+            if "gpa" in d:
+                out["gpa"] = d["gpa"] + 256 * i
+            if "level" in d:
+                out["level"] = d["level"]
+            out["status"] = d["status"]
+            out["code"] = d["code"]
+            yield out

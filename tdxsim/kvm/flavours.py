@@ -1,0 +1,83 @@
+"""Kernel flavours: the points on the two branches where the meaning of `source_addr = 0` changed.
+
+Names are the scenario contract's (scenario-format.md "kernel"); the facts are kvm-uapi.md §2.5, checked at the
+sources where that file marked them inferred (see each flavour's `notes`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """What one kernel does differently on the INIT_MEM_REGION and guest_memfd paths."""
+
+    name: str
+    summary: str
+    #: kvm_gmem_populate() GUPs a non-NULL source before taking the filemap invalidate lock (2a62345b3052).
+    gup_in_populate: bool
+    #: tdx_vcpu_init_mem_region() rejects source_addr == 0 with -EINVAL up front (Sean's L-SEV change, K-TDX).
+    null_source_einval: bool
+    #: kvm_gmem_populate() refuses an already-prepared folio with -EEXIST (preparation tracking, dropped by the
+    #: populate rework that ends in 2a62345b3052).
+    populate_checks_prepared: bool
+    #: The gmem_in_place_conversion module parameter and KVM_SET_MEMORY_ATTRIBUTES2 exist (the v8 series).
+    has_in_place: bool
+    notes: str
+
+
+FLAVOURS: dict[str, Flavour] = {
+    f.name: f
+    for f in (
+        Flavour(
+            name="pre-2a62345b3052",
+            summary="kvm-x86 before Jan 2026: tdx_gmem_post_populate() GUPs source_addr itself, even 0",
+            gup_in_populate=False,
+            null_source_einval=False,
+            populate_checks_prepared=True,
+            has_in_place=False,
+            notes=(
+                "The GUP of source_addr inside tdx_gmem_post_populate(), after the private check, is confirmed by "
+                "the 2a62345b3052 diff that removes it; so address 0 works when userspace mapped virtual address 0 "
+                "(Yan, quoted in CAEvNRgHb6WmOha6Pct_Tn8Ucuov95L=fj5=2R9gcHfx=b2V_+A@mail.gmail.com). A second add "
+                "of the same GPA fails with -EEXIST in kvm_gmem_populate() (the folio is already prepared), not "
+                "-EIO: confirmed in the pre-rework guest_memfd.c; kvm-uapi.md §2.6 says -EIO for every kernel."
+            ),
+        ),
+        Flavour(
+            name="2a62345b3052",
+            summary="kvm-x86 with Michael Roth's populate rework: a NULL source is -EOPNOTSUPP in post_populate",
+            gup_in_populate=True,
+            null_source_einval=False,
+            populate_checks_prepared=False,
+            has_in_place=False,
+            notes="Commit 2a62345b3052 (20260108214622.1084057-7-michael.roth@amd.com); confirmed.",
+        ),
+        Flavour(
+            name="kvm-x86-2026-06",
+            summary="kvm-x86 at 09c6f74e: source_addr == 0 is -EINVAL in the up-front validation",
+            gup_in_populate=True,
+            null_source_einval=True,
+            populate_checks_prepared=False,
+            has_in_place=False,
+            notes="Sean's L-SEV change as it stands in kvm-x86 09c6f74e arch/x86/kvm/vmx/tdx.c; confirmed.",
+        ),
+        Flavour(
+            name="v8",
+            summary="the guest_memfd in-place conversion series v8: 0 means 'no source page'",
+            gup_in_populate=True,
+            null_source_einval=False,
+            populate_checks_prepared=False,
+            has_in_place=True,
+            notes=(
+                "Proposed, not merged: 20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com on kvm-x86/next "
+                "b7fbe9a1bf9e. With gmem_in_place_conversion on, a NULL source makes the target page its own "
+                "PAGE.ADD source; off, -EOPNOTSUPP. A never-written page is zeroed in __kvm_gmem_get_pfn() "
+                "(v8 21/46) and added as zeros."
+            ),
+        ),
+    )
+}
+
+DEFAULT_FLAVOUR = "v8"

@@ -1,0 +1,211 @@
+"""The slice of Linux mm that a VMM and KVM use: VMAs, page faults, get_user_pages_fast and long-term pins.
+
+A file mapping's faults go to the file's `fault` method (the `vm_operations_struct` of mm/memory.c), so guest_memfd
+serves its own mmap faults without mm knowing about KVM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from tdxsim import platform
+from tdxsim.errno import EFAULT, EINVAL, ENOMEM
+from tdxsim.events import Trace, traced
+from tdxsim.kvm.uapi import MMAP_BASE, TASK_SIZE
+from tdxsim.physmem import Owner, PhysicalMemory
+
+PAGE_SIZE = platform.PAGE_SIZE
+SIGBUS = "SIGBUS"
+SIGSEGV = "SIGSEGV"
+
+
+class MappedFile(Protocol):
+    """What mm needs from a file it maps (guest_memfd is the only file in this model)."""
+
+    def fault(self, pgoff: int) -> int | str:
+        """Return the pfn at page offset `pgoff`, or "SIGBUS"."""
+
+    def mmap_check(self, shared: bool) -> int:
+        """0, or the negative errno the file's ->mmap returns."""
+
+
+@dataclass
+class Vma:
+    """One mapping [start, end) of an anonymous region or of a file from `pgoff`."""
+
+    start: int
+    end: int
+    file: MappedFile | None
+    pgoff: int
+    shared: bool
+    ptes: dict[int, int] = field(default_factory=dict)  # virtual page number -> pfn, for faulted-in pages
+
+
+class Mm:
+    """One process's address space (the VMM's)."""
+
+    def __init__(self, mem: PhysicalMemory, trace: Trace) -> None:
+        self.mem = mem
+        self.trace = trace
+        self.vmas: list[Vma] = []
+        self.pinned: dict[int, list[int]] = {}  # virtual page -> pfns pinned through it (the pinner's page list)
+
+    def find_vma(self, addr: int) -> Vma | None:
+        """The VMA containing `addr`."""
+        for vma in self.vmas:
+            if vma.start <= addr < vma.end:
+                return vma
+        return None
+
+    def _get_unmapped_area(self, length: int) -> int:
+        """The lowest free range at or above MMAP_BASE (scenario-format.md)."""
+        addr = MMAP_BASE
+        for vma in sorted(self.vmas, key=lambda v: v.start):
+            if vma.end <= addr:
+                continue
+            if vma.start >= addr + length:
+                break
+            addr = vma.end
+        return addr
+
+    @traced("kvm")
+    def do_mmap(self, addr: int | None, length: int, file: MappedFile | None, offset: int, shared: bool) -> int:
+        """mmap(2): map anonymous memory or a file; `addr` given means MAP_FIXED. Returns the address or -errno."""
+        if length <= 0 or offset % PAGE_SIZE or (addr is not None and addr % PAGE_SIZE):
+            return -EINVAL
+        length = -(-length // PAGE_SIZE) * PAGE_SIZE
+        if file is not None and (err := file.mmap_check(shared)):
+            return err
+        if addr is None:
+            addr = self._get_unmapped_area(length)
+        if addr + length > TASK_SIZE:
+            return -ENOMEM
+        self.do_munmap(addr, length)
+        self.vmas.append(Vma(addr, addr + length, file, offset // PAGE_SIZE, shared))
+        self.trace.state("vmm", "vma", start=addr, end=addr + length, file=file is not None, old=None, new="mapped")
+        return addr
+
+    @traced("kvm")
+    def do_munmap(self, addr: int, length: int) -> int:
+        """munmap(2): drop every mapping in [addr, addr+length); anonymous pages not pinned are freed."""
+        if addr % PAGE_SIZE or length <= 0:
+            return -EINVAL
+        end = addr + -(-length // PAGE_SIZE) * PAGE_SIZE
+        kept: list[Vma] = []
+        for vma in self.vmas:
+            if vma.end <= addr or vma.start >= end:
+                kept.append(vma)
+                continue
+            for part_start, part_end in ((vma.start, addr), (end, vma.end)):
+                if part_start < part_end:
+                    part = Vma(
+                        part_start, part_end, vma.file, vma.pgoff + (part_start - vma.start) // PAGE_SIZE, vma.shared
+                    )
+                    part.ptes = {v: p for v, p in vma.ptes.items() if part_start <= v * PAGE_SIZE < part_end}
+                    kept.append(part)
+            for vpn, pfn in vma.ptes.items():
+                if addr <= vpn * PAGE_SIZE < end:
+                    self._drop(vma, pfn)
+        self.vmas = kept
+        return 0
+
+    def _drop(self, vma: Vma, pfn: int) -> None:
+        """An anonymous page loses its only mapping: free it unless a long-term pin holds it."""
+        if vma.file is None and self.mem.frames[pfn].pins == 0:
+            self.mem.free(pfn)
+
+    def handle_mm_fault(self, addr: int) -> int | str:
+        """Fault a page in: anonymous memory gets a zeroed page, a file mapping asks the file (may be SIGBUS)."""
+        vma = self.find_vma(addr)
+        if vma is None:
+            return SIGSEGV
+        vpn = addr // PAGE_SIZE
+        pfn = vma.ptes.get(vpn)
+        if pfn is not None:
+            return pfn
+        if vma.file is None:
+            pfn = self.mem.alloc(Owner.HOST, origin="zero-filled anonymous page")
+        else:
+            pfn = vma.file.fault(vma.pgoff + vpn - vma.start // PAGE_SIZE)
+            if pfn == SIGBUS:
+                return SIGBUS
+        vma.ptes[vpn] = pfn
+        return pfn
+
+    def access(self, addr: int, length: int, data: bytes | None = None) -> tuple[bytes | str, int]:
+        """A userspace load (data None) or store, page by page: (bytes read or "", 0) or (signal, faulting address)."""
+        out = bytearray()
+        pos = 0
+        while pos < length:
+            cur = addr + pos
+            pfn = self.handle_mm_fault(cur)
+            if isinstance(pfn, str):
+                return pfn, cur
+            off = cur % PAGE_SIZE
+            n = min(PAGE_SIZE - off, length - pos)
+            if data is None:
+                out += self.mem.read(pfn, off, n)
+            else:
+                self.mem.write(pfn, off, data[pos : pos + n], origin=f"written by userspace at {cur - off:#x}")
+            pos += n
+        return bytes(out), 0
+
+    @traced("kvm")
+    def get_user_pages_fast(self, addr: int) -> tuple[int, int | None]:
+        """GUP one page (mm/gup.c): (1, pfn), or (-EFAULT, None) for an unmapped address or a fault that fails
+        with SIGBUS, as a private guest_memfd page does (VM_FAULT_SIGBUS -> -EFAULT)."""
+        pfn = self.handle_mm_fault(addr)
+        if isinstance(pfn, str):
+            return -EFAULT, None
+        return 1, pfn
+
+    def pin(self, addr: int, length: int) -> int:
+        """pin_user_pages(FOLL_LONGTERM) over a range: each page gets an extra reference."""
+        pfns = []
+        for page in range(addr // PAGE_SIZE, -(-(addr + length) // PAGE_SIZE)):
+            ret, pfn = self.get_user_pages_fast(page * PAGE_SIZE)
+            if ret < 0:
+                for p in pfns:
+                    self.mem.frames[p].pins -= 1
+                return ret
+            self.mem.frames[pfn].pins += 1
+            pfns.append(pfn)
+        for vpn, pfn in zip(range(addr // PAGE_SIZE, -(-(addr + length) // PAGE_SIZE)), pfns, strict=True):
+            self.pinned.setdefault(vpn, []).append(pfn)
+        return 0
+
+    def unpin(self, addr: int, length: int) -> int:
+        """unpin_user_pages on the pages a former `pin` of the same addresses took (whatever maps them now)."""
+        vpns = range(addr // PAGE_SIZE, -(-(addr + length) // PAGE_SIZE))
+        if not all(self.pinned.get(vpn) for vpn in vpns):
+            return -EINVAL
+        for vpn in vpns:
+            pfn = self.pinned[vpn].pop()
+            frame = self.mem.frames[pfn]
+            frame.pins -= 1
+            if frame.pins == 0 and frame.owner.value == "host" and not self._is_mapped(pfn):
+                self.mem.free(pfn)
+        return 0
+
+    def _is_mapped(self, pfn: int) -> bool:
+        return any(pfn in vma.ptes.values() for vma in self.vmas)
+
+    def unmap_mapping_pages(self, file: MappedFile, first: int, last: int) -> None:
+        """Zap every userspace PTE that maps pages [first, last) of `file` (mm/memory.c)."""
+        for vma in self.vmas:
+            if vma.file is not file:
+                continue
+            for vpn in [v for v in vma.ptes if first <= vma.pgoff + v - vma.start // PAGE_SIZE < last]:
+                del vma.ptes[vpn]
+
+    def zap_anon(self, addr: int, length: int) -> int:
+        """madvise(MADV_DONTNEED) on anonymous memory: drop the pages; the next touch reads zeros."""
+        for page in range(addr // PAGE_SIZE, -(-(addr + length) // PAGE_SIZE)):
+            vma = self.find_vma(page * PAGE_SIZE)
+            if vma is None:
+                return -ENOMEM
+            pfn = vma.ptes.pop(page, None)
+            if pfn is not None:
+                self._drop(vma, pfn)
+        return 0

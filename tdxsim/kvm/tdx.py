@@ -1,0 +1,468 @@
+"""KVM's TDX code (arch/x86/kvm/vmx/tdx.c): the TD and vCPU sub-commands of KVM_MEMORY_ENCRYPT_OP, the
+KVM_TDX_INIT_MEM_REGION path and the S-EPT hooks the TDP MMU calls.
+
+Unless a docstring says otherwise the source is kvm-x86 09c6f74e (K-TDX in kvm-uapi.md §0), with the flavour
+differences of `tdxsim.kvm.flavours`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tdxsim import platform
+from tdxsim.errno import E2BIG, EAGAIN, EBUSY, EFAULT, EHWPOISON, EINTR, EINVAL, EIO, ENOMEM, ENOSPC, EOPNOTSUPP
+from tdxsim.events import traced
+from tdxsim.kvm.guest_memfd import kvm_gmem_populate
+from tdxsim.kvm.uapi import KVM_TDX_MEASURE_MEMORY_REGION, TDX_TD_ATTR_SEPT_VE_DISABLE
+from tdxsim.physmem import Owner
+from tdxsim.tdx.mrtd import EXTEND_CHUNK
+from tdxsim.tdx.status import STATUS, is_busy, is_error, status_name
+
+if TYPE_CHECKING:
+    from tdxsim.kvm.kvm_main import Kvm, Vcpu
+
+PAGE_SIZE = platform.PAGE_SIZE
+
+KVM_TDX_CAPABILITIES, KVM_TDX_INIT_VM, KVM_TDX_INIT_VCPU, KVM_TDX_INIT_MEM_REGION, KVM_TDX_FINALIZE_VM = range(5)
+TD_STATE_UNINITIALIZED = "TD_STATE_UNINITIALIZED"
+TD_STATE_INITIALIZED = "TD_STATE_INITIALIZED"
+TD_STATE_RUNNABLE = "TD_STATE_RUNNABLE"
+VCPU_TD_STATE_UNINITIALIZED = "VCPU_TD_STATE_UNINITIALIZED"
+VCPU_TD_STATE_INITIALIZED = "VCPU_TD_STATE_INITIALIZED"
+
+#: KVM_SUPPORTED_TDX_TD_ATTRS: KVM lets userspace set only SEPT_VE_DISABLE (tdx.c, tdx_get_supported_attrs).
+KVM_SUPPORTED_TDX_TD_ATTRS = TDX_TD_ATTR_SEPT_VE_DISABLE
+KVM_MAX_CPUID_ENTRIES = 256
+
+
+@dataclass
+class KvmTdxCmd:
+    """struct kvm_tdx_cmd {id, flags, data, hw_error}; KVM writes hw_error back."""
+
+    id: int
+    flags: int = 0
+    data: int = 0
+    hw_error: int = 0
+
+
+@dataclass
+class KvmTdxInitMemRegion:
+    """struct kvm_tdx_init_mem_region {source_addr, gpa, nr_pages}: in/out, advanced page by page."""
+
+    source_addr: int
+    gpa: int
+    nr_pages: int
+
+
+class KvmTdx:
+    """struct kvm_tdx: the TD as KVM sees it."""
+
+    def __init__(self, kvm: Kvm) -> None:
+        self.kvm = kvm
+        self.trace = kvm.trace
+        self.module = kvm.module
+        self.state = TD_STATE_UNINITIALIZED
+        self.hkid = -1
+        self.tdr: int | None = None
+        self.attributes = 0
+        self.gpaw = platform.DEFAULT_GPAW
+        self.page_add_src: int | None = None
+        self.pre_fault_allowed = False
+
+    def is_hkid_assigned(self) -> bool:
+        """is_hkid_assigned(): TDH.MNG.CREATE succeeded and the HKID was not released."""
+        return self.hkid > 0
+
+    def _set_state(self, new: str) -> None:
+        self.trace.state("kvm", "td_state", old=self.state, new=new)
+        self.state = new
+
+    def shared_bit(self) -> int:
+        """kvm_gfn_direct_bits as a GPA bit: 47 with GPAW 48, 51 with GPAW 52."""
+        return self.gpaw - 1
+
+    def vt_is_tdx_private_gpa(self, gpa: int) -> bool:
+        """A GPA is private when its shared bit is clear."""
+        return not gpa >> self.shared_bit() & 1
+
+    def _bug(self, leaf: str, err: int) -> int:
+        """TDX_BUG_ON / KVM_BUG_ON: an unexpected SEAMCALL error bugs the VM; the caller returns -EIO."""
+        self.kvm.kvm_vm_bugged(f"{leaf} failed: {status_name(err)}")
+        return -EIO
+
+    # -- VM sub-commands ----------------------------------------------------------------------------------------
+
+    def tdx_get_cmd(self, cmd: KvmTdxCmd) -> int:
+        """Copy the command in; a non-zero hw_error on input is -EINVAL."""
+        return -EINVAL if cmd.hw_error else 0
+
+    @traced("kvm")
+    def tdx_vm_ioctl(self, cmd: KvmTdxCmd, **args: object) -> int:
+        """KVM_MEMORY_ENCRYPT_OP on the VM fd: INIT_VM and FINALIZE_VM under tdx_vm_state_guard."""
+        if ret := self.tdx_get_cmd(cmd):
+            return ret
+        if cmd.id == KVM_TDX_INIT_VM:
+            return self.tdx_td_init(cmd, **args)
+        if cmd.id == KVM_TDX_FINALIZE_VM:
+            return self.tdx_td_finalize(cmd)
+        return -EINVAL
+
+    @traced("kvm")
+    def tdx_td_init(self, cmd: KvmTdxCmd, attributes: int, gpaw: int, nent: int = 0) -> int:
+        """KVM_TDX_INIT_VM: checks in tdx_td_init and setup_tdparams order, then __tdx_td_init's SEAMCALLs."""
+        if self.state != TD_STATE_UNINITIALIZED:
+            return -EINVAL
+        if cmd.flags:
+            return -EINVAL
+        if nent > KVM_MAX_CPUID_ENTRIES:
+            return -E2BIG
+        # setup_tdparams
+        if self.kvm.vcpus:
+            return -EBUSY
+        if attributes & ~KVM_SUPPORTED_TDX_TD_ATTRS:
+            return -EINVAL
+        if gpaw not in (48, 52):
+            return -EINVAL
+        return self.__tdx_td_init(cmd, attributes, gpaw)
+
+    def tdx_guest_keyid_alloc(self) -> int:
+        """The lowest free private HKID (arch/x86/virt/vmx/tdx/tdx.c, an IDA over the private KeyID range)."""
+        used = {vm.tdx.hkid for vm in self.kvm.machine_vms()}
+        for hkid in range(*platform.HKID_RANGE):
+            if hkid not in used:
+                return hkid
+        return -1
+
+    @traced("kvm")
+    def __tdx_td_init(self, cmd: KvmTdxCmd, attributes: int, gpaw: int) -> int:
+        """TDH.MNG.CREATE, TDH.MNG.KEY.CONFIG per package, TDH.MNG.ADDCX per TDCS page, TDH.MNG.INIT, TDH.MNG.RD.
+
+        On a failure after TDH.MNG.CREATE the kernel tears the TD down (HKID released, pages reclaimed); here the
+        HKID is released and the pages stay with the module, since teardown SEAMCALLs are not modelled.
+        """
+        module, mem = self.module, self.kvm.mem
+        hkid = self.tdx_guest_keyid_alloc()
+        if hkid < 0:
+            return -ENOSPC
+        tdr = mem.alloc(Owner.HOST, origin="TDR page")
+        err = module.tdh_mng_create(tdr, hkid)
+        if err:
+            mem.free(tdr)
+            return -EAGAIN if status_name(err) == "TDX_RND_NO_ENTROPY" else -EIO
+        self.tdr, self.hkid = tdr, hkid
+        self.gpaw, self.attributes = gpaw, attributes
+        for _ in range(platform.NR_PACKAGES):
+            if module.tdh_mng_key_config(tdr):
+                return self._td_init_failed()
+        for _ in range(platform.TDCS_PAGES):
+            page = mem.alloc(Owner.HOST, origin="TDCS page")
+            if err := module.tdh_mng_addcx(tdr, page):
+                return self._td_init_failed(-EAGAIN if status_name(err) == "TDX_RND_NO_ENTROPY" else -EIO)
+        err = module.tdh_mng_init(tdr, attributes, gpaw)
+        if err:
+            cmd.hw_error = err
+            return self._td_init_failed(-EINVAL if status_name(err) == "TDX_OPERAND_INVALID" else -EIO)
+        for field_name in ("TSC_OFFSET", "TSC_MULTIPLIER"):
+            if module.tdh_mng_rd(tdr, field_name)[0]:
+                return self._td_init_failed()
+        self.kvm.mmu.root_level = 3 if gpaw == 48 else 4
+        self._set_state(TD_STATE_INITIALIZED)
+        return 0
+
+    def _td_init_failed(self, ret: int = -EIO) -> int:
+        self.hkid = -1
+        return ret
+
+    @traced("kvm")
+    def tdx_td_finalize(self, cmd: KvmTdxCmd) -> int:
+        """KVM_TDX_FINALIZE_VM: TDH.MR.FINALIZE; busy -> -EBUSY, another error bugs the VM (-EIO);
+        TD_STATE_RUNNABLE, then pre_fault_allowed."""
+        if not self.is_hkid_assigned() or self.state == TD_STATE_RUNNABLE:
+            return -EINVAL
+        err = self.module.tdh_mr_finalize(self.tdr)
+        cmd.hw_error = err
+        if is_busy(err):
+            return -EBUSY
+        if err:
+            return self._bug("TDH.MR.FINALIZE", err)
+        self._set_state(TD_STATE_RUNNABLE)
+        self.pre_fault_allowed = True
+        return 0
+
+    # -- vCPU sub-commands --------------------------------------------------------------------------------------
+
+    @traced("kvm")
+    def tdx_vcpu_create(self, vcpu: Vcpu) -> int:
+        """KVM_CREATE_VCPU's TDX part: the TD must be INITIALIZED, else -EIO (the split IRQ chip is given)."""
+        if self.state != TD_STATE_INITIALIZED:
+            return -EIO
+        return 0
+
+    @traced("kvm")
+    def tdx_vcpu_unlocked_ioctl(self, vcpu: Vcpu, cmd: KvmTdxCmd, region: KvmTdxInitMemRegion | None = None) -> int:
+        """KVM_MEMORY_ENCRYPT_OP on a vCPU fd: tdx_get_cmd, the VM state guard, then INIT_VCPU or INIT_MEM_REGION."""
+        if ret := self.tdx_get_cmd(cmd):
+            return ret
+        if not self.is_hkid_assigned() or self.state == TD_STATE_RUNNABLE:
+            return -EINVAL
+        if cmd.id == KVM_TDX_INIT_MEM_REGION:
+            return self.tdx_vcpu_init_mem_region(vcpu, cmd, region)
+        if cmd.id == KVM_TDX_INIT_VCPU:
+            return self.tdx_vcpu_init(vcpu, cmd)
+        return -EINVAL
+
+    @traced("kvm")
+    def tdx_vcpu_init(self, vcpu: Vcpu, cmd: KvmTdxCmd) -> int:
+        """KVM_TDX_INIT_VCPU: flags must be 0 and the vCPU not yet initialised; then tdx_td_vcpu_init and the
+        posted-interrupt set-up in the TD VMCS (three TDH.VP.WR)."""
+        if cmd.flags:
+            return -EINVAL
+        if vcpu.tdx_state != VCPU_TD_STATE_UNINITIALIZED:
+            return -EINVAL
+        if ret := self.tdx_td_vcpu_init(vcpu, cmd.data):
+            return ret
+        for field_name in ("POSTED_INTR_NV", "POSTED_INTR_DESC_ADDR", "PIN_BASED_VM_EXEC_CONTROL"):
+            if err := self.module.tdh_vp_wr(vcpu.tdvpr, field_name, 0):
+                return self._bug("TDH.VP.WR", err)
+        self.trace.state("kvm", "vcpu_state", vcpu=vcpu.id, old=vcpu.tdx_state, new=VCPU_TD_STATE_INITIALIZED)
+        vcpu.tdx_state = VCPU_TD_STATE_INITIALIZED
+        return 0
+
+    @traced("kvm")
+    def tdx_td_vcpu_init(self, vcpu: Vcpu, rcx: int) -> int:
+        """TDH.VP.CREATE, TDH.VP.ADDCX per TDCX page, TDH.VP.INIT with RCX (QEMU: the TD HOB's GPA)."""
+        mem, module = self.kvm.mem, self.module
+        tdvpr = mem.alloc(Owner.HOST, origin="TDVPR page")
+        if err := module.tdh_vp_create(self.tdr, tdvpr):
+            mem.free(tdvpr)
+            return self._bug("TDH.VP.CREATE", err)
+        vcpu.tdvpr = tdvpr
+        for _ in range(platform.TDVPX_PAGES):
+            page = mem.alloc(Owner.HOST, origin="TDCX page")
+            if err := module.tdh_vp_addcx(tdvpr, page):
+                mem.free(page)
+                return self._bug("TDH.VP.ADDCX", err)
+        if err := module.tdh_vp_init(tdvpr, rcx):
+            return self._bug("TDH.VP.INIT", err)
+        return 0
+
+    # -- KVM_TDX_INIT_MEM_REGION --------------------------------------------------------------------------------
+
+    @traced("kvm")
+    def tdx_vcpu_init_mem_region(self, vcpu: Vcpu, cmd: KvmTdxCmd, region: KvmTdxInitMemRegion) -> int:
+        """KVM_TDX_INIT_MEM_REGION: validate (kvm-uapi.md §2.2 steps 5-9), then one kvm_gmem_populate per page;
+        the region is written back whatever the result, pointing at the first page not done."""
+        if vcpu.tdx_state != VCPU_TD_STATE_INITIALIZED:
+            return -EINVAL
+        if self.state == TD_STATE_RUNNABLE:
+            return -EINVAL  # "Once TD is finalized, the initial guest memory is fixed"
+        if cmd.flags & ~KVM_TDX_MEASURE_MEMORY_REGION:
+            return -EINVAL
+        end = region.gpa + (region.nr_pages << 12)
+        if (
+            region.source_addr % PAGE_SIZE
+            or (self.kvm.flavour.null_source_einval and not region.source_addr)
+            or region.gpa % PAGE_SIZE
+            or not region.nr_pages
+            or end <= region.gpa
+            or not self.vt_is_tdx_private_gpa(region.gpa)
+            or not self.vt_is_tdx_private_gpa(end - 1)
+        ):
+            return -EINVAL
+        ret = 0
+        page = 0
+        while region.nr_pages:
+            if self.kvm.signal_pending(page):
+                ret = -EINTR
+                break
+            gmem_ret = kvm_gmem_populate(
+                self.kvm, region.gpa >> 12, region.source_addr, self.tdx_gmem_post_populate, (vcpu, cmd.flags)
+            )
+            if gmem_ret < 0:
+                ret = gmem_ret
+                break
+            if gmem_ret != 1:
+                ret = -EIO
+                break
+            # v8 23/46 advances a NULL source no further; before it, source_addr always moves on.
+            if region.source_addr or not self.kvm.flavour.has_in_place:
+                region.source_addr += PAGE_SIZE
+            region.gpa += PAGE_SIZE
+            region.nr_pages -= 1
+            page += 1
+        self.trace.annotate(region={"source_addr": region.source_addr, "gpa": region.gpa, "nr_pages": region.nr_pages})
+        return ret
+
+    @traced("kvm")
+    def tdx_gmem_post_populate(self, gfn: int, pfn: int, src: int | None, arg: tuple[Vcpu, int]) -> int:
+        """Map the page into the S-EPT with TDH.MEM.PAGE.ADD from the source page, then, with MEASURE, extend MRTD
+        with 16 TDH.MR.EXTEND (TDX_EXTENDMR_CHUNKSIZE = 256); an EXTEND failure bugs the VM.
+
+        `src` is the source page (since 2a62345b3052; None for source_addr 0) or, before it, the user address this
+        function GUPs itself. With v8 and gmem_in_place_conversion, no source means "use the target page"
+        (20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com).
+        """
+        _vcpu, flags = arg
+        kvm, flavour = self.kvm, self.kvm.flavour
+        if self.page_add_src is not None:
+            return self._bug("re-entrant tdx_gmem_post_populate", STATUS["TDX_OPERAND_INVALID"])
+        if not flavour.gup_in_populate:
+            ret, src = kvm.mm.get_user_pages_fast(src)
+            if ret < 0:
+                return ret
+            if ret != 1:
+                return -ENOMEM
+        elif src is None:
+            if not (flavour.has_in_place and kvm.in_place):
+                return -EOPNOTSUPP
+            src = pfn
+        self.page_add_src = src
+        ret = kvm.mmu.kvm_tdp_mmu_map_private_pfn(gfn, pfn)
+        self.page_add_src = None
+        if ret or not flags & KVM_TDX_MEASURE_MEMORY_REGION:
+            return ret
+        gpa = gfn << 12
+        for offset in range(0, PAGE_SIZE, EXTEND_CHUNK):
+            if err := self.module.tdh_mr_extend(self.tdr, gpa + offset):
+                return self._bug("TDH.MR.EXTEND", err)
+        return 0
+
+    # -- S-EPT hooks (kvm_x86_ops.set_external_spte) ------------------------------------------------------------
+
+    def tdx_sept_set_private_spte(self, gfn: int, level: int, old_pfn: int | None, new_pfn: int | None) -> int:
+        """The TDP MMU changed a mirror SPTE: link a table, map a leaf, or remove a leaf in the S-EPT."""
+        if old_pfn is None and level:
+            return self.tdx_sept_map_nonleaf_spte(gfn, level, new_pfn)
+        if old_pfn is None:
+            return self.tdx_sept_map_leaf_spte(gfn, level, new_pfn)
+        return self.tdx_sept_remove_leaf_spte(gfn, level, old_pfn)
+
+    @traced("kvm")
+    def tdx_sept_map_nonleaf_spte(self, gfn: int, level: int, page: int) -> int:
+        """TDH.MEM.SEPT.ADD for a missing S-EPT table; busy -> -EBUSY (the TDP MMU retries), else -EIO + bug."""
+        err = self.module.tdh_mem_sept_add(self.tdr, gfn << 12, level, page)
+        if is_busy(err):
+            return -EBUSY
+        if err:
+            return self._bug("TDH.MEM.SEPT.ADD", err)
+        return 0
+
+    @traced("kvm")
+    def tdx_sept_map_leaf_spte(self, gfn: int, level: int, pfn: int) -> int:
+        """A 4 KiB leaf: TDH.MEM.PAGE.ADD before finalize, TDH.MEM.PAGE.AUG after."""
+        if level:
+            return self._bug("huge leaf", STATUS["TDX_OPERAND_INVALID"])
+        if self.state != TD_STATE_RUNNABLE:
+            return self.tdx_mem_page_add(gfn, pfn)
+        return self.tdx_mem_page_aug(gfn, pfn)
+
+    @traced("kvm")
+    def tdx_mem_page_add(self, gfn: int, pfn: int) -> int:
+        """TDH.MEM.PAGE.ADD(gpa, target pfn, kvm_tdx->page_add_src); busy -> -EBUSY, another error bugs the VM."""
+        if self.pre_fault_allowed or self.page_add_src is None:
+            return self._bug("tdx_mem_page_add without a source", STATUS["TDX_OPERAND_INVALID"])
+        err = self.module.tdh_mem_page_add(self.tdr, gfn << 12, pfn, self.page_add_src)
+        if is_busy(err):
+            return -EBUSY
+        if err:
+            return self._bug("TDH.MEM.PAGE.ADD", err)
+        return 0
+
+    @traced("kvm")
+    def tdx_mem_page_aug(self, gfn: int, pfn: int) -> int:
+        """TDH.MEM.PAGE.AUG: the page arrives PENDING, for the guest to accept."""
+        err = self.module.tdh_mem_page_aug(self.tdr, gfn << 12, pfn)
+        if is_busy(err):
+            return -EBUSY
+        if err:
+            return self._bug("TDH.MEM.PAGE.AUG", err)
+        return 0
+
+    def _tdh_do_no_vcpus(self, call, *args: object) -> int:
+        """tdh_do_no_vcpus: on busy, kick every vCPU out of the guest and try once more."""
+        err = call(*args)
+        if is_busy(err):
+            err = call(*args)
+        return err
+
+    @traced("kvm")
+    def tdx_sept_remove_leaf_spte(self, gfn: int, level: int, pfn: int) -> int:
+        """Remove a private page: TDH.MEM.RANGE.BLOCK, tdx_track, TDH.MEM.PAGE.REMOVE, TDH.PHYMEM.PAGE.WBINVD,
+        tdx_quirk_reset_paddr (a no-op on parts without X86_BUG_TDX_PW_MCE, as the simulated one). Any failure
+        bugs the VM."""
+        module, gpa = self.module, gfn << 12
+        err = self._tdh_do_no_vcpus(module.tdh_mem_range_block, self.tdr, gpa, level)
+        if is_error(err):
+            return self._bug("TDH.MEM.RANGE.BLOCK", err)
+        self.tdx_track()
+        err = self._tdh_do_no_vcpus(module.tdh_mem_page_remove, self.tdr, gpa, Owner.GMEM_PRIVATE)
+        if err:
+            return self._bug("TDH.MEM.PAGE.REMOVE", err)
+        if err := module.tdh_phymem_page_wbinvd(pfn):
+            return self._bug("TDH.PHYMEM.PAGE.WBINVD", err)
+        return 0
+
+    @traced("kvm")
+    def tdx_track(self) -> None:
+        """TDH.MEM.TRACK and a kick of every vCPU; returns early unless the TD is RUNNABLE."""
+        if self.state != TD_STATE_RUNNABLE:
+            return
+        if err := self._tdh_do_no_vcpus(self.module.tdh_mem_track, self.tdr):
+            self._bug("TDH.MEM.TRACK", err)
+
+
+class TdxRuntime:
+    """The TD's run-time memory faults as KVM handles them (tdx_handle_ept_violation -> kvm_mmu_page_fault ->
+    kvm_tdp_page_fault), for the guest steps of a scenario."""
+
+    def __init__(self, kvm: Kvm) -> None:
+        self.kvm = kvm
+        self.trace = kvm.trace
+
+    @traced("kvm")
+    def tdx_handle_ept_violation(self, vcpu: Vcpu, gpa: int, private: bool) -> tuple[int, dict | None]:
+        """Fault `gpa` in: (0, None) once mapped, or (-EFAULT, KVM_EXIT_MEMORY_FAULT exit) when the access does not
+        match the page's attribute or no memslot backs it (kvm_faultin_pfn -> kvm_mmu_prepare_memory_fault_exit)."""
+        kvm = self.kvm
+        gfn = gpa >> 12
+        slot = kvm.gfn_to_memslot(gfn)
+        if slot is None or private != kvm.kvm_mem_is_private(gfn) or (private and slot.gmem is None):
+            exit_ = {
+                "reason": "KVM_EXIT_MEMORY_FAULT",
+                "gpa": gfn << 12,
+                "size": PAGE_SIZE,
+                "flags": ["KVM_MEMORY_EXIT_FLAG_PRIVATE"] if private else [],
+            }
+            return -EFAULT, exit_
+        if private:
+            ret, pfn = self.kvm_gmem_get_pfn(slot, gfn)
+            if ret:
+                return ret, None
+            while kvm.mmu.kvm_tdp_mmu_map(gfn, pfn, prefetch=False) == "RET_PF_RETRY":
+                if kvm.vm_dead:
+                    return -EIO, None
+            return 0, None
+        if slot.gmem_only:
+            ret, pfn = self.kvm_gmem_get_pfn(slot, gfn)
+            if ret:
+                return ret, None
+        else:
+            ret, pfn = kvm.mm.get_user_pages_fast(slot.userspace_addr + (gfn - slot.base_gfn) * PAGE_SIZE)
+            if ret < 0:
+                return ret, None
+        kvm.mmu.map_shared(gfn, pfn)
+        return 0, None
+
+    @traced("kvm")
+    def kvm_gmem_get_pfn(self, slot, gfn: int) -> tuple[int, int | None]:
+        """The fault path's folio lookup: zeroes a folio that is not up to date (kvm_gmem_get_pfn upstream)."""
+        gmem = slot.gmem
+        index = gmem.index_of(slot, gfn)
+        if index in gmem.poisoned:
+            return -EHWPOISON, None
+        pfn = gmem.kvm_gmem_get_folio(index)
+        if index not in gmem.uptodate:
+            self.kvm.mem.clear(pfn, origin="zeroed by kvm_gmem_get_pfn")
+            gmem.uptodate.add(index)
+        return 0, pfn

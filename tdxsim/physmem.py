@@ -1,0 +1,122 @@
+"""Physical memory: 4 KiB frames, each with exactly one owner and a KeyID; contents kept only for touched frames.
+
+Reads through a KeyID other than the frame's own never return the plaintext: the host has no private KeyID, so a
+host read of a TD-private page returns zeros here (tdx-module.md §2.1 gives "zeros / garbage, never plaintext" as
+the model; the exact pattern on hardware is not pinned by a source).
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from enum import StrEnum
+
+from tdxsim import platform
+from tdxsim.events import Trace
+
+PAGE_SIZE = platform.PAGE_SIZE
+ZERO_PAGE = bytes(PAGE_SIZE)
+
+
+class Owner(StrEnum):
+    """Who a frame belongs to (the page-ownership map's colours)."""
+
+    HOST = "host"  # ordinary host memory: userspace (anonymous mmap, a source buffer) or a kernel page
+    GMEM_SHARED = "guest_memfd_shared"  # a guest_memfd page whose attribute is shared: host-mappable
+    GMEM_PRIVATE = "guest_memfd_private"  # a private guest_memfd page not (or no longer) given to the TD: PT_NDA
+    TD_PRIVATE = "td_private"  # PAMT PT_REG: encrypted under the TD's HKID
+    TDX_METADATA = "tdx_metadata"  # PAMT PT_TDR / PT_TDCX / PT_TDVPR / PT_EPT
+
+
+@dataclass(slots=True)
+class Frame:
+    """One 4 KiB physical page."""
+
+    pfn: int
+    owner: Owner
+    keyid: int = 0
+    data: bytearray | None = None  # None: all zeros
+    pins: int = 0  # long-term GUP pins (extra references)
+    poisoned: bool = False
+    origin: str = ""  # where the contents came from, for readers ("written by userspace at 0x…", "PAGE.ADD copy")
+
+
+class PhysicalMemory:
+    """The machine's RAM and its page allocator (lowest free frame first, deterministic)."""
+
+    def __init__(self, trace: Trace) -> None:
+        self.trace = trace
+        self.frames: dict[int, Frame] = {}
+        self._next = platform.PHYS_ALLOC_START // PAGE_SIZE
+        self._limit = platform.PHYS_MEM_SIZE // PAGE_SIZE
+        self._freed: list[int] = []
+
+    def alloc(self, owner: Owner, origin: str = "") -> int:
+        """Allocate a zeroed frame for `owner` and return its pfn."""
+        if self._freed:
+            pfn = heapq.heappop(self._freed)
+        elif self._next < self._limit:
+            pfn = self._next
+            self._next += 1
+        else:
+            raise MemoryError("simulated physical memory exhausted")
+        self.frames[pfn] = Frame(pfn, owner, origin=origin)
+        self.trace.state("mem", "owner", pfn=pfn, old=None, new=owner.value)
+        return pfn
+
+    def free(self, pfn: int) -> None:
+        """Return a frame to the allocator."""
+        frame = self.frames.pop(pfn)
+        heapq.heappush(self._freed, pfn)
+        self.trace.state("mem", "owner", pfn=pfn, old=frame.owner.value, new=None)
+
+    def set_owner(self, pfn: int, owner: Owner, keyid: int | None = None) -> None:
+        """Give a frame to a new owner (and KeyID), recording the change."""
+        frame = self.frames[pfn]
+        if keyid is not None:
+            if frame.keyid and not keyid:
+                # Leaving the TD: the plaintext existed only under the TD's key, so it does not come back.
+                frame.data = None
+                frame.origin = f"not preserved (was encrypted under HKID {frame.keyid})"
+            frame.keyid = keyid
+        if frame.owner is not owner:
+            self.trace.state("mem", "owner", pfn=pfn, old=frame.owner.value, new=owner.value)
+            frame.owner = owner
+
+    def read(self, pfn: int, offset: int = 0, length: int = PAGE_SIZE, keyid: int = 0) -> bytes:
+        """Read through `keyid`; a reader without the frame's KeyID never sees its plaintext (zeros here)."""
+        frame = self.frames[pfn]
+        if frame.data is None or frame.keyid != keyid:
+            return bytes(length)
+        return bytes(frame.data[offset : offset + length])
+
+    def view(self, pfn: int) -> memoryview | bytes:
+        """The frame's plaintext, for the TDX module (which holds every KeyID); no copy."""
+        data = self.frames[pfn].data
+        return ZERO_PAGE if data is None else memoryview(data)
+
+    def write(self, pfn: int, offset: int, data: bytes, origin: str = "") -> None:
+        """Store `data` into the frame (the writer holds the frame's KeyID)."""
+        frame = self.frames[pfn]
+        if frame.data is None:
+            if not any(data):
+                return
+            frame.data = bytearray(PAGE_SIZE)
+        frame.data[offset : offset + len(data)] = data
+        if origin:
+            frame.origin = origin
+
+    def copy_page(self, dst: int, src: int, origin: str) -> None:
+        """Copy a whole page (MOVDIR64B line by line; a copy onto itself leaves it unchanged)."""
+        if dst == src:
+            self.frames[dst].origin = origin
+            return
+        data = self.frames[src].data
+        self.frames[dst].data = None if data is None else bytearray(data)
+        self.frames[dst].origin = origin
+
+    def clear(self, pfn: int, origin: str = "zeroed") -> None:
+        """Zero a frame."""
+        frame = self.frames[pfn]
+        frame.data = None
+        frame.origin = origin

@@ -1,0 +1,43 @@
+"""The simulated platform's constants, in one place; `describe()` is reported as `final.platform`.
+
+These are the project's choices (scenario-format.md leaves them to us); each says what real value it stands for.
+"""
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+
+#: Physical memory the page allocator hands out. Frames are recorded only once allocated, so a large
+#: value costs nothing; 1 TiB leaves room for a 64 GiB guest backed twice (out-of-place model).
+PHYS_MEM_SIZE = 1 << 40
+#: The allocator hands out the lowest free frame at or above this address (the first 1 MiB stays unused, as on a PC).
+PHYS_ALLOC_START = 1 << 20
+
+#: CPU packages: TDH.MNG.KEY.CONFIG runs once per package (tdx_td_init, arch/x86/kvm/vmx/tdx.c).
+NR_PACKAGES = 1
+#: Private HKIDs are [16, 64), the example range of Documentation/arch/x86/tdx.rst; KVM takes the lowest free one.
+HKID_RANGE = (16, 64)
+#: TDCS pages added with TDH.MNG.ADDCX: tdcs_base_size / PAGE_SIZE = MIN_NUM_TDCS_PAGES, 6 in TDX module 1.5
+#: (one of them is the S-EPT root, TDCS page index SEPT_ROOT = 3; intel/tdx-module tdh_sys_info.c).
+TDCS_PAGES = 6
+#: TDCX pages per vCPU added with TDH.VP.ADDCX: tdvps_base_size / PAGE_SIZE - 1 = MIN_TDVPS_PAGES - 1
+#: (KVM's tdcx_nr_pages in arch/x86/kvm/vmx/tdx.c).
+TDVPX_PAGES = 5
+#: CPUID.0x80000008.EAX[23:16]: the guest physical address width KVM passes to TDH.MNG.INIT by default.
+DEFAULT_GPAW = 48
+#: TSC offset and multiplier read back with TDH.MNG.RD after TDH.MNG.INIT (arbitrary, fixed for determinism).
+TSC_OFFSET = 0
+TSC_MULTIPLIER = 1 << 48
+
+
+def describe() -> dict:
+    """The platform as reported in a scenario's `final.platform`."""
+    return {
+        "phys_mem_size": PHYS_MEM_SIZE,
+        "phys_alloc_start": hex(PHYS_ALLOC_START),
+        "page_allocator": "lowest free 4 KiB frame first (order-0 pages only)",
+        "packages": NR_PACKAGES,
+        "hkid_range": list(HKID_RANGE),
+        "tdcs_pages": TDCS_PAGES,
+        "tdvpx_pages": TDVPX_PAGES,
+        "default_gpaw": DEFAULT_GPAW,
+    }

@@ -1,0 +1,85 @@
+"""A map from integer ranges to values, merged where neighbours are equal: the kernel's xarray/maple tree stand-in.
+
+Cost follows the number of ranges, not their length, so describing or converting a 64 GiB guest stays cheap.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+from typing import Any
+
+
+class RangeMap:
+    """Half-open ranges [start, end) -> value; unset indices read as `default`."""
+
+    def __init__(self, default: Any = None) -> None:
+        self.default = default
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._values: list[Any] = []
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def get(self, index: int) -> Any:
+        """The value at `index`."""
+        i = bisect.bisect_right(self._starts, index) - 1
+        if i >= 0 and index < self._ends[i]:
+            return self._values[i]
+        return self.default
+
+    def items(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int, Any]]:
+        """(start, end, value) for every stored range overlapping [start, end), clipped to it; gaps are skipped."""
+        i = max(bisect.bisect_right(self._starts, start) - 1, 0)
+        while i < len(self._starts):
+            s, e, v = self._starts[i], self._ends[i], self._values[i]
+            if end is not None and s >= end:
+                break
+            if e > start:
+                yield max(s, start), e if end is None else min(e, end), v
+            i += 1
+
+    def segments(self, start: int, end: int) -> Iterator[tuple[int, int, Any]]:
+        """(start, end, value) covering [start, end) completely, gaps reported with the default value."""
+        pos = start
+        for s, e, v in self.items(start, end):
+            if s > pos:
+                yield pos, s, self.default
+            yield s, e, v
+            pos = e
+        if pos < end:
+            yield pos, end, self.default
+
+    def all_equal(self, start: int, end: int, value: Any) -> bool:
+        """Whether every index in [start, end) reads as `value`."""
+        return all(v == value for _, _, v in self.segments(start, end))
+
+    def set(self, start: int, end: int, value: Any) -> None:
+        """Set [start, end) to `value` (the default value erases), merging with equal neighbours."""
+        if start >= end:
+            return
+        lo = bisect.bisect_left(self._ends, start)
+        hi = bisect.bisect_right(self._starts, end)
+        keep_s, keep_e, keep_v = [], [], []
+        for i in range(lo, hi):
+            s, e, v = self._starts[i], self._ends[i], self._values[i]
+            if (e <= start or s >= end) and (e < start or s > end or v != value):
+                keep_s.append(s), keep_e.append(e), keep_v.append(v)
+                continue
+            if s < start:
+                if v == value:
+                    start = s
+                else:
+                    keep_s.append(s), keep_e.append(start), keep_v.append(v)
+            if e > end:
+                if v == value:
+                    end = e
+                else:
+                    keep_s.append(end), keep_e.append(e), keep_v.append(v)
+        if value != self.default:
+            keep_s.append(start), keep_e.append(end), keep_v.append(value)
+        order = sorted(range(len(keep_s)), key=keep_s.__getitem__)
+        self._starts[lo:hi] = [keep_s[k] for k in order]
+        self._ends[lo:hi] = [keep_e[k] for k in order]
+        self._values[lo:hi] = [keep_v[k] for k in order]

@@ -1,0 +1,405 @@
+"""The scenario runner: replay a scenario document (../shared/spec/scenario-format.md, format 1) through the
+simulator and describe what happened in the contract's output format.
+
+`run_scenario(doc)` takes the parsed JSON and returns the output object; a scenario that cannot be replayed raises
+`ScenarioError` whose message is the one line the CLI prints. Steps are numbered from 0, as in `steps[N]`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from tdxsim.errno import errno_name
+from tdxsim.events import expand_seamcalls
+from tdxsim.kvm import uapi
+from tdxsim.kvm.flavours import DEFAULT_FLAVOUR, FLAVOURS
+from tdxsim.tdx.sept import SeptState
+from tdxsim.tdx.status import STATUS, status_name
+from tdxsim.vmm.process import Vmm
+
+FORMAT = 1
+U64 = (1 << 64) - 1
+REQUIRED = object()
+
+#: SEAMCALL leaves a scenario may name in `tdx_error` (the ones this model issues).
+SEAMCALL_LEAVES = (
+    "TDH.MNG.CREATE",
+    "TDH.MNG.KEY.CONFIG",
+    "TDH.MNG.ADDCX",
+    "TDH.MNG.INIT",
+    "TDH.MNG.RD",
+    "TDH.VP.CREATE",
+    "TDH.VP.ADDCX",
+    "TDH.VP.INIT",
+    "TDH.VP.WR",
+    "TDH.MEM.SEPT.ADD",
+    "TDH.MEM.PAGE.ADD",
+    "TDH.MR.EXTEND",
+    "TDH.MR.FINALIZE",
+    "TDH.MEM.PAGE.AUG",
+    "TDH.MEM.RANGE.BLOCK",
+    "TDH.MEM.RANGE.UNBLOCK",
+    "TDH.MEM.TRACK",
+    "TDH.MEM.PAGE.REMOVE",
+    "TDH.PHYMEM.PAGE.WBINVD",
+)
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be replayed; `str()` is the message without the CLI's `tdxsim: FILE: ` prefix."""
+
+    def __init__(self, message: str, step: int | None = None) -> None:
+        super().__init__(message if step is None else f"step {step}: {message}")
+        self.step = step
+
+
+# -- argument types ----------------------------------------------------------------------------------------------
+
+
+def _number(value: Any, what: str, lo: int = 0, hi: int = U64) -> int:
+    """A JSON integer, or a string in hex ("0x1000") or decimal."""
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be a number, not {json.dumps(value)}")
+    if isinstance(value, int):
+        n = value
+    elif isinstance(value, str):
+        try:
+            n = int(value, 16) if value.lower().startswith("0x") else int(value, 10)
+        except ValueError:
+            raise ValueError(f"{what} must be a number or a hex/decimal string, not {value!r}") from None
+    else:
+        raise ValueError(f"{what} must be a number, not {json.dumps(value)}")
+    if not lo <= n <= hi:
+        raise ValueError(f"{what} = {n} is out of range [{lo}, {hi:#x}]")
+    return n
+
+
+def _bits(names: dict[str, int]) -> Callable[[Any, str], int]:
+    """A flags argument: a list of the uAPI constant names, or an integer of raw bits."""
+
+    def parse(value: Any, what: str) -> int:
+        if isinstance(value, list):
+            bits = 0
+            for name in value:
+                if not isinstance(name, str) or name not in names:
+                    raise ValueError(f"{what}: unknown name {json.dumps(name)}; known: {', '.join(names)}")
+                bits |= names[name]
+            return bits
+        return _number(value, what)
+
+    return parse
+
+
+def _enum(names: dict[str, int]) -> Callable[[Any, str], int]:
+    """One constant, by name or as an integer."""
+
+    def parse(value: Any, what: str) -> int:
+        if isinstance(value, str) and value in names:
+            return names[value]
+        if isinstance(value, str) and not value[:1].isdigit():
+            raise ValueError(f"{what}: unknown name {value!r}; known: {', '.join(names)}")
+        return _number(value, what)
+
+    return parse
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
+    def parse(value: Any, what: str) -> str:
+        if value not in choices:
+            raise ValueError(f"{what} must be one of {', '.join(choices)}, not {json.dumps(value)}")
+        return value
+
+    return parse
+
+
+def _bool(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{what} must be true or false, not {json.dumps(value)}")
+    return value
+
+
+def _data(value: Any, what: str) -> bytes:
+    """Bytes: a hex string, {"fill": "0xab", "length": N} or {"text": "..."}."""
+    if isinstance(value, str):
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            raise ValueError(f'{what} must be a hex string such as "48656c6c6f", not {value!r}') from None
+    if isinstance(value, dict) and set(value) == {"fill", "length"}:
+        fill = _number(value["fill"], f"{what}.fill", 0, 255)
+        return bytes([fill]) * _number(value["length"], f"{what}.length", 0, 1 << 30)
+    if isinstance(value, dict) and set(value) == {"text"} and isinstance(value["text"], str):
+        return value["text"].encode()
+    raise ValueError(f'{what} must be a hex string, {{"fill": …, "length": …}} or {{"text": …}}')
+
+
+def _gmem_ref(value: Any, what: str) -> int:
+    """A guest_memfd by number: N or "guest_memfd:N"."""
+    if isinstance(value, str) and value.startswith("guest_memfd:"):
+        return _number(value.split(":", 1)[1], what, 0, 1 << 20)
+    return _number(value, what, 0, 1 << 20)
+
+
+def _mmap_fd(value: Any, what: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value.startswith("guest_memfd:"):
+        return _gmem_ref(value, what)
+    raise ValueError(f'{what} must be null (anonymous) or "guest_memfd:N", not {json.dumps(value)}')
+
+
+def _status(value: Any, what: str) -> str:
+    if not isinstance(value, str) or value not in STATUS or value == "TDX_SUCCESS":
+        raise ValueError(f'{what} must be a TDX status name such as "TDX_OPERAND_BUSY", not {json.dumps(value)}')
+    return value
+
+
+_num = _number
+_int32 = lambda v, w: _number(v, w, 0, (1 << 32) - 1)  # noqa: E731
+_pages = lambda v, w: _number(v, w, 0, 1 << 30)  # noqa: E731
+
+#: op -> {argument: (parser, default)}; REQUIRED marks a required argument (scenario-format.md "Ops").
+OPS: dict[str, dict[str, tuple[Callable, Any]]] = {
+    "KVM_CREATE_VM": {"type": (_enum({"KVM_X86_TDX_VM": uapi.KVM_X86_TDX_VM}), REQUIRED)},
+    "KVM_TDX_INIT_VM": {
+        "attributes": (_bits(uapi.TD_ATTRIBUTES), ["SEPT_VE_DISABLE"]),
+        "gpaw": (_num, 48),
+        "hw_error": (_num, 0),
+    },
+    "KVM_CREATE_VCPU": {"id": (_int32, REQUIRED)},
+    "KVM_TDX_INIT_VCPU": {"vcpu": (_int32, REQUIRED), "hw_error": (_num, 0), "data": (_num, 0)},
+    "KVM_CREATE_GUEST_MEMFD": {"size": (_num, REQUIRED), "flags": (_bits(uapi.GUEST_MEMFD_FLAGS), [])},
+    "KVM_SET_USER_MEMORY_REGION2": {
+        "slot": (_int32, REQUIRED),
+        "flags": (_bits(uapi.MEM_FLAGS), REQUIRED),
+        "guest_phys_addr": (_num, REQUIRED),
+        "memory_size": (_num, REQUIRED),
+        "userspace_addr": (_num, REQUIRED),
+        "guest_memfd": (_gmem_ref, REQUIRED),
+        "guest_memfd_offset": (_num, REQUIRED),
+    },
+    "KVM_SET_MEMORY_ATTRIBUTES": {
+        "address": (_num, REQUIRED),
+        "size": (_num, REQUIRED),
+        "attributes": (_bits(uapi.MEMORY_ATTRIBUTES), REQUIRED),
+        "flags": (_bits({}), 0),
+    },
+    "KVM_SET_MEMORY_ATTRIBUTES2": {
+        "guest_memfd": (_gmem_ref, REQUIRED),
+        "offset": (_num, REQUIRED),
+        "size": (_num, REQUIRED),
+        "attributes": (_bits(uapi.MEMORY_ATTRIBUTES), REQUIRED),
+        "flags": (_bits({}), 0),
+        "reserved": (_num, 0),
+    },
+    "KVM_TDX_INIT_MEM_REGION": {
+        "vcpu": (_int32, REQUIRED),
+        "source_addr": (_num, REQUIRED),
+        "gpa": (_num, REQUIRED),
+        "nr_pages": (_num, REQUIRED),
+        "flags": (_bits(uapi.TDX_INIT_MEM_REGION_FLAGS), []),
+        "hw_error": (_num, 0),
+    },
+    "KVM_TDX_FINALIZE_VM": {"hw_error": (_num, 0)},
+    "mmap": {
+        "addr": (_num, None),
+        "length": (_num, REQUIRED),
+        "fd": (_mmap_fd, None),
+        "offset": (_num, 0),
+        "flags": (_bits(uapi.MMAP_FLAGS), None),
+    },
+    "munmap": {"addr": (_num, REQUIRED), "length": (_num, REQUIRED)},
+    "write": {"addr": (_num, REQUIRED), "data": (_data, REQUIRED)},
+    "read": {"addr": (_num, REQUIRED), "length": (_pages, REQUIRED)},
+    "fallocate": {
+        "guest_memfd": (_gmem_ref, REQUIRED),
+        "offset": (_num, REQUIRED),
+        "length": (_num, REQUIRED),
+        "mode": (_bits(uapi.FALLOC_FLAGS), ["FALLOC_FL_PUNCH_HOLE", "FALLOC_FL_KEEP_SIZE"]),
+    },
+    "madvise": {"addr": (_num, REQUIRED), "length": (_num, REQUIRED), "advice": (_enum(uapi.MADVISE), "MADV_DONTNEED")},
+    "pin": {"addr": (_num, REQUIRED), "length": (_num, REQUIRED)},
+    "unpin": {"addr": (_num, REQUIRED), "length": (_num, REQUIRED)},
+    "signal_pending": {"before_page": (_pages, 0)},
+    "memory_failure": {"guest_memfd": (_gmem_ref, REQUIRED), "offset": (_num, REQUIRED)},
+    "tdx_error": {
+        "leaf": (_choice(SEAMCALL_LEAVES), REQUIRED),
+        "status": (_status, "TDX_OPERAND_BUSY"),
+        "count": (lambda v, w: _number(v, w, 1, 1 << 20), 1),
+    },
+    "guest_read": {
+        "gpa": (_num, REQUIRED),
+        "length": (_pages, REQUIRED),
+        "vcpu": (_int32, 0),
+        "shared": (_bool, False),
+    },
+    "guest_write": {"gpa": (_num, REQUIRED), "data": (_data, REQUIRED), "vcpu": (_int32, 0), "shared": (_bool, False)},
+    "guest_accept": {"gpa": (_num, REQUIRED), "vcpu": (_int32, 0)},
+}
+STEP_KEYS = {"op", "label", "comment"}
+
+
+def parse_step(step: Any, index: int) -> tuple[str, dict[str, Any]]:
+    """Validate one step and decode its arguments; raises ScenarioError."""
+    if not isinstance(step, dict):
+        raise ScenarioError('a step must be a JSON object with an "op"', index)
+    op = step.get("op")
+    if not isinstance(op, str):
+        raise ScenarioError('missing "op"', index)
+    if op not in OPS:
+        raise ScenarioError(f"unknown op {op!r}; see the Ops table of scenario-format.md", index)
+    if "label" in step and not isinstance(step["label"], str):
+        raise ScenarioError('"label" must be a string', index)
+    spec = OPS[op]
+    for key in step:
+        if key not in spec and key not in STEP_KEYS:
+            raise ScenarioError(f"{op} has no argument {key!r}; it takes {', '.join(spec) or 'none'}", index)
+    args: dict[str, Any] = {}
+    for name, (parse, default) in spec.items():
+        if name in step:
+            try:
+                args[name] = parse(step[name], name)
+            except ValueError as exc:
+                raise ScenarioError(f"{op}: {exc}", index) from None
+        elif default is REQUIRED:
+            raise ScenarioError(f"{op}: missing required argument {name!r}", index)
+        elif isinstance(default, (list, str)) and default is not None:
+            args[name] = parse(default, name)
+        else:
+            args[name] = default
+    return op, args
+
+
+def parse_header(doc: Any) -> tuple[str, bool]:
+    """Check the top level; returns (kernel flavour, gmem_in_place_conversion)."""
+    if not isinstance(doc, dict):
+        raise ScenarioError('a scenario must be a JSON object with "format" and "steps"')
+    unknown = set(doc) - {"format", "kernel", "gmem_in_place_conversion", "steps", "description", "comment"}
+    if unknown:
+        raise ScenarioError(f"unknown top-level field {sorted(unknown)[0]!r}")
+    if doc.get("format") != FORMAT:
+        raise ScenarioError(f'"format" must be {FORMAT}, not {json.dumps(doc.get("format"))}')
+    kernel = doc.get("kernel", DEFAULT_FLAVOUR)
+    if kernel not in FLAVOURS:
+        raise ScenarioError(f"unknown kernel {json.dumps(kernel)}; expected one of {', '.join(FLAVOURS)}")
+    in_place = doc.get("gmem_in_place_conversion", FLAVOURS[kernel].has_in_place)
+    if not isinstance(in_place, bool):
+        raise ScenarioError('"gmem_in_place_conversion" must be true or false')
+    if in_place and not FLAVOURS[kernel].has_in_place:
+        raise ScenarioError(f'kernel {kernel!r} has no gmem_in_place_conversion parameter (only "v8" has it)')
+    if not isinstance(doc.get("steps"), list):
+        raise ScenarioError('"steps" must be a list of steps')
+    return kernel, in_place
+
+
+# -- running -------------------------------------------------------------------------------------------------------
+
+
+def _call_vmm(vmm: Vmm, op: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Dispatch one decoded step to the VMM."""
+    if op == "mmap":
+        flags = args.pop("flags")
+        shared = None if flags is None else bool(flags & uapi.MAP_SHARED)
+        return vmm.mmap(args["length"], args["addr"], args["fd"], args["offset"], shared)
+    if op == "madvise":
+        return vmm.madvise(args["addr"], args["length"], args["advice"])
+    return getattr(vmm, op)(**args)
+
+
+def _hex_region(region: dict[str, int]) -> dict[str, Any]:
+    return {"source_addr": hex(region["source_addr"]), "gpa": hex(region["gpa"]), "nr_pages": region["nr_pages"]}
+
+
+def _describe_step(op: str, label: str | None, result: dict[str, Any], events: list) -> dict[str, Any]:
+    """The contract's per-step output."""
+    ret = result.pop("ret")
+    out: dict[str, Any] = {"op": op}
+    if label is not None:
+        out["label"] = label
+    out["ret"] = ret
+    out["errno"] = errno_name(ret) if ret < 0 else None
+    out["seamcalls"] = [
+        {k: (hex(v) if k in ("gpa", "code") else v) for k, v in call.items()} for call in expand_seamcalls(events)
+    ]
+    for key, value in result.items():
+        if key == "region":
+            out["region"] = _hex_region(value)
+        elif key in ("addr", "error_offset"):
+            out[key] = hex(value)
+        elif key == "data":
+            out["data"] = value.hex()
+        elif key == "hw_error":
+            if value:
+                out["hw_error"] = {"status": status_name(value), "code": hex(value)}
+        else:
+            out[key] = value
+    if op.startswith("guest_"):
+        out["tdcalls"] = [
+            {"leaf": ev.name, "gpa": hex(ev.data["gpa"]), "status": ev.data["status"]}
+            for ev in events
+            if ev.kind == "tdcall"
+        ]
+        out["exits"] = [
+            {
+                "reason": ev.name,
+                **{k: (hex(v) if isinstance(v, int) else v) for k, v in ev.data.items() if k != "reason"},
+            }
+            for ev in events
+            if ev.kind == "exit"
+        ]
+    out["calls"] = [
+        {"layer": ev.layer, "fn": ev.name, "depth": ev.depth, **({"ret": ev.data["ret"]} if "ret" in ev.data else {})}
+        for ev in events
+        if ev.kind == "call"
+    ]
+    return out
+
+
+def describe_final(vmm: Vmm) -> dict[str, Any]:
+    """The contract's `final` object: TD state, VM death, MRTD, S-EPT leaves, pages, memory, platform."""
+    from tdxsim import platform
+
+    kvm = vmm.kvm
+    final: dict[str, Any] = {
+        "td_state": "TD_STATE_UNINITIALIZED" if kvm is None else kvm.tdx.state,
+        "vm_dead": bool(kvm and kvm.vm_dead),
+        "mrtd": None,
+        "sept": {},
+    }
+    td = vmm.module.tds.get(kvm.tdx.tdr) if kvm is not None and kvm.tdx.tdr is not None else None
+    if td is not None:
+        if td.mrtd is not None:
+            final["mrtd"] = td.mrtd.hex()
+        final["sept"] = {
+            hex(base): state.value
+            for (level, base), state in sorted(td.sept.items(), key=lambda kv: kv[0][1])
+            if level == 0 and state is not SeptState.FREE
+        }
+    final["pages"] = vmm.describe_pages()
+    memory: dict[str, int] = {}
+    for page in final["pages"].values():
+        memory[page["owner"]] = memory.get(page["owner"], 0) + platform.PAGE_SIZE
+    final["memory"] = dict(sorted(memory.items()))
+    final["platform"] = platform.describe()
+    return final
+
+
+def run_scenario(doc: Any) -> dict[str, Any]:
+    """Validate the whole scenario first, then replay it; raises ScenarioError for a malformed one."""
+    kernel, in_place = parse_header(doc)
+    parsed = [parse_step(step, i) for i, step in enumerate(doc["steps"])]
+    vmm = Vmm(kernel, in_place)
+    steps_out = []
+    for (op, args), raw in zip(parsed, doc["steps"], strict=True):
+        mark = len(vmm.trace.events)
+        result = _call_vmm(vmm, op, args)
+        steps_out.append(_describe_step(op, raw.get("label"), result, vmm.trace.since(mark)))
+    return {
+        "format": FORMAT,
+        "kernel": kernel,
+        "gmem_in_place_conversion": in_place,
+        "steps": steps_out,
+        "final": describe_final(vmm),
+    }

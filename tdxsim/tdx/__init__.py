@@ -1,0 +1,1 @@
+"""The TDX module: SEAMCALL leaves, the Secure-EPT, PAMT page ownership and the TD measurement."""

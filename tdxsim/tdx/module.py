@@ -1,0 +1,590 @@
+"""The TDX module: TD lifecycle, PAMT, the Secure-EPT and MRTD, one method per SEAMCALL leaf.
+
+Every method returns the 64-bit completion status (0 = TDX_SUCCESS) and records the call in the trace. Sources:
+intel/tdx-module TDX_1.5.01 (`src/vmm_dispatcher/api_calls/<leaf>.c`, `include/auto_gen/*_lookup.c`) as summarised
+in tdx-module.md §1-§4; each method names its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from tdxsim import platform
+from tdxsim.events import Trace
+from tdxsim.physmem import Owner, PhysicalMemory
+from tdxsim.tdx import mrtd
+from tdxsim.tdx.sept import ALLOWED_PRE_STATES, BLOCK, BLOCKED_STATES, UNBLOCK, SeptState, entry_base
+from tdxsim.tdx.status import (
+    OPERAND_R8,
+    OPERAND_R9,
+    OPERAND_RCX,
+    OPERAND_RDX,
+    STATUS,
+    status_name,
+)
+
+S = SeptState
+SUCCESS = 0
+
+
+class PageType(StrEnum):
+    """PAMT page types (src/common/memory_handlers/pamt_manager.h)."""
+
+    PT_NDA = "PT_NDA"
+    PT_REG = "PT_REG"
+    PT_TDR = "PT_TDR"
+    PT_TDCX = "PT_TDCX"
+    PT_TDVPR = "PT_TDVPR"
+    PT_EPT = "PT_EPT"
+
+
+class Lifecycle(StrEnum):
+    """TDR lifecycle_state (src/common/data_structures/td_control_structures.h)."""
+
+    TD_HKID_ASSIGNED = "TD_HKID_ASSIGNED"
+    TD_KEYS_CONFIGURED = "TD_KEYS_CONFIGURED"
+
+
+class OpState(StrEnum):
+    """TDCS op_state, the non-migration values (include/auto_gen/op_state_lookup.h)."""
+
+    OP_STATE_UNINITIALIZED = "OP_STATE_UNINITIALIZED"
+    OP_STATE_INITIALIZED = "OP_STATE_INITIALIZED"
+    OP_STATE_RUNNABLE = "OP_STATE_RUNNABLE"
+
+
+UNINIT, INIT, RUNNABLE = OpState.OP_STATE_UNINITIALIZED, OpState.OP_STATE_INITIALIZED, OpState.OP_STATE_RUNNABLE
+BUILD = (INIT,)
+LIVE = (INIT, RUNNABLE)
+
+_OWNER_OF_TYPE = {
+    PageType.PT_REG: Owner.TD_PRIVATE,
+    PageType.PT_TDR: Owner.TDX_METADATA,
+    PageType.PT_TDCX: Owner.TDX_METADATA,
+    PageType.PT_TDVPR: Owner.TDX_METADATA,
+    PageType.PT_EPT: Owner.TDX_METADATA,
+}
+
+
+@dataclass
+class Vp:
+    """A vCPU's TDVPR and TDCX pages."""
+
+    tdvpr: int
+    tdcx: list[int] = field(default_factory=list)
+    initialized: bool = False
+
+
+@dataclass
+class Td:
+    """One TD: its TDR and TDCS state, the S-EPT and the measurement."""
+
+    tdr: int
+    hkid: int
+    lifecycle: Lifecycle = Lifecycle.TD_HKID_ASSIGNED
+    packages_configured: int = 0
+    op_state: OpState = UNINIT
+    tdcs: list[int] = field(default_factory=list)
+    gpaw: int = platform.DEFAULT_GPAW
+    attributes: int = 0
+    vps: dict[int, Vp] = field(default_factory=dict)
+    #: (level, base GPA) -> entry state; absent means FREE. The root page's entries are at level `root_level`.
+    sept: dict[tuple[int, int], SeptState] = field(default_factory=dict)
+    #: (level, base GPA) -> the HPA (pfn) the entry points to: a child S-EPT page or a leaf page.
+    sept_pfn: dict[tuple[int, int], int] = field(default_factory=dict)
+    bepoch: dict[tuple[int, int], int] = field(default_factory=dict)
+    td_epoch: int = 1
+    chldcnt: int = 0
+    sha: object = field(default_factory=hashlib.sha384)
+    mrtd: bytes | None = None
+
+    @property
+    def root_level(self) -> int:
+        """Level of the root S-EPT page's entries: 3 with GPAW 48 (4-level), 4 with GPAW 52 (5-level)."""
+        return 3 if self.gpaw == 48 else 4
+
+    @property
+    def shared_bit(self) -> int:
+        """The GPA bit that selects the shared alias: GPAW - 1 (47 or 51)."""
+        return self.gpaw - 1
+
+
+class TdxModule:
+    """The module: a PAMT over physical memory and the TDs it manages."""
+
+    def __init__(self, mem: PhysicalMemory, trace: Trace) -> None:
+        self.mem = mem
+        self.trace = trace
+        self.pamt: dict[int, tuple[PageType, int]] = {}  # pfn -> (page type, owner TDR); absent: PT_NDA
+        self.tds: dict[int, Td] = {}
+        self.injected: dict[str, list] = {}  # leaf -> [status name, remaining count]
+
+    # -- helpers -----------------------------------------------------------------------------------------------
+
+    def _ret(self, leaf: str, code: int, **data: object) -> int:
+        self.trace.seamcall(leaf, status_name(code), code, **data)
+        return code
+
+    def _fail(self, leaf: str, name: str, operand: int = 0, **data: object) -> int:
+        return self._ret(leaf, STATUS[name] | operand, **data)
+
+    def inject(self, leaf: str, status: str, count: int) -> None:
+        """Make the next `count` calls of `leaf` fail with `status` (the scenario op `tdx_error`)."""
+        self.injected[leaf] = [status, count]
+
+    def _injected(self, leaf: str, data: dict) -> int | None:
+        slot = self.injected.get(leaf)
+        if slot is None:
+            return None
+        slot[1] -= 1
+        if slot[1] <= 0:
+            del self.injected[leaf]
+        return self._fail(leaf, slot[0], **data)
+
+    def page_type(self, pfn: int) -> PageType:
+        """The PAMT page type of a frame (PT_NDA when the module does not own it)."""
+        entry = self.pamt.get(pfn)
+        return PageType.PT_NDA if entry is None else entry[0]
+
+    def _assign(self, pfn: int, pt: PageType, td: Td, keyid: int) -> None:
+        """PAMT: PT_NDA -> `pt`, owner = the TD's TDR; the frame now belongs to the module or the TD."""
+        self.trace.state("tdx", "pamt", pfn=pfn, old=PageType.PT_NDA.value, new=pt.value)
+        self.pamt[pfn] = (pt, td.tdr)
+        self.mem.set_owner(pfn, _OWNER_OF_TYPE[pt], keyid)
+
+    def _release(self, pfn: int, owner: Owner) -> None:
+        """PAMT: back to PT_NDA; the frame returns to `owner` under KeyID 0 (its plaintext is not carried over)."""
+        pt, _ = self.pamt.pop(pfn)
+        self.trace.state("tdx", "pamt", pfn=pfn, old=pt.value, new=PageType.PT_NDA.value)
+        self.mem.set_owner(pfn, owner, 0)
+
+    def _set_sept(self, td: Td, level: int, gpa: int, new: SeptState, leaf: str) -> None:
+        key = (level, entry_base(gpa, level))
+        old = td.sept.get(key, S.FREE)
+        if new is S.FREE:
+            td.sept.pop(key, None)
+            td.sept_pfn.pop(key, None)
+        else:
+            td.sept[key] = new
+        self.trace.state("tdx", "sept", gpa=key[1], level=level, old=old.value, new=new.value, leaf=leaf)
+
+    def _td(self, tdr: int, leaf: str, op_states: tuple[OpState, ...], **data: object) -> tuple[Td | None, int]:
+        """Check the TDR operand, the lifecycle and OP_STATE (helpers.c check_td_in_correct_build_state and
+        include/auto_gen/op_state_lookup.c `seamcall_state_lookup`)."""
+        td = self.tds.get(tdr)
+        if td is None:
+            return None, self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_RCX, **data)
+        if td.lifecycle is not Lifecycle.TD_KEYS_CONFIGURED:
+            return None, self._fail(leaf, "TDX_TD_KEYS_NOT_CONFIGURED", **data)
+        if td.op_state is not UNINIT and len(td.tdcs) < platform.TDCS_PAGES:
+            return None, self._fail(leaf, "TDX_TDCS_NOT_ALLOCATED", **data)
+        if td.op_state not in op_states:
+            return None, self._fail(leaf, "TDX_OP_STATE_INCORRECT", **data)
+        return td, SUCCESS
+
+    def _private_gpa(self, td: Td, gpa: int) -> bool:
+        """The GPA lies inside GPAW and has the shared bit clear."""
+        return gpa < (1 << td.gpaw) and not gpa >> td.shared_bit & 1
+
+    def _walk(self, td: Td, gpa: int, level: int) -> tuple[SeptState | None, int]:
+        """Walk the S-EPT from the root to `level`: (the entry's state, level) or (None, level the walk stopped)."""
+        for lvl in range(td.root_level, level, -1):
+            if td.sept.get((lvl, entry_base(gpa, lvl))) is not S.NL_MAPPED:
+                return None, lvl
+        return td.sept.get((level, entry_base(gpa, level)), S.FREE), level
+
+    def _is_tlb_tracked(self, td: Td, key: tuple[int, int]) -> bool:
+        """helpers.h is_tlb_tracked: BLOCK's epoch is older than the current one (no vCPU lingers in the old epoch
+        in this model, because KVM kicks every vCPU out before TDH.MEM.TRACK returns)."""
+        return td.bepoch.get(key, td.td_epoch) < td.td_epoch
+
+    # -- TD creation -------------------------------------------------------------------------------------------
+
+    def tdh_mng_create(self, tdr: int, hkid: int) -> int:
+        """TDH.MNG.CREATE: the TDR page PT_NDA -> PT_TDR, HKID assigned (tdh_mng_create.c)."""
+        leaf = "TDH.MNG.CREATE"
+        if (err := self._injected(leaf, {})) is not None:
+            return err
+        if self.page_type(tdr) is not PageType.PT_NDA:
+            return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_RCX)
+        if any(td.hkid == hkid for td in self.tds.values()):
+            return self._fail(leaf, "TDX_HKID_NOT_FREE")
+        td = Td(tdr=tdr, hkid=hkid)
+        self.tds[tdr] = td
+        self._assign(tdr, PageType.PT_TDR, td, 0)
+        self.trace.state("tdx", "lifecycle", tdr=tdr, old=None, new=td.lifecycle.value)
+        return self._ret(leaf, SUCCESS)
+
+    def tdh_mng_key_config(self, tdr: int) -> int:
+        """TDH.MNG.KEY.CONFIG: program the HKID on this package; TD_KEYS_CONFIGURED once every package is done."""
+        leaf = "TDH.MNG.KEY.CONFIG"
+        if (err := self._injected(leaf, {})) is not None:
+            return err
+        td = self.tds.get(tdr)
+        if td is None:
+            return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_RCX)
+        if td.lifecycle is not Lifecycle.TD_HKID_ASSIGNED:
+            return self._fail(leaf, "TDX_KEY_CONFIGURED")
+        td.packages_configured += 1
+        if td.packages_configured == platform.NR_PACKAGES:
+            td.lifecycle = Lifecycle.TD_KEYS_CONFIGURED
+            self.trace.state("tdx", "lifecycle", tdr=tdr, old="TD_HKID_ASSIGNED", new=td.lifecycle.value)
+        return self._ret(leaf, SUCCESS)
+
+    def tdh_mng_addcx(self, tdr: int, page: int) -> int:
+        """TDH.MNG.ADDCX: add one TDCS page (PT_NDA -> PT_TDCX); only while OP_STATE is UNINITIALIZED."""
+        leaf = "TDH.MNG.ADDCX"
+        if (err := self._injected(leaf, {})) is not None:
+            return err
+        td, err = self._td(tdr, leaf, (UNINIT,))
+        if td is None:
+            return err
+        if self.page_type(page) is not PageType.PT_NDA:
+            return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_RCX)
+        if len(td.tdcs) >= platform.TDCS_PAGES:
+            return self._fail(leaf, "TDX_OPERAND_INVALID", OPERAND_RDX)
+        td.tdcs.append(page)
+        self._assign(page, PageType.PT_TDCX, td, td.hkid)
+        return self._ret(leaf, SUCCESS)
+
+    def tdh_mng_init(self, tdr: int, attributes: int, gpaw: int) -> int:
+        """TDH.MNG.INIT: OP_STATE UNINITIALIZED -> INITIALIZED, MRTD's SHA-384 context started (tdh_mng_init.c)."""
+        leaf = "TDH.MNG.INIT"
+        if (err := self._injected(leaf, {})) is not None:
+            return err
+        td, err = self._td(tdr, leaf, (UNINIT,))
+        if td is None:
+            return err
+        if len(td.tdcs) < platform.TDCS_PAGES:
+            return self._fail(leaf, "TDX_TDCS_NOT_ALLOCATED")
+        if gpaw not in (48, 52):
+            return self._fail(leaf, "TDX_OPERAND_INVALID", OPERAND_RDX)
+        td.gpaw, td.attributes = gpaw, attributes
+        td.sha = hashlib.sha384()
+        td.op_state = INIT
+        self.trace.state("tdx", "op_state", tdr=tdr, old=UNINIT.value, new=INIT.value)
+        return self._ret(leaf, SUCCESS)
+
+    def tdh_mng_rd(self, tdr: int, field_name: str) -> tuple[int, int]:
+        """TDH.MNG.RD: read a TDCS field (KVM reads the TSC offset and multiplier); returns (status, value)."""
+        leaf = "TDH.MNG.RD"
+        if (err := self._injected(leaf, {})) is not None:
+            return err, 0
+        td, err = self._td(tdr, leaf, LIVE)
+        if td is None:
+            return err, 0
+        value = {"TSC_OFFSET": platform.TSC_OFFSET, "TSC_MULTIPLIER": platform.TSC_MULTIPLIER}[field_name]
+        return self._ret(leaf, SUCCESS, field=field_name), value
+
+    def tdh_vp_create(self, tdr: int, tdvpr: int) -> int:
+        """TDH.VP.CREATE: the TDVPR page PT_NDA -> PT_TDVPR; only while OP_STATE is INITIALIZED."""
+        leaf = "TDH.VP.CREATE"
+        if (err := self._injected(leaf, {})) is not None:
+            return err
+        td, err = self._td(tdr, leaf, BUILD)
+        if td is None:
+            return err
+        if self.page_type(tdvpr) is not PageType.PT_NDA:
+            return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_RCX)
+        td.vps[tdvpr] = Vp(tdvpr)
+        self._assign(tdvpr, PageType.PT_TDVPR, td, td.hkid)
+        return self._ret(leaf, SUCCESS)
+
+    def _vp(self, tdvpr: int, leaf: str) -> tuple[Td | None, Vp | None, int]:
+        entry = self.pamt.get(tdvpr)
+        if entry is None or entry[0] is not PageType.PT_TDVPR:
+            return None, None, self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_RCX)
+        td, err = self._td(entry[1], leaf, BUILD)
+        if td is None:
+            return None, None, err
+        return td, td.vps[tdvpr], SUCCESS
+
+    def tdh_vp_addcx(self, tdvpr: int, page: int) -> int:
+        """TDH.VP.ADDCX: add one TDCX page to a vCPU (PT_NDA -> PT_TDCX)."""
+        leaf = "TDH.VP.ADDCX"
+        if (err := self._injected(leaf, {})) is not None:
+            return err
+        td, vp, err = self._vp(tdvpr, leaf)
+        if vp is None:
+            return err
+        if vp.initialized or len(vp.tdcx) >= platform.TDVPX_PAGES:
+            return self._fail(leaf, "TDX_VCPU_STATE_INCORRECT")
+        vp.tdcx.append(page)
+        self._assign(page, PageType.PT_TDCX, td, td.hkid)
+        return self._ret(leaf, SUCCESS)
+
+    def tdh_vp_init(self, tdvpr: int, rcx: int) -> int:
+        """TDH.VP.INIT: initialise the vCPU; RCX is handed to the guest (QEMU: the TD HOB's GPA)."""
+        leaf = "TDH.VP.INIT"
+        if (err := self._injected(leaf, {})) is not None:
+            return err
+        _, vp, err = self._vp(tdvpr, leaf)
+        if vp is None:
+            return err
+        if vp.initialized or len(vp.tdcx) < platform.TDVPX_PAGES:
+            return self._fail(leaf, "TDX_VCPU_STATE_INCORRECT")
+        vp.initialized = True
+        self.trace.state("tdx", "vp", tdvpr=tdvpr, old="uninitialized", new="initialized", rcx=rcx)
+        return self._ret(leaf, SUCCESS)
+
+    def tdh_vp_wr(self, tdvpr: int, field_name: str, value: int) -> int:
+        """TDH.VP.WR: write a TD VMCS field (KVM sets up posted interrupts this way)."""
+        leaf = "TDH.VP.WR"
+        if (err := self._injected(leaf, {})) is not None:
+            return err
+        entry = self.pamt.get(tdvpr)
+        if entry is None or entry[0] is not PageType.PT_TDVPR:
+            return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_RCX)
+        return self._ret(leaf, SUCCESS, field=field_name)
+
+    # -- building private memory -------------------------------------------------------------------------------
+
+    def tdh_mem_sept_add(self, tdr: int, gpa: int, level: int, page: int) -> int:
+        """TDH.MEM.SEPT.ADD: entry at `level` FREE -> NL_MAPPED pointing at a new S-EPT page (PT_NDA -> PT_EPT);
+        the walk above must be NL_MAPPED (tdh_mem_sept_add.c)."""
+        leaf = "TDH.MEM.SEPT.ADD"
+        data = {"gpa": gpa, "level": level}
+        if (err := self._injected(leaf, data)) is not None:
+            return err
+        td, err = self._td(tdr, leaf, LIVE, **data)
+        if td is None:
+            return err
+        if not 1 <= level <= td.root_level or not self._private_gpa(td, gpa) or gpa != entry_base(gpa, level):
+            return self._fail(leaf, "TDX_OPERAND_INVALID", OPERAND_RCX, **data)
+        state, _ = self._walk(td, gpa, level)
+        if state is None:
+            return self._fail(leaf, "TDX_EPT_WALK_FAILED", OPERAND_RCX, **data)
+        if state not in ALLOWED_PRE_STATES[leaf]:
+            return self._fail(leaf, "TDX_EPT_ENTRY_STATE_INCORRECT", OPERAND_RCX, **data)
+        if self.page_type(page) is not PageType.PT_NDA:
+            return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_R8, **data)
+        self._assign(page, PageType.PT_EPT, td, td.hkid)
+        self._set_sept(td, level, gpa, S.NL_MAPPED, leaf)
+        td.sept_pfn[(level, entry_base(gpa, level))] = page
+        td.chldcnt += 1
+        return self._ret(leaf, SUCCESS, **data)
+
+    def tdh_mem_page_add(self, tdr: int, gpa: int, page: int, source: int) -> int:
+        """TDH.MEM.PAGE.ADD: 4 KiB leaf FREE -> MAPPED, copy `source` into `page` under the TD's key (PT_NDA ->
+        PT_REG) and extend MRTD with the GPA only. Only while OP_STATE is INITIALIZED (tdh_mem_page_add.c).
+        Check order as the module's: TDR, OP_STATE, GPA, S-EPT walk and entry state, source (R9), target (R8).
+
+        The source passes `shared_hpa_check` only (alignment, MAX_PA, KeyID bits); nothing compares it with the
+        target, so source == target is the in-place add (tdx-module.md §2.4).
+        """
+        leaf = "TDH.MEM.PAGE.ADD"
+        data = {"gpa": gpa, "level": 0}
+        if (err := self._injected(leaf, data)) is not None:
+            return err
+        td, err = self._td(tdr, leaf, BUILD, **data)
+        if td is None:
+            return err
+        if gpa & 0xFFF or not self._private_gpa(td, gpa):
+            return self._fail(leaf, "TDX_OPERAND_INVALID", OPERAND_RCX, **data)
+        state, _ = self._walk(td, gpa, 0)
+        if state is None:
+            return self._fail(leaf, "TDX_EPT_WALK_FAILED", OPERAND_RCX, **data)
+        if state not in ALLOWED_PRE_STATES[leaf]:
+            return self._fail(leaf, "TDX_EPT_ENTRY_STATE_INCORRECT", OPERAND_RCX, **data)
+        if self.mem.frames[source].keyid != 0:
+            return self._fail(leaf, "TDX_OPERAND_INVALID", OPERAND_R9, **data)
+        if self.page_type(page) is not PageType.PT_NDA:
+            return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_R8, **data)
+        origin = "in-place PAGE.ADD (source = target)" if source == page else f"PAGE.ADD copy of pfn {source:#x}"
+        self.mem.copy_page(page, source, origin)
+        self._assign(page, PageType.PT_REG, td, td.hkid)
+        self._set_sept(td, 0, gpa, S.MAPPED, leaf)
+        td.sept_pfn[(0, gpa)] = page
+        td.chldcnt += 1
+        td.sha.update(mrtd.record(mrtd.TAG_PAGE_ADD, gpa))
+        return self._ret(leaf, SUCCESS, **data)
+
+    def tdh_mr_extend(self, tdr: int, gpa: int) -> int:
+        """TDH.MR.EXTEND: extend MRTD with a record and the 256 bytes at `gpa`, read under the TD's key
+        (tdh_mr_extend.c). Only while INITIALIZED; no leaf -> TDX_EPT_ENTRY_NOT_PRESENT|RCX, a leaf that is not MAPPED
+        -> TDX_EPT_ENTRY_NOT_PRESENT without an operand id (intel/tdx-module@1666adc)."""
+        leaf = "TDH.MR.EXTEND"
+        if self.injected and (err := self._injected(leaf, {"gpa": gpa})) is not None:
+            return err
+        td, err = self._td(tdr, leaf, BUILD, gpa=gpa)
+        if td is None:
+            return err
+        if gpa & 0xFF or not self._private_gpa(td, gpa):
+            return self._fail(leaf, "TDX_OPERAND_INVALID", OPERAND_RCX, gpa=gpa)
+        base = gpa & ~0xFFF
+        state, _ = self._walk(td, base, 0)
+        if state is None or state is S.FREE:
+            return self._fail(leaf, "TDX_EPT_ENTRY_NOT_PRESENT", OPERAND_RCX, gpa=gpa)
+        if state is not S.MAPPED:
+            return self._fail(leaf, "TDX_EPT_ENTRY_NOT_PRESENT", gpa=gpa)
+        offset = gpa & 0xFFF
+        td.sha.update(mrtd.record(mrtd.TAG_MR_EXTEND, gpa))
+        td.sha.update(self.mem.view(td.sept_pfn[(0, base)])[offset : offset + mrtd.EXTEND_CHUNK])
+        return self._ret(leaf, SUCCESS, gpa=gpa)
+
+    def tdh_mr_finalize(self, tdr: int) -> int:
+        """TDH.MR.FINALIZE: MRTD = the SHA-384 so far; OP_STATE INITIALIZED -> RUNNABLE (tdh_mr_finalize.c)."""
+        leaf = "TDH.MR.FINALIZE"
+        if (err := self._injected(leaf, {})) is not None:
+            return err
+        td, err = self._td(tdr, leaf, BUILD)
+        if td is None:
+            return err
+        if not any(vp.initialized for vp in td.vps.values()):
+            return self._fail(leaf, "TDX_NO_VCPUS")
+        td.mrtd = td.sha.digest()
+        td.op_state = RUNNABLE
+        self.trace.state("tdx", "op_state", tdr=tdr, old=INIT.value, new=RUNNABLE.value)
+        return self._ret(leaf, SUCCESS)
+
+    # -- runtime and removal -----------------------------------------------------------------------------------
+
+    def tdh_mem_page_aug(self, tdr: int, gpa: int, page: int) -> int:
+        """TDH.MEM.PAGE.AUG: 4 KiB leaf FREE -> PENDING, PT_NDA -> PT_REG, no copy, no measurement
+        (tdh_mem_page_aug.c). The module allows it while INITIALIZED too; "AUG after finalize" is KVM's policy."""
+        leaf = "TDH.MEM.PAGE.AUG"
+        data = {"gpa": gpa, "level": 0}
+        if (err := self._injected(leaf, data)) is not None:
+            return err
+        td, err = self._td(tdr, leaf, LIVE, **data)
+        if td is None:
+            return err
+        if gpa & 0xFFF or not self._private_gpa(td, gpa):
+            return self._fail(leaf, "TDX_OPERAND_INVALID", OPERAND_RCX, **data)
+        if self.page_type(page) is not PageType.PT_NDA:
+            return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_R8, **data)
+        state, _ = self._walk(td, gpa, 0)
+        if state is None:
+            return self._fail(leaf, "TDX_EPT_WALK_FAILED", OPERAND_RCX, **data)
+        if state not in ALLOWED_PRE_STATES[leaf]:
+            return self._fail(leaf, "TDX_EPT_ENTRY_STATE_INCORRECT", OPERAND_RCX, **data)
+        self._assign(page, PageType.PT_REG, td, td.hkid)
+        self._set_sept(td, 0, gpa, S.PENDING, leaf)
+        td.sept_pfn[(0, gpa)] = page
+        td.chldcnt += 1
+        return self._ret(leaf, SUCCESS, **data)
+
+    def tdh_mem_range_block(self, tdr: int, gpa: int, level: int) -> int:
+        """TDH.MEM.RANGE.BLOCK: MAPPED -> BLOCKED, PENDING -> PENDING_BLOCKED, NL_MAPPED -> NL_BLOCKED; records the
+        TD epoch in the entry's BEPOCH (tdh_mem_range_block.c)."""
+        leaf = "TDH.MEM.RANGE.BLOCK"
+        data = {"gpa": gpa, "level": level}
+        if (err := self._injected(leaf, data)) is not None:
+            return err
+        td, err = self._td(tdr, leaf, LIVE, **data)
+        if td is None:
+            return err
+        state, _ = self._walk(td, gpa, level)
+        if state is None:
+            return self._fail(leaf, "TDX_EPT_WALK_FAILED", OPERAND_RCX, **data)
+        if state in BLOCKED_STATES:
+            return self._fail(leaf, "TDX_GPA_RANGE_ALREADY_BLOCKED", **data)
+        if state not in ALLOWED_PRE_STATES[leaf]:
+            return self._fail(leaf, "TDX_EPT_ENTRY_STATE_INCORRECT", OPERAND_RCX, **data)
+        self._set_sept(td, level, gpa, BLOCK[state], leaf)
+        td.bepoch[(level, entry_base(gpa, level))] = td.td_epoch
+        return self._ret(leaf, SUCCESS, **data)
+
+    def tdh_mem_range_unblock(self, tdr: int, gpa: int, level: int) -> int:
+        """TDH.MEM.RANGE.UNBLOCK: undo a BLOCK; once the TD runs, only after TLB tracking (tdh_mem_range_unblock.c)."""
+        leaf = "TDH.MEM.RANGE.UNBLOCK"
+        data = {"gpa": gpa, "level": level}
+        if (err := self._injected(leaf, data)) is not None:
+            return err
+        td, err = self._td(tdr, leaf, LIVE, **data)
+        if td is None:
+            return err
+        state, _ = self._walk(td, gpa, level)
+        if state is None:
+            return self._fail(leaf, "TDX_EPT_WALK_FAILED", OPERAND_RCX, **data)
+        if state not in ALLOWED_PRE_STATES[leaf]:
+            return self._fail(leaf, "TDX_EPT_ENTRY_STATE_INCORRECT", OPERAND_RCX, **data)
+        key = (level, entry_base(gpa, level))
+        if td.op_state is RUNNABLE and not self._is_tlb_tracked(td, key):
+            return self._fail(leaf, "TDX_TLB_TRACKING_NOT_DONE", **data)
+        self._set_sept(td, level, gpa, UNBLOCK[state], leaf)
+        td.bepoch.pop(key, None)
+        return self._ret(leaf, SUCCESS, **data)
+
+    def tdh_mem_track(self, tdr: int) -> int:
+        """TDH.MEM.TRACK: increment the TD's TLB epoch (tdh_mem_track.c)."""
+        leaf = "TDH.MEM.TRACK"
+        if (err := self._injected(leaf, {})) is not None:
+            return err
+        td, err = self._td(tdr, leaf, LIVE)
+        if td is None:
+            return err
+        td.td_epoch += 1
+        self.trace.state("tdx", "td_epoch", tdr=tdr, old=td.td_epoch - 1, new=td.td_epoch)
+        return self._ret(leaf, SUCCESS)
+
+    def tdh_mem_page_remove(self, tdr: int, gpa: int, owner: Owner) -> int:
+        """TDH.MEM.PAGE.REMOVE: leaf -> FREE, PT_REG -> PT_NDA (the page goes back to `owner`). Once RUNNABLE the
+        entry must be blocked and TLB-tracked; while INITIALIZED a MAPPED page may go directly (tdh_mem_page_remove.c,
+        `state_flags_lookup` tlb_tracking_required)."""
+        leaf = "TDH.MEM.PAGE.REMOVE"
+        data = {"gpa": gpa, "level": 0}
+        if (err := self._injected(leaf, data)) is not None:
+            return err
+        td, err = self._td(tdr, leaf, LIVE, **data)
+        if td is None:
+            return err
+        state, _ = self._walk(td, gpa, 0)
+        if state is None:
+            return self._fail(leaf, "TDX_EPT_WALK_FAILED", OPERAND_RCX, **data)
+        if state not in ALLOWED_PRE_STATES[leaf]:
+            return self._fail(leaf, "TDX_EPT_ENTRY_STATE_INCORRECT", OPERAND_RCX, **data)
+        key = (0, gpa)
+        if td.op_state is RUNNABLE:
+            if state not in BLOCKED_STATES:
+                return self._fail(leaf, "TDX_GPA_RANGE_NOT_BLOCKED", **data)
+            if not self._is_tlb_tracked(td, key):
+                return self._fail(leaf, "TDX_TLB_TRACKING_NOT_DONE", **data)
+        page = td.sept_pfn[key]
+        self._set_sept(td, 0, gpa, S.FREE, leaf)
+        td.bepoch.pop(key, None)
+        td.chldcnt -= 1
+        self._release(page, owner)
+        return self._ret(leaf, SUCCESS, **data)
+
+    def tdh_phymem_page_wbinvd(self, pfn: int) -> int:
+        """TDH.PHYMEM.PAGE.WBINVD: write back and invalidate the page's cache lines under the TD's HKID
+        (tdh_phymem_page_wbinvd.c); the page must already be PT_NDA."""
+        leaf = "TDH.PHYMEM.PAGE.WBINVD"
+        if (err := self._injected(leaf, {})) is not None:
+            return err
+        if self.page_type(pfn) is not PageType.PT_NDA:
+            return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_RCX)
+        return self._ret(leaf, SUCCESS)
+
+    # -- the guest's TDCALL ------------------------------------------------------------------------------------
+
+    def tdg_mem_page_accept(self, tdr: int, gpa: int) -> tuple[int, bool]:
+        """TDG.MEM.PAGE.ACCEPT (4 KiB): PENDING -> MAPPED with the page zeroed under the TD key. Returns (status,
+        ept_violation): FREE, BLOCKED or a missing path exits to the host instead (tdg_mem_page_accept.c)."""
+        leaf = "TDG.MEM.PAGE.ACCEPT"
+        td = self.tds[tdr]
+        state, _ = self._walk(td, gpa, 0)
+        if state is S.PENDING:
+            self.mem.clear(td.sept_pfn[(0, gpa)], "zeroed by TDG.MEM.PAGE.ACCEPT")
+            self._set_sept(td, 0, gpa, S.MAPPED, leaf)
+            self.trace.tdcall(leaf, "TDX_SUCCESS", 0, gpa=gpa)
+            return 0, False
+        if state is S.MAPPED:
+            code = STATUS["TDX_PAGE_ALREADY_ACCEPTED"]
+            self.trace.tdcall(leaf, "TDX_PAGE_ALREADY_ACCEPTED", code, gpa=gpa)
+            return code, False
+        self.trace.tdcall(leaf, "EPT violation (exit to the host)", -1, gpa=gpa)
+        return -1, True
+
+    # -- reading state -----------------------------------------------------------------------------------------
+
+    def leaf_state(self, tdr: int, gpa: int) -> SeptState:
+        """The 4 KiB leaf entry's state for a private GPA (FREE when absent)."""
+        return self.tds[tdr].sept.get((0, gpa & ~0xFFF), S.FREE)
+
+    def leaf_pfn(self, tdr: int, gpa: int) -> int | None:
+        """The HPA (pfn) a present 4 KiB leaf maps."""
+        return self.tds[tdr].sept_pfn.get((0, gpa & ~0xFFF))

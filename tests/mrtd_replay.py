@@ -1,0 +1,107 @@
+"""An independent MRTD replay of a TDVF image, written from tdx-module.md §4 and §5.1 alone; it never imports tdxsim.
+
+MRTD is SHA-384 over the TDX module's 128-byte records in call order: a 16-byte zero-padded ASCII tag, the GPA as
+u64 little-endian at offset 16, zeros to 128; each TDH.MR.EXTEND record is followed by the 256 bytes it measures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple, Protocol
+
+RECORD_SIZE = 128
+CHUNK_SIZE = 256
+PAGE_SIZE = 4096
+ATTR_MR_EXTEND = 1
+ATTR_PAGE_AUG = 2
+# GUIDs as they sit in the file (mixed-endian EFI_GUID), written out by hand from §5.1's string forms.
+FOOTER_GUID = bytes.fromhex("de82b596b21ff745baeaa366c55a082d")  # 96b582de-1fb2-45f7-baea-a366c55a082d
+TDX_OFFSET_GUID = bytes.fromhex("35657ae44a989847865e4685a7bf8ec2")  # e47a6535-984a-4798-865e-4685a7bf8ec2
+
+
+class Section(NamedTuple):
+    """One TDVF section record, fields in file order (§5.1 step 2)."""
+
+    data_offset: int
+    raw_data_size: int
+    memory_address: int
+    memory_data_size: int
+    type: int
+    attributes: int
+
+
+class SectionLike(Protocol):
+    """What the replay reads from a section; tdxsim's TdvfSection fits too."""
+
+    data_offset: int
+    memory_address: int
+    memory_data_size: int
+    attributes: int
+
+
+def read_sections(image: bytes) -> list[Section]:
+    """The TDVF section table, found as §5.1 steps 1-2 describe (no validation beyond finding it)."""
+    footer = len(image) - 48
+    assert image[footer : footer + 16] == FOOTER_GUID, "no OVMF GUIDed table footer"
+    (table_len,) = struct.unpack("<H", image[footer - 2 : footer])
+    start, end = footer + 16 - table_len, footer - 2  # the length counts the footer's own 18 bytes
+    while end - start >= 18:  # entries run backwards: [data][u16 entry length][GUID]
+        (entry_len,) = struct.unpack("<H", image[end - 18 : end - 16])
+        assert entry_len >= 18, "corrupt GUIDed table"
+        if image[end - 16 : end] == TDX_OFFSET_GUID:
+            (from_end,) = struct.unpack("<I", image[end - 22 : end - 18])  # the last 4 bytes of the entry's data
+            break
+        end -= entry_len
+    else:
+        raise AssertionError("no TDX metadata offset entry")
+    desc = len(image) - from_end
+    signature, _length, version, count = struct.unpack("<4sIII", image[desc : desc + 16])
+    assert (signature, version) == (b"TDVF", 1), (signature, version)
+    return [Section(*struct.unpack("<IIQQII", image[o : o + 32])) for o in range(desc + 16, desc + 16 + 32 * count, 32)]
+
+
+def record(tag: bytes, gpa: int) -> bytes:
+    """One 128-byte measurement record (sha384_128B_block_t, tdx-module.md §4)."""
+    return tag.ljust(16, b"\0") + struct.pack("<Q", gpa) + bytes(RECORD_SIZE - 24)
+
+
+def _page_add(section: SectionLike, page: int) -> Iterator[tuple[bytes, int, bytes]]:
+    """The PAGE.ADD for one page, unless the section is left to PAGE.AUG (§5.1 step 3)."""
+    if not section.attributes & ATTR_PAGE_AUG:
+        yield b"MEM.PAGE.ADD", section.memory_address + page * PAGE_SIZE, b""
+
+
+def _extends(image: bytes, section: SectionLike, page: int) -> Iterator[tuple[bytes, int, bytes]]:
+    """The 16 MR.EXTENDs of one page, content read from the image at DataOffset + page*4K + i*256 (§5.1 step 3)."""
+    if section.attributes & ATTR_MR_EXTEND:
+        for off in range(page * PAGE_SIZE, (page + 1) * PAGE_SIZE, CHUNK_SIZE):
+            content = image[section.data_offset + off : section.data_offset + off + CHUNK_SIZE]
+            assert len(content) == CHUNK_SIZE, "MR.EXTEND chunk runs past the end of the image"
+            yield b"MR.EXTEND", section.memory_address + off, content
+
+
+def calls(
+    image: bytes, sections: Iterable[SectionLike], *, two_pass: bool = False
+) -> Iterator[tuple[bytes, int, bytes]]:
+    """(tag, gpa, measured bytes) per SEAMCALL, in single-pass (KVM) or two-pass (older QEMU) order (§4)."""
+    for s in sections:
+        pages = range(s.memory_data_size // PAGE_SIZE)
+        if two_pass:
+            for page in pages:
+                yield from _page_add(s, page)
+            for page in pages:
+                yield from _extends(image, s, page)
+        else:
+            for page in pages:
+                yield from _page_add(s, page)
+                yield from _extends(image, s, page)
+
+
+def mrtd(image: bytes, sections: Iterable[SectionLike], *, two_pass: bool = False) -> str:
+    """MRTD as 96 hex digits: SHA-384 of every record (and extended chunk) in call order (tdx-module.md §4)."""
+    h = hashlib.sha384()
+    for tag, gpa, content in calls(image, sections, two_pass=two_pass):
+        h.update(record(tag, gpa) + content)
+    return h.hexdigest()

@@ -1,0 +1,269 @@
+"""Builders for tdxsim scenario documents, so a test reads like the VMM's ioctl sequence.
+
+Written from ../shared/spec/scenario-format.md (the contract) and ../shared/reference/kvm-uapi.md §1 (the order
+in which QEMU and the KVM TDX selftests build a TD), not from the simulator's output.
+
+Two memory models (kvm-uapi.md §3):
+- "in-place" (kernel v8, gmem_in_place_conversion on): the guest_memfd is created with GUEST_MEMFD_FLAG_MMAP
+  (+ INIT_SHARED), mmapped MAP_SHARED at GMEM_VA, written while shared, converted with KVM_SET_MEMORY_ATTRIBUTES2
+  on the guest_memfd.
+- "out-of-place": the memslot's userspace_addr is an anonymous mmap at GMEM_VA, the guest_memfd has no mmap, and
+  the slot is made private with the VM ioctl KVM_SET_MEMORY_ATTRIBUTES, as QEMU does for every gmem slot (Q-ATTR).
+Separate PAGE.ADD source buffers are anonymous mmaps at SRC_VA.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import hashlib
+
+from mrtd_replay import record
+
+PAGE = 4096
+MiB = 1 << 20
+GMEM_VA = 0x7F0000000000  # where the memslot's userspace side lives (gmem mmap or anonymous)
+SRC_VA = 0x7F4000000000  # separate source buffers
+SHARED_BIT = 1 << 47  # gpaw 48 (the default): kvm-uapi.md §1 row 3, TDX_SHARED_BIT_PWL_4
+MEASURE = ["KVM_TDX_MEASURE_MEMORY_REGION"]
+PRIVATE = ["KVM_MEMORY_ATTRIBUTE_PRIVATE"]
+KERNELS = ("pre-2a62345b3052", "2a62345b3052", "kvm-x86-2026-06", "v8")
+LEAF_STATES = {"MAPPED", "PENDING", "BLOCKED", "PENDING_BLOCKED"}
+
+
+def _hex(n: int) -> str:
+    return hex(n)
+
+
+def _op(op: str, label: str | None = None, **args) -> dict:
+    s = {"op": op, **args}
+    if label is not None:
+        s["label"] = label
+    return s
+
+
+def default_in_place(kernel: str) -> bool:
+    """The contract: gmem_in_place_conversion defaults to true for v8 and false for every other flavour."""
+    return kernel == "v8"
+
+
+def td_setup(
+    kernel: str = "v8",
+    in_place: bool | None = None,
+    model: str | None = None,
+    size: int = 2 * MiB,
+    gpa: int = 0,
+    init_shared: bool = True,
+    private: bool = True,
+    init_vcpu: bool = True,
+    gmem_flags: list[str] | None = None,
+) -> list[dict]:
+    """The kvm-uapi.md §1 order up to the memory attributes: VM, INIT_VM, vCPU 0, INIT_VCPU, gmem, mmap, memslot.
+
+    in-place: gmem with MMAP (+ INIT_SHARED unless init_shared=False, then every page starts private), mapped at
+    GMEM_VA; pages are left as created, the test writes and converts them (Yan's seven steps, L-YAN-0622).
+    out-of-place: anonymous mmap at GMEM_VA as userspace_addr; with private=True the whole slot is made private
+    with KVM_SET_MEMORY_ATTRIBUTES, as QEMU's kvm_set_phys_mem does.
+    """
+    if in_place is None:
+        in_place = default_in_place(kernel)
+    if model is None:
+        model = "in-place" if in_place else "out-of-place"
+    steps = [
+        _op("KVM_CREATE_VM", type="KVM_X86_TDX_VM"),
+        _op("KVM_TDX_INIT_VM"),
+        _op("KVM_CREATE_VCPU", id=0),
+    ]
+    if init_vcpu:
+        steps.append(_op("KVM_TDX_INIT_VCPU", vcpu=0))
+    if model == "in-place":
+        flags = ["GUEST_MEMFD_FLAG_MMAP"] + (["GUEST_MEMFD_FLAG_INIT_SHARED"] if init_shared else [])
+        if gmem_flags is not None:
+            flags = gmem_flags
+        steps += [
+            _op("KVM_CREATE_GUEST_MEMFD", size=size, flags=flags),
+            _op("mmap", addr=_hex(GMEM_VA), length=size, fd="guest_memfd:0", offset=0),
+        ]
+    elif model == "out-of-place":
+        steps += [
+            _op("KVM_CREATE_GUEST_MEMFD", size=size, flags=gmem_flags or []),
+            _op("mmap", addr=_hex(GMEM_VA), length=size, fd=None),
+        ]
+    else:
+        raise ValueError(model)
+    steps.append(
+        _op(
+            "KVM_SET_USER_MEMORY_REGION2",
+            slot=0,
+            flags=["KVM_MEM_GUEST_MEMFD"],
+            guest_phys_addr=gpa,
+            memory_size=size,
+            userspace_addr=_hex(GMEM_VA),
+            guest_memfd=0,
+            guest_memfd_offset=0,
+        )
+    )
+    if model == "out-of-place" and private:
+        steps.append(_op("KVM_SET_MEMORY_ATTRIBUTES", address=gpa, size=size, attributes=PRIVATE))
+    return steps
+
+
+def set_private(model: str, offset: int, size: int = PAGE, label: str | None = None, slot_gpa: int = 0) -> dict:
+    """Convert [offset, offset+size) of slot 0 to private with the active model's ioctl (kvm-uapi.md §1 9a/9b)."""
+    if model == "in-place":
+        return _op("KVM_SET_MEMORY_ATTRIBUTES2", label, guest_memfd=0, offset=offset, size=size, attributes=PRIVATE)
+    return _op("KVM_SET_MEMORY_ATTRIBUTES", label, address=slot_gpa + offset, size=size, attributes=PRIVATE)
+
+
+def set_attributes2(offset: int, size: int = PAGE, attributes=PRIVATE, label: str | None = None, **kw) -> dict:
+    return _op(
+        "KVM_SET_MEMORY_ATTRIBUTES2", label, guest_memfd=0, offset=offset, size=size, attributes=attributes, **kw
+    )
+
+
+def mmap_anon(addr: int, length: int = PAGE, label: str | None = None) -> dict:
+    return _op("mmap", label, addr=_hex(addr), length=length, fd=None)
+
+
+def write(addr: int, data: bytes, label: str | None = None) -> dict:
+    return _op("write", label, addr=_hex(addr), data=data.hex())
+
+
+def read(addr: int, length: int, label: str | None = None) -> dict:
+    return _op("read", label, addr=_hex(addr), length=length)
+
+
+def source_buffer(data: bytes, addr: int = SRC_VA, pages: int = 1) -> list[dict]:
+    """A separate anonymous source buffer holding data, as QEMU's TDVF copy (out-of-place source)."""
+    return [mmap_anon(addr, pages * PAGE), write(addr, data)]
+
+
+def init_mem_region(
+    gpa: int,
+    source_addr: int = 0,
+    nr_pages: int = 1,
+    measure: bool = True,
+    vcpu: int = 0,
+    label: str | None = None,
+    **kw,
+) -> dict:
+    """KVM_TDX_INIT_MEM_REGION on vcpu (a vCPU ioctl, kvm-uapi.md §2.1)."""
+    args = {"vcpu": vcpu, "source_addr": _hex(source_addr), "gpa": _hex(gpa), "nr_pages": nr_pages}
+    args["flags"] = MEASURE if measure else []
+    args.update(kw)
+    return _op("KVM_TDX_INIT_MEM_REGION", label, **args)
+
+
+def finalize(label: str | None = None, **kw) -> dict:
+    return _op("KVM_TDX_FINALIZE_VM", label, **kw)
+
+
+def guest_read(gpa: int, length: int, label: str | None = None) -> dict:
+    return _op("guest_read", label, gpa=_hex(gpa), length=length)
+
+
+def tdx_error(leaf: str, status: str, count: int = 1) -> dict:
+    return _op("tdx_error", leaf=leaf, status=status, count=count)
+
+
+def doc(steps: list[dict], kernel: str = "v8", in_place: bool | None = None) -> dict:
+    d = {"format": 1, "kernel": kernel, "steps": steps}
+    if in_place is not None:
+        d["gmem_in_place_conversion"] = in_place
+    return d
+
+
+def run(steps: list[dict], kernel: str = "v8", in_place: bool | None = None) -> dict:
+    """Replay steps through tdxsim.scenario.run_scenario and return the contract's output object."""
+    from tdxsim.scenario import run_scenario
+
+    return run_scenario(doc(steps, kernel, in_place))
+
+
+def step(out: dict, label: str) -> dict:
+    """The one output step whose label is label."""
+    found = [s for s in out["steps"] if s.get("label") == label]
+    assert len(found) == 1, f"expected one step labelled {label!r}, found {len(found)}"
+    return found[0]
+
+
+# -- assertions on one step ------------------------------------------------------------------------------------
+
+
+def assert_ok(st: dict) -> None:
+    assert (st["ret"], st["errno"]) == (0, None), st
+
+
+# Linux errno values Python's errno module may lack (include/uapi/asm-generic/errno.h).
+_LINUX_ERRNO = {"EHWPOISON": 133}
+
+
+def errno_value(name: str) -> int:
+    return getattr(_errno, name, None) or _LINUX_ERRNO[name]
+
+
+def assert_errno(st: dict, name: str) -> None:
+    """ret is the negative errno (Linux numbering) and errno its name."""
+    assert (st["ret"], st["errno"]) == (-errno_value(name), name), {k: st.get(k) for k in ("op", "ret", "errno")}
+
+
+def leaves(st: dict, leaf: str | None = None) -> list[str]:
+    """The leaf names of the step's SEAMCALLs, in order (only leaf if given)."""
+    return [c["leaf"] for c in st["seamcalls"] if leaf is None or c["leaf"] == leaf]
+
+
+def calls(st: dict, leaf: str) -> list[dict]:
+    return [c for c in st["seamcalls"] if c["leaf"] == leaf]
+
+
+def assert_page_added(st: dict, gpa: int, measured: bool) -> None:
+    """One page's ADD (kvm-uapi.md §4 "ADD"): SEPT.ADDs for missing levels, PAGE.ADD, then 16 MR.EXTEND if MEASURE.
+
+    Order per tdx_gmem_post_populate (K-TDX): the S-EPT path ends with PAGE.ADD; MR.EXTEND at gpa + i*256 follow.
+    """
+    adds = [c for c in calls(st, "TDH.MEM.PAGE.ADD") if c["gpa"] == _hex(gpa)]
+    assert [c["status"] for c in adds] == ["TDX_SUCCESS"], st["seamcalls"]
+    page_ext = [c for c in calls(st, "TDH.MR.EXTEND") if gpa <= int(c["gpa"], 16) < gpa + PAGE]
+    if measured:
+        assert [c["gpa"] for c in page_ext] == [_hex(gpa + i * 256) for i in range(16)]
+        assert all(c["status"] == "TDX_SUCCESS" for c in page_ext)
+        seq = st["seamcalls"]
+        assert seq.index(adds[0]) < seq.index(page_ext[0]), "MR.EXTEND must follow the page's PAGE.ADD"
+    else:
+        assert page_ext == []
+
+
+def assert_no_add(st: dict) -> None:
+    assert leaves(st, "TDH.MEM.PAGE.ADD") == [] and leaves(st, "TDH.MR.EXTEND") == [], st["seamcalls"]
+
+
+def region(source_addr: int, gpa: int, nr_pages: int) -> dict:
+    return {"source_addr": _hex(source_addr), "gpa": _hex(gpa), "nr_pages": nr_pages}
+
+
+def assert_region_not_written(st: dict, source_addr: int, gpa: int, nr_pages: int) -> None:
+    """Validation failures return before the copy-back (kvm-uapi.md §2.2 steps 1-9): userspace's struct is as passed.
+
+    The contract's `region` is "the struct as written back"; absent or equal to the input are both faithful.
+    """
+    if st.get("region") is not None:
+        assert st["region"] == region(source_addr, gpa, nr_pages)
+
+
+# -- MRTD: an independent replay of tdx-module.md §4 (records from tests/mrtd_replay.py) -------------------------
+
+
+def mrtd(pages: list[tuple[int, bytes | None]]) -> str:
+    """SHA-384 over the records of INIT_MEM_REGION pages in call order (single-pass, tdx-module.md §4).
+
+    Each item is (gpa, content): PAGE.ADD record, then, when content is not None (MEASURE), 16 x (MR.EXTEND record
+    + the 256 content bytes of that chunk).
+    """
+    h = hashlib.sha384()
+    for gpa, content in pages:
+        h.update(record(b"MEM.PAGE.ADD", gpa))
+        if content is not None:
+            content = content.ljust(PAGE, b"\0")
+            assert len(content) == PAGE
+            for i in range(0, PAGE, 256):
+                h.update(record(b"MR.EXTEND", gpa + i) + content[i : i + 256])
+    return h.hexdigest()
