@@ -54,15 +54,14 @@ def cmd_run(path: str) -> int:
 
 def cmd_mrtd(path: str, two_pass: bool, as_json: bool) -> int:
     """Load a TDVF image as QEMU does, finalize the TD and print its MRTD."""
-    from tdxsim.vmm.firmware import measure_firmware
-
     from tdxsim.tdvf import TdvfError
+    from tdxsim.vmm.firmware import measure_firmware
 
     raw = _read(path)
     if isinstance(raw, str):
         return _fail(path, raw)
     try:
-        result = measure_firmware(raw, two_pass=two_pass)
+        result = measure_firmware(raw, two_pass=two_pass, record=False)
     except TdvfError as exc:
         return _fail(path, str(exc))
     if as_json:

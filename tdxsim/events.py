@@ -30,7 +30,9 @@ class Event:
 class Trace:
     """An append-only event record shared by every layer of one simulated machine."""
 
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool = True) -> None:
+        #: False: record nothing (the `mrtd` command, which needs only the module's counters, runs faster).
+        self.enabled = enabled
         self.events: list[Event] = []
         self.depth = 0
         self._open: list[Event] = []
@@ -52,11 +54,13 @@ class Trace:
 
     def annotate(self, **data: Any) -> None:
         """Attach arguments or results to the innermost open call."""
-        if self._open:
+        if self.enabled and self._open:
             self._open[-1].data.update(data)
 
     def seamcall(self, leaf: str, status: str, code: int, **data: Any) -> None:
         """Record a SEAMCALL and the TDX module's status; consecutive successful MR.EXTENDs share one event."""
+        if not self.enabled:
+            return
         last = self.events[-1] if self.events else None
         if (
             code == 0
@@ -76,14 +80,20 @@ class Trace:
 
     def tdcall(self, leaf: str, status: str, code: int, **data: Any) -> None:
         """Record a TDCALL the guest made and its status."""
+        if not self.enabled:
+            return
         self.events.append(Event("tdcall", "guest", leaf, self.depth, {"status": status, "code": code, **data}))
 
     def state(self, layer: str, name: str, **data: Any) -> None:
         """Record a state change (`old`/`new` plus what changed: an S-EPT entry, a page owner, a TD state…)."""
+        if not self.enabled:
+            return
         self.events.append(Event("state", layer, name, self.depth, data))
 
     def emit(self, kind: str, layer: str, name: str, **data: Any) -> None:
         """Record any other event (an exit to userspace, a signal)."""
+        if not self.enabled:
+            return
         self.events.append(Event(kind, layer, name, self.depth, data))
 
     def since(self, mark: int) -> list[Event]:
@@ -100,6 +110,8 @@ def traced(layer: str) -> Callable:
         @functools.wraps(fn)
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             trace: Trace = self.trace
+            if not trace.enabled:
+                return fn(self, *args, **kwargs)
             trace.enter(layer, name)
             ret = None
             try:

@@ -61,14 +61,16 @@ class PhysicalMemory:
         else:
             raise MemoryError("simulated physical memory exhausted")
         self.frames[pfn] = Frame(pfn, owner, origin=origin)
-        self.trace.state("mem", "owner", pfn=pfn, old=None, new=owner.value)
+        if self.trace.enabled:
+            self.trace.state("mem", "owner", pfn=pfn, old=None, new=owner.value)
         return pfn
 
     def free(self, pfn: int) -> None:
         """Return a frame to the allocator."""
         frame = self.frames.pop(pfn)
         heapq.heappush(self._freed, pfn)
-        self.trace.state("mem", "owner", pfn=pfn, old=frame.owner.value, new=None)
+        if self.trace.enabled:
+            self.trace.state("mem", "owner", pfn=pfn, old=frame.owner.value, new=None)
 
     def set_owner(self, pfn: int, owner: Owner, keyid: int | None = None) -> None:
         """Give a frame to a new owner (and KeyID), recording the change."""
@@ -80,7 +82,8 @@ class PhysicalMemory:
                 frame.origin = f"not preserved (was encrypted under HKID {frame.keyid})"
             frame.keyid = keyid
         if frame.owner is not owner:
-            self.trace.state("mem", "owner", pfn=pfn, old=frame.owner.value, new=owner.value)
+            if self.trace.enabled:
+                self.trace.state("mem", "owner", pfn=pfn, old=frame.owner.value, new=owner.value)
             frame.owner = owner
 
     def read(self, pfn: int, offset: int = 0, length: int = PAGE_SIZE, keyid: int = 0) -> bytes:

@@ -309,3 +309,23 @@ def test_run_scenario_rejects_in_place_on_other_kernels():
 
     with pytest.raises(ScenarioError):
         run_scenario({"format": 1, "kernel": "kvm-x86-2026-06", "gmem_in_place_conversion": True, "steps": [VM]})
+
+
+def test_objects_numbered_and_mmap_placement(tmp_path):
+    """Contract "Conventions": guest_memfds are numbered 0, 1, … in creation order; `mmap` without `addr` picks the
+    lowest free page-aligned range at or above 0x7f0000000000.
+    """
+    scenario = {
+        "format": 1,
+        "steps": [
+            VM,
+            {"op": "KVM_CREATE_GUEST_MEMFD", "size": 8192, "flags": ["GUEST_MEMFD_FLAG_MMAP"]},
+            {"op": "KVM_CREATE_GUEST_MEMFD", "size": 8192, "flags": ["GUEST_MEMFD_FLAG_MMAP"]},
+            {"op": "mmap", "length": 4096, "fd": None},
+            {"op": "mmap", "length": 8192, "fd": None},
+        ],
+    }
+    out = cli_json(tmp_path, scenario)
+    check_required(out, scenario)
+    assert [s.get("fd") for s in out["steps"][1:3]] == [0, 1]
+    assert [s["addr"] for s in out["steps"][3:]] == ["0x7f0000000000", "0x7f0000001000"]

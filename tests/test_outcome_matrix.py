@@ -754,6 +754,7 @@ def test_row31_pinned_page_refuses_conversion():
     out = run(steps)
     st = step(out, "convert")
     assert_errno(st, "EAGAIN")
+    assert st["seamcalls"] == []  # shared → private with nothing mapped in the S-EPT: no zap (§1 row 9b)
     assert _as_int(st["error_offset"]) == PAGE
     assert_errno(step(out, "add_shared"), "EINVAL")
     assert_ok(step(out, "convert_again"))
@@ -768,6 +769,7 @@ def test_row32_attributes2_with_in_place_off():
     steps = td_setup("v8", False, "out-of-place") + [set_attributes2(0, PAGE, label="convert")]
     out = run(steps, "v8", False)
     assert_errno(step(out, "convert"), "ENOTTY")
+    assert step(out, "convert")["seamcalls"] == []
 
 
 @pytest.mark.parametrize(
@@ -802,6 +804,7 @@ def test_row33_attributes2_invalid_arguments(kw):
     steps = td_setup(model="in-place") + [set_attributes2(label="convert", **args), init_mem_region(0, 0, label="add")]
     out = run(steps)
     assert_errno(step(out, "convert"), "EINVAL")
+    assert step(out, "convert")["seamcalls"] == []
     assert_errno(step(out, "add"), "EINVAL")
     assert final(out)["sept"] == {}
 
@@ -826,6 +829,7 @@ def test_row35_host_access_to_private_gmem_page_sigbus():
     assert step(out, "write_private")["signal"] == "SIGBUS"
     assert step(out, "read_shared").get("signal") is None
     assert step(out, "read_shared")["data"] == DATA2[:16].hex()
+    assert all(s["seamcalls"] == [] for s in out["steps"] if s["op"] in ("read", "write"))
 
 
 def test_row35_gmem_created_private_sigbus():
@@ -930,3 +934,38 @@ def test_measure_flag_as_raw_bits_matches_name():
     a = run(ready_with_source("in-place") + [init_mem_region(0, SRC_VA, flags=MEASURE), finalize()])
     b = run(ready_with_source("in-place") + [init_mem_region(0, SRC_VA, flags=1), finalize()])
     assert a["final"]["mrtd"] == b["final"]["mrtd"] == mrtd([(0, DATA)])
+
+
+# -- guest_memfd creation and mmap rules that the rows above rely on ------------------------------------------
+
+
+def test_init_shared_needs_in_place_conversion():
+    """kvm-uapi.md §1 row 7 (L-V8 25 kvm_arch_supports_gmem_init_shared): on x86, GUEST_MEMFD_FLAG_INIT_SHARED is
+    rejected for a VM with private memory unless in-place conversion is on. The errno is not named: only failure.
+    """
+    flags = ["GUEST_MEMFD_FLAG_MMAP", "GUEST_MEMFD_FLAG_INIT_SHARED"]
+    steps = td_setup("v8", False, "out-of-place")[:4] + [
+        {"op": "KVM_CREATE_GUEST_MEMFD", "size": 2 * MiB, "flags": flags, "label": "off"}
+    ]
+    assert step(run(steps, "v8", False), "off")["ret"] < 0
+    steps[-1]["label"] = "on"
+    assert_ok(step(run(steps, "v8", True), "on"))
+
+
+@pytest.mark.parametrize(
+    "gmem_flags,mmap_flags,expected",
+    [
+        (["GUEST_MEMFD_FLAG_MMAP", "GUEST_MEMFD_FLAG_INIT_SHARED"], ["MAP_PRIVATE"], "EINVAL"),
+        (["GUEST_MEMFD_FLAG_INIT_SHARED"], ["MAP_SHARED"], "ENODEV"),
+    ],
+    ids=["map-private", "no-mmap-flag"],
+)
+def test_gmem_mmap_rules(gmem_flags, mmap_flags, expected):
+    """kvm-uapi.md §3.2 [C K-GMEM kvm_gmem_mmap]: MAP_SHARED is required, else -EINVAL; without
+    GUEST_MEMFD_FLAG_MMAP, -ENODEV.
+    """
+    steps = td_setup(model="in-place")[:4] + [
+        {"op": "KVM_CREATE_GUEST_MEMFD", "size": 2 * MiB, "flags": gmem_flags},
+        {"op": "mmap", "addr": hex(GMEM_VA), "length": PAGE, "fd": "guest_memfd:0", "flags": mmap_flags, "label": "m"},
+    ]
+    assert_errno(step(run(steps), "m"), expected)

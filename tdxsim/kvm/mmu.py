@@ -43,7 +43,10 @@ class TdpMmu:
         leaf. A present leaf with a prefetch fault is RET_PF_SPURIOUS (tdp_mmu_map_handle_target_level); a failed
         hook restores the old entry -> RET_PF_RETRY."""
         gpa = gfn << 12
-        for level in range(self.root_level, 0, -1):
+        # Tables are linked top-down and not freed while the TD lives, so a present level-1 entry means the
+        # whole path is present.
+        levels = () if (1, gpa >> 21 << 21) in self.mirror_nonleaf else range(self.root_level, 0, -1)
+        for level in levels:
             key = (level, entry_base(gpa, level))
             if key in self.mirror_nonleaf:
                 continue

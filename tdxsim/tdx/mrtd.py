@@ -9,9 +9,10 @@ RECORD_SIZE = 128
 EXTEND_CHUNK = 256  # TDX_EXTENDMR_CHUNKSIZE in arch/x86/kvm/vmx/tdx.c
 TAG_PAGE_ADD = b"MEM.PAGE.ADD"
 TAG_MR_EXTEND = b"MR.EXTEND"
-_PAD = bytes(RECORD_SIZE - 24)
+PAD = bytes(RECORD_SIZE - 24)
+TAG_MR_EXTEND_PADDED = TAG_MR_EXTEND.ljust(16, b"\0")
 
 
 def record(tag: bytes, gpa: int) -> bytes:
     """One 128-byte measurement record."""
-    return tag.ljust(16, b"\0") + gpa.to_bytes(8, "little") + _PAD
+    return tag.ljust(16, b"\0") + gpa.to_bytes(8, "little") + PAD

@@ -35,7 +35,9 @@ PAGE_SIZE = platform.PAGE_SIZE
 class Vmm:
     """One machine (physical memory, the TDX module, the kernel) and the VMM process that drives it."""
 
-    def __init__(self, kernel: str = DEFAULT_FLAVOUR, gmem_in_place_conversion: bool | None = None) -> None:
+    def __init__(
+        self, kernel: str = DEFAULT_FLAVOUR, gmem_in_place_conversion: bool | None = None, record: bool = True
+    ) -> None:
         if kernel not in FLAVOURS:
             raise ValueError(f"unknown kernel {kernel!r}; expected one of {', '.join(FLAVOURS)}")
         self.flavour = FLAVOURS[kernel]
@@ -44,7 +46,7 @@ class Vmm:
         if gmem_in_place_conversion and not self.flavour.has_in_place:
             raise ValueError(f"kernel {kernel!r} has no gmem_in_place_conversion parameter (only 'v8' does)")
         self.in_place = gmem_in_place_conversion
-        self.trace = Trace()
+        self.trace = Trace(enabled=record)
         self.mem = PhysicalMemory(self.trace)
         self.module = TdxModule(self.mem, self.trace)
         self.mm = Mm(self.mem, self.trace)
@@ -185,6 +187,13 @@ class Vmm:
         cmd = KvmTdxCmd(KVM_TDX_FINALIZE_VM, hw_error=hw_error)
         ret = kvm.tdx.tdx_vm_ioctl(cmd)
         return {"ret": ret, "hw_error": cmd.hw_error}
+
+    def KVM_TDX_EXTEND_MEMORY(self, gpa: int, nr_pages: int) -> dict[str, Any]:
+        """The v19 series' KVM_TDX_EXTEND_MEMORY (not in any modelled kernel flavour; the two-pass loader uses it)."""
+        kvm, ret = self._vm()
+        if kvm is None:
+            return {"ret": ret}
+        return {"ret": kvm.tdx.tdx_extend_memory(gpa, nr_pages)}
 
     # -- memory system calls ------------------------------------------------------------------------------------
 

@@ -1,0 +1,167 @@
+"""Load a TDVF/OVMF image the way QEMU does and measure it through the real KVM_TDX_INIT_MEM_REGION path.
+
+QEMU (target/i386/kvm/tdx.c): `tdx_post_init_vcpus` hands the TD HOB's GPA to KVM_TDX_INIT_VCPU; `tdx_finalize_vm`
+issues one KVM_TDX_INIT_MEM_REGION per TDVF section (`tdx_init_fw_mem_region`), with KVM_TDX_MEASURE_MEMORY_REGION
+where the section has the MR.EXTEND attribute and `nr_pages = size >> 12`; BFV and CFV come from the firmware image,
+TD_HOB and TempMem from fresh zeroed memory; then KVM_TDX_FINALIZE_VM. Sections with PAGE.AUG are left for the
+guest to accept, as scenario-format.md's `mrtd` command specifies (QEMU itself does not look at that attribute; the
+peer MRTD tools skip such sections, and OVMF images carry none).
+
+Two ways to feed KVM:
+- classic: a separate source buffer per section (anonymous memory, as QEMU's flash mapping and its mmap'd HOB);
+  the memslots are made private with the per-VM KVM_SET_MEMORY_ATTRIBUTES, as QEMU's kvm_set_phys_mem does;
+- in-place (kernel v8 with gmem_in_place_conversion): the guest_memfd has MMAP and INIT_SHARED, the image is
+  written through its mapping while shared, converted to private with KVM_SET_MEMORY_ATTRIBUTES2, and added with
+  source_addr = 0 (Yan Zhao's seven steps, ajjc0hw8PjGw69e9@yzhao56-desk.sh.intel.com).
+
+Two orders:
+- single-pass (upstream KVM): each page's TDH.MEM.PAGE.ADD, then its 16 TDH.MR.EXTENDs;
+- two-pass (older stacks): KVM_TDX_INIT_MEM_REGION without MEASURE adds every page of a section, then the v19
+  series' KVM_TDX_EXTEND_MEMORY extends them (Isaku Yamahata, "KVM: TDX: Extend memory measurement with initial
+  guest memory", KVM TDX v19, 2024; QEMU's "i386/tdx: Add TDVF memory via KVM_TDX_INIT_MEM_REGION" called it for
+  every MR.EXTEND section).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tdxsim import platform
+from tdxsim.kvm.uapi import (
+    GUEST_MEMFD_FLAG_INIT_SHARED,
+    GUEST_MEMFD_FLAG_MMAP,
+    KVM_MEM_GUEST_MEMFD,
+    KVM_MEMORY_ATTRIBUTE_PRIVATE,
+    KVM_TDX_MEASURE_MEMORY_REGION,
+    KVM_X86_TDX_VM,
+    TDX_TD_ATTR_SEPT_VE_DISABLE,
+)
+from tdxsim.tdvf import BFV, CFV, TD_HOB, TdvfError, TdvfSection, check_qemu_loadable, parse_tdvf
+from tdxsim.vmm.process import Vmm
+
+PAGE_SIZE = platform.PAGE_SIZE
+
+
+@dataclass
+class FirmwareMeasurement:
+    """What loading a TDVF image cost and measured."""
+
+    mrtd: str
+    order: str
+    sections: list[TdvfSection]
+    page_add: int
+    mr_extend: int
+    vmm: Vmm = field(repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `mrtd --json` object of scenario-format.md."""
+        return {
+            "mrtd": self.mrtd,
+            "order": self.order,
+            "page_add": self.page_add,
+            "mr_extend": self.mr_extend,
+            "sections": [
+                {
+                    "type": s.type_name,
+                    "gpa": hex(s.memory_address),
+                    "size": s.memory_data_size,
+                    "attributes": s.attribute_names,
+                    "pages": s.pages,
+                }
+                for s in self.sections
+            ],
+        }
+
+
+def _regions(sections: list[TdvfSection]) -> list[tuple[int, int]]:
+    """Page ranges [start, end) covering every section, touching ranges merged: one memslot each."""
+    spans = sorted((s.memory_address, s.memory_address + s.memory_data_size) for s in sections)
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(s, e) for s, e in merged]
+
+
+class FirmwareLoadError(RuntimeError):
+    """An ioctl of the load failed: a simulator or image problem the CLI reports in one line."""
+
+
+def _check(step: str, result: dict[str, Any]) -> dict[str, Any]:
+    if result["ret"]:
+        raise FirmwareLoadError(f"{step} failed with {result['ret']}")
+    return result
+
+
+def load_tdvf(vmm: Vmm, image: bytes, sections: list[TdvfSection], *, two_pass: bool = False) -> None:
+    """Build a TD around the firmware and populate its sections as QEMU does, then finalize it."""
+    in_place = vmm.in_place
+    hob = next(s for s in sections if s.type == TD_HOB)
+    _check("KVM_CREATE_VM", vmm.KVM_CREATE_VM(KVM_X86_TDX_VM))
+    _check("KVM_TDX_INIT_VM", vmm.KVM_TDX_INIT_VM(attributes=TDX_TD_ATTR_SEPT_VE_DISABLE))
+    _check("KVM_CREATE_VCPU", vmm.KVM_CREATE_VCPU(0))
+    gmem_flags = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED if in_place else 0
+    windows: list[tuple[int, int, int, int]] = []  # (gpa start, gpa end, guest_memfd number, userspace address)
+    for slot, (start, end) in enumerate(_regions(sections)):
+        fd = _check("KVM_CREATE_GUEST_MEMFD", vmm.KVM_CREATE_GUEST_MEMFD(end - start, gmem_flags))["fd"]
+        mapping = vmm.mmap(end - start, fd=fd if in_place else None)["addr"]
+        _check("KVM_SET_USER_MEMORY_REGION2", vmm.KVM_SET_USER_MEMORY_REGION2(
+            slot, KVM_MEM_GUEST_MEMFD, start, end - start, mapping, fd, 0))
+        if not in_place:
+            _check("KVM_SET_MEMORY_ATTRIBUTES",
+                   vmm.KVM_SET_MEMORY_ATTRIBUTES(start, end - start, KVM_MEMORY_ATTRIBUTE_PRIVATE))
+        windows.append((start, end, fd, mapping))
+    _check("KVM_TDX_INIT_VCPU", vmm.KVM_TDX_INIT_VCPU(0, data=hob.memory_address))
+
+    for s in sections:
+        if s.augmented:
+            continue
+        start, _end, fd, mapping = next(w for w in windows if w[0] <= s.memory_address < w[1])
+        data = b""
+        if s.type in (BFV, CFV):
+            data = image[s.data_offset : s.data_offset + s.memory_data_size]
+        if in_place:
+            offset = s.memory_address - start
+            if any(data):
+                _check("write", vmm.write(mapping + offset, data))
+            _check("KVM_SET_MEMORY_ATTRIBUTES2", vmm.KVM_SET_MEMORY_ATTRIBUTES2(
+                fd, offset, s.memory_data_size, KVM_MEMORY_ATTRIBUTE_PRIVATE))
+            source = 0
+        else:
+            source = vmm.mmap(s.memory_data_size)["addr"]
+            if any(data):
+                _check("write", vmm.write(source, data))
+        measure = s.measured and not two_pass
+        _check("KVM_TDX_INIT_MEM_REGION", vmm.KVM_TDX_INIT_MEM_REGION(
+            0, source, s.memory_address, s.pages, KVM_TDX_MEASURE_MEMORY_REGION if measure else 0))
+        if s.measured and two_pass:
+            _check("KVM_TDX_EXTEND_MEMORY", vmm.KVM_TDX_EXTEND_MEMORY(s.memory_address, s.pages))
+        if not in_place:
+            vmm.munmap(source, s.memory_data_size)  # QEMU drops the TD HOB / TempMem buffers after the ADD
+    _check("KVM_TDX_FINALIZE_VM", vmm.KVM_TDX_FINALIZE_VM())
+
+
+def measure_firmware(
+    image: bytes, *, two_pass: bool = False, in_place: bool = False, record: bool = True
+) -> FirmwareMeasurement:
+    """Parse, load and finalize: the MRTD and the SEAMCALL counts. Raises TdvfError for an image QEMU refuses.
+    `record=False` keeps no event record (the CLI needs only the MRTD and the module's counters)."""
+    sections = parse_tdvf(image)
+    check_qemu_loadable(sections)
+    vmm = Vmm(kernel="v8", gmem_in_place_conversion=in_place, record=record)
+    try:
+        load_tdvf(vmm, image, sections, two_pass=two_pass)
+    except FirmwareLoadError as exc:
+        raise TdvfError(f"loading the image failed: {exc}") from None
+    td = vmm.module.tds[vmm.kvm.tdx.tdr]
+    return FirmwareMeasurement(
+        mrtd=td.mrtd.hex(),
+        order="two-pass" if two_pass else "single-pass",
+        sections=sections,
+        page_add=vmm.module.success_count("TDH.MEM.PAGE.ADD"),
+        mr_extend=vmm.module.success_count("TDH.MR.EXTEND"),
+        vmm=vmm,
+    )
