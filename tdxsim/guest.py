@@ -15,7 +15,7 @@ from tdxsim import platform
 from tdxsim.errno import EINVAL, EIO
 from tdxsim.events import traced
 from tdxsim.kvm.kvm_main import Kvm, Vcpu
-from tdxsim.kvm.tdx import TD_STATE_RUNNABLE, TdxRuntime
+from tdxsim.kvm.tdx import TD_STATE_RUNNABLE, TDVMCALL_STATUS, TdxMapGpa, TdxRuntime
 from tdxsim.kvm.uapi import TDX_TD_ATTR_SEPT_VE_DISABLE
 from tdxsim.tdx.sept import SeptState
 
@@ -29,6 +29,7 @@ class Guest:
         self.kvm = kvm
         self.trace = kvm.trace
         self.runtime = TdxRuntime(kvm)
+        self.map_gpa = TdxMapGpa(kvm)
 
     def _can_run(self) -> int:
         if self.kvm.vm_dead:
@@ -122,4 +123,29 @@ class Guest:
                 if exit_:
                     self.trace.emit("exit", "kvm", exit_["reason"], **exit_)
                 return out
+        return out
+
+    def map_gpa_start(self, gpa: int, size: int, shared: bool) -> tuple[dict[str, Any], dict | None]:
+        """TDG.VP.VMCALL<MapGPA>: ask the host to make [gpa, gpa+size) shared (shared bit set) or private.
+        Returns (the step's result so far, the first KVM_EXIT_HYPERCALL for the VMM or None)."""
+        out: dict[str, Any] = {"ret": self._can_run()}
+        if out["ret"]:
+            return out, None
+        if shared:
+            gpa |= 1 << self.kvm.tdx.shared_bit()
+        self.map_gpa.start = gpa
+        status, exit_ = self.map_gpa.tdx_map_gpa(gpa, size)
+        return self._map_gpa_status(out, status), exit_
+
+    def map_gpa_continue(self, out: dict[str, Any], hypercall_ret: int) -> dict | None:
+        """The VMM's reply to the last exit; the next exit, or None once the TDVMCALL has completed."""
+        status, exit_ = self.map_gpa.tdx_complete_vmcall_map_gpa(hypercall_ret)
+        self._map_gpa_status(out, status)
+        return exit_
+
+    def _map_gpa_status(self, out: dict[str, Any], status: str | int | None) -> dict[str, Any]:
+        if isinstance(status, int):  # KVM_RUN itself failed
+            out["ret"] = status
+        elif status is not None:
+            self.trace.tdcall("TDG.VP.VMCALL<MapGPA>", status, TDVMCALL_STATUS[status], gpa=self.map_gpa.start)
         return out

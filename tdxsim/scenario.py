@@ -237,6 +237,14 @@ OPS: dict[str, dict[str, tuple[Callable, Any]]] = {
     },
     "guest_write": {"gpa": (_num, REQUIRED), "data": (_data, REQUIRED), "vcpu": (_int32, 0), "shared": (_bool, False)},
     "guest_accept": {"gpa": (_num, REQUIRED), "vcpu": (_int32, 0)},
+    "guest_map_gpa": {
+        "gpa": (_num, REQUIRED),
+        "size": (_num, REQUIRED),
+        "shared": (_bool, REQUIRED),
+        "vcpu": (_int32, 0),
+        "vmm": (_choice(("convert", "ignore")), "convert"),
+        "vmm_ret": (_int32, 0),
+    },
 }
 STEP_KEYS = {"op", "label", "comment"}
 
@@ -312,6 +320,19 @@ def _hex_region(region: dict[str, int]) -> dict[str, Any]:
     return {"source_addr": hex(region["source_addr"]), "gpa": hex(region["gpa"]), "nr_pages": region["nr_pages"]}
 
 
+def _describe_exit(exit_: dict[str, Any]) -> dict[str, Any]:
+    """An exit to userspace with its payload and the nested VMM steps it caused."""
+    out = {k: (hex(v) if k == "gpa" else v) for k, v in exit_.items() if k != "vmm"}
+    out["vmm"] = [
+        {
+            **{k: (hex(v) if k in ("address", "offset", "size", "addr", "length") else v) for k, v in s.items()},
+            "errno": errno_name(s["ret"]) if s["ret"] < 0 else None,
+        }
+        for s in exit_["vmm"]
+    ]
+    return out
+
+
 def _describe_step(op: str, label: str | None, result: dict[str, Any], events: list) -> dict[str, Any]:
     """The contract's per-step output."""
     ret = result.pop("ret")
@@ -333,6 +354,8 @@ def _describe_step(op: str, label: str | None, result: dict[str, Any], events: l
         elif key == "hw_error":
             if value:
                 out["hw_error"] = {"status": status_name(value), "code": hex(value)}
+        elif key == "exits":
+            out["exits"] = [_describe_exit(e) for e in value]
         else:
             out[key] = value
     if op.startswith("guest_"):
@@ -341,14 +364,17 @@ def _describe_step(op: str, label: str | None, result: dict[str, Any], events: l
             for ev in events
             if ev.kind == "tdcall"
         ]
-        out["exits"] = [
-            {
-                "reason": ev.name,
-                **{k: (hex(v) if isinstance(v, int) else v) for k, v in ev.data.items() if k != "reason"},
-            }
-            for ev in events
-            if ev.kind == "exit"
-        ]
+        out.setdefault(
+            "exits",
+            [
+                {
+                    "reason": ev.name,
+                    **{k: (hex(v) if isinstance(v, int) else v) for k, v in ev.data.items() if k != "reason"},
+                }
+                for ev in events
+                if ev.kind == "exit"
+            ],
+        )
     out["calls"] = [
         {"layer": ev.layer, "fn": ev.name, "depth": ev.depth, **({"ret": ev.data["ret"]} if "ret" in ev.data else {})}
         for ev in events

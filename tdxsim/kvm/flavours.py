@@ -24,6 +24,10 @@ class Flavour:
     populate_checks_prepared: bool
     #: The gmem_in_place_conversion module parameter and KVM_SET_MEMORY_ATTRIBUTES2 exist (the v8 series).
     has_in_place: bool
+    #: tdx_complete_vmcall_map_gpa maps hypercall.ret EAGAIN -> TDVMCALL_STATUS_RETRY and EINVAL -> INVALID_OPERAND,
+    #: any other non-zero value failing KVM_RUN with -EINVAL (Vishal Annapurve and Sagi Shahar, Feb 2026, reviewed
+    #: by Sean); before it, any non-zero value was INVALID_OPERAND.
+    map_gpa_ret_eagain: bool
     notes: str
 
 
@@ -37,6 +41,7 @@ FLAVOURS: dict[str, Flavour] = {
             null_source_einval=False,
             populate_checks_prepared=True,
             has_in_place=False,
+            map_gpa_ret_eagain=False,
             notes=(
                 "The GUP of source_addr inside tdx_gmem_post_populate(), after the private check, is confirmed by "
                 "the 2a62345b3052 diff that removes it; so address 0 works when userspace mapped virtual address 0 "
@@ -52,7 +57,11 @@ FLAVOURS: dict[str, Flavour] = {
             null_source_einval=False,
             populate_checks_prepared=False,
             has_in_place=False,
-            notes="Commit 2a62345b3052 (20260108214622.1084057-7-michael.roth@amd.com); confirmed.",
+            map_gpa_ret_eagain=False,
+            notes=(
+                "Commit 2a62345b3052 (20260108214622.1084057-7-michael.roth@amd.com); confirmed. That this point "
+                "predates the Feb 2026 MapGPA hypercall.ret change is inferred from the dates."
+            ),
         ),
         Flavour(
             name="kvm-x86-2026-06",
@@ -61,6 +70,7 @@ FLAVOURS: dict[str, Flavour] = {
             null_source_einval=True,
             populate_checks_prepared=False,
             has_in_place=False,
+            map_gpa_ret_eagain=True,
             notes="Sean's L-SEV change as it stands in kvm-x86 09c6f74e arch/x86/kvm/vmx/tdx.c; confirmed.",
         ),
         Flavour(
@@ -70,6 +80,7 @@ FLAVOURS: dict[str, Flavour] = {
             null_source_einval=False,
             populate_checks_prepared=False,
             has_in_place=True,
+            map_gpa_ret_eagain=True,
             notes=(
                 "Proposed, not merged: 20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com on kvm-x86/next "
                 "b7fbe9a1bf9e. With gmem_in_place_conversion on, a NULL source makes the target page its own "

@@ -481,3 +481,80 @@ class TdxRuntime:
             self.kvm.mem.clear(pfn, origin="zeroed by kvm_gmem_get_pfn")
             gmem.uptodate.add(index)
         return 0, pfn
+
+
+#: TDG.VP.VMCALL status codes (arch/x86/include/asm/shared/tdx.h).
+TDVMCALL_STATUS = {
+    "TDVMCALL_STATUS_SUCCESS": 0x0,
+    "TDVMCALL_STATUS_RETRY": 0x1,
+    "TDVMCALL_STATUS_INVALID_OPERAND": 0x8000000000000000,
+    "TDVMCALL_STATUS_ALIGN_ERROR": 0x8000000000000002,
+    "TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED": 0x8000000000000003,
+}
+TDX_MAP_GPA_MAX_LEN = 2 << 20
+KVM_HC_MAP_GPA_RANGE = 12
+KVM_MAP_GPA_RANGE_ENCRYPTED = 1 << 4
+KVM_MAP_GPA_RANGE_DECRYPTED = 0 << 4
+
+
+class TdxMapGpa:
+    """TDG.VP.VMCALL<MapGPA> as KVM handles it (tdx_map_gpa, __tdx_map_gpa, tdx_complete_vmcall_map_gpa): the range
+    goes to userspace as KVM_EXIT_HYPERCALL(KVM_HC_MAP_GPA_RANGE) exits of at most TDX_MAP_GPA_MAX_LEN each.
+    Interrupts pending between chunks (which end the call with RETRY) are not modelled."""
+
+    def __init__(self, kvm: Kvm) -> None:
+        self.kvm = kvm
+        self.trace = kvm.trace
+        self.start = self.next = self.end = 0
+
+    @traced("kvm")
+    def tdx_map_gpa(self, gpa: int, size: int) -> tuple[str | None, dict | None]:
+        """Validate the guest's range; (status, None) when the call ends here, else (None, the first exit)."""
+        tdx = self.kvm.tdx
+        shared_bit = 1 << tdx.shared_bit()
+        legal = 1 << tdx.gpaw
+        if (
+            gpa + size <= gpa
+            or gpa >= legal
+            or gpa + size - 1 >= legal
+            or bool(gpa & shared_bit) != bool((gpa + size - 1) & shared_bit)
+        ):
+            return "TDVMCALL_STATUS_INVALID_OPERAND", None
+        if gpa % PAGE_SIZE or size % PAGE_SIZE:
+            return "TDVMCALL_STATUS_ALIGN_ERROR", None
+        self.start = self.next = gpa
+        self.end = gpa + size
+        return None, self.__tdx_map_gpa()
+
+    def __tdx_map_gpa(self) -> dict:
+        """The next chunk as a KVM_EXIT_HYPERCALL: args = {GPA without the shared bit, pages, direction}."""
+        shared_bit = 1 << self.kvm.tdx.shared_bit()
+        size = min(self.end - self.next, TDX_MAP_GPA_MAX_LEN)
+        to_shared = bool(self.next & shared_bit)
+        exit_ = {
+            "reason": "KVM_EXIT_HYPERCALL",
+            "nr": "KVM_HC_MAP_GPA_RANGE",
+            "gpa": self.next & ~shared_bit,
+            "npages": size // PAGE_SIZE,
+            "attributes": "KVM_MAP_GPA_RANGE_DECRYPTED" if to_shared else "KVM_MAP_GPA_RANGE_ENCRYPTED",
+        }
+        self.trace.emit("exit", "kvm", "KVM_EXIT_HYPERCALL", **exit_)
+        return exit_
+
+    @traced("kvm")
+    def tdx_complete_vmcall_map_gpa(self, hypercall_ret: int) -> tuple[str | int | None, dict | None]:
+        """Userspace answered: 0 moves on to the next chunk (or ends with SUCCESS); EAGAIN -> RETRY and EINVAL ->
+        INVALID_OPERAND (R11 = the next GPA); with the Feb 2026 change any other value fails KVM_RUN with -EINVAL,
+        before it any non-zero value is INVALID_OPERAND."""
+        if hypercall_ret:
+            if not self.kvm.flavour.map_gpa_ret_eagain:
+                return "TDVMCALL_STATUS_INVALID_OPERAND", None
+            if hypercall_ret == EAGAIN:
+                return "TDVMCALL_STATUS_RETRY", None
+            if hypercall_ret == EINVAL:
+                return "TDVMCALL_STATUS_INVALID_OPERAND", None
+            return -EINVAL, None
+        self.next += min(self.end - self.next, TDX_MAP_GPA_MAX_LEN)
+        if self.next >= self.end:
+            return "TDVMCALL_STATUS_SUCCESS", None
+        return None, self.__tdx_map_gpa()

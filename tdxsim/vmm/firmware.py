@@ -108,11 +108,15 @@ def load_tdvf(vmm: Vmm, image: bytes, sections: list[TdvfSection], *, two_pass: 
     for slot, (start, end) in enumerate(_regions(sections)):
         fd = _check("KVM_CREATE_GUEST_MEMFD", vmm.KVM_CREATE_GUEST_MEMFD(end - start, gmem_flags))["fd"]
         mapping = vmm.mmap(end - start, fd=fd if in_place else None)["addr"]
-        _check("KVM_SET_USER_MEMORY_REGION2", vmm.KVM_SET_USER_MEMORY_REGION2(
-            slot, KVM_MEM_GUEST_MEMFD, start, end - start, mapping, fd, 0))
+        _check(
+            "KVM_SET_USER_MEMORY_REGION2",
+            vmm.KVM_SET_USER_MEMORY_REGION2(slot, KVM_MEM_GUEST_MEMFD, start, end - start, mapping, fd, 0),
+        )
         if not in_place:
-            _check("KVM_SET_MEMORY_ATTRIBUTES",
-                   vmm.KVM_SET_MEMORY_ATTRIBUTES(start, end - start, KVM_MEMORY_ATTRIBUTE_PRIVATE))
+            _check(
+                "KVM_SET_MEMORY_ATTRIBUTES",
+                vmm.KVM_SET_MEMORY_ATTRIBUTES(start, end - start, KVM_MEMORY_ATTRIBUTE_PRIVATE),
+            )
         windows.append((start, end, fd, mapping))
     _check("KVM_TDX_INIT_VCPU", vmm.KVM_TDX_INIT_VCPU(0, data=hob.memory_address))
 
@@ -127,16 +131,22 @@ def load_tdvf(vmm: Vmm, image: bytes, sections: list[TdvfSection], *, two_pass: 
             offset = s.memory_address - start
             if any(data):
                 _check("write", vmm.write(mapping + offset, data))
-            _check("KVM_SET_MEMORY_ATTRIBUTES2", vmm.KVM_SET_MEMORY_ATTRIBUTES2(
-                fd, offset, s.memory_data_size, KVM_MEMORY_ATTRIBUTE_PRIVATE))
+            _check(
+                "KVM_SET_MEMORY_ATTRIBUTES2",
+                vmm.KVM_SET_MEMORY_ATTRIBUTES2(fd, offset, s.memory_data_size, KVM_MEMORY_ATTRIBUTE_PRIVATE),
+            )
             source = 0
         else:
             source = vmm.mmap(s.memory_data_size)["addr"]
             if any(data):
                 _check("write", vmm.write(source, data))
         measure = s.measured and not two_pass
-        _check("KVM_TDX_INIT_MEM_REGION", vmm.KVM_TDX_INIT_MEM_REGION(
-            0, source, s.memory_address, s.pages, KVM_TDX_MEASURE_MEMORY_REGION if measure else 0))
+        _check(
+            "KVM_TDX_INIT_MEM_REGION",
+            vmm.KVM_TDX_INIT_MEM_REGION(
+                0, source, s.memory_address, s.pages, KVM_TDX_MEASURE_MEMORY_REGION if measure else 0
+            ),
+        )
         if s.measured and two_pass:
             _check("KVM_TDX_EXTEND_MEMORY", vmm.KVM_TDX_EXTEND_MEMORY(s.memory_address, s.pages))
         if not in_place:

@@ -25,7 +25,7 @@ from tdxsim.kvm.tdx import (
     KvmTdxCmd,
     KvmTdxInitMemRegion,
 )
-from tdxsim.kvm.uapi import FALLOC_FLAGS, KVM_X86_TDX_VM, MADVISE
+from tdxsim.kvm.uapi import FALLOC_FLAGS, KVM_MEMORY_ATTRIBUTE_PRIVATE, KVM_X86_TDX_VM, MADVISE
 from tdxsim.physmem import PhysicalMemory
 from tdxsim.tdx.module import TdxModule
 
@@ -316,6 +316,60 @@ class Vmm:
         if v is None:
             return {"ret": ret}
         return self.guest.access(v, gpa, len(data), data, shared)
+
+    def guest_map_gpa(
+        self, gpa: int, size: int, shared: bool, vcpu: int = 0, vmm: str = "convert", vmm_ret: int = 0
+    ) -> dict[str, Any]:
+        """TDG.VP.VMCALL<MapGPA>: one KVM_EXIT_HYPERCALL per chunk of at most 2 MiB; with vmm="convert" each chunk
+        is converted as QEMU's kvm_convert_memory does before the reply `vmm_ret`, with "ignore" it is not."""
+        v, ret = self._guest_vcpu(vcpu)
+        if v is None:
+            return {"ret": ret}
+        out, exit_ = self.guest.map_gpa_start(gpa, size, shared)
+        exits = []
+        while exit_ is not None:
+            record = {**exit_, "vmm": []}
+            if vmm == "convert":
+                to_private = exit_["attributes"] == "KVM_MAP_GPA_RANGE_ENCRYPTED"
+                record["vmm"] = self.kvm_convert_memory(exit_["gpa"], exit_["npages"] * PAGE_SIZE, to_private)
+            record["hypercall_ret"] = vmm_ret
+            exits.append(record)
+            exit_ = self.guest.map_gpa_continue(out, vmm_ret)
+        out["exits"] = exits
+        return out
+
+    def kvm_convert_memory(self, gpa: int, size: int, to_private: bool) -> list[dict[str, Any]]:
+        """QEMU accel/kvm/kvm-all.c kvm_convert_memory: set the range's attribute with the active model's ioctl;
+        out-of-place, then discard the side no longer used (ram_block_discard_range / guest_memfd punch hole).
+        Returns the nested steps with their results."""
+        steps: list[dict[str, Any]] = []
+
+        def call(op: str, **args: Any) -> None:
+            result = getattr(self, op)(**args)
+            steps.append({"op": op, **{k: v for k, v in args.items()}, "ret": result["ret"]})
+
+        attributes = KVM_MEMORY_ATTRIBUTE_PRIVATE if to_private else 0
+        for slot in sorted(self.kvm.memslots.values(), key=lambda s: s.base_gfn):
+            start = max(gpa, slot.base_gfn * PAGE_SIZE)
+            end = min(gpa + size, (slot.base_gfn + slot.npages) * PAGE_SIZE)
+            if start >= end or slot.gmem is None:
+                continue
+            offset = slot.gmem_offset + start - slot.base_gfn * PAGE_SIZE
+            if self.kvm.in_place:
+                call(
+                    "KVM_SET_MEMORY_ATTRIBUTES2",
+                    guest_memfd=slot.gmem.number,
+                    offset=offset,
+                    size=end - start,
+                    attributes=attributes,
+                )
+                continue
+            call("KVM_SET_MEMORY_ATTRIBUTES", address=start, size=end - start, attributes=attributes)
+            if to_private:
+                call("madvise", addr=slot.userspace_addr + start - slot.base_gfn * PAGE_SIZE, length=end - start)
+            else:
+                call("fallocate", guest_memfd=slot.gmem.number, offset=offset, length=end - start)
+        return steps
 
     def guest_accept(self, gpa: int, vcpu: int = 0) -> dict[str, Any]:
         """TDG.MEM.PAGE.ACCEPT of one 4 KiB page."""
