@@ -8,6 +8,7 @@ simulator and describe what happened in the contract's output format.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,8 @@ from tdxsim.tdx.status import STATUS, status_name
 from tdxsim.vmm.process import Vmm
 
 FORMAT = 1
+_NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|[0-9]+")
+_HEX_BYTES = re.compile(r"(?:[0-9a-fA-F]{2})*")
 U64 = (1 << 64) - 1
 REQUIRED = object()
 
@@ -64,11 +67,10 @@ def _number(value: Any, what: str, lo: int = 0, hi: int = U64) -> int:
         raise ValueError(f"{what} must be a number, not {json.dumps(value)}")
     if isinstance(value, int):
         n = value
+    elif isinstance(value, str) and _NUMBER.fullmatch(value):
+        n = int(value, 16) if value[:2] in ("0x", "0X") else int(value, 10)
     elif isinstance(value, str):
-        try:
-            n = int(value, 16) if value.lower().startswith("0x") else int(value, 10)
-        except ValueError:
-            raise ValueError(f"{what} must be a number or a hex/decimal string, not {value!r}") from None
+        raise ValueError(f"{what} must be a number, or a string such as \"0x1000\" or \"4096\", not {value!r}")
     else:
         raise ValueError(f"{what} must be a number, not {json.dumps(value)}")
     if not lo <= n <= hi:
@@ -323,6 +325,8 @@ def _hex_region(region: dict[str, int]) -> dict[str, Any]:
 def _describe_exit(exit_: dict[str, Any]) -> dict[str, Any]:
     """An exit to userspace with its payload and the nested VMM steps it caused."""
     out = {k: (hex(v) if k == "gpa" else v) for k, v in exit_.items() if k != "vmm"}
+    if "vmm" not in exit_:
+        return out
     out["vmm"] = [
         {
             **{k: (hex(v) if k in ("address", "offset", "size", "addr", "length") else v) for k, v in s.items()},
@@ -364,17 +368,7 @@ def _describe_step(op: str, label: str | None, result: dict[str, Any], events: l
             for ev in events
             if ev.kind == "tdcall"
         ]
-        out.setdefault(
-            "exits",
-            [
-                {
-                    "reason": ev.name,
-                    **{k: (hex(v) if isinstance(v, int) else v) for k, v in ev.data.items() if k != "reason"},
-                }
-                for ev in events
-                if ev.kind == "exit"
-            ],
-        )
+        out.setdefault("exits", [_describe_exit({"reason": ev.name, **ev.data}) for ev in events if ev.kind == "exit"])
     out["calls"] = [
         {"layer": ev.layer, "fn": ev.name, "depth": ev.depth, **({"ret": ev.data["ret"]} if "ret" in ev.data else {})}
         for ev in events
@@ -416,6 +410,9 @@ def run_scenario(doc: Any) -> dict[str, Any]:
     """Validate the whole scenario first, then replay it; raises ScenarioError for a malformed one."""
     kernel, in_place = parse_header(doc)
     parsed = [parse_step(step, i) for i, step in enumerate(doc["steps"])]
+    creates = [i for i, (op, _) in enumerate(parsed) if op == "KVM_CREATE_VM"]
+    if len(creates) > 1:
+        raise ScenarioError("a second KVM_CREATE_VM: tdxsim models one VM per scenario", creates[1])
     vmm = Vmm(kernel, in_place)
     steps_out = []
     for (op, args), raw in zip(parsed, doc["steps"], strict=True):

@@ -620,7 +620,8 @@ class TdxModule:
             code = STATUS["TDX_PAGE_ALREADY_ACCEPTED"]
             self.trace.tdcall(leaf, "TDX_PAGE_ALREADY_ACCEPTED", code, gpa=gpa)
             return code, False
-        self.trace.tdcall(leaf, "EPT violation (exit to the host)", -1, gpa=gpa)
+        # No completion status: the guest takes an EPT-violation TD exit (exit qualification VMX_EEQ_ACCEPT).
+        self.trace.tdcall(leaf, "EPT_VIOLATION_EXIT", -1, gpa=gpa)
         return -1, True
 
     # -- reading state -----------------------------------------------------------------------------------------

@@ -83,6 +83,8 @@ class Vmm:
         """KVM_CREATE_VM(KVM_X86_TDX_VM): tdx_vm_init; the VM gets a split IRQ chip and KVM_CAP_EXIT_HYPERCALL."""
         if type != KVM_X86_TDX_VM:
             return {"ret": -EINVAL}
+        if self.kvm is not None:
+            raise RuntimeError("tdxsim models one VM per Vmm: make a new Vmm for a second VM")
         self.kvm = Kvm(
             self.mem, self.module, self.mm, self.trace, self.flavour, self.in_place, machine_vms=lambda: [self.kvm]
         )
