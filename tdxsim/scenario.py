@@ -21,6 +21,8 @@ from tdxsim.tdx.status import STATUS, status_name
 from tdxsim.vmm.process import Vmm
 
 FORMAT = 1
+#: The most bytes one read, write or pin step may touch (64 MiB): enough for any lesson, small enough to stay quick.
+MAX_ACCESS = 64 << 20
 _NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|[0-9]+")
 _HEX_BYTES = re.compile(r"(?:[0-9a-fA-F]{2})*")
 U64 = (1 << 64) - 1
@@ -70,7 +72,7 @@ def _number(value: Any, what: str, lo: int = 0, hi: int = U64) -> int:
     elif isinstance(value, str) and _NUMBER.fullmatch(value):
         n = int(value, 16) if value[:2] in ("0x", "0X") else int(value, 10)
     elif isinstance(value, str):
-        raise ValueError(f"{what} must be a number, or a string such as \"0x1000\" or \"4096\", not {value!r}")
+        raise ValueError(f'{what} must be a number, or a string such as "0x1000" or "4096", not {value!r}')
     else:
         raise ValueError(f"{what} must be a number, not {json.dumps(value)}")
     if not lo <= n <= hi:
@@ -131,7 +133,7 @@ def _data(value: Any, what: str) -> bytes:
             raise ValueError(f'{what} must be a hex string such as "48656c6c6f", not {value!r}') from None
     if isinstance(value, dict) and set(value) == {"fill", "length"}:
         fill = _number(value["fill"], f"{what}.fill", 0, 255)
-        return bytes([fill]) * _number(value["length"], f"{what}.length", 0, 1 << 30)
+        return bytes([fill]) * _number(value["length"], f"{what}.length", 0, MAX_ACCESS)
     if isinstance(value, dict) and set(value) == {"text"} and isinstance(value["text"], str):
         return value["text"].encode()
     raise ValueError(f'{what} must be a hex string, {{"fill": …, "length": …}} or {{"text": …}}')
@@ -161,6 +163,7 @@ def _status(value: Any, what: str) -> str:
 _num = _number
 _int32 = lambda v, w: _number(v, w, 0, (1 << 32) - 1)  # noqa: E731
 _pages = lambda v, w: _number(v, w, 0, 1 << 30)  # noqa: E731
+_access = lambda v, w: _number(v, w, 0, MAX_ACCESS)  # noqa: E731
 
 #: op -> {argument: (parser, default)}; REQUIRED marks a required argument (scenario-format.md "Ops").
 OPS: dict[str, dict[str, tuple[Callable, Any]]] = {
@@ -214,7 +217,7 @@ OPS: dict[str, dict[str, tuple[Callable, Any]]] = {
     },
     "munmap": {"addr": (_num, REQUIRED), "length": (_num, REQUIRED)},
     "write": {"addr": (_num, REQUIRED), "data": (_data, REQUIRED)},
-    "read": {"addr": (_num, REQUIRED), "length": (_pages, REQUIRED)},
+    "read": {"addr": (_num, REQUIRED), "length": (_access, REQUIRED)},
     "fallocate": {
         "guest_memfd": (_gmem_ref, REQUIRED),
         "offset": (_num, REQUIRED),
@@ -222,8 +225,8 @@ OPS: dict[str, dict[str, tuple[Callable, Any]]] = {
         "mode": (_bits(uapi.FALLOC_FLAGS), ["FALLOC_FL_PUNCH_HOLE", "FALLOC_FL_KEEP_SIZE"]),
     },
     "madvise": {"addr": (_num, REQUIRED), "length": (_num, REQUIRED), "advice": (_enum(uapi.MADVISE), "MADV_DONTNEED")},
-    "pin": {"addr": (_num, REQUIRED), "length": (_num, REQUIRED)},
-    "unpin": {"addr": (_num, REQUIRED), "length": (_num, REQUIRED)},
+    "pin": {"addr": (_num, REQUIRED), "length": (_access, REQUIRED)},
+    "unpin": {"addr": (_num, REQUIRED), "length": (_access, REQUIRED)},
     "signal_pending": {"before_page": (_pages, 0)},
     "memory_failure": {"guest_memfd": (_gmem_ref, REQUIRED), "offset": (_num, REQUIRED)},
     "tdx_error": {
