@@ -593,6 +593,40 @@ class TdxModule:
         self._release(page, owner)
         return self._ret(leaf, SUCCESS, **data)
 
+    def tdh_mem_sept_remove(self, tdr: int, gpa: int, level: int, owner: Owner) -> int:
+        """TDH.MEM.SEPT.REMOVE: a non-leaf entry NL_MAPPED/NL_BLOCKED -> FREE and its S-EPT page PT_EPT -> PT_NDA
+        (back to `owner`); the child table must be all FREE (TDX_EPT_PAGE_NOT_FREE); once RUNNABLE the entry must be
+        blocked and TLB-tracked (tdh_mem_sept_remove.c)."""
+        leaf = "TDH.MEM.SEPT.REMOVE"
+        data = {"gpa": gpa, "level": level}
+        if (err := self._injected(leaf, data)) is not None:
+            return err
+        td, err = self._td(tdr, leaf, LIVE, **data)
+        if td is None:
+            return err
+        if not 1 <= level <= td.root_level or not self._private_gpa(td, gpa):
+            return self._fail(leaf, "TDX_OPERAND_INVALID", OPERAND_RCX, **data)
+        state, _ = self._walk(td, gpa, level)
+        if state is None:
+            return self._fail(leaf, "TDX_EPT_WALK_FAILED", OPERAND_RCX, **data)
+        if state not in ALLOWED_PRE_STATES[leaf]:
+            return self._fail(leaf, "TDX_EPT_ENTRY_STATE_INCORRECT", OPERAND_RCX, **data)
+        key = (level, entry_base(gpa, level))
+        if td.op_state is RUNNABLE:
+            if state is not NL_BLOCKED:
+                return self._fail(leaf, "TDX_GPA_RANGE_NOT_BLOCKED", **data)
+            if not self._is_tlb_tracked(td, key):
+                return self._fail(leaf, "TDX_TLB_TRACKING_NOT_DONE", **data)
+        end = key[1] + (1 << (12 + 9 * level))
+        if any(lvl == level - 1 and key[1] <= base < end for lvl, base in td.sept):
+            return self._fail(leaf, "TDX_EPT_PAGE_NOT_FREE", **data)
+        page = td.sept_pfn[key]
+        self._set_sept(td, level, gpa, FREE, leaf)
+        td.bepoch.pop(key, None)
+        td.chldcnt -= 1
+        self._release(page, owner)
+        return self._ret(leaf, SUCCESS, **data)
+
     def tdh_phymem_page_wbinvd(self, pfn: int) -> int:
         """TDH.PHYMEM.PAGE.WBINVD: write back and invalidate the page's cache lines under the TD's HKID
         (tdh_phymem_page_wbinvd.c); the page must already be PT_NDA."""
