@@ -37,6 +37,7 @@ class Frame:
     keyid: int = 0
     data: bytearray | None = None  # None: all zeros
     pins: int = 0  # long-term GUP pins (extra references)
+    detached: bool = False  # dropped by its file (hole punched) while pinned: freed with the last unpin
     poisoned: bool = False
     origin: str = ""  # where the contents came from, for readers ("written by userspace at 0x…", "PAGE.ADD copy")
 

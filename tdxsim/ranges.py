@@ -83,3 +83,11 @@ class RangeMap:
         self._starts[lo:hi] = [keep_s[k] for k in order]
         self._ends[lo:hi] = [keep_e[k] for k in order]
         self._values[lo:hi] = [keep_v[k] for k in order]
+
+
+def keys_in_range(table: dict[int, object], start: int, end: int) -> list[int]:
+    """The keys of `table` in [start, end), sorted, at a cost of min(len(range), len(table)) lookups: a small range
+    of a big table probes the range, a big range of a small table scans the table."""
+    if end - start <= len(table):
+        return [k for k in range(start, end) if k in table]
+    return sorted(k for k in table if start <= k < end)

@@ -16,7 +16,7 @@ from tdxsim.events import traced
 from tdxsim.kvm.mm import SIGBUS
 from tdxsim.kvm.uapi import GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_MEMORY_ATTRIBUTE_PRIVATE
 from tdxsim.physmem import Owner
-from tdxsim.ranges import RangeMap
+from tdxsim.ranges import RangeMap, keys_in_range
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -94,14 +94,21 @@ class GuestMemfd:
         return gfn - slot.base_gfn + slot.gmem_offset // PAGE_SIZE
 
     def punch_hole(self, first: int, last: int) -> None:
-        """kvm_gmem_punch_hole: zap KVM's and userspace's mappings of [first, last), then drop the folios."""
-        self.kvm.kvm_gmem_invalidate(self, first, last, private=True, shared=True)
+        """kvm_gmem_punch_hole: zap KVM's mappings of [first, last) that this file backs — the private side, and
+        the shared side only where the file holds shared pages (kvm_gmem_get_invalidate_filter: KVM_FILTER_PRIVATE
+        unless INIT_SHARED upstream; from the current attributes in v8 20/46) — and userspace's, then drop the
+        folios; a pinned folio lives on until its last pin goes."""
+        can_be_shared = self.kvm.in_place or bool(self.flags & GUEST_MEMFD_FLAG_INIT_SHARED)
+        self.kvm.kvm_gmem_invalidate(self, first, last, private=True, shared=can_be_shared)
         self.kvm.mm.unmap_mapping_pages(self, first, last)
-        for index in [i for i in self.folios if first <= i < last]:
+        for index in keys_in_range(self.folios, first, last):
             pfn = self.folios.pop(index)
             self.uptodate.discard(index)
-            if self.kvm.mem.frames[pfn].pins == 0:
+            frame = self.kvm.mem.frames[pfn]
+            if frame.pins == 0:
                 self.kvm.mem.free(pfn)
+            else:
+                frame.detached = True
             self.trace.state("kvm", "gmem_folio", gmem=self.number, index=index, old=pfn, new=None)
 
     @traced("kvm")
@@ -127,15 +134,18 @@ class GuestMemfd:
         if to_private:
             self.kvm.mm.unmap_mapping_pages(self, first, last)
             # kvm_gmem_is_safe_for_conversion: an elevated refcount (a GUP pin) refuses the conversion.
-            for index in sorted(i for i in self.folios if first <= i < last):
+            for index in keys_in_range(self.folios, first, last):
                 if self.kvm.mem.frames[self.folios[index]].pins:
                     return -EAGAIN, index * PAGE_SIZE
         # kvm_gmem_invalidate_start: zap KVM mappings, filtered by the range's current attributes (v8 20).
         self.kvm.kvm_gmem_invalidate(self, first, last, private=not to_private, shared=to_private)
         old = "private" if not to_private else "shared"
         self.attributes.set(first, last, attributes)
-        for index in [i for i in self.folios if first <= i < last]:
-            self.kvm.mem.set_owner(self.folios[index], self._owner(index))
+        module = self.kvm.module
+        for index in keys_in_range(self.folios, first, last):
+            pfn = self.folios[index]
+            if module.page_type(pfn) == "PT_NDA":  # a page the TD owns stays the TD's (PAMT PT_REG)
+                self.kvm.mem.set_owner(pfn, self._owner(index))
         self.trace.state(
             "kvm",
             "gmem_attributes",

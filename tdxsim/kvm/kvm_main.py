@@ -83,6 +83,7 @@ class Kvm:
         self.signal_from_page: int | None = None
         self.tdx = KvmTdx(self)
         self.mmu = TdpMmu(mem, trace, self.tdx.tdx_sept_set_private_spte, lambda: self.vm_dead)
+        mm.notifiers.append(self.kvm_mmu_notifier_invalidate_range_start)
 
     # -- state helpers ------------------------------------------------------------------------------------------
 
@@ -140,6 +141,20 @@ class Kvm:
                 self.mmu.kvm_tdp_mmu_unmap_gfn_range(start, end, private=True)
             if shared:
                 self.mmu.kvm_tdp_mmu_unmap_gfn_range(start, end, private=False)
+
+    @traced("kvm")
+    def kvm_mmu_notifier_invalidate_range_start(self, start: int, end: int) -> None:
+        """User addresses [start, end) lost their pages (munmap, MADV_DONTNEED): zap the shared-EPT mappings KVM
+        made from them (virt/kvm/kvm_main.c; kvm_unmap_gfn_range with KVM_FILTER_SHARED). guest_memfd-only slots
+        map nothing through userspace_addr, so they are untouched."""
+        for slot in self.memslots.values():
+            if slot.gmem_only:
+                continue
+            lo = max(start, slot.userspace_addr)
+            hi = min(end, slot.userspace_addr + slot.npages * PAGE_SIZE)
+            if lo < hi:
+                first = slot.base_gfn + (lo - slot.userspace_addr) // PAGE_SIZE
+                self.mmu.kvm_tdp_mmu_unmap_gfn_range(first, first + (hi - lo) // PAGE_SIZE, private=False)
 
     # -- VM ioctls ----------------------------------------------------------------------------------------------
 

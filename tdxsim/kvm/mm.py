@@ -14,6 +14,7 @@ from tdxsim.errno import EFAULT, EINVAL, ENOMEM
 from tdxsim.events import Trace, traced
 from tdxsim.kvm.uapi import MMAP_BASE, TASK_SIZE
 from tdxsim.physmem import Owner, PhysicalMemory
+from tdxsim.ranges import keys_in_range
 
 PAGE_SIZE = platform.PAGE_SIZE
 SIGBUS = "SIGBUS"
@@ -50,6 +51,10 @@ class Mm:
         self.trace = trace
         self.vmas: list[Vma] = []
         self.pinned: dict[int, list[int]] = {}  # virtual page -> pfns pinned through it (the pinner's page list)
+        #: MMU notifiers (mmu_notifier_invalidate_range_start): called with [start, end) of user addresses whose
+        #: mappings go away; KVM registers one to zap what it mapped from them
+        #: (kvm_mmu_notifier_invalidate_range_start).
+        self.notifiers: list = []
 
     def find_vma(self, addr: int) -> Vma | None:
         """The VMA containing `addr`."""
@@ -107,13 +112,22 @@ class Mm:
             for vpn, pfn in vma.ptes.items():
                 if addr <= vpn * PAGE_SIZE < end:
                     self._drop(vma, pfn)
+        self._invalidate(addr, end)
         self.vmas = kept
         return 0
 
+    def _invalidate(self, start: int, end: int) -> None:
+        for notifier in self.notifiers:
+            notifier(start, end)
+
     def _drop(self, vma: Vma, pfn: int) -> None:
         """An anonymous page loses its only mapping: free it unless a long-term pin holds it."""
-        if vma.file is None and self.mem.frames[pfn].pins == 0:
-            self.mem.free(pfn)
+        if vma.file is None:
+            frame = self.mem.frames[pfn]
+            if frame.pins == 0:
+                self.mem.free(pfn)
+            else:
+                frame.detached = True
 
     def handle_mm_fault(self, addr: int) -> int | str:
         """Fault a page in: anonymous memory gets a zeroed page, a file mapping asks the file (may be SIGBUS)."""
@@ -184,19 +198,17 @@ class Mm:
             pfn = self.pinned[vpn].pop()
             frame = self.mem.frames[pfn]
             frame.pins -= 1
-            if frame.pins == 0 and frame.owner.value == "host" and not self._is_mapped(pfn):
+            if frame.pins == 0 and frame.detached:  # the pin was the last reference
                 self.mem.free(pfn)
         return 0
-
-    def _is_mapped(self, pfn: int) -> bool:
-        return any(pfn in vma.ptes.values() for vma in self.vmas)
 
     def unmap_mapping_pages(self, file: MappedFile, first: int, last: int) -> None:
         """Zap every userspace PTE that maps pages [first, last) of `file` (mm/memory.c)."""
         for vma in self.vmas:
             if vma.file is not file:
                 continue
-            for vpn in [v for v in vma.ptes if first <= vma.pgoff + v - vma.start // PAGE_SIZE < last]:
+            base = vma.start // PAGE_SIZE - vma.pgoff  # vpn = base + file page index
+            for vpn in keys_in_range(vma.ptes, base + first, base + last):
                 del vma.ptes[vpn]
 
     def zap_anon(self, addr: int, length: int) -> int:
@@ -208,4 +220,5 @@ class Mm:
             pfn = vma.ptes.pop(page, None)
             if pfn is not None:
                 self._drop(vma, pfn)
+        self._invalidate(addr // PAGE_SIZE * PAGE_SIZE, -(-(addr + length) // PAGE_SIZE) * PAGE_SIZE)
         return 0

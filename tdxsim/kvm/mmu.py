@@ -11,6 +11,7 @@ from collections.abc import Callable
 from tdxsim.errno import EIO
 from tdxsim.events import Trace, traced
 from tdxsim.physmem import Owner, PhysicalMemory
+from tdxsim.ranges import keys_in_range
 from tdxsim.tdx.sept import entry_base
 
 RET_PF_RETRY = "RET_PF_RETRY"
@@ -83,12 +84,12 @@ class TdpMmu:
     def kvm_tdp_mmu_unmap_gfn_range(self, start: int, end: int, private: bool) -> None:
         """Zap leaves in [start, end) of the mirror EPT (private; each through the S-EPT hook) or the shared EPT."""
         if private:
-            for gfn in sorted(g for g in self.mirror if start <= g < end):
+            for gfn in keys_in_range(self.mirror, start, end):
                 pfn = self.mirror.pop(gfn)
                 self.trace.state("kvm", "mirror_spte", gpa=gfn << 12, level=0, old="present", new="non-present")
                 self.set_external_spte(gfn, 0, pfn, None)
         else:
-            for gfn in sorted(g for g in self.shared if start <= g < end):
+            for gfn in keys_in_range(self.shared, start, end):
                 del self.shared[gfn]
                 self.trace.state("kvm", "shared_spte", gpa=gfn << 12, level=0, old="present", new="non-present")
 
