@@ -1,0 +1,120 @@
+"""The one visual language: Okabe–Ito colours plus a hatch per state (greyscale projectors), fonts for talk size.
+
+Figures are built with `matplotlib.figure.Figure` (no pyplot), so they carry no global state and never display
+themselves; `to_png` renders one to PNG bytes of exactly figsize × dpi pixels.
+"""
+
+from __future__ import annotations
+
+import io
+
+from matplotlib.artist import Artist
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+
+#: Okabe & Ito (2008), "Color Universal Design": safe for the common colour-vision deficiencies.
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+}
+GREY = "#DDDDDD"
+LIGHT = "#F4F4F4"
+FONT = 13  # base font size: legible on a projector at figure widths of 12-16 inches
+SMALL = 11
+TITLE = 15
+
+#: Page owners (tdxsim.physmem.Owner values) in legend order: (key, label, colour, hatch).
+OWNERS: tuple[tuple[str, str, str, str], ...] = (
+    ("none", "not allocated", "#FFFFFF", ""),
+    ("host", "host memory (userspace, KVM)", OKABE_ITO["orange"], "//"),
+    ("guest_memfd_shared", "guest_memfd, shared", OKABE_ITO["sky"], ".."),
+    ("guest_memfd_private", "guest_memfd, private (not in the TD)", OKABE_ITO["green"], "\\\\"),
+    ("td_private", "TD-private (in the S-EPT)", OKABE_ITO["vermillion"], "xx"),
+    ("tdx_metadata", "TDX module metadata", OKABE_ITO["purple"], "++"),
+)
+OWNER_INDEX = {key: i for i, (key, *_rest) in enumerate(OWNERS)}
+
+#: Outcome of an ioctl, by errno name: (colour, hatch, text colour).
+ERRNO_STYLE: dict[str, tuple[str, str, str]] = {
+    "OK": (OKABE_ITO["green"], "", "#FFFFFF"),
+    "EOPNOTSUPP": (OKABE_ITO["orange"], "//", "#000000"),
+    "EINVAL": (OKABE_ITO["vermillion"], "\\\\", "#FFFFFF"),
+    "EFAULT": (OKABE_ITO["purple"], "xx", "#000000"),
+    "EIO": (OKABE_ITO["yellow"], "..", "#000000"),
+    "EEXIST": (OKABE_ITO["sky"], "++", "#000000"),
+}
+OTHER_ERRNO = (OKABE_ITO["blue"], "oo", "#FFFFFF")
+NOT_APPLICABLE = ("#FFFFFF", "", "#777777")
+
+#: S-EPT entry states (tdxsim.tdx.sept.SeptState values): (colour, hatch).
+SEPT_STYLE: dict[str, tuple[str, str]] = {
+    "FREE": ("#FFFFFF", ""),
+    "NL_MAPPED": (OKABE_ITO["sky"], ".."),
+    "NL_BLOCKED": (OKABE_ITO["blue"], "oo"),
+    "MAPPED": (OKABE_ITO["vermillion"], "xx"),
+    "BLOCKED": (OKABE_ITO["purple"], "++"),
+    "PENDING": (OKABE_ITO["yellow"], "//"),
+    "PENDING_BLOCKED": (OKABE_ITO["orange"], "\\\\"),
+}
+
+#: Event-timeline lanes, left to right, by event layer.
+LANES: tuple[tuple[str, str], ...] = (
+    ("vmm", "VMM (userspace)"),
+    ("guest", "guest (TD)"),
+    ("kvm", "KVM"),
+    ("tdx", "TDX module"),
+    ("mem", "memory"),
+)
+FAIL = OKABE_ITO["vermillion"]
+HIGHLIGHT = OKABE_ITO["black"]
+
+
+def figure(width: float, height: float) -> Figure:
+    """A new Figure of the given size in inches, with an Agg canvas and a white background."""
+    fig = Figure(figsize=(width, height), facecolor="white")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def to_png(fig: Figure, dpi: int = 80) -> bytes:
+    """Render a Figure to PNG bytes (exactly figsize × dpi pixels; no timestamps, so the bytes are repeatable)."""
+    buf = io.BytesIO()
+    fig.savefig(
+        buf, format="png", dpi=dpi, facecolor="white", metadata={"Software": None}, pil_kwargs={"compress_level": 1}
+    )
+    return buf.getvalue()
+
+
+class Blitter:
+    """Re-render a figure whose static parts never change: draw them once, then redraw only the changing artists.
+
+    Artists passed to `png` must have been created with `animated=True` before the first call, so the first full
+    draw leaves them out of the saved background. The PNG is identical in size to `to_png(fig, dpi)`.
+    """
+
+    def __init__(self, fig: Figure, dpi: int = 80) -> None:
+        self.fig = fig
+        fig.set_dpi(dpi)
+        self._background = None
+
+    def png(self, changing: list[Artist]) -> bytes:
+        """Draw the changing artists over the cached background and return the PNG bytes."""
+        canvas = self.fig.canvas
+        if self._background is None:
+            canvas.draw()
+            self._background = canvas.copy_from_bbox(self.fig.bbox)
+        canvas.restore_region(self._background)
+        renderer = canvas.get_renderer()
+        for artist in changing:
+            artist.draw(renderer)
+        buf = io.BytesIO()
+        image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        image.convert("RGB").save(buf, format="png", compress_level=1)
+        return buf.getvalue()

@@ -1,0 +1,17 @@
+"""Widgets for the notebooks (ipywidgets 8): each function builds and returns one widget.
+
+`tdxsim.widgets.seed` (the toggles as scenarios) is pure Python; the widget builders import ipywidgets and
+matplotlib only when first used, so `import tdxsim.widgets.seed` stays light.
+"""
+
+from typing import Any
+
+__all__ = ["control_panel", "reveal", "seed_matrix", "step_player"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from tdxsim.widgets import panel
+
+        return getattr(panel, name)
+    raise AttributeError(f"module 'tdxsim.widgets' has no attribute {name!r}")

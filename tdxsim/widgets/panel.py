@@ -1,0 +1,394 @@
+"""The notebook widgets (ipywidgets 8): a control panel over the seed thread's toggles, the seed thread's matrix as
+a table to click through, a step player over the event record, and a "reveal the answer" toggle.
+
+Each function builds and returns one widget; every update happens kernel-side by setting `HTML.value` and
+`Image.value` (PNG bytes), so notebooks stay testable under strict nbval. The widget's `state` attribute holds what
+it shows (the run, the toggles, the figures' data) for tests and readers.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import ipywidgets as w
+
+from tdxsim.events import Event
+from tdxsim.plot import OwnershipView, call_timeline, ownership_legend, sept_state_machine, sept_transitions, to_png
+from tdxsim.plot.style import ERRNO_STYLE, NOT_APPLICABLE, OTHER_ERRNO, figure
+from tdxsim.plot.timeline import describe_event
+from tdxsim.widgets.seed import (
+    KERNELS,
+    SOURCES,
+    Cell,
+    Run,
+    Toggles,
+    explain_impossible,
+    outcome_text,
+    run_cell,
+    run_matrix,
+    td_gets,
+)
+
+DPI = 72
+IMAGE_LAYOUT = {"width": "100%", "max_width": "1100px"}
+
+
+@cache
+def _blank_png(message: str) -> bytes:
+    """A small placeholder picture that says why there is no figure."""
+    fig = figure(10.0, 1.2)
+    fig.text(0.5, 0.5, message, ha="center", va="center", fontsize=14, color="#555555")
+    return to_png(fig, DPI)
+
+
+@cache
+def _legend_png() -> bytes:
+    return to_png(ownership_legend(), DPI)
+
+
+class Panel(w.VBox):
+    """A VBox whose text form is a one-line summary of what it shows (the text nbval compares), not PNG bytes."""
+
+    def __init__(self, children: list[w.Widget], summary: Any, **kwargs: Any) -> None:
+        super().__init__(children, **kwargs)
+        self._summary = summary
+        self.state: Any = None
+        self.controls: dict[str, w.Widget] = {}
+
+    def __repr__(self) -> str:
+        return f"<{self._summary()}>"
+
+
+_SEPT_PNGS: dict[tuple, bytes] = {}
+
+
+def sept_png(events: list[Event]) -> bytes:
+    """The S-EPT state machine for GPA 0's leaf as PNG; pictures are cached by the entry's history."""
+    key = tuple((t.old, t.new, t.leaf) for t in sept_transitions(events, 0, 0))
+    if key not in _SEPT_PNGS:
+        _SEPT_PNGS[key] = to_png(sept_state_machine(events, 0, 0), DPI)
+    return _SEPT_PNGS[key]
+
+
+def _image() -> w.Image:
+    return w.Image(format="png", layout=w.Layout(**IMAGE_LAYOUT))
+
+
+def _errno_badge(errno: str | None, text: str) -> str:
+    face, _hatch, ink = NOT_APPLICABLE if errno is None else ERRNO_STYLE.get(errno, OTHER_ERRNO)
+    return (
+        f'<span style="background:{face};color:{ink};padding:2px 8px;border-radius:4px;'
+        f'font-weight:bold;border:1px solid #555">{html.escape(text)}</span>'
+    )
+
+
+def seamcall_summary(step: dict[str, Any]) -> str:
+    """The step's SEAMCALLs in order, consecutive repeats folded: `TDH.MEM.SEPT.ADD ×3, TDH.MEM.PAGE.ADD`."""
+    folded: list[list[Any]] = []
+    for call in step["seamcalls"]:
+        key = (call["leaf"], call["status"])
+        if folded and folded[-1][0] == key:
+            folded[-1][1] += 1
+        else:
+            folded.append([key, 1])
+    parts = []
+    for (leaf, status), n in folded:
+        text = leaf + (f" ×{n}" if n > 1 else "") + ("" if status == "TDX_SUCCESS" else f" → {status}")
+        parts.append(text)
+    return ", ".join(parts) or "none"
+
+
+def outcome_html(run: Run) -> str:
+    """What the cell's INIT_MEM_REGION returned, the SEAMCALLs it made, what the TD got, and the MRTD."""
+    rows = []
+    labels = ("add", "add again") if run.toggles.add_twice else ("add",)
+    for label in labels:
+        step = run.step(label)
+        errno = step["errno"] or "OK"
+        rows.append(
+            f"<tr><td><code>KVM_TDX_INIT_MEM_REGION</code>{' (again)' if label == 'add again' else ''}</td>"
+            f"<td>{_errno_badge(errno, outcome_text(step))}</td>"
+            f"<td>SEAMCALLs: {html.escape(seamcall_summary(step))}</td></tr>"
+        )
+    transitions = sept_transitions(run.events, 0, 0)
+    sept = "; ".join(f"{t.old} → {t.new} by {t.leaf}" for t in transitions) or "none: the entry stayed FREE"
+    mrtd = run.out["final"]["mrtd"]
+    return (
+        f"<div style='font-size:15px'><table>{''.join(rows)}</table>"
+        f"<p>The TD's page at GPA 0 holds: <b>{html.escape(td_gets(run))}</b><br>"
+        f"S-EPT leaf for GPA 0: {html.escape(sept)}<br>"
+        f"MRTD after TDH.MR.FINALIZE: <code>{(mrtd or 'none')[:32]}…</code></p></div>"
+    )
+
+
+def _friendly(message: str) -> str:
+    return (
+        "<div style='font-size:15px;border-left:4px solid #E69F00;padding:4px 10px;background:#FFF8E6'>"
+        f"{html.escape(message)}</div>"
+    )
+
+
+@dataclass
+class PanelState:
+    """What the control panel shows now."""
+
+    toggles: Toggles
+    run: Run | None = None
+    message: str | None = None
+    controls: dict[str, w.Widget] = field(default_factory=dict)
+    view: OwnershipView = field(default_factory=lambda: OwnershipView(dpi=DPI))
+    outcome: w.HTML = field(default_factory=w.HTML)
+    ownership: w.Image = field(default_factory=_image)
+    sept: w.Image = field(default_factory=_image)
+    updates: int = 0
+
+
+def control_panel(toggles: Toggles | None = None) -> w.VBox:
+    """The seed thread's toggles: in-place conversion, source_addr, kernel, MEASURE, written while shared, add twice.
+
+    Every change runs the scenario (run_scenario) and shows the outcome, the ownership map and the S-EPT entry.
+    """
+    t = toggles or Toggles()
+    state = PanelState(t)
+    style = {"description_width": "190px"}
+    wide = w.Layout(width="560px")
+    c = state.controls
+    c["in_place"] = w.ToggleButtons(
+        options=[("off", False), ("on", True)], value=t.in_place, description="in-place conversion", style=style
+    )
+    c["source"] = w.Dropdown(
+        options=[(label, key) for key, label in SOURCES.items()],
+        value=t.source if t.source in SOURCES else None,
+        description="source_addr",
+        style=style,
+        layout=wide,
+    )
+    c["kernel"] = w.Dropdown(
+        options=list(KERNELS),
+        value=t.kernel if t.kernel in KERNELS else None,
+        description="kernel",
+        style=style,
+        layout=wide,
+    )
+    c["measure"] = w.Checkbox(value=t.measure, description="MEASURE (KVM_TDX_MEASURE_MEMORY_REGION)", indent=False)
+    c["written_while_shared"] = w.Checkbox(
+        value=t.written_while_shared, description="image written while shared", indent=False
+    )
+    c["converted"] = w.Checkbox(value=t.converted, description="converted to private before the add", indent=False)
+    c["add_twice"] = w.Checkbox(value=t.add_twice, description="add the same GPA twice", indent=False)
+
+    def update(_change: object = None) -> None:
+        state.updates += 1
+        state.toggles = t2 = state.toggles.replace(**{name: ctl.value for name, ctl in c.items()})
+        state.run = None
+        state.message = explain_impossible(t2)
+        if state.message is None:
+            try:
+                state.run = run_cell(t2)
+            except Exception as exc:  # never a traceback in the notebook: say what could not be simulated
+                state.message = f"The simulator could not run this combination: {exc}"
+        if state.run is None:
+            state.outcome.value = _friendly(state.message or "")
+            state.ownership.value = _blank_png("no figure: this combination cannot be built")
+            state.sept.value = _blank_png("no S-EPT change")
+            return
+        state.outcome.value = outcome_html(state.run)
+        state.ownership.value = state.view.render(state.run.out, state.run.doc)
+        state.sept.value = sept_png(state.run.events)
+
+    for ctl in c.values():
+        ctl.observe(update, names="value")
+    update()
+    checks = w.HBox([c["measure"], c["written_while_shared"], c["converted"], c["add_twice"]])
+    legend = w.Image(value=_legend_png(), format="png", layout=w.Layout(**IMAGE_LAYOUT))
+    box = Panel(
+        [c["in_place"], c["source"], c["kernel"], checks, state.outcome, state.ownership, legend, state.sept],
+        lambda: f"control panel: {describe_toggles(state.toggles)} → {describe_result(state)}",
+    )
+    box.state, box.controls = state, c
+    return box
+
+
+def describe_toggles(t: Toggles) -> str:
+    """The toggles in one line."""
+    return (
+        f"kernel {t.kernel}, in-place {'on' if t.in_place else 'off'}, source_addr {SOURCES.get(t.source, t.source)}"
+        + ("" if t.measure else ", no MEASURE")
+        + ("" if t.written_while_shared else ", nothing written")
+        + ("" if t.converted else ", left shared")
+        + (", added twice" if t.add_twice else "")
+    )
+
+
+def describe_result(state: PanelState) -> str:
+    """The outcome in one line: the INIT_MEM_REGION result(s), or why there is none."""
+    if state.run is None:
+        return "no run: " + (state.message or "")[:60]
+    labels = ("add", "add again") if state.toggles.add_twice else ("add",)
+    return ", then ".join(outcome_text(state.run.step(label)) for label in labels)
+
+
+# -- the seed thread's matrix as a table -------------------------------------------------------------------------
+
+
+@dataclass
+class MatrixState:
+    """The matrix and the selected cell."""
+
+    cells: list[list[Cell]]
+    row: int = 0
+    column: int = 0
+    table: w.HTML = field(default_factory=w.HTML)
+    detail: w.HTML = field(default_factory=w.HTML)
+    ownership: w.Image = field(default_factory=_image)
+    sept: w.Image = field(default_factory=_image)
+    view: OwnershipView = field(default_factory=lambda: OwnershipView(dpi=DPI))
+
+    @property
+    def cell(self) -> Cell:
+        """The selected cell."""
+        return self.cells[self.row][self.column]
+
+
+def matrix_html(cells: list[list[Cell]], selected: tuple[int, int] | None = None) -> str:
+    """The matrix as an HTML table: errno badges, what the TD got, and each cell's source with its lore link."""
+    head = "".join(f"<th>kernel {html.escape(cell.kernel)}</th>" for cell in cells[0])
+    body = []
+    for r, row in enumerate(cells):
+        tds = []
+        for c, cell in enumerate(row):
+            border = "outline:4px solid black;" if selected == (r, c) else ""
+            if cell.run is None:
+                tds.append(f"<td style='{border}color:#777'>n/a</td>")
+                continue
+            src = cell.source
+            link = html.escape(src.short) if src is not None else ""
+            if src is not None and src.url:
+                link = f"<a href='{src.url}' target='_blank'>{link}</a>"
+            tds.append(
+                f"<td style='{border}'>{_errno_badge(cell.errno, cell.text)}<br>"
+                f"<small>TD gets: {html.escape(td_gets(cell.run))}</small><br><small>{link}</small></td>"
+            )
+        body.append(f"<tr><th style='text-align:right'>{html.escape(row[0].row.label)}</th>{''.join(tds)}</tr>")
+    return f"<table style='font-size:13px'><tr><th></th>{head}</tr>{''.join(body)}</table>"
+
+
+def seed_matrix(cells: list[list[Cell]] | None = None) -> w.VBox:
+    """The seed thread as a table: pick a row and a kernel; the selected cell's ownership map and S-EPT follow."""
+    state = MatrixState(cells or run_matrix())
+    row = w.Dropdown(
+        options=[(cell_row[0].row.label, i) for i, cell_row in enumerate(state.cells)],
+        value=0,
+        description="scenario",
+        layout=w.Layout(width="520px"),
+    )
+    column = w.ToggleButtons(
+        options=[(k, i) for i, k in enumerate(KERNELS)], value=len(KERNELS) - 1, description="kernel"
+    )
+
+    def update(_change: object = None) -> None:
+        state.row, state.column = row.value, column.value
+        state.table.value = matrix_html(state.cells, (state.row, state.column))
+        cell = state.cell
+        if cell.run is None:
+            state.detail.value = _friendly(cell.why_not or "This cell does not exist.")
+            state.ownership.value = _blank_png("no figure: this kernel has no such setting")
+            state.sept.value = _blank_png("no S-EPT change")
+            return
+        source = cell.source
+        ref = "" if source is None else f" — source: {html.escape(source.ref)}"
+        if source is not None and source.url:
+            ref = f" — source: <a href='{source.url}' target='_blank'>{html.escape(source.ref)}</a>"
+        state.detail.value = f"<p><b>{html.escape(cell.row.label)}</b>, kernel {cell.kernel}{ref}</p>" + outcome_html(
+            cell.run
+        )
+        state.ownership.value = state.view.render(cell.run.out, cell.run.doc)
+        state.sept.value = sept_png(cell.run.events)
+
+    row.observe(update, names="value")
+    column.observe(update, names="value")
+    update()
+    box = Panel(
+        [row, column, state.table, state.detail, state.ownership, state.sept],
+        lambda: f"seed matrix: {state.cell.row.label}, kernel {state.cell.kernel} → {state.cell.text}",
+    )
+    box.state, box.controls = state, {"row": row, "column": column}
+    return box
+
+
+# -- the step player ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PlayerState:
+    """The event record being played and the current position."""
+
+    events: list[Event]
+    steps: list[tuple[int, dict[str, Any]]]
+    start: int
+    stop: int
+    index: int = 0
+    text: w.HTML = field(default_factory=w.HTML)
+    image: w.Image = field(default_factory=_image)
+
+
+def step_player(run: Run, label: str = "add", window: int = 14) -> w.VBox:
+    """Step through the events of one scenario step (default: the INIT_MEM_REGION): previous, next, play."""
+    i = next(k for k, s in enumerate(run.out["steps"]) if s.get("label") == label)
+    state = PlayerState(run.events, run.step_marks, run.marks[i], max(run.marks[i + 1], run.marks[i] + 1))
+    last = state.stop - state.start - 1
+    slider = w.IntSlider(value=0, min=0, max=max(last, 0), description="event", continuous_update=False)
+    play = w.Play(value=0, min=0, max=max(last, 0), interval=700, description="play")
+    w.jslink((play, "value"), (slider, "value"))
+    prev_b = w.Button(description="◀ previous", layout=w.Layout(width="120px"))
+    next_b = w.Button(description="next ▶", layout=w.Layout(width="120px"))
+
+    def show(_change: object = None) -> None:
+        state.index = state.start + slider.value
+        if not state.events or state.index >= len(state.events):
+            state.text.value = _friendly("This step recorded no events.")
+            state.image.value = _blank_png("no events")
+            return
+        ev = state.events[state.index]
+        text, failed = describe_event(ev)
+        colour = "#D55E00" if failed else "#000000"
+        state.text.value = (
+            f"<p style='font-size:15px'>event {slider.value + 1} of {last + 1} — layer <b>{ev.layer}</b>, "
+            f"{ev.kind}: <span style='color:{colour}'><code>{html.escape(text)}</code></span></p>"
+        )
+        lo = max(state.start, state.index - window // 2)
+        hi = min(state.stop, lo + window)
+        fig = call_timeline(state.events, state.steps, lo, hi, highlight=state.index)
+        state.image.value = to_png(fig, DPI)
+
+    prev_b.on_click(lambda _b: setattr(slider, "value", max(slider.min, slider.value - 1)))
+    next_b.on_click(lambda _b: setattr(slider, "value", min(slider.max, slider.value + 1)))
+    slider.observe(show, names="value")
+    show()
+    box = Panel(
+        [w.HBox([prev_b, play, next_b, slider]), state.text, state.image],
+        lambda: f"step player: event {state.index - state.start + 1} of {state.stop - state.start}",
+    )
+    box.state, box.controls = state, {"slider": slider, "play": play, "previous": prev_b, "next": next_b}
+    return box
+
+
+# -- reveal the answer -------------------------------------------------------------------------------------------
+
+
+def reveal(answer_html: str, label: str = "Reveal the answer") -> w.VBox:
+    """A toggle that shows the answer to an exercise only when pressed (OSTEP's -c)."""
+    button = w.ToggleButton(value=False, description=label, icon="eye", layout=w.Layout(width="220px"))
+    answer = w.HTML(value="")
+
+    def flip(_change: object = None) -> None:
+        answer.value = answer_html if button.value else ""
+        button.description = "Hide the answer" if button.value else label
+
+    button.observe(flip, names="value")
+    box = Panel([button, answer], lambda: f"reveal: {'shown' if button.value else 'hidden'}")
+    box.controls = {"button": button, "answer": answer}
+    return box

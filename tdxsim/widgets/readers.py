@@ -1,0 +1,109 @@
+"""Notebook 01's widget: pick a reader and a page, and the simulator tries the read.
+
+Built like the other widgets (tdxsim.widgets.panel): a function returns the widget, every update sets `HTML.value`
+and `Image.value` kernel-side, and the widget's text form is a one-line summary of what it shows.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from functools import cache
+
+import ipywidgets as w
+
+from tdxsim.lessons.readers import ACTORS, PAGES, SHARED_GFN, Read, read_page, shared_mask
+from tdxsim.plot import to_png
+from tdxsim.plot.actors import address_bar, three_boxes
+from tdxsim.widgets.panel import IMAGE_LAYOUT, Panel
+
+DPI = 72
+#: Badge colours by outcome (Okabe–Ito, as tdxsim.plot.style).
+OUTCOME_STYLE = {
+    "plaintext": ("#009E73", "#FFFFFF"),
+    "zeros": ("#F0E442", "#000000"),
+    "SIGBUS": ("#D55E00", "#FFFFFF"),
+    "KVM_EXIT_MEMORY_FAULT": ("#E69F00", "#000000"),
+    "no address": ("#DDDDDD", "#000000"),
+}
+
+
+@cache
+def _boxes_png(actor: str) -> bytes:
+    return to_png(three_boxes(actor), DPI)
+
+
+@cache
+def _bar_png(gpa: int, gpaw: int) -> bytes:
+    return to_png(address_bar(gpa, gpaw), DPI)
+
+
+def read_html(r: Read) -> str:
+    """The read as a card: who, which address, each hop of the path, and what came back."""
+    face, ink = OUTCOME_STYLE.get(r.outcome, ("#0072B2", "#FFFFFF"))
+    badge = (
+        f"<span style='background:{face};color:{ink};padding:2px 8px;border-radius:4px;font-weight:bold;"
+        f"border:1px solid #555'>{html.escape(r.text)}</span>"
+    )
+    hops = "".join(f"<li>{html.escape(hop)}</li>" for hop in r.path)
+    address = html.escape(r.address) if r.address else "none"
+    return (
+        f"<div style='font-size:15px'><p><b>{html.escape(ACTORS[r.actor])}</b> reads "
+        f"<i>{html.escape(PAGES[r.page])}</i> — address used: <code>{address}</code></p>"
+        f"<ol>{hops}</ol><p>Result: {badge}</p></div>"
+    )
+
+
+@dataclass
+class ReaderState:
+    """What the widget shows now."""
+
+    read: Read | None = None
+    card: w.HTML = field(default_factory=w.HTML)
+    boxes: w.Image = field(default_factory=lambda: w.Image(format="png", layout=w.Layout(**IMAGE_LAYOUT)))
+    bar: w.Image = field(default_factory=lambda: w.Image(format="png", layout=w.Layout(**IMAGE_LAYOUT)))
+
+
+def who_can_read(actor: str = "vmm", page: str = "image", shared_bit: bool = False, gpaw: int = 48) -> w.VBox:
+    """Choose a reader, a page, the TD's shared bit and GPAW; each change replays the TD and tries the read."""
+    state = ReaderState()
+    style = {"description_width": "120px"}
+    c = {
+        "actor": w.ToggleButtons(
+            options=[(label.split(" (")[0], key) for key, label in ACTORS.items()],
+            value=actor,
+            description="reader",
+            style=style,
+        ),
+        "page": w.Dropdown(
+            options=[(label, key) for key, label in PAGES.items()],
+            value=page,
+            description="page",
+            style=style,
+            layout=w.Layout(width="640px"),
+        ),
+        "shared_bit": w.Checkbox(value=shared_bit, description="the TD sets the shared bit", indent=False),
+        "gpaw": w.ToggleButtons(options=[("GPAW 48", 48), ("GPAW 52", 52)], value=gpaw, description="TD", style=style),
+    }
+
+    def update(_change: object = None) -> None:
+        r = read_page(c["actor"].value, c["page"].value, c["shared_bit"].value, c["gpaw"].value)
+        state.read = r
+        state.card.value = read_html(r)
+        state.boxes.value = _boxes_png(r.actor)
+        gfn = 0 if r.page != "shared" else SHARED_GFN
+        gpa = gfn * 4096 | (shared_mask(c["gpaw"].value) if c["shared_bit"].value else 0)
+        state.bar.value = _bar_png(gpa, c["gpaw"].value)
+
+    for ctl in c.values():
+        ctl.observe(update, names="value")
+    update()
+    box = Panel(
+        [c["actor"], c["page"], w.HBox([c["shared_bit"], c["gpaw"]]), state.card, state.boxes, state.bar],
+        lambda: (
+            f"who can read: {state.read.actor} reads {state.read.page} at {state.read.address or 'no address'}"
+            f" → {state.read.text}"
+        ),
+    )
+    box.state, box.controls = state, c
+    return box

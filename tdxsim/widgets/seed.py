@@ -1,0 +1,398 @@
+"""The seed thread's toggles as scenarios: one function builds the scenario, one runs it, one runs the whole matrix.
+
+Pure Python (no ipywidgets, no matplotlib): the widgets, the notebook, the figures' tests and the benchmark all use
+it. The toggles are the ones of thread-and-curriculum.md §3 NB7 and kvm-uapi.md §2.5; the ioctl sequences are the
+two memory models of tests/scenario_helpers.py (in-place: guest_memfd with MMAP + INIT_SHARED, mmapped, written
+while shared, converted with KVM_SET_MEMORY_ATTRIBUTES2; out-of-place: an anonymous mmap as the memslot's
+userspace_addr, made private with KVM_SET_MEMORY_ATTRIBUTES). Every outcome comes from running the scenario.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from tdxsim.errno import errno_name
+from tdxsim.events import Event
+from tdxsim.kvm.flavours import FLAVOURS
+from tdxsim.scenario import ScenarioError, parse_header, parse_step, run_scenario
+from tdxsim.vmm.process import Vmm
+
+PAGE = 4096
+GMEM_VA = 0x7F0000000000  # the memslot's userspace side: the guest_memfd mmap (in-place) or anonymous memory
+SRC_VA = 0x7F4000000000  # a separate source buffer
+GMEM_MMAP_VA = 0x7F8000000000  # out-of-place only: a mapping of the (private) guest_memfd, to try it as a source
+UNMAPPED_VA = 0x7FC000000000  # nothing is ever mapped here
+IMAGE_TEXT = "image page {i}, written while shared"
+SOURCE_TEXT = "image page {i}, from the separate buffer"
+VA0_TEXT = "Y"  # Yan's C program: mmap(0, MAP_FIXED) and write 'Y' (L-ACK-0626)
+
+KERNELS = tuple(FLAVOURS)  # pre-2a62345b3052, 2a62345b3052, kvm-x86-2026-06, v8
+
+#: source_addr choices: key -> what the control panel shows.
+SOURCES: dict[str, str] = {
+    "buffer": "a separate buffer",
+    "zero": "0",
+    "zero_va0": "0, with virtual address 0 mapped ('Y')",
+    "gmem_page": "the guest_memfd page itself",
+    "unmapped": "an unmapped address",
+    "misaligned": "a misaligned address",
+}
+
+
+@dataclass(frozen=True)
+class Toggles:
+    """One cell of the seed thread's matrix: everything the control panel can set."""
+
+    kernel: str = "v8"
+    in_place: bool = True
+    source: str = "zero"
+    measure: bool = True
+    written_while_shared: bool = True
+    converted: bool = True  # the image range was converted to private before the add (Yan's step 5)
+    add_twice: bool = False
+    image_pages: int = 4
+    td_pages: int = 16
+
+    def replace(self, **changes: Any) -> Toggles:
+        """A copy with some toggles changed."""
+        return dataclasses.replace(self, **changes)
+
+
+def explain_impossible(t: Toggles) -> str | None:
+    """Why a combination cannot be built (a sentence for the reader), or None when it can."""
+    if t.kernel not in FLAVOURS:
+        return f"There is no kernel flavour called {t.kernel!r}; pick one of {', '.join(KERNELS)}."
+    if t.source not in SOURCES:
+        return f"There is no source choice {t.source!r}; pick one of {', '.join(SOURCES)}."
+    if t.in_place and not FLAVOURS[t.kernel].has_in_place:
+        return (
+            f"Kernel {t.kernel} has no gmem_in_place_conversion parameter: in-place conversion is the v8 series "
+            "(20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com). Turn in-place conversion off, or "
+            "pick the v8 kernel."
+        )
+    if not 1 <= t.image_pages <= t.td_pages:
+        return f"The image ({t.image_pages} pages) must be at least one page and fit in the TD ({t.td_pages} pages)."
+    return None
+
+
+def _op(op: str, label: str | None = None, **args: Any) -> dict[str, Any]:
+    step: dict[str, Any] = {"op": op, **args}
+    if label is not None:
+        step["label"] = label
+    return step
+
+
+def source_addr(t: Toggles) -> int:
+    """The source_addr the VMM passes for this choice."""
+    return {
+        "buffer": SRC_VA,
+        "zero": 0,
+        "zero_va0": 0,
+        "gmem_page": GMEM_VA if t.in_place else GMEM_MMAP_VA,
+        "unmapped": UNMAPPED_VA,
+        "misaligned": SRC_VA + 0x800,
+    }[t.source]
+
+
+def build_scenario(t: Toggles) -> dict[str, Any]:
+    """The scenario document (scenario-format.md) for one set of toggles: build a TD, add the image, finalize.
+
+    Raises ValueError with `explain_impossible`'s sentence for a combination that cannot exist.
+    """
+    if why := explain_impossible(t):
+        raise ValueError(why)
+    size, n = t.td_pages * PAGE, t.image_pages
+    private = ["KVM_MEMORY_ATTRIBUTE_PRIVATE"]
+    steps = [
+        _op("KVM_CREATE_VM", type="KVM_X86_TDX_VM"),
+        _op("KVM_TDX_INIT_VM"),
+        _op("KVM_CREATE_VCPU", id=0),
+        _op("KVM_TDX_INIT_VCPU", vcpu=0),
+    ]
+    if t.in_place:
+        steps += [
+            _op("KVM_CREATE_GUEST_MEMFD", size=size, flags=["GUEST_MEMFD_FLAG_MMAP", "GUEST_MEMFD_FLAG_INIT_SHARED"]),
+            _op("mmap", addr=hex(GMEM_VA), length=size, fd="guest_memfd:0", offset=0),
+        ]
+    else:
+        gmem_flags = ["GUEST_MEMFD_FLAG_MMAP"] if t.source == "gmem_page" else []
+        steps += [
+            _op("KVM_CREATE_GUEST_MEMFD", size=size, flags=gmem_flags),
+            _op("mmap", addr=hex(GMEM_VA), length=size, fd=None),
+        ]
+    steps.append(
+        _op(
+            "KVM_SET_USER_MEMORY_REGION2",
+            slot=0,
+            flags=["KVM_MEM_GUEST_MEMFD"],
+            guest_phys_addr=0,
+            memory_size=size,
+            userspace_addr=hex(GMEM_VA),
+            guest_memfd=0,
+            guest_memfd_offset=0,
+        )
+    )
+    if t.written_while_shared:
+        steps += [
+            _op(
+                "write",
+                "write while shared" if i == 0 else None,
+                addr=hex(GMEM_VA + i * PAGE),
+                data={"text": IMAGE_TEXT.format(i=i)},
+            )
+            for i in range(n)
+        ]
+    if t.converted:
+        if t.in_place:
+            steps.append(
+                _op(
+                    "KVM_SET_MEMORY_ATTRIBUTES2",
+                    "convert to private",
+                    guest_memfd=0,
+                    offset=0,
+                    size=n * PAGE,
+                    attributes=private,
+                )
+            )
+        else:
+            steps.append(
+                _op("KVM_SET_MEMORY_ATTRIBUTES", "convert to private", address=0, size=n * PAGE, attributes=private)
+            )
+    if t.source in ("buffer", "misaligned"):
+        steps.append(_op("mmap", "source buffer", addr=hex(SRC_VA), length=n * PAGE, fd=None))
+        steps += [_op("write", addr=hex(SRC_VA + i * PAGE), data={"text": SOURCE_TEXT.format(i=i)}) for i in range(n)]
+    elif t.source == "zero_va0":
+        steps += [
+            _op("mmap", "map virtual address 0", addr="0x0", length=n * PAGE, fd=None),
+            _op("write", addr="0x0", data={"text": VA0_TEXT}),
+        ]
+    elif t.source == "gmem_page" and not t.in_place:
+        steps.append(_op("mmap", "map the guest_memfd", addr=hex(GMEM_MMAP_VA), length=size, fd="guest_memfd:0"))
+    add = {
+        "vcpu": 0,
+        "source_addr": hex(source_addr(t)),
+        "gpa": "0x0",
+        "nr_pages": n,
+        "flags": ["KVM_TDX_MEASURE_MEMORY_REGION"] if t.measure else [],
+    }
+    steps.append(_op("KVM_TDX_INIT_MEM_REGION", "add", **add))
+    if t.add_twice:
+        steps.append(_op("KVM_TDX_INIT_MEM_REGION", "add again", **add))
+    steps.append(_op("KVM_TDX_FINALIZE_VM", "finalize"))
+    return {"format": 1, "kernel": t.kernel, "gmem_in_place_conversion": t.in_place, "steps": steps}
+
+
+@dataclass
+class Run:
+    """One scenario run: the contract's output (run_scenario) and the event record of the same replay."""
+
+    toggles: Toggles
+    doc: dict[str, Any]
+    out: dict[str, Any]
+    events: list[Event]
+    marks: list[int]  # marks[i]: index in `events` of the first event of step i; marks[-1] == len(events)
+    vmm: Vmm = field(repr=False)
+
+    def step(self, label: str) -> dict[str, Any]:
+        """The output step with this label."""
+        return next(s for s in self.out["steps"] if s.get("label") == label)
+
+    def step_events(self, label: str) -> list[Event]:
+        """The events the labelled step caused."""
+        i = next(i for i, s in enumerate(self.out["steps"]) if s.get("label") == label)
+        return self.events[self.marks[i] : self.marks[i + 1]]
+
+    @property
+    def add(self) -> dict[str, Any]:
+        """The (first) KVM_TDX_INIT_MEM_REGION step."""
+        return self.step("add")
+
+    @property
+    def result(self) -> dict[str, Any]:
+        """The INIT_MEM_REGION step the cell is about: the second add when adding twice, else the first."""
+        return self.step("add again") if self.toggles.add_twice else self.add
+
+    def td_bytes(self, gpa: int = 0, length: int = 48) -> bytes | None:
+        """What the TD's private page at `gpa` holds (read by the TDX module, which has every key), or None."""
+        kvm = self.vmm.kvm
+        if kvm is None or kvm.tdx.tdr is None:
+            return None
+        pfn = self.vmm.module.leaf_pfn(kvm.tdx.tdr, gpa)
+        if pfn is None:
+            return None
+        return bytes(self.vmm.mem.view(pfn)[:length])
+
+    def chunk(self, gpa: int) -> bytes:
+        """The 256 bytes at `gpa` of the TD's private page (what a TDH.MR.EXTEND there measured)."""
+        kvm = self.vmm.kvm
+        base = gpa & ~(PAGE - 1)
+        pfn = None if kvm is None or kvm.tdx.tdr is None else self.vmm.module.leaf_pfn(kvm.tdx.tdr, base)
+        if pfn is None:
+            return bytes(256)
+        return bytes(self.vmm.mem.view(pfn)[gpa - base : gpa - base + 256])
+
+    @property
+    def step_marks(self) -> list[tuple[int, dict[str, Any]]]:
+        """(first event index, output) of each step, for the call timeline's VMM rows."""
+        return list(zip(self.marks, self.out["steps"], strict=False))
+
+
+def replay(doc: dict[str, Any]) -> tuple[Vmm, list[int]]:
+    """Replay a scenario through a Vmm, returning it and the event index where each step began."""
+    kernel, in_place = parse_header(doc)
+    parsed = [parse_step(step, i) for i, step in enumerate(doc["steps"])]
+    vmm = Vmm(kernel, in_place)
+    marks = []
+    for op, args in parsed:
+        marks.append(len(vmm.trace.events))
+        if op == "mmap":
+            flags = args.pop("flags")
+            vmm.mmap(
+                args["length"], args["addr"], args["fd"], args["offset"], None if flags is None else bool(flags & 1)
+            )
+        else:
+            getattr(vmm, op)(**args)
+    marks.append(len(vmm.trace.events))
+    return vmm, marks
+
+
+def run_cell(t: Toggles) -> Run:
+    """Build and run the scenario for `t` (ValueError for an impossible combination, see explain_impossible)."""
+    doc = build_scenario(t)
+    try:
+        out = run_scenario(doc)
+        vmm, marks = replay(doc)
+    except ScenarioError as exc:
+        raise ValueError(f"The simulator cannot replay this combination: {exc}") from None
+    return Run(t, doc, out, vmm.trace.events, marks, vmm)
+
+
+def outcome_text(step: dict[str, Any]) -> str:
+    """`0` or `-EOPNOTSUPP` for a step."""
+    return "0" if step["ret"] == 0 else f"-{step['errno'] or errno_name(step['ret'])}"
+
+
+def td_gets(run: Run) -> str:
+    """What the TD's page at GPA 0 holds after the run, in words."""
+    data = run.td_bytes()
+    if data is None:
+        return "nothing: GPA 0 was not added"
+    text = data.rstrip(b"\0")
+    if not text:
+        return "a page of zeros"
+    return repr(text.decode("ascii", "replace"))
+
+
+# -- the seed thread's matrix -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a cell's answer is written down: a kernel file:function and/or a lore Message-ID."""
+
+    short: str
+    ref: str
+
+    @property
+    def url(self) -> str | None:
+        """The lore link when `ref` is a Message-ID."""
+        if "@" not in self.ref or " " in self.ref:
+            return None
+        return "https://lore.kernel.org/all/" + self.ref.replace("/", "%2F") + "/"
+
+
+V8_23 = Source("tdx.c:tdx_gmem_post_populate", "20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com")
+SEED = Source("seed: 0 means NULL", "akMPZePBdwQlD74H@google.com")
+ROTH = Source("guest_memfd.c:kvm_gmem_populate", "20260108214622.1084057-7-michael.roth@amd.com")
+ROTH_RFC = Source("Roth RFC (B): private source", "20251113230759.1562024-1-michael.roth@amd.com")
+YAN_VA0 = Source("Yan: 0 worked if VA 0 mapped", "CAEvNRgHb6WmOha6Pct_Tn8Ucuov95L=fj5=2R9gcHfx=b2V_+A@mail.gmail.com")
+K_TDX_NULL = Source("tdx.c:tdx_vcpu_init_mem_region", "kvm-x86 09c6f74e arch/x86/kvm/vmx/tdx.c")
+ALIGN = Source("tdx.c:tdx_vcpu_init_mem_region", "arch/x86/kvm/vmx/tdx.c !PAGE_ALIGNED(source_addr)")
+GUP = Source("mm/gup.c via kvm_gmem_populate", "virt/kvm/guest_memfd.c kvm_gmem_populate")
+GUP_OLD = Source("tdx.c:tdx_gmem_post_populate GUP", "arch/x86/kvm/vmx/tdx.c tdx_gmem_post_populate")
+SIGBUS_SRC = Source("kvm_gmem_fault_user_mapping", "virt/kvm/guest_memfd.c kvm_gmem_fault_user_mapping (v8 01/46)")
+ZERO = Source("v8 21/46 __kvm_gmem_get_pfn", "virt/kvm/guest_memfd.c __kvm_gmem_get_pfn (v8 21/46)")
+SHARED = Source("kvm_gmem_populate: not private", "virt/kvm/guest_memfd.c kvm_gmem_populate (v8 10/16)")
+NORMAL = Source("tdx.c:tdx_gmem_post_populate", "arch/x86/kvm/vmx/tdx.c tdx_gmem_post_populate")
+DOUBLE = Source("mmu.c:kvm_tdp_mmu_map_private_pfn", "akMPZePBdwQlD74H@google.com")
+EEXIST = Source("guest_memfd.c: folio prepared", "virt/kvm/guest_memfd.c kvm_gmem_populate (before the rework)")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the matrix: a label, the toggles (kernel comes from the column) and each column's source."""
+
+    label: str
+    toggles: Toggles
+    sources: dict[str, Source]  # kernel -> source; "*" for every kernel not named
+
+
+ROWS: tuple[Row, ...] = (
+    Row("off · separate buffer", Toggles(in_place=False, source="buffer"), {"*": NORMAL}),
+    Row(
+        "off · 0, nothing at VA 0",
+        Toggles(in_place=False, source="zero"),
+        {"pre-2a62345b3052": GUP_OLD, "2a62345b3052": ROTH, "kvm-x86-2026-06": K_TDX_NULL, "*": V8_23},
+    ),
+    Row(
+        "off · 0, VA 0 mapped ('Y')",
+        Toggles(in_place=False, source="zero_va0"),
+        {"pre-2a62345b3052": YAN_VA0, "2a62345b3052": ROTH, "kvm-x86-2026-06": K_TDX_NULL, "*": SEED},
+    ),
+    Row("off · unmapped address", Toggles(in_place=False, source="unmapped"), {"pre-2a62345b3052": GUP_OLD, "*": GUP}),
+    Row("off · misaligned address", Toggles(in_place=False, source="misaligned"), {"*": ALIGN}),
+    Row("off · the guest_memfd page", Toggles(in_place=False, source="gmem_page"), {"*": ROTH_RFC}),
+    Row(
+        "off · same GPA added twice",
+        Toggles(in_place=False, source="buffer", add_twice=True),
+        {"pre-2a62345b3052": EEXIST, "*": DOUBLE},
+    ),
+    Row("on · separate buffer", Toggles(source="buffer"), {"*": ROTH_RFC}),
+    Row("on · 0, written while shared", Toggles(source="zero"), {"*": V8_23}),
+    Row("on · 0, never written", Toggles(source="zero", written_while_shared=False), {"*": ZERO}),
+    Row("on · 0, VA 0 mapped ('Y')", Toggles(source="zero_va0"), {"*": SEED}),
+    Row("on · 0, page left shared", Toggles(source="zero", converted=False), {"*": SHARED}),
+    Row("on · the guest_memfd page", Toggles(source="gmem_page"), {"*": SIGBUS_SRC}),
+    Row("on · same GPA added twice", Toggles(source="zero", add_twice=True), {"*": DOUBLE}),
+)
+
+
+@dataclass
+class Cell:
+    """One computed cell: the row, the kernel, the run (None when the combination cannot exist) and its source."""
+
+    row: Row
+    kernel: str
+    run: Run | None
+    source: Source | None
+    why_not: str | None = None
+
+    @property
+    def errno(self) -> str | None:
+        """The errno name of the cell's INIT_MEM_REGION ("OK" on success, None when the cell does not exist)."""
+        if self.run is None:
+            return None
+        return self.run.result["errno"] or "OK"
+
+    @property
+    def text(self) -> str:
+        """`0`, `-EIO`, or `n/a`."""
+        return "n/a" if self.run is None else outcome_text(self.run.result)
+
+
+def run_matrix(rows: tuple[Row, ...] = ROWS, kernels: tuple[str, ...] = KERNELS, **toggles: Any) -> list[list[Cell]]:
+    """Run every cell of the matrix (rows × kernel flavours); toggles override every row's (e.g. measure=False)."""
+    table = []
+    for row in rows:
+        cells = []
+        for kernel in kernels:
+            t = row.toggles.replace(kernel=kernel, **toggles)
+            why = explain_impossible(t)
+            if why:
+                cells.append(Cell(row, kernel, None, None, why))
+                continue
+            cells.append(Cell(row, kernel, run_cell(t), row.sources.get(kernel, row.sources["*"])))
+        table.append(cells)
+    return table

@@ -1,0 +1,246 @@
+"""tdxsim.plot: each figure is checked from data — which page is highlighted, which S-EPT state is current, which
+cell has which errno — and rendered once to a PNG of the expected size that is not blank.
+
+Expected errnos are the references' (kvm-uapi.md §2.5, §2.6; thread-and-curriculum.md §3 NB7), never tdxsim's.
+"""
+
+import errno
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tdxsim import plot
+from tdxsim.plot.ownership import OWNER_INDEX, OwnershipView
+from tdxsim.plot.style import to_png
+from tdxsim.scenario import run_scenario
+from tdxsim.tdx.sept import TRANSITIONS
+from tdxsim.widgets.seed import ROWS, Toggles, build_scenario, replay, run_cell, run_matrix
+
+
+def gids(fig) -> set[str]:
+    """Every artist id in a figure (the figures tag what they highlight)."""
+    return {a.get_gid() for a in fig.findobj() if a.get_gid()}
+
+
+def png_ok(png: bytes, width: int, height: int) -> None:
+    """A PNG of exactly width × height pixels with more than a handful of colours (not blank)."""
+    image = Image.open(io.BytesIO(png))
+    assert image.format == "PNG"
+    assert image.size == (width, height)
+    colours = np.unique(np.asarray(image.convert("RGB")).reshape(-1, 3), axis=0)
+    assert len(colours) > 8
+
+
+@pytest.mark.parametrize("module", ["tdxsim", "tdxsim.widgets.seed", "tdxsim.widgets"])
+def test_import_stays_light(module):
+    """`import tdxsim` (and the pure seed module) never imports matplotlib or ipywidgets."""
+    code = f"import sys, {module}; print('matplotlib' in sys.modules, 'ipywidgets' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+# -- ownership maps ----------------------------------------------------------------------------------------------
+
+
+def test_in_place_map_one_strip_target_is_its_own_source():
+    """v8 23/46: in place, the target page is its own PAGE.ADD source; one backing per GFN."""
+    run = run_cell(Toggles(in_place=True, source="zero"))
+    data = plot.ownership_data(run.out, run.doc)
+    assert [s.name for s in data.strips] == ["guest_memfd (shared and private)"]
+    assert data.strips[0].highlight == [0, 1, 2, 3]
+    assert data.targets == data.sources and len(data.targets) == 4
+    assert list(data.strips[0].owners[:4]) == [OWNER_INDEX["td_private"]] * 4
+    assert set(data.strips[0].owners[4:]) == {OWNER_INDEX["none"]}
+    fig = plot.ownership_map(run.out, run.doc)
+    assert "highlight:gpa:0x0:4" in gids(fig)
+    assert not any(g.startswith("highlight:source") for g in gids(fig))
+
+
+def test_out_of_place_map_two_strips_and_a_separate_source():
+    """Out-of-place (kvm-uapi.md §3.1): two pages per GFN; PAGE.ADD copied from the separate buffer."""
+    run = run_cell(Toggles(in_place=False, source="buffer"))
+    data = plot.ownership_data(run.out, run.doc)
+    assert [s.name for s in data.strips] == ["guest_memfd (private side)", "userspace_addr (shared side)"]
+    assert list(data.strips[1].owners[:4]) == [OWNER_INDEX["host"]] * 4  # written while shared, anonymous memory
+    assert not set(data.sources) & set(data.targets)
+    fig = plot.ownership_map(run.out, run.doc)
+    assert sum(g.startswith("highlight:source") for g in gids(fig)) >= 1
+    assert "run:td_private" in gids(fig) and "run:host" in gids(fig)
+
+
+def test_failed_add_highlights_nothing():
+    """-EOPNOTSUPP (v8, in-place off, 0): nothing was added, so no page is outlined."""
+    run = run_cell(Toggles(in_place=False, source="zero"))
+    assert run.result["ret"] == -errno.EOPNOTSUPP
+    assert not any(g.startswith("highlight") for g in gids(plot.ownership_map(run.out, run.doc)))
+
+
+def test_compare_and_legend_render():
+    a, b = run_cell(Toggles(in_place=False, source="buffer")), run_cell(Toggles())
+    fig = plot.ownership_compare([("out-of-place", a.out, a.doc), ("in-place", b.out, b.doc)])
+    assert len(fig.axes) == 3
+    png_ok(to_png(fig, 50), int(fig.get_figwidth() * 50), int(fig.get_figheight() * 50))
+    legend = plot.ownership_legend()
+    png_ok(to_png(legend, 50), 750, 50)
+
+
+@pytest.mark.parametrize("pages", [16, 4096, 1 << 20])
+def test_ownership_view_scales_and_matches_the_data(pages):
+    """The widget's fast redraw: same picture size for any guest size, highlights from the run, 1M pages too."""
+    view = OwnershipView(dpi=50)
+    for t in (Toggles(td_pages=pages), Toggles(td_pages=pages, in_place=False, source="buffer")):
+        run = run_cell(t)
+        png = view.render(run.out, run.doc)
+        png_ok(png, 500 if t.in_place else 750, 240)
+        assert len(view.data.strips[0].owners) == pages
+        assert {p.get_gid() for p in view.patches if p.get_gid().startswith("highlight:gpa")} == {"highlight:gpa:0x0:4"}
+
+
+def test_static_map_png_size():
+    run = run_cell(Toggles())
+    fig = plot.ownership_map(run.out, run.doc)
+    assert tuple(fig.get_size_inches()) == (10.0, 6.0)
+    png_ok(to_png(fig, 60), 600, 360)
+
+
+# -- S-EPT -------------------------------------------------------------------------------------------------------
+
+
+def test_state_machine_draws_every_transition():
+    fig = plot.sept_state_machine([], 0)
+    drawn = {g.split(":")[1] for g in gids(fig) if g.startswith("edge:")}
+    assert drawn == {f"{pre.value}->{post.value}" for pre, post, _leaf in TRANSITIONS}
+    assert "state:FREE:current" in gids(fig)
+
+
+def test_state_machine_current_state_and_last_transition():
+    """A successful add: FREE -> MAPPED by TDH.MEM.PAGE.ADD is the last transition, MAPPED is current."""
+    run = run_cell(Toggles(image_pages=1))
+    state, last = plot.entry_state(run.events, 0)
+    assert (state, last.old, last.leaf) == ("MAPPED", "FREE", "TDH.MEM.PAGE.ADD")
+    g = gids(plot.sept_state_machine(run.events, 0))
+    assert "state:MAPPED:current" in g and "edge:FREE->MAPPED:last" in g
+    before = last.index - 1  # one event earlier the leaf was still FREE
+    g = gids(plot.sept_state_machine(run.events, 0, upto=before))
+    assert "state:FREE:current" in g and not any(x.endswith(":last") for x in g)
+
+
+def test_double_add_makes_no_second_transition():
+    """Sean (seed): the second add is RET_PF_SPURIOUS -> -EIO; the S-EPT entry does not change again."""
+    run = run_cell(Toggles(add_twice=True))
+    assert run.step("add again")["ret"] == -errno.EIO
+    assert [t.leaf for t in plot.sept_transitions(run.events, 0)] == ["TDH.MEM.PAGE.ADD"]
+    assert plot.sept_transitions(run.step_events("add again"), 0) == []
+
+
+def test_sept_tree_levels():
+    """First touch in an empty 4-level tree: three TDH.MEM.SEPT.ADD (levels 3, 2, 1), then the leaf (NB3 quiz)."""
+    run = run_cell(Toggles(image_pages=1))
+    adds = [c for c in run.add["seamcalls"] if c["leaf"] == "TDH.MEM.SEPT.ADD"]
+    assert [c["level"] for c in adds] == [3, 2, 1]
+    g = gids(plot.sept_tree(run.events, 0))
+    assert {"level:3:NL_MAPPED", "level:2:NL_MAPPED", "level:1:NL_MAPPED", "level:0:MAPPED"} <= g
+    failed = run_cell(Toggles(in_place=False, source="zero"))
+    assert {"level:3:FREE", "level:0:FREE"} <= gids(plot.sept_tree(failed.events, 0))
+
+
+# -- timeline ----------------------------------------------------------------------------------------------------
+
+
+def test_timeline_marks_the_failing_calls():
+    """-EOPNOTSUPP travels up from tdx_gmem_post_populate to the VMM's ioctl row."""
+    run = run_cell(Toggles(in_place=False, source="zero", image_pages=1))
+    i = [s.get("label") for s in run.out["steps"]].index("add")
+    fig = plot.call_timeline(run.events, run.step_marks, run.marks[i], run.marks[i + 1])
+    texts = [t.get_text() for t in fig.findobj() if hasattr(t, "get_text") and t.get_gid() and "fail" in t.get_gid()]
+    assert "tdx_gmem_post_populate() → -EOPNOTSUPP" in texts
+    assert "KVM_TDX_INIT_MEM_REGION → -EOPNOTSUPP" in [t.get_text() for t in fig.texts + fig.axes[0].texts]
+
+
+def test_timeline_shows_module_status_of_a_failed_seamcall():
+    """A TDH.MEM.PAGE.ADD that fails with TDX_OPERAND_INVALID bugs the VM (kvm-uapi.md §4 row 28): status shown."""
+    doc = build_scenario(Toggles(image_pages=1))
+    at = [s.get("label") for s in doc["steps"]].index("add")
+    doc["steps"].insert(at, {"op": "tdx_error", "leaf": "TDH.MEM.PAGE.ADD", "status": "TDX_OPERAND_INVALID"})
+    assert run_scenario(doc)["steps"][at + 1]["ret"] == -errno.EIO
+    vmm, marks = replay(doc)
+    fig = plot.call_timeline(vmm.trace.events, None, marks[at + 1], marks[at + 2])
+    fails = [t.get_text() for t in fig.axes[0].texts if t.get_gid() and t.get_gid().endswith(":fail")]
+    assert any("TDH.MEM.PAGE.ADD" in t and "TDX_OPERAND_INVALID" in t for t in fails)
+
+
+def test_timeline_highlight_and_size():
+    run = run_cell(Toggles(image_pages=1))
+    fig = plot.call_timeline(run.events, run.step_marks, 0, 20, highlight=5)
+    assert "highlight:event:5" in gids(fig)
+    png_ok(to_png(fig, 40), 600, int(fig.get_figheight() * 40))
+    long = plot.call_timeline(run.events, run.step_marks)
+    assert "showing 60 of" in long._suptitle.get_text()
+
+
+# -- outcome matrix ----------------------------------------------------------------------------------------------
+
+
+def test_matrix_cells_carry_the_errno_of_their_run():
+    cells = run_matrix()
+    g = gids(plot.outcome_matrix(cells, selected=(1, 3)))
+    assert "selected:1:3" in g
+    for r, row in enumerate(cells):
+        for c, cell in enumerate(row):
+            assert f"cell:{r}:{c}:{cell.errno or 'n/a'}" in g
+            if cell.run is not None:
+                assert cell.errno == (cell.run.result["errno"] or "OK")
+                assert cell.source is not None and (cell.source.url or "." in cell.source.ref)
+
+
+def test_matrix_matches_the_references():
+    """Spot checks against kvm-uapi.md §2.5 / §4 rows 16-23 and the NB7 answer key (values from the sources)."""
+    cells = {(cell.row.label, cell.kernel): cell for row in run_matrix() for cell in row}
+    expect = {
+        ("off · 0, nothing at VA 0", "v8"): -errno.EOPNOTSUPP,
+        ("off · 0, nothing at VA 0", "2a62345b3052"): -errno.EOPNOTSUPP,
+        ("off · 0, nothing at VA 0", "kvm-x86-2026-06"): -errno.EINVAL,
+        ("off · 0, VA 0 mapped ('Y')", "v8"): -errno.EOPNOTSUPP,
+        ("off · 0, VA 0 mapped ('Y')", "pre-2a62345b3052"): 0,
+        ("on · 0, written while shared", "v8"): 0,
+        ("on · 0, never written", "v8"): 0,
+        ("on · 0, page left shared", "v8"): -errno.EINVAL,
+        ("off · misaligned address", "v8"): -errno.EINVAL,
+        ("on · same GPA added twice", "v8"): -errno.EIO,
+        ("off · same GPA added twice", "v8"): -errno.EIO,
+    }
+    for key, ret in expect.items():
+        assert cells[key].run.result["ret"] == ret, key
+    assert all(cells[(r.label, k)].run is None for r in ROWS if r.toggles.in_place for k in ("2a62345b3052",))
+    png_ok(to_png(plot.outcome_matrix(run_matrix(kernels=("v8",))), 30), 510, int((1.9 + 0.62 * len(ROWS)) * 30))
+
+
+# -- MRTD --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "toggles",
+    [Toggles(), Toggles(measure=False), Toggles(in_place=False, source="buffer"), Toggles(add_twice=True)],
+    ids=["in-place", "no-measure", "out-of-place", "twice"],
+)
+def test_running_hash_ends_at_the_modules_mrtd(toggles):
+    run = run_cell(toggles)
+    steps = plot.mrtd_steps(run.events, run.chunk)
+    assert steps[-1].digest == run.out["final"]["mrtd"]
+    assert [s.leaf for s in steps[:2]] == (
+        ["TDH.MEM.PAGE.ADD", "TDH.MR.EXTEND"] if toggles.measure else ["TDH.MEM.PAGE.ADD", "TDH.MEM.PAGE.ADD"]
+    )
+    fig = plot.mrtd_records(run.events, run.chunk, run.out["final"]["mrtd"])
+    assert any("= the replay ✓" in t.get_text() for t in fig.texts)
+
+
+def test_mrtd_of_nothing_is_sha384_of_nothing():
+    run = run_cell(Toggles(in_place=False, source="zero"))  # -EOPNOTSUPP: nothing added
+    assert plot.mrtd_steps(run.events, run.chunk) == []
+    fig = plot.mrtd_records(run.events, run.chunk, run.out["final"]["mrtd"])
+    assert any("= the replay ✓" in t.get_text() for t in fig.texts)
+    png_ok(to_png(fig, 40), 600, int(fig.get_figheight() * 40))

@@ -1,0 +1,196 @@
+"""tdxsim.widgets, headless: every callback over every value (extremes included), asserting from data what the
+widget shows, and that no combination ever raises — impossible ones get a friendly sentence instead.
+
+Expected errnos are the references' (kvm-uapi.md §2.5, thread-and-curriculum.md §3 NB7), written as literals.
+"""
+
+import errno
+import itertools
+
+import pytest
+
+from tdxsim.widgets import control_panel, reveal, seed_matrix, step_player
+from tdxsim.widgets import panel as panel_module
+from tdxsim.widgets.seed import KERNELS, SOURCES, Toggles, explain_impossible, run_cell
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def shown_errnos(p) -> list[str]:
+    """The errno names the panel's outcome HTML shows (from the badges), in order."""
+    html = p.state.outcome.value
+    return [name for name in ("EOPNOTSUPP", "EINVAL", "EFAULT", "EIO", "EEXIST") if f"-{name}<" in html]
+
+
+def check_panel(p) -> None:
+    """Whatever is set, the panel shows either the run's outcome and figures, or a friendly sentence."""
+    s = p.state
+    assert s.ownership.value.tobytes().startswith(PNG) and s.sept.value.tobytes().startswith(PNG)
+    if s.run is None:
+        assert s.message and "Traceback" not in s.outcome.value
+        assert "no run" in repr(p)
+        return
+    result = s.run.result
+    expected = result["errno"]
+    assert (f"-{expected}<" in s.outcome.value) if expected else ("-E" not in s.outcome.value.split("SEAMCALLs")[0])
+    added = [c for c in s.run.add["seamcalls"] if c["leaf"] == "TDH.MEM.PAGE.ADD" and c["status"] == "TDX_SUCCESS"]
+    highlighted = {g for g in (x.get_gid() for x in s.view.patches) if g.startswith("highlight:gpa")}
+    assert highlighted == ({f"highlight:gpa:0x0:{len(added)}"} if added else set())
+
+
+def test_default_panel_is_the_seed_threads_in_place_add():
+    p = control_panel()
+    assert p.state.run.result["ret"] == 0  # v8 23/46: in place, source_addr 0 adds the target in place
+    assert repr(p) == "<control panel: kernel v8, in-place on, source_addr 0 → 0>"
+    check_panel(p)
+
+
+@pytest.mark.parametrize("name", ["in_place", "source", "kernel", "measure", "written_while_shared", "converted",
+                                  "add_twice"])  # fmt: skip
+def test_each_control_over_every_value(name):
+    """One control at a time, through all its values and back (Neuromatch's 'extremes' sweep)."""
+    p = control_panel()
+    ctl = p.controls[name]
+    if name == "kernel":
+        values = list(KERNELS)
+    elif hasattr(ctl, "options"):
+        values = [v for _label, v in ctl.options]
+    else:
+        values = [False, True]
+    for value in [*values, *reversed(values)]:
+        ctl.value = value
+        check_panel(p)
+
+
+def test_every_in_place_source_kernel_combination():
+    p = control_panel()
+    c = p.controls
+    for in_place, source, kernel in itertools.product([False, True], SOURCES, KERNELS):
+        c["kernel"].value, c["in_place"].value, c["source"].value = kernel, in_place, source
+        check_panel(p)
+        t = p.state.toggles
+        if in_place and kernel != "v8":
+            assert p.state.run is None and "gmem_in_place_conversion" in p.state.message
+        else:
+            assert p.state.run is not None and p.state.run.toggles == t
+
+
+def test_panel_shows_the_threads_answers():
+    """The cells the thread argues about, through the controls (values from patch v8 23/46 and the seed mail)."""
+    p = control_panel()
+    c = p.controls
+    c["in_place"].value = False
+    assert p.state.run.result["ret"] == -errno.EOPNOTSUPP and shown_errnos(p) == ["EOPNOTSUPP"]
+    c["source"].value = "buffer"
+    assert p.state.run.result["ret"] == 0 and "from the separate buffer" in p.state.outcome.value
+    c["source"].value = "zero_va0"
+    c["kernel"].value = "pre-2a62345b3052"
+    assert p.state.run.result["ret"] == 0 and "&#x27;Y&#x27;" in p.state.outcome.value
+    c["kernel"].value = "kvm-x86-2026-06"
+    assert p.state.run.result["ret"] == -errno.EINVAL
+    c["kernel"].value = "v8"
+    c["in_place"].value = True
+    c["add_twice"].value = True
+    assert [p.state.run.add["ret"], p.state.run.result["ret"]] == [0, -errno.EIO]
+    assert shown_errnos(p) == ["EIO"]
+
+
+def test_switching_to_a_kernel_without_the_parameter_is_explained():
+    p = control_panel()
+    p.controls["kernel"].value = "2a62345b3052"
+    assert p.state.run is None
+    assert "Turn in-place conversion off" in p.state.outcome.value
+    p.controls["in_place"].value = False
+    assert p.state.run is not None and p.state.run.result["ret"] == -errno.EOPNOTSUPP
+
+
+def test_an_internal_error_is_a_sentence_not_a_traceback(monkeypatch):
+    def broken(_t):
+        raise RuntimeError("model not finished")
+
+    monkeypatch.setattr(panel_module, "run_cell", broken)
+    p = control_panel()
+    assert p.state.run is None and "could not run this combination: model not finished" in p.state.outcome.value
+
+
+@pytest.mark.parametrize(
+    "toggles", [Toggles(image_pages=0), Toggles(image_pages=17), Toggles(kernel="v9"), Toggles(source="nowhere")]
+)
+def test_impossible_sizes_and_names(toggles):
+    assert explain_impossible(toggles)
+    p = control_panel(toggles)
+    assert p.state.run is None and p.state.message
+
+
+@pytest.mark.parametrize("pages", [1, 16, 4096])
+def test_panel_at_td_size_extremes(pages):
+    p = control_panel(Toggles(td_pages=pages, image_pages=1))
+    check_panel(p)
+    p.controls["in_place"].value = False
+    check_panel(p)
+
+
+# -- the matrix table --------------------------------------------------------------------------------------------
+
+
+def test_seed_matrix_every_cell():
+    m = seed_matrix()
+    row, column = m.controls["row"], m.controls["column"]
+    for r, _label in enumerate(row.options):
+        row.value = r
+        for c in range(len(KERNELS)):
+            column.value = c
+            cell = m.state.cell
+            assert m.state.ownership.value.tobytes().startswith(PNG)
+            assert "outline:4px solid black" in m.state.table.value
+            if cell.run is None:
+                assert "no such" in m.state.detail.value or "gmem_in_place_conversion" in m.state.detail.value
+            else:
+                assert f">{cell.text}<" in m.state.detail.value
+                assert repr(m).endswith(f"→ {cell.text}>")
+
+
+# -- the step player ---------------------------------------------------------------------------------------------
+
+
+def test_step_player_previous_next_and_extremes():
+    run = run_cell(Toggles(image_pages=1))
+    sp = step_player(run)
+    s, c = sp.state, sp.controls
+    assert s.index == s.start and "event 1 of" in s.text.value
+    c["previous"].click()  # at the first event: stays
+    assert c["slider"].value == 0
+    c["next"].click()
+    assert s.index == s.start + 1
+    c["slider"].value = c["slider"].max
+    assert s.index == s.stop - 1
+    c["next"].click()  # at the last event: stays
+    assert s.index == s.stop - 1
+    assert c["play"].max == c["slider"].max
+    for value in range(c["slider"].max + 1):
+        c["slider"].value = value
+        ev = run.events[s.index]
+        assert ev.layer in s.text.value and s.image.value.tobytes().startswith(PNG)
+
+
+def test_step_player_on_a_failed_add_shows_the_errno():
+    run = run_cell(Toggles(in_place=False, source="zero", image_pages=1))
+    sp = step_player(run)
+    texts = []
+    for value in range(sp.controls["slider"].max + 1):
+        sp.controls["slider"].value = value
+        texts.append(sp.state.text.value)
+    assert any("-EOPNOTSUPP" in t for t in texts)
+
+
+# -- reveal ------------------------------------------------------------------------------------------------------
+
+
+def test_reveal_toggles_the_answer():
+    r = reveal("<b>-EOPNOTSUPP</b>")
+    button, answer = r.controls["button"], r.controls["answer"]
+    assert answer.value == "" and repr(r) == "<reveal: hidden>"
+    button.value = True
+    assert answer.value == "<b>-EOPNOTSUPP</b>" and button.description == "Hide the answer"
+    button.value = False
+    assert answer.value == "" and button.description == "Reveal the answer"
