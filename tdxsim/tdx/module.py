@@ -426,8 +426,8 @@ class TdxModule:
 
     def tdh_mr_extend(self, tdr: int, gpa: int) -> int:
         """TDH.MR.EXTEND: extend MRTD with a record and the 256 bytes at `gpa`, read under the TD's key
-        (tdh_mr_extend.c). Only while INITIALIZED; no leaf -> TDX_EPT_ENTRY_NOT_PRESENT|RCX, a leaf that is not MAPPED
-        -> TDX_EPT_ENTRY_NOT_PRESENT without an operand id (intel/tdx-module@1666adc).
+        (tdh_mr_extend.c). Only while INITIALIZED; no present leaf (the walk to a leaf fails on FREE, PENDING and the
+        BLOCKED states, which have no RWX) -> TDX_EPT_ENTRY_NOT_PRESENT|RCX (intel/tdx-module@1666adc).
 
         The common case is checked first and cheaply (16 of these per measured page): OP_STATE INITIALIZED implies
         the lifecycle and TDCS checks passed, and a MAPPED leaf with no NL_BLOCKED entry anywhere implies the walk
@@ -459,10 +459,11 @@ class TdxModule:
             return self._fail(leaf, "TDX_OPERAND_INVALID", OPERAND_RCX, gpa=gpa)
         base = gpa & ~0xFFF
         state, _ = self._walk(td, base, 0)
-        if state is None or state is FREE:
-            return self._fail(leaf, "TDX_EPT_ENTRY_NOT_PRESENT", OPERAND_RCX, gpa=gpa)
         if state is not MAPPED:
-            return self._fail(leaf, "TDX_EPT_ENTRY_NOT_PRESENT", gpa=gpa)
+            # SEPT_WALK_TO_LEAF fails on an entry without RWX (FREE, PENDING, BLOCKED…): TDX_EPT_WALK_FAILED, which
+            # MR.EXTEND reports as TDX_EPT_ENTRY_NOT_PRESENT|RCX (helpers.c lock_sept_check_and_walk_internal). The
+            # bare code is for leaves with RWX that are not MAPPED: migration states, not modelled.
+            return self._fail(leaf, "TDX_EPT_ENTRY_NOT_PRESENT", OPERAND_RCX, gpa=gpa)
         offset = gpa & 0xFFF
         td.sha.update(mrtd.record(mrtd.TAG_MR_EXTEND, gpa))
         td.sha.update(self.mem.view(td.sept_pfn[(0, base)])[offset : offset + mrtd.EXTEND_CHUNK])
