@@ -1,0 +1,124 @@
+"""The talk's offline export (tools/export-talk) renders in headless Chromium with every http(s) request blocked.
+
+Builds the deck from the committed notebook into a temporary directory, opens it from file:// with Playwright for
+Python and Debian's chromium, aborts every http/https request, and checks: no failed request and no console error
+beyond the allowlist, the deck's title, at least 10 slides, every image decoded, and the saved widget views
+rendered by the widgets' HTML manager. Skipped with the reason when chromium, npm or Playwright is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPORT = ROOT / "tools" / "export-talk"
+CHROMIUM = os.environ.get("TDXSIM_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+# Console messages that are not the deck's fault. Keep it short; say why each one is harmless.
+CONSOLE_ALLOWLIST = [
+    # Chromium warns that the file:// page has no favicon; the deck does not need one.
+    re.compile(r"favicon\.ico"),
+]
+TIMEOUT_MS = 60_000
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+
+pytestmark = [
+    pytest.mark.skipif(bool(os.environ.get("TDXSIM_SKIP_BROWSER")), reason="TDXSIM_SKIP_BROWSER is set"),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not found: apt-get install -y chromium"),
+    pytest.mark.skipif(shutil.which("npm") is None, reason="npm not found: tools/export-talk fetches its JavaScript"),
+    pytest.mark.skipif(sync_playwright is None, reason="playwright is not installed: pip install playwright"),
+]
+
+
+@pytest.fixture(scope="module")
+def deck(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tools/export-talk into a temporary directory; the path of the HTML."""
+    out = tmp_path_factory.mktemp("talk")
+    subprocess.run([sys.executable, str(EXPORT), "--out", str(out)], check=True, cwd=ROOT, timeout=900)
+    return out / "09-the-talk.html"
+
+
+@pytest.fixture(scope="module")
+def deck_page(deck: Path) -> Iterator[dict]:
+    """The deck open in Chromium with the network blocked; yields the page and what went wrong while loading."""
+    assert sync_playwright is not None
+    failed: list[str] = []
+    blocked: list[str] = []
+    console: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        pg = browser.new_page(viewport={"width": 1400, "height": 900})
+
+        def route(r) -> None:
+            if r.request.url.startswith(("http://", "https://")):
+                blocked.append(r.request.url)
+                r.abort()
+            else:
+                r.continue_()
+
+        pg.route("**/*", route)
+        pg.on("requestfailed", lambda req: failed.append(f"{req.url} {req.failure}"))
+        pg.on("console", lambda msg: console.append(msg.text) if msg.type == "error" else None)
+        pg.on("pageerror", lambda exc: console.append(f"page error: {exc}"))
+        pg.goto(deck.as_uri(), wait_until="load", timeout=TIMEOUT_MS)
+        pg.wait_for_selector(".reveal.ready, .reveal .slides section.present", timeout=TIMEOUT_MS)
+        pg.wait_for_selector(".widget-image, .widget-html", state="attached", timeout=TIMEOUT_MS)
+        pg.wait_for_timeout(500)
+        pg.screenshot(path=str(deck.parent / "first-slide.png"))
+        # visit every slide, so fonts and images that only load when shown are requested too
+        total = pg.locator(".reveal .slides section").count()
+        for _ in range(total):
+            pg.keyboard.press("Space")  # reveal.js: next slide, vertical ones included
+            pg.wait_for_timeout(150)
+        pg.wait_for_timeout(500)
+        yield {"page": pg, "failed": failed, "blocked": blocked, "console": console}
+        browser.close()
+
+
+def test_no_network_and_no_errors(deck_page: dict) -> None:
+    assert deck_page["blocked"] == [], "the deck asked for remote files"
+    assert deck_page["failed"] == []
+    errors = [m for m in deck_page["console"] if not any(a.search(m) for a in CONSOLE_ALLOWLIST)]
+    assert errors == []
+
+
+def test_title_and_slides(deck_page: dict) -> None:
+    pg = deck_page["page"]
+    assert pg.title() == "A zero that means nothing slides"
+    assert pg.locator(".reveal .slides > section").count() >= 10
+    assert "A zero that means nothing" in pg.locator(".reveal .slides > section").first.text_content()
+
+
+def test_images_render(deck_page: dict) -> None:
+    sizes = deck_page["page"].eval_on_selector_all("img", "imgs => imgs.map(i => [i.complete, i.naturalWidth])")
+    assert len(sizes) >= 4
+    assert all(complete and width > 0 for complete, width in sizes), sizes
+
+
+def test_saved_widget_views_render(deck_page: dict) -> None:
+    pg = deck_page["page"]
+    # the HTML manager replaces each saved view's <script> with rendered widgets
+    assert pg.locator(".jupyter-widgets.widget-container, .widget-vbox").count() >= 3
+    images = pg.eval_on_selector_all(".widget-image", "imgs => imgs.map(i => i.naturalWidth)")
+    assert images and all(w > 0 for w in images), images
+    assert pg.locator(".widget-toggle-buttons, .widget-dropdown").count() >= 2
