@@ -14,8 +14,11 @@ PHYS_ALLOC_START = 1 << 20
 
 #: CPU packages: TDH.MNG.KEY.CONFIG runs once per package (tdx_td_init, arch/x86/kvm/vmx/tdx.c).
 NR_PACKAGES = 1
-#: Private HKIDs are [16, 64), the example range of Documentation/arch/x86/tdx.rst; KVM takes the lowest free one.
-HKID_RANGE = (16, 64)
+#: Private KeyIDs are [16, 64), the example range of Documentation/arch/x86/tdx.rst. The kernel keeps the first as
+#: the TDX module's global private KeyID (tdx_global_keyid, which encrypts TDRs) and hands the rest to TDs
+#: (tdx_guest_keyid_alloc in arch/x86/virt/vmx/tdx/tdx.c); KVM takes the lowest free one.
+TDX_GLOBAL_KEYID = 16
+HKID_RANGE = (17, 64)
 #: TDCS pages added with TDH.MNG.ADDCX: tdcs_base_size / PAGE_SIZE = MIN_NUM_TDCS_PAGES, 6 in TDX module 1.5
 #: (one of them is the S-EPT root, TDCS page index SEPT_ROOT = 3; intel/tdx-module tdh_sys_info.c).
 TDCS_PAGES = 6
@@ -36,6 +39,7 @@ def describe() -> dict:
         "phys_alloc_start": hex(PHYS_ALLOC_START),
         "page_allocator": "lowest free 4 KiB frame first (order-0 pages only)",
         "packages": NR_PACKAGES,
+        "global_private_keyid": TDX_GLOBAL_KEYID,
         "hkid_range": list(HKID_RANGE),
         "tdcs_pages": TDCS_PAGES,
         "tdvpx_pages": TDVPX_PAGES,

@@ -45,11 +45,17 @@ def memory_bars(
             ax.barh(row, left, color="none", edgecolor=HIGHLIGHT, linewidth=3.0, height=0.72)
     ax.axvline(guest_pages, color="black", linestyle="--", linewidth=1.5)
     ax.text(
-        guest_pages, -0.55, f"guest size: {guest_pages} GFNs", ha="center", va="bottom", fontsize=FONT, color="#333333"
+        guest_pages + most * 0.01,
+        -0.72,
+        f"guest size: {guest_pages} GFNs",
+        ha="left",
+        va="center",
+        fontsize=FONT,
+        color="#333333",
     )
     ax.set_yticks(range(len(runs)))
     ax.set_yticklabels([label for label, _out in runs], fontsize=SMALL)
-    ax.set_ylim(len(runs) - 0.5, -0.8)
+    ax.set_ylim(len(runs) - 0.5, -1.0)
     ax.set_xlim(0, most * 1.18)
     ax.set_xlabel("4 KiB pages allocated at the end of the run", fontsize=SMALL)
     ax.tick_params(axis="x", labelsize=SMALL)

@@ -40,8 +40,9 @@ def describe_event(ev: Event) -> tuple[str, bool]:
         where = f" {d['gpa']:#x}" if "gpa" in d else ""
         level = f" L{d['level']}" if d.get("level") else ""
         count = f" ×{d['count']}" if d.get("count", 1) > 1 else ""
-        ok = d["status"] == "TDX_SUCCESS"
-        return f"{ev.name}{where}{level}{count}" + ("" if ok else f" → {d['status']}"), not ok
+        plain = d["status"] in ("TDX_SUCCESS", "TDVMCALL_STATUS_SUCCESS")
+        failed = d.get("code", 0) > 0 and bool(d["code"] >> 63)  # error class: bit 63 (success-class codes clear it)
+        return f"{ev.name}{where}{level}{count}" + ("" if plain else f" → {d['status']}"), failed
     if ev.kind == "state" and "pfn" in d:
         text = f"{ev.name} pfn {d['pfn']:#x}: {d.get('old')} → {d.get('new')}"
         return text.replace("guest_memfd_", "gmem_"), False

@@ -189,7 +189,9 @@ class TdxModule:
         if self.trace.enabled:
             self.trace.state("tdx", "sept", gpa=key[1], level=level, old=old.value, new=new.value, leaf=leaf)
 
-    def _td(self, tdr: int, leaf: str, op_states: tuple[OpState, ...], **data: object) -> tuple[Td | None, int]:
+    def _td(
+        self, tdr: int, leaf: str, op_states: tuple[OpState, ...], need_tdcs: bool = True, **data: object
+    ) -> tuple[Td | None, int]:
         """Check the TDR operand, the lifecycle and OP_STATE (helpers.c check_td_in_correct_build_state and
         include/auto_gen/op_state_lookup.c `seamcall_state_lookup`)."""
         td = self.tds.get(tdr)
@@ -197,7 +199,7 @@ class TdxModule:
             return None, self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_RCX, **data)
         if td.lifecycle is not Lifecycle.TD_KEYS_CONFIGURED:
             return None, self._fail(leaf, "TDX_TD_KEYS_NOT_CONFIGURED", **data)
-        if td.op_state is not UNINIT and len(td.tdcs) < platform.TDCS_PAGES:
+        if need_tdcs and len(td.tdcs) < platform.TDCS_PAGES:
             return None, self._fail(leaf, "TDX_TDCS_NOT_ALLOCATED", **data)
         if td.op_state not in op_states:
             return None, self._fail(leaf, "TDX_OP_STATE_INCORRECT", **data)
@@ -235,7 +237,7 @@ class TdxModule:
             return self._fail(leaf, "TDX_HKID_NOT_FREE")
         td = Td(tdr=tdr, hkid=hkid)
         self.tds[tdr] = td
-        self._assign(tdr, PageType.PT_TDR, td, 0)
+        self._assign(tdr, PageType.PT_TDR, td, platform.TDX_GLOBAL_KEYID)  # TDRs use the global private KeyID
         self.trace.state("tdx", "lifecycle", tdr=tdr, old=None, new=td.lifecycle.value)
         return self._ret(leaf, SUCCESS)
 
@@ -260,7 +262,7 @@ class TdxModule:
         leaf = "TDH.MNG.ADDCX"
         if (err := self._injected(leaf, {})) is not None:
             return err
-        td, err = self._td(tdr, leaf, (UNINIT,))
+        td, err = self._td(tdr, leaf, (UNINIT,), need_tdcs=False)
         if td is None:
             return err
         if self.page_type(page) is not PageType.PT_NDA:
@@ -279,8 +281,6 @@ class TdxModule:
         td, err = self._td(tdr, leaf, (UNINIT,))
         if td is None:
             return err
-        if len(td.tdcs) < platform.TDCS_PAGES:
-            return self._fail(leaf, "TDX_TDCS_NOT_ALLOCATED")
         if gpaw not in (48, 52):
             return self._fail(leaf, "TDX_OPERAND_INVALID", OPERAND_RDX)
         td.gpaw, td.attributes = gpaw, attributes
@@ -334,6 +334,8 @@ class TdxModule:
             return err
         if vp.initialized or len(vp.tdcx) >= platform.TDVPX_PAGES:
             return self._fail(leaf, "TDX_VCPU_STATE_INCORRECT")
+        if self.page_type(page) is not PageType.PT_NDA:  # every new page must be PT_NDA (tdx-module.md §2.1)
+            return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_RCX)
         vp.tdcx.append(page)
         self._assign(page, PageType.PT_TDCX, td, td.hkid)
         return self._ret(leaf, SUCCESS)

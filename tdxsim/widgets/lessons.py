@@ -13,7 +13,15 @@ import ipywidgets as w
 
 from tdxsim.lessons import conversions, lifecycle, measurement, pagetables
 from tdxsim.lessons.build import Built
-from tdxsim.plot import call_timeline, ownership_map, sept_state_machine, sept_transitions, sept_tree, to_png
+from tdxsim.plot import (
+    call_timeline,
+    ownership_legend,
+    ownership_map,
+    sept_state_machine,
+    sept_transitions,
+    sept_tree,
+    to_png,
+)
 from tdxsim.plot.style import figure
 from tdxsim.widgets.panel import Panel
 
@@ -40,6 +48,10 @@ def _table(header: list[str], rows: list[list[str]], bold: int | None = None) ->
         cells = "".join(f"<td style='padding:2px 8px'>{c}</td>" for c in row)
         body.append(f"<tr style='{style}'>{cells}</tr>")
     return f"<table style='font-size:14px;border-collapse:collapse'><tr>{head}</tr>{''.join(body)}</table>"
+
+
+#: PNGs of the S-EPT figures, by what they show (the same first add draws the same pictures every time).
+_PNGS: dict[tuple, bytes] = {}
 
 
 # -- chapter 03: the S-EPT walk of a first add ------------------------------------------------------------------
@@ -105,8 +117,15 @@ def sept_walk(gpa: int = 0, gpaw: int = 48) -> w.VBox:
             f"then TDH.MEM.PAGE.ADD</p>"
         )
         root = pagetables.root_level(state.gpaw)
-        state.tree.value = to_png(sept_tree(built.events, state.gpa, root, upto=t.index), DPI)
-        state.machine.value = to_png(sept_state_machine(built.events, state.gpa, t.level, upto=t.index), DPI)
+        done = tuple((c.level, c.new) for c in state.changes[: state.position + 1])
+        key = ("tree", state.gpa, root, done)
+        if key not in _PNGS:
+            _PNGS[key] = to_png(sept_tree(built.events, state.gpa, root, upto=t.index), DPI)
+        state.tree.value = _PNGS[key]
+        key = ("machine", t.gpa, t.level, t.old, t.new, t.leaf)
+        if key not in _PNGS:
+            _PNGS[key] = to_png(sept_state_machine(built.events, state.gpa, t.level, upto=t.index), DPI)
+        state.machine.value = _PNGS[key]
 
     gpa_ctl.observe(build, names="value")
     gpaw_ctl.observe(build, names="value")
@@ -316,7 +335,7 @@ def conversion_panel() -> w.VBox:
             f"S-EPT leaves of the first pages after everything: {', '.join(states)}</p>"
             f"<p>afterwards:</p><ul>{reads}</ul><p>pages per owner at the end: {memory}</p></div>"
         )
-        state.owners.value = to_png(ownership_map(built.out, built.doc, phys=False), DPI)
+        state.owners.value = to_png(ownership_map(built.out, built.doc, legend=False), DPI)
         i = built.index("MapGPA")
         lo, hi = built.marks[i], built.marks[i + 1]
         state.timeline.value = to_png(
@@ -327,8 +346,9 @@ def conversion_panel() -> w.VBox:
     for ctl in (model, direction, pages, vmm):
         ctl.observe(update, names="value")
     update()
+    legend = w.Image(value=to_png(ownership_legend(), DPI), format="png", layout=w.Layout(**IMAGE_LAYOUT))
     box = Panel(
-        [model, direction, pages, vmm, state.text, state.owners, state.timeline],
+        [model, direction, pages, vmm, state.text, state.owners, legend, state.timeline],
         lambda: (
             f"conversion: {'in-place' if state.in_place else 'out-of-place'}, "
             f"{'to shared' if state.to_shared else 'to private'}, {state.pages} page(s), VMM {state.vmm} → "

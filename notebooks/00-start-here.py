@@ -1,0 +1,168 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 00 — Start here
+#
+# [01 Who owns this page? →](01-who-owns-this-page.ipynb) · [glossary](../docs/glossary.md)
+#
+# **Who it is for:** everyone who opens this suite: newcomers to confidential computing, kernel and VMM
+# developers, reviewers of the guest_memfd in-place conversion series, and speakers who want the short story.
+#
+# **What you will get:** a map of the nine chapters (who each is for, what it teaches, in which order), and a
+# five-minute tour: one real run of the simulator, one page-ownership map, one outcome, and one toggle that
+# changes it.
+#
+# **Time:** 5 minutes for the tour, plus however long you spend choosing a chapter.
+#
+# *The suite runs on `tdxsim`, a small pure-Python simulator of how Linux KVM and the Intel TDX module build a
+# TD's private memory: the kernel's ioctls, errnos and SEAMCALLs, and a byte-exact MRTD. No TDX hardware needed.
+# State of the LKML thread as of 1 July 2026 (v8 of the series).*
+
+# %% [markdown]
+# ## The map
+#
+# | chapter | for whom | what it teaches | time |
+# |---|---|---|---|
+# | [01 — Who owns this page?](01-who-owns-this-page.ipynb) | newcomers | the host, the TDX module and the TD; SEAMCALL vs TDCALL; GPA vs HPA and the shared bit; who can read a private page | 20 min |
+# | [02 — Memslots and guest_memfd](02-memslots-and-guest-memfd.ipynb) | newcomers, VMM developers | memslots, guest_memfd, per-VM vs per-guest_memfd attributes; out-of-place (two pages per GFN) vs in-place (one); SIGBUS | 25 min |
+# | [03 — Three page tables](03-three-page-tables.ipynb) | readers of KVM's MMU | shared EPT, mirror EPT, Secure EPT; which SEAMCALL edits which entry; the S-EPT state machine | 30 min |
+# | [04 — Building a TD](04-building-a-td.ipynb) | VMM developers | the creation flow ioctl by ioctl; PAGE.ADD (build time) vs PAGE.AUG + ACCEPT (runtime); what FINALIZE locks | 30 min |
+# | [05 — What the measurement covers](05-what-the-measurement-covers.ipynb) | attestation and firmware people | MRTD replayed record by record; PAGE.ADD measures the GPA only; MEASURE_MEMORY_REGION; RTMRs | 30 min |
+# | [06 — Conversions at runtime](06-conversions-at-runtime.ipynb) | KVM and VMM developers | MapGPA → exit → attributes → zap → fault; what happens to contents in v8 | 30 min |
+# | [07 — What does `source_addr = 0` mean?](07-source-addr-zero.ipynb) | reviewers, speakers | the seed thread as an executable table: in-place add, `-EOPNOTSUPP`, four kernels, the double add's `-EIO` | 30 min |
+# | [08 — Under the hood of populate](08-under-the-hood-of-populate.ipynb) | kernel developers | `kvm_gmem_populate()`, GUP, and the lock-order deadlock that commit 2a62345b3052 removed | 30 min |
+# | [09 — The talk](09-the-talk.ipynb) | speakers and their audiences | "A zero that means nothing": about twelve slides with live toggles | 20 min |
+#
+# **Reading order.** 01 → 02 → 03 → 04 → 05 → 06 → 08 → 07 → 09 takes you from zero to the seed thread.
+# Chapter 07 also stands alone after 02 and 04, and 09 reuses the figures of all the others. Every term the
+# chapters use has an entry in the [glossary](../docs/glossary.md), with where it lives in the kernel.
+
+# %%
+import errno
+import json
+from pathlib import Path
+
+from IPython.display import Image
+
+from tdxsim import plot
+from tdxsim.scenario import run_scenario
+from tdxsim.widgets import control_panel, reveal
+
+# %% [markdown]
+# ## The five-minute tour
+#
+# ### 1. A scenario
+#
+# A scenario is the VMM's side of the story as data: the ioctls and system calls it makes, in order. This one is
+# the seed thread's recipe: guest_memfd in-place conversion on; the VMM writes `Hello` into a guest_memfd page
+# while it is shared, converts it to private, and asks KVM to add it to the TD with `source_addr = 0` — "no source
+# page: the target is its own source".
+
+# %%
+doc = json.loads(Path("../examples/seed-thread-in-place.json").read_text())
+for step in doc["steps"]:
+    args = ", ".join(f"{k}={v}" for k, v in step.items() if k not in ("op", "comment", "label"))
+    print(f"{step['op']}({args[:100]}{'…' if len(args) > 100 else ''})")
+
+# %% [markdown]
+# ### 2. Run it
+#
+# `run_scenario` replays it through the simulated VMM, KVM and TDX module. The outcome of the interesting step,
+# `KVM_TDX_INIT_MEM_REGION`: what it returned, and the SEAMCALLs it made.
+
+# %%
+out = run_scenario(doc)
+add = next(step for step in out["steps"] if step.get("label") == "add")
+read = next(step for step in out["steps"] if step.get("label") == "read")
+print("KVM_TDX_INIT_MEM_REGION returned", add["ret"])
+print("SEAMCALLs:", ", ".join(f"{leaf} ×{[c['leaf'] for c in add['seamcalls']].count(leaf)}"
+                              for leaf in dict.fromkeys(c["leaf"] for c in add["seamcalls"])))
+print("the guest reads back:", bytes.fromhex(read["data"]))
+print("TD state:", out["final"]["td_state"], "· MRTD", out["final"]["mrtd"][:24], "…")
+
+# %% [markdown]
+# ### 3. Who owns each page
+#
+# The same run as a map. Left: the guest's 2 MiB by guest physical address; only one page was ever allocated,
+# the outlined red cell in the top-left corner at GPA 0: PAGE.ADD filled it from itself, in place. Right: every
+# physical frame the run allocated; most are the TDX module's metadata (purple: the TD's root and control pages,
+# the vCPU's pages, the S-EPT), and exactly one, outlined, is TD-private.
+
+# %%
+Image(plot.to_png(plot.ownership_map(out, doc, legend=False), dpi=60))
+
+# %%
+Image(plot.to_png(plot.ownership_legend(), dpi=60))
+
+# %% [markdown]
+# ### 4. Flip one toggle
+#
+# **Try it:** switch in-place conversion **off**. The same ioctl with the same `source_addr = 0` now fails with
+# `-EOPNOTSUPP`, and the map has no TD-private page: without in-place conversion KVM has no page to add from. Then
+# pick "a separate buffer" as `source_addr`: success again, the classic copy. That difference is what chapter 07
+# is about.
+
+# %%
+control_panel()
+
+# %% [markdown]
+# ## Frequently asked
+#
+# **"`source_addr` is just a pointer; 0 is a valid pointer if it is mapped."** Not for this ioctl. Sean
+# Christopherson, in the seed mail: "KVM's ABI (that we're solidifying) is that an address of '0' for the source
+# means NULL"; a mapping at virtual address 0 "is irrelevant" (https://lore.kernel.org/all/akMPZePBdwQlD74H@google.com/).
+# Chapter 07 runs every variant.
+#
+# **"Do I need TDX hardware?"** No. tdxsim models semantics only (no cryptography except SHA-384 for the
+# measurement); `docs/fidelity.md` lists what is modelled, from which source, and what is not.
+
+# %% [markdown]
+# ## Check yourself
+#
+# **1.** In the tour, what does the guest read back at GPA 0?
+
+# %%
+assert bytes.fromhex(read["data"]) == b"Hello"  # v8 23/46: in-place add uses what userspace wrote while shared
+reveal(
+    "<b>Hello</b>: the VMM wrote it while the page was shared; the in-place add turned that very page into TD "
+    "memory (\"initialize the memory region using memory contents already populated in guest_memfd memory\", "
+    "patch v8 23/46)."
+)
+
+# %% [markdown]
+# **2.** Run the repository's out-of-place example (in-place conversion off, `source_addr = 0`): what does the add
+# return?
+
+# %%
+oop = run_scenario(json.loads(Path("../examples/source-zero-out-of-place.json").read_text()))
+oop_add = next(step for step in oop["steps"] if step.get("label") == "add")
+assert oop_add["ret"] == -errno.EOPNOTSUPP  # v8 23/46: !src_page && !gmem_in_place_conversion
+reveal("<b>-EOPNOTSUPP</b>: a source page is required when in-place conversion isn't enabled (Sean, akPEKslqAhygyjhg).")
+
+# %% [markdown]
+# ## Where is this in the kernel?
+#
+# | what | file | function | link |
+# |---|---|---|---|
+# | the ioctl | `arch/x86/kvm/vmx/tdx.c` | `tdx_vcpu_init_mem_region` | [intel-tdx.rst](https://docs.kernel.org/virt/kvm/x86/intel-tdx.html) |
+# | NULL source → in-place add or `-EOPNOTSUPP` | `arch/x86/kvm/vmx/tdx.c` | `tdx_gmem_post_populate` | [v8 23/46](https://lore.kernel.org/all/20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com/) |
+# | the populate loop | `virt/kvm/guest_memfd.c` | `kvm_gmem_populate` | [2a62345b3052](https://lore.kernel.org/all/20260108214622.1084057-7-michael.roth@amd.com/) |
+# | in-place conversion | `virt/kvm/guest_memfd.c` | `kvm_gmem_set_attributes` | [v8 cover](https://lore.kernel.org/all/20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com/) |
+#
+# The scenario format is documented in `docs/scenario.md`; the same run from a shell:
+# `python -m tdxsim run examples/seed-thread-in-place.json`.
+#
+# **Next:** [01 — Who owns this page?](01-who-owns-this-page.ipynb) Terms: [glossary](../docs/glossary.md).

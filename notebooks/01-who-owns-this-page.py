@@ -1,0 +1,216 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 — Who owns this page?
+#
+# [← 00 Start here](00-start-here.ipynb) · [02 Memslots and guest_memfd →](02-memslots-and-guest-memfd.ipynb) ·
+# [glossary](../docs/glossary.md)
+#
+# **Who it is for:** anyone who knows what a VM and a page table are, and has never looked inside Intel TDX:
+# developers new to confidential computing, reviewers, students. No kernel reading needed.
+#
+# **What you will learn:**
+# 1. the three actors — the host (the VMM in userspace and KVM in the kernel), the TDX module, the TD — and
+#    which instruction each uses to reach the module: [SEAMCALL](../docs/glossary.md#seamcall) from the host,
+#    [TDCALL](../docs/glossary.md#tdcall) from the TD;
+# 2. the two kinds of address: what the guest names ([GPA / GFN](../docs/glossary.md#gpa-gfn)) and what the
+#    machine has ([HPA / PFN](../docs/glossary.md#hpa-pfn)), and the TD's [shared bit](../docs/glossary.md#shared-bit)
+#    for GPAW 48 and 52;
+# 3. who can read a TD's private page, and why the answer is about *who may map it*, not only about encryption.
+#
+# **Time:** about 20 minutes.
+#
+# *Everything below is computed by the `tdxsim` simulator: a small TD is built with the kernel's own ioctls (the
+# v8 in-place series), and each reader really tries the read.*
+
+# %%
+from IPython.display import Image
+
+from tdxsim import plot
+from tdxsim.lessons import readers
+from tdxsim.plot.actors import address_bar, three_boxes
+from tdxsim.widgets import reveal
+from tdxsim.widgets.readers import who_can_read
+
+# %% [markdown]
+# ## Three actors
+#
+# Documentation/arch/x86/tdx.rst describes "a special module running in a special mode" between the host and the
+# guest. The host kernel (KVM) and its VMM are **untrusted**: they allocate the TD's memory and schedule it, but
+# cannot read it. The [TDX module](../docs/glossary.md#tdx-module) runs in [SEAM](../docs/glossary.md#seam) mode and
+# owns the [S-EPT](../docs/glossary.md#s-ept), the [PAMT](../docs/glossary.md#pamt) and the measurement. The host
+# asks it for everything with SEAMCALLs (`TDH.*` leaves); the TD talks to it with TDCALLs (`TDG.*` leaves), and
+# reaches the host only through the module (`TDG.VP.VMCALL`).
+
+# %%
+Image(plot.to_png(three_boxes(), dpi=60))
+
+# %% [markdown]
+# ## One small TD, built for real
+#
+# The VMM below follows the seed thread's recipe (Yan Zhao's seven steps): a 16-page
+# [guest_memfd](../docs/glossary.md#guest-memfd) that starts shared, mmapped by the VMM; the VMM writes a 4-page
+# firmware image while it is shared, converts it to private, adds it with `source_addr = 0`
+# ([in-place add](../docs/glossary.md#in-place-add)), finalizes the TD, and writes one more page that it keeps
+# shared with the TD. Which SEAMCALLs did the host make to get there?
+
+# %%
+doc, out = readers.build_scenario(), readers.tour_output()
+leaves = {}
+for step in out["steps"]:
+    for call in step["seamcalls"]:
+        leaves[call["leaf"]] = leaves.get(call["leaf"], 0) + 1
+for leaf, n in leaves.items():
+    print(f"{n:3}  {leaf}")
+print("TD state:", out["final"]["td_state"])
+
+# %% [markdown]
+# Every one of them is a SEAMCALL: the host built the whole TD through the module. There is no TDCALL yet,
+# because the TD has not run; it does below, when it reads its pages.
+
+# %% [markdown]
+# ## Who owns each page
+#
+# The same run, page by page. The left map is by guest physical address (one cell per GFN of the guest_memfd);
+# the right one by host physical address (every frame the run allocated). Look for the four red firmware pages
+# (TD-private, outlined: PAGE.ADD targets), the one blue page the VMM shares with the TD, and the purple TDX-module
+# metadata: the TD's root page (TDR), its control pages and the S-EPT pages. The host allocated every one of them.
+
+# %%
+Image(plot.to_png(plot.ownership_map(out, doc, legend=False), dpi=60))
+
+# %%
+Image(plot.to_png(plot.ownership_legend(), dpi=60))
+
+# %% [markdown]
+# The records behind the map: each frame's owner, KeyID, and the GPA it backs. The GPA is what the guest uses;
+# the HPA is where the page really is. A GFN is the GPA without its 12 offset bits, a PFN the HPA's.
+
+# %%
+for hpa, page in out["final"]["pages"].items():
+    if "gpa" in page:
+        gfn, pfn = readers.gpa_to_gfn(int(page["gpa"], 16)), int(hpa, 16) >> 12
+        owner = f"{page['owner']:<19} KeyID {page['keyid']}"
+        print(f"GPA {page['gpa']:>7} (GFN {gfn:#4x}) -> HPA {hpa} (PFN {pfn:#x})  {owner}")
+
+# %% [markdown]
+# ## The shared bit
+#
+# A TD's guest physical address space has two aliases of every GFN. The top bit of the GPA, bit GPAW−1, says which
+# one the access means: clear → the private alias, translated by the Secure EPT, encrypted with the TD's KeyID;
+# set → the shared alias, translated by the ordinary (shared) EPT that KVM manages, readable by the host. KVM calls
+# the bit `kvm_gfn_direct_bits` and defines it as `TDX_SHARED_BIT_PWL_4` (bit 47, GPAW 48, 4-level EPT) or
+# `TDX_SHARED_BIT_PWL_5` (bit 51, GPAW 52, 5-level EPT).
+
+# %%
+for gpaw in (48, 52):
+    print(f"GPAW {gpaw}: shared bit {gpaw - 1}, mask {readers.shared_mask(gpaw):#x}")
+Image(plot.to_png(address_bar(readers.shared_mask(48) | 0xF000, 48), dpi=60))
+
+# %% [markdown]
+# ## Who can read the page?
+#
+# **Try it:** start with the VMM reading the firmware page (it gets SIGBUS), then switch the reader to the host
+# kernel (zeros) and to the TD (the plaintext). Then pick the shared page with the TD as reader and tick "the TD
+# sets the shared bit": the same GFN through the other alias. Switch to GPAW 52 and watch the shared bit move
+# from 47 to 51. Each change rebuilds the TD from scratch and tries the read in the simulator.
+
+# %%
+who_can_read()
+
+# %% [markdown]
+# All readers against all pages at once (the TD uses each page's natural alias: private for the firmware page,
+# shared for the shared page):
+
+# %%
+for page, row in zip(readers.PAGES, readers.read_table(), strict=True):
+    print(f"{page:>6}: " + " | ".join(f"{r.actor}: {r.text}" for r in row))
+
+# %% [markdown]
+# ## Misconception: "the host can read TD private memory; it is just ciphertext"
+#
+# No. guest_memfd was built so that private memory is never mapped into host userspace: with TDX, "accessing guest
+# private memory can be fatal to the host" (Sean Christopherson's guest_memfd merge text). With in-place conversion
+# every guest_memfd page *can* be mmapped, but a touch of a private one is a **SIGBUS** (v8 cover letter): the VMM
+# never even gets a mapping. The host kernel can still name the frame by its physical address, but it reads through
+# KeyID 0, not the TD's key, and never sees the plaintext. The protection is *ownership and mappability* first,
+# encryption second.
+#
+# What exactly hardware returns to a reader without the key is not pinned down by the sources this suite uses:
+# tdxsim returns zeros, and says so (`docs/fidelity.md`).
+
+# %%
+vmm_read, kernel_read = readers.read_page("vmm", "image"), readers.read_page("kernel", "image")
+print("VMM:", vmm_read.text, "| host kernel:", kernel_read.text)
+
+# %% [markdown]
+# ## Exercises
+#
+# Predict, then run: each `assert` checks the simulator against the source named beside it.
+#
+# **1.** A TD with GPAW 52 reads GPA `0x8_0000_0000_F000`. Which alias is that, and what does it read?
+
+# %%
+ex1 = readers.read_page("td", "shared", shared_bit=True, gpaw=52)
+assert readers.shared_mask(52) == 1 << 51  # TDX_SHARED_BIT_PWL_5 (kvm-uapi.md §1 row 3)
+assert ex1.address == "GPA 0x800000000f000"
+assert ex1.data.startswith(b"virtio ring")  # the shared page the VMM wrote (scenario step "share")
+reveal(
+    "<b>The shared alias of GFN 0xF.</b> 0x8_0000_0000_0000 is bit 51, the shared bit of a GPAW-52 TD, so the "
+    "access goes through the shared EPT to the page the VMM wrote. With GPAW 48 the same GPA would be outside "
+    "the guest's address width."
+)
+
+# %% [markdown]
+# **2.** After the conversion to private, the VMM loads from its own mapping of the firmware page. What happens?
+
+# %%
+ex2 = readers.read_page("vmm", "image")
+assert ex2.outcome == "SIGBUS"  # v8 cover letter; kvm_gmem_fault_user_mapping (kvm-uapi.md §4 row 35)
+reveal(
+    "<b>SIGBUS.</b> Converting to private zapped the VMM's PTEs (<code>unmap_mapping_pages</code>), and the next "
+    "fault asks guest_memfd, whose fault handler refuses a private page."
+)
+
+# %% [markdown]
+# **3.** The host kernel reads the same frame by its physical address. Does it see the TD's secret?
+
+# %%
+ex3 = readers.read_page("kernel", "image")
+secret = readers.IMAGE_TEXT.format(i=0).encode()
+assert secret not in ex3.data  # "zeros / garbage, never plaintext" (tdx-module.md §2.1)
+reveal(
+    "<b>No.</b> The kernel reads with KeyID 0; the page is encrypted under the TD's HKID. The host "
+    "<i>allocated</i> the page and knows where it is, but cannot <i>use</i> it."
+)
+
+# %% [markdown]
+# ## Where is this in the kernel?
+#
+# | what | file | function | link |
+# |---|---|---|---|
+# | SEAMCALL wrappers (host → module) | `arch/x86/virt/vmx/tdx/tdx.c` | `tdh_mng_create`, `tdh_mem_page_add`, … | [Documentation/arch/x86/tdx.rst](https://docs.kernel.org/arch/x86/tdx.html) |
+# | the TD's HKID, TDR and TDCS, GPAW and the shared bit | `arch/x86/kvm/vmx/tdx.c` | `tdx_td_init`, `setup_tdparams`; `kvm_gfn_direct_bits` | [intel-tdx.rst](https://docs.kernel.org/virt/kvm/x86/intel-tdx.html) |
+# | private or shared GPA | `arch/x86/kvm/vmx/tdx.c` | `vt_is_tdx_private_gpa` | [TDX MMU Part 2](https://lore.kernel.org/all/20241112073327.21979-1-yan.y.zhao@intel.com/) |
+# | SIGBUS on a private page | `virt/kvm/guest_memfd.c` | `kvm_gmem_fault_user_mapping` | [v8 cover](https://lore.kernel.org/all/20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com/) |
+# | the guest side (TDCALL) | `arch/x86/coco/tdx/tdx.c` | `__tdcall`, `tdx_accept_memory` | [tdx.rst](https://docs.kernel.org/arch/x86/tdx.html) |
+#
+# In tdxsim: `tdxsim/physmem.py` (frames, owners, KeyIDs), `tdxsim/tdx/module.py` (one method per SEAMCALL),
+# `tdxsim/kvm/guest_memfd.py` (`fault`), `tdxsim/guest.py` (the TD's loads), and this chapter's
+# `tdxsim/lessons/readers.py`.
+#
+# **Next:** [02 — Memslots, guest_memfd, and two ways to convert](02-memslots-and-guest-memfd.ipynb): where the
+# TD's pages come from, and why one model needs two of them per GFN. Terms: [glossary](../docs/glossary.md).

@@ -1,0 +1,244 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 — Memslots, guest_memfd, and two ways to convert
+#
+# [← 01 Who owns this page?](01-who-owns-this-page.ipynb) · [03 Three page tables →](03-three-page-tables.ipynb) ·
+# [glossary](../docs/glossary.md)
+#
+# **Who it is for:** readers of chapter 01, VMM developers, and anyone following the guest_memfd in-place
+# conversion series (v8, June 2026) who wants to see what it changes in memory, page by page.
+#
+# **What you will learn:**
+# 1. what a [memslot](../docs/glossary.md#memslot) is: a GFN range, its `userspace_addr`, and a
+#    [guest_memfd](../docs/glossary.md#guest-memfd) with an offset;
+# 2. the guest_memfd flags [MMAP and INIT_SHARED](../docs/glossary.md#guest-memfd-flags);
+# 3. the two conversion models: per-VM [KVM_SET_MEMORY_ATTRIBUTES](../docs/glossary.md#kvm-set-memory-attributes)
+#    ([out-of-place](../docs/glossary.md#out-of-place-conversion): two pages per GFN) and per-guest_memfd
+#    [KVM_SET_MEMORY_ATTRIBUTES2](../docs/glossary.md#kvm-set-memory-attributes2)
+#    ([in-place](../docs/glossary.md#in-place-conversion): one page whose attribute flips);
+# 4. what SIGBUS on a private page means.
+#
+# **Time:** about 25 minutes.
+#
+# *Every number and map below comes from running `tdxsim` scenarios; the kernel is the v8 series, with the module
+# parameter `gmem_in_place_conversion` off or on.*
+
+# %%
+import errno
+
+from IPython.display import Image
+
+from tdxsim import plot
+from tdxsim.kvm import uapi
+from tdxsim.lessons.backing import GMEM_VA, Setup, build_scenario, guest_backing, pages_per_owner, run
+from tdxsim.plot.backing import memory_bars
+from tdxsim.vmm.process import Vmm
+from tdxsim.widgets import reveal
+from tdxsim.widgets.backing import backing_panel
+from tdxsim.widgets.seed import replay
+
+# %% [markdown]
+# ## A memslot
+#
+# KVM maps guest physical memory in slots. `KVM_SET_USER_MEMORY_REGION2` gives a slot its GFN range, the host
+# virtual address of its shared side (`userspace_addr`) and, with `KVM_MEM_GUEST_MEMFD`, the guest_memfd (and the
+# offset in it) that backs its private side. This is the slot every scenario of this chapter creates: a 64-page
+# (256 KiB) guest at GPA 0.
+
+# %%
+slot = next(step for step in build_scenario(Setup())["steps"] if step.get("label") == "memslot")
+for key, value in slot.items():
+    print(f"{key:>20}: {value}")
+
+# %% [markdown]
+# ## guest_memfd and its flags
+#
+# guest_memfd is an anonymous file bound to one VM. Originally userspace could not map, read or write it at all;
+# `GUEST_MEMFD_FLAG_MMAP` allows `mmap()`, and `GUEST_MEMFD_FLAG_INIT_SHARED` makes every page start shared.
+# For a TD, the v8 series accepts INIT_SHARED only when in-place conversion is on (v8 25/46,
+# `kvm_arch_supports_gmem_init_shared`); and `mmap()` of a guest_memfd created without MMAP is refused with
+# `-ENODEV` (`kvm_gmem_mmap`). The simulator, asked both questions:
+
+# %%
+flags = uapi.GUEST_MEMFD_FLAG_MMAP | uapi.GUEST_MEMFD_FLAG_INIT_SHARED
+for in_place in (False, True):
+    vmm = Vmm(kernel="v8", gmem_in_place_conversion=in_place)
+    vmm.KVM_CREATE_VM()
+    with_flags = vmm.KVM_CREATE_GUEST_MEMFD(size=64 * 4096, flags=flags)
+    plain = vmm.KVM_CREATE_GUEST_MEMFD(size=64 * 4096, flags=0)
+    mapped = vmm.mmap(64 * 4096, fd=plain["fd"])
+    print(f"in-place {'on ' if in_place else 'off'}: MMAP|INIT_SHARED -> {with_flags['ret']}, "
+          f"mmap of a guest_memfd without MMAP -> {mapped['ret']}")
+
+# %% [markdown]
+# ## Two ioctls for one attribute
+#
+# Which GFNs are private? **Out-of-place** (the original model), the VM says so: `KVM_SET_MEMORY_ATTRIBUTES` on the
+# VM fd keeps per-VM attributes; shared GFNs are backed by `userspace_addr` (ordinary host memory), private GFNs by
+# guest_memfd. **In-place** (v8), the guest_memfd says so: `KVM_SET_MEMORY_ATTRIBUTES2` on the guest_memfd fd keeps
+# an attribute per page, and the same page serves both sides. Each model refuses the other's ioctl:
+
+# %%
+for in_place in (False, True):
+    vmm = Vmm(kernel="v8", gmem_in_place_conversion=in_place)
+    vmm.KVM_CREATE_VM()
+    gmem = vmm.KVM_CREATE_GUEST_MEMFD(size=64 * 4096)["fd"]
+    private = uapi.KVM_MEMORY_ATTRIBUTE_PRIVATE
+    per_vm = vmm.KVM_SET_MEMORY_ATTRIBUTES(address=0, size=4096, attributes=private)["ret"]
+    per_gmem = vmm.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=gmem, offset=0, size=4096, attributes=private)["ret"]
+    print(f"in-place {'on ' if in_place else 'off'}: KVM_SET_MEMORY_ATTRIBUTES -> {per_vm:4}, "
+          f"KVM_SET_MEMORY_ATTRIBUTES2 -> {per_gmem:4}")
+print(f"(-EINVAL = {-errno.EINVAL}, -ENOTTY = {-errno.ENOTTY})")
+
+# %% [markdown]
+# With in-place conversion on, v8 stops tracking PRIVATE per VM (`kvm_supported_vm_mem_attributes` returns 0,
+# v8 10/17), so the VM ioctl has no attribute left to set: `-EINVAL`. Without it, the guest_memfd ioctl does not
+# exist: `-ENOTTY` (v8 13). v8 has no content modes: `flags` must be 0, and KVM does not change a page's contents
+# when its attribute changes.
+
+# %% [markdown]
+# ## One GFN, two pages or one
+#
+# Each scenario below builds a 64-page TD with a 2-page firmware image, finalizes it, lets the guest accept every
+# page (TDG.MEM.PAGE.ACCEPT: KVM AUGs a zeroed private page for it), then lets the guest share its top 16 pages
+# with TDG.VP.VMCALL&lt;MapGPA&gt; and write a bounce buffer into each through the shared alias. The VMM answers
+# each MapGPA exit as QEMU's `kvm_convert_memory` does: set the attribute and, out-of-place, *discard* the side no
+# longer used. The question: how many physical pages back one GFN?
+#
+# Out-of-place **without** the discard, the shared GFNs have two pages: the guest_memfd page (green: private, no
+# longer in the TD, still allocated) and the anonymous page behind `userspace_addr` (orange). In-place they have
+# one, whose attribute flipped to shared (blue).
+
+# %%
+runs = []
+for s in (Setup(in_place=False, discard=False), Setup(in_place=True)):
+    doc, out = run(s)
+    runs.append((s.model, out, doc))
+Image(plot.to_png(plot.ownership_compare(runs), dpi=60))
+
+# %% [markdown]
+# Counted from `final.memory` (the TDX module's metadata — TDR, TDCS, vCPU and S-EPT pages — is left out: it is the
+# same in every model). The dashed line is one page per GFN.
+
+# %%
+models = [Setup(False, discard=False), Setup(False, discard=True), Setup(True)]
+Image(plot.to_png(memory_bars([(s.model, run(s)[1]) for s in models], 64), dpi=60))
+
+# %% [markdown]
+# With QEMU's discard the out-of-place total is back to one page per GFN — but only because every conversion
+# frees one copy and allocates the other. The v8 cover letter gives the two reasons that is not good enough:
+# the copy is wasted work (pKVM, which has no encryption, wants to share pages in place), and punching holes to
+# keep the total steady fragments huge pages. **tdxsim does not model huge pages** (every page is 4 KiB, see
+# `docs/fidelity.md`), so the fragmentation is not drawn here; chapter 06 follows one conversion call by call.
+
+# %% [markdown]
+# ## Toggle it yourself
+#
+# **Try it:** with in-place conversion off and no discard, drag the slider from 0 to 62 shared pages and watch
+# the top bar grow past the dashed line (each shared page costs a second page). Tick "VMM discards": the bar comes
+# back to 64, and the green pages in the map become white (freed). Then switch in-place conversion on: one strip,
+# blue where shared, and never a host page behind the guest.
+
+# %%
+backing_panel()
+
+# %% [markdown]
+# ## SIGBUS on a private page
+#
+# In-place, the VMM has the whole guest_memfd mapped, private pages included. Its loads of a shared page work;
+# a load of a private page faults, guest_memfd's fault handler refuses, and the process gets SIGBUS. Here the VMM
+# touches the firmware page (private, in the TD) and the last page (shared by the guest).
+
+# %%
+doc, _out = run(Setup(in_place=True))
+vmm, _marks = replay(doc)
+for name, va in (("firmware page", GMEM_VA), ("shared page", GMEM_VA + 63 * 4096)):
+    result = vmm.read(va, 16)
+    print(f"{name:>13} at VA {va:#x}:", result.get("signal") or result["data"])
+
+# %% [markdown]
+# ## Misconceptions
+#
+# **"In-place conversion and TDX in-place add are the same thing."** Different layers. In-place *conversion* is a
+# guest_memfd property: shared and private are one physical page, and only its attribute flips (this chapter).
+# In-place *add* is a TDX-module ability: TDH.MEM.PAGE.ADD with the source page equal to the target (chapter 07).
+# Yan Zhao: "TDX's in-place add does not rely on gmem in-place conversion"; Sean: without in-place conversion it is
+# useless, because userspace can never have written the target.
+#
+# **"Conversions keep memory contents."** Not guaranteed. In v8 KVM does not change contents on an attribute
+# update, but removing a page from the TD has firmware-dependent side effects, so a private→shared conversion must
+# be treated as losing the contents (kvm-uapi.md §3.2). In tdxsim the plaintext stays behind the TD's key:
+
+# %%
+vmm.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=0, offset=0, size=4096, attributes=0)
+print("firmware page after private -> shared:", vmm.read(GMEM_VA, 16)["data"])
+print(vmm.describe_pages()[hex(vmm.kvm.gmems[0].folios[0] * 4096)]["contents"])
+
+# %% [markdown]
+# ## Exercises
+#
+# **1.** A 64-page guest shares 16 pages. The VMM uses out-of-place conversion and does not discard. How many bytes
+# of physical memory back the guest at the end (TDX metadata aside)?
+
+# %%
+ex1 = run(Setup(in_place=False, pages=64, shared_pages=16, discard=False))[1]
+assert guest_backing(ex1) == (64 + 16) * 4096  # v8 cover: out-of-place needs "two backing sources"
+print(pages_per_owner(ex1))
+reveal(
+    "<b>80 pages (320 KiB), 1.25 × the guest.</b> Every GFN has its guest_memfd page; the 16 shared ones also have "
+    "an anonymous page behind <code>userspace_addr</code>. Scaled up, this is the curriculum's 4 GiB guest with 25% "
+    "shared that needs 5 GiB."
+)
+
+# %% [markdown]
+# **2.** In-place, the VMM loads from its mapping of a private page. Which signal does it get?
+
+# %%
+ex2_doc, _ = run(Setup(in_place=True))
+ex2_vmm, _ = replay(ex2_doc)
+assert ex2_vmm.read(GMEM_VA, 1).get("signal") == "SIGBUS"  # v8 cover; kvm-uapi.md §4 row 35
+reveal("<b>SIGBUS</b>, from <code>kvm_gmem_fault_user_mapping</code>: a private page is never mapped to userspace.")
+
+# %% [markdown]
+# **3.** The VMM runs with `gmem_in_place_conversion` off and calls `KVM_SET_MEMORY_ATTRIBUTES2` on its guest_memfd.
+# What does it return?
+
+# %%
+ex3 = Vmm(kernel="v8", gmem_in_place_conversion=False)
+ex3.KVM_CREATE_VM()
+fd = ex3.KVM_CREATE_GUEST_MEMFD(size=4096)["fd"]
+ret = ex3.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=fd, offset=0, size=4096, attributes=uapi.KVM_MEMORY_ATTRIBUTE_PRIVATE)
+assert ret["ret"] == -errno.ENOTTY  # v8 13: only valid with gmem_in_place_conversion (kvm-uapi.md §4 row 32)
+reveal("<b>-ENOTTY</b>: without in-place conversion the per-guest_memfd ioctl does not exist.")
+
+# %% [markdown]
+# ## Where is this in the kernel?
+#
+# | what | file | function | link |
+# |---|---|---|---|
+# | memslots and their guest_memfd binding | `virt/kvm/kvm_main.c`, `virt/kvm/guest_memfd.c` | `kvm_set_memory_region`, `kvm_gmem_bind` | [api.rst](https://docs.kernel.org/virt/kvm/api.html) |
+# | guest_memfd creation, mmap, user faults | `virt/kvm/guest_memfd.c` | `kvm_gmem_create`, `kvm_gmem_mmap`, `kvm_gmem_fault_user_mapping` | [guest_memfd mmap merge](https://git.ipfire.org/?a=object&h=a6ad54137af9&p=thirdparty%2Fkernel%2Fstable.git) |
+# | per-VM attributes (out-of-place) | `virt/kvm/kvm_main.c` | `kvm_vm_ioctl_set_mem_attributes` | [guest_memfd merge](https://android-kvm.googlesource.com/linux/+/6c370dc65374db5afbc5c6c64c662f922a2555ad) |
+# | per-guest_memfd attributes (in-place) | `virt/kvm/guest_memfd.c` | `kvm_gmem_set_attributes`, `kvm_gmem_is_safe_for_conversion` | [v8 cover](https://lore.kernel.org/all/20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com/) |
+# | the VMM's conversion and discard | QEMU `accel/kvm/kvm-all.c` | `kvm_convert_memory` | — |
+# | what "out-of-place" means | — | — | [akPEKslqAhygyjhg@google.com](https://lore.kernel.org/all/akPEKslqAhygyjhg@google.com/) |
+#
+# In tdxsim: `tdxsim/kvm/kvm_main.py`, `tdxsim/kvm/guest_memfd.py`, `Vmm.kvm_convert_memory` in
+# `tdxsim/vmm/process.py`, and this chapter's `tdxsim/lessons/backing.py`.
+#
+# **Next:** [03 — Three page tables](03-three-page-tables.ipynb): how a GFN reaches its page through the shared EPT,
+# the mirror EPT and the Secure EPT. Terms: [glossary](../docs/glossary.md).

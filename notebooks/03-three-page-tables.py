@@ -1,0 +1,228 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 07 — What does `source_addr = 0` mean?
+#
+# **Who it is for:** kernel and VMM developers, reviewers and speakers who know what a VM and a page table are,
+# and want to follow the LKML thread "[PATCH v8 23/46] KVM: TDX: Make source page optional for
+# %% [markdown]
+# # 03 — Three page tables: shared EPT, mirror EPT, Secure EPT
+#
+# **Who it is for:** developers and reviewers who know what a page table is and want to see how KVM maps a TD's
+# private memory without ever writing the page table the CPU uses for it. Chapter
+# [02](02-memslots-and-guest-memfd.ipynb) (memslots and guest_memfd) helps.
+#
+# **What you will learn:**
+# 1. why a TD has three page tables, and which GPAs each one maps;
+# 2. which SEAMCALL changes which S-EPT entry: SEPT.ADD, PAGE.ADD / PAGE.AUG, RANGE.BLOCK, TRACK, PAGE.REMOVE;
+# 3. how many `TDH.MEM.SEPT.ADD` a first touch of a GPA needs, with GPAW 48 and with GPAW 52;
+# 4. that KVM's mirror and the TDX module's S-EPT always agree, and why the mirror exists at all.
+#
+# **Time:** about 25 minutes.
+#
+# ← [02 — memslots and guest_memfd](02-memslots-and-guest-memfd.ipynb) · [04 — building a TD](04-building-a-td.ipynb) →
+# · terms: [shared EPT](../docs/glossary.md#shared-ept), [S-EPT](../docs/glossary.md#s-ept),
+# [mirror EPT](../docs/glossary.md#mirror-ept), [TDP MMU](../docs/glossary.md#tdp-mmu),
+# [TDH.MEM.SEPT.ADD](../docs/glossary.md#tdh-mem-sept-add)
+
+# %%
+import errno
+
+from IPython.display import Image
+
+from tdxsim import plot
+from tdxsim.lessons import pagetables
+from tdxsim.lessons.build import leaves
+from tdxsim.widgets import reveal
+from tdxsim.widgets.lessons import sept_walk
+
+# %% [markdown]
+# ## Two halves of one address space
+#
+# A TD's guest physical address space has two halves, told apart by one bit: the **shared bit**, bit GPAW − 1
+# (bit 47 with a 48-bit GPAW, bit 51 with 52). Paolo Bonzini's merge text for KVM TDX: *"Private and shared halves
+# of the address space are mapped by different EPT roots, and the private half is managed by the TDX module"*.
+#
+# | table | maps | who writes it | who walks it |
+# |---|---|---|---|
+# | **shared EPT** | GPAs with the shared bit set, to ordinary host pages (I/O buffers) | KVM, directly | the CPU |
+# | **Secure EPT (S-EPT)** | private GPAs, to pages encrypted with the TD's key | the TDX module only, on a SEAMCALL | the CPU |
+# | **mirror EPT** | private GPAs, the same as the S-EPT | KVM's TDP MMU | KVM only — never the CPU |
+#
+# KVM's TDP MMU is written for page tables it can edit. For the private half it edits the mirror, and a hook
+# (`set_external_spte`, TDX's `tdx_sept_set_private_spte`) asks the TDX module for the same change in the S-EPT.
+# The S-EPT lives in memory the host cannot read; `TDH.MEM.SEPT.RD` exists but is a SEAMCALL per entry, so the
+# mirror is how KVM knows cheaply what is mapped.
+#
+# ## The first touch of one GPA
+#
+# We build a TD whose memslot starts at GPA 0 and add one page there with `KVM_TDX_INIT_MEM_REGION`. The TD's
+# S-EPT has only its root page (a TDCS page), so the walk for GPA 0 finds nothing below the root: each missing
+# level costs one `TDH.MEM.SEPT.ADD`, from the top down, and then the leaf is `TDH.MEM.PAGE.ADD`.
+
+# %%
+first = pagetables.first_add(gpa=0, gpaw=48)
+add = first.step("KVM_TDX_INIT_MEM_REGION")
+print("SEAMCALLs:", leaves(add)[:5], "… and", leaves(add).count("TDH.MR.EXTEND"), "TDH.MR.EXTEND")
+print("SEPT.ADD levels:", pagetables.sept_add_levels(add))
+
+# %% [markdown]
+# The walk for GPA 0 after that call: each box is the entry at one level, coloured and hatched by its state, with
+# the SEAMCALL that put it there. Look at the three `NL_MAPPED` levels (a non-leaf entry that links the next
+# table) above the `MAPPED` leaf.
+
+# %%
+Image(plot.to_png(plot.sept_tree(first.events, 0, root_level=3), dpi=60))
+
+# %% [markdown]
+# A 5-level S-EPT (GPAW 52) has one more level under its root, so the same first touch needs four:
+
+# %%
+five = pagetables.first_add(gpa=0, gpaw=52)
+print("GPAW 52, SEPT.ADD levels:", pagetables.sept_add_levels(five.step("KVM_TDX_INIT_MEM_REGION")))
+
+# %% [markdown]
+# The next page along shares all three tables: two pages in one call need the three `SEPT.ADD` only once.
+
+# %%
+two = pagetables.first_add(gpa=0, gpaw=48, nr_pages=2)
+two_add = two.step("KVM_TDX_INIT_MEM_REGION")
+print([leaf for leaf in leaves(two_add) if leaf != "TDH.MR.EXTEND"])
+
+# %% [markdown]
+# ## Mirror and S-EPT, side by side
+#
+# KVM changes its mirror entry only after the SEAMCALL for it succeeded, and nothing else can change the S-EPT.
+# So the two agree entry for entry. Here is the walk for GPA 0x1000 in both, and the check over every entry:
+
+# %%
+for row in pagetables.walk(two, 0x1000):
+    print(f"level {row.level}  entry [{row.index:3}]  mirror: {row.mirror:11}  S-EPT: {row.sept}")
+assert pagetables.mirror_disagreements(two) == []
+
+# %% [markdown]
+# ## Every state an S-EPT entry can be in
+#
+# The state machine of one entry, as the TDX module keeps it (intel/tdx-module `sept_state_lookup`; the migration
+# states are left out). Solid edges are SEAMCALLs from KVM, the dotted one is the guest's `TDG.MEM.PAGE.ACCEPT`.
+# The entry for GPA 0 took the `PAGE.ADD` edge, which only exists before the TD is finalized; at runtime a page
+# comes in by `PAGE.AUG` (to `PENDING`) and the guest's accept (to `MAPPED`).
+
+# %%
+Image(plot.to_png(plot.sept_state_machine(first.events, 0, 0), dpi=60))
+
+# %% [markdown]
+# ## Try it: walk any GPA
+#
+# **Try it:** pick a GPA and a GPAW, then drag *change* back to 1 and step forward: the tree fills in from the top,
+# and the state machine shows the edge each SEAMCALL took at that level. Try the 512 GiB GPA (a new level-3 entry)
+# and then `0x8000_0000_0000` with GPAW 48 and with 52: with 48 that GPA has the shared bit set, so it is not
+# private at all and KVM refuses it before any SEAMCALL.
+
+# %%
+sept_walk()
+
+# %% [markdown]
+# ## Dropping a private page takes four SEAMCALLs
+#
+# At runtime the guest accepts GPA 0x1000 (KVM maps it with `TDH.MEM.PAGE.AUG`), then asks for it to be shared
+# again with MapGPA. Removing it from the S-EPT is not one edit: KVM **blocks** the entry (no new TLB entries),
+# **tracks** (bumps the TD's TLB epoch and kicks every vCPU out, so no stale translation survives), **removes**
+# the page, and has the cache lines of the old key written back (`TDH.PHYMEM.PAGE.WBINVD`).
+
+# %%
+runtime = pagetables.runtime_touch(0x1000)
+print("accept:", leaves(runtime.step("guest accepts")))
+print("zap:   ", leaves(runtime.step("MapGPA to shared")))
+
+# %% [markdown]
+# What the simulator does not model here: the cost of `TDH.MEM.SEPT.RD` against a mirror walk, several vCPUs and
+# their IPIs on `TDH.MEM.TRACK`, huge pages (every leaf is 4 KiB), and `TDX_OPERAND_BUSY` contention between
+# vCPUs (it can be injected with the scenario op `tdx_error`, but nothing races).
+
+# %% [markdown]
+# ## Misconceptions
+#
+# **"Mirror EPT = S-EPT."** — No. The mirror is KVM's software copy, walked only by KVM. The S-EPT is what the CPU
+# walks; it lives in TDX-protected memory and changes only through SEAMCALLs that KVM's hooks issue. They hold the
+# same mappings (checked above), not the same memory.
+#
+# **"PAGE.ADD can add pages any time."** — No. `TDH.MEM.PAGE.ADD` is the build-time door, before
+# `TDH.MR.FINALIZE`; runtime pages come from `TDH.MEM.PAGE.AUG` plus the guest's `TDG.MEM.PAGE.ACCEPT`
+# (chapter [04](04-building-a-td.ipynb)).
+#
+# **"KVM writes the TD's private page table."** — It writes its mirror and *asks*: the S-EPT pages themselves are
+# TDX metadata (PAMT type `PT_EPT`), encrypted with the TD's key.
+
+# %%
+pt_ept = [page for page in first.out["final"]["pages"].values() if page["pamt"] == "PT_EPT"]
+print(len(pt_ept), "S-EPT pages, owner:", {page["owner"] for page in pt_ept})
+
+# %% [markdown]
+# ## Exercises
+#
+# **1.** How many `TDH.MEM.SEPT.ADD` does the first 4 KiB page of an empty 4-level S-EPT need, and at which levels?
+
+# %%
+levels = pagetables.sept_add_levels(first.step("KVM_TDX_INIT_MEM_REGION"))
+assert levels == [3, 2, 1]  # tdx-tdp-mmu.rst "adding a private page": 512G, 1G and 2M levels, then PAGE.ADD/AUG
+reveal(
+    "<b>Three</b>, at levels 3, 2 and 1 (tables covering 512 GiB, 1 GiB and 2 MiB). The root table is a TDCS "
+    "page added by TDH.MNG.ADDCX in KVM_TDX_INIT_VM; the leaf at level 0 is the page itself."
+)
+
+# %% [markdown]
+# **2.** And with GPAW 52?
+
+# %%
+assert pagetables.sept_add_levels(five.step("KVM_TDX_INIT_MEM_REGION")) == [4, 3, 2, 1]  # 5-level S-EPT
+reveal("<b>Four</b>: GPAW 52 makes the S-EPT 5-level (KVM passes GPAW to TDH.MNG.INIT), one more table.")
+
+# %% [markdown]
+# **3.** Order the SEAMCALLs that drop a private 4 KiB page from a running TD.
+
+# %%
+zap = leaves(runtime.step("MapGPA to shared"))
+assert zap[:3] == ["TDH.MEM.RANGE.BLOCK", "TDH.MEM.TRACK", "TDH.MEM.PAGE.REMOVE"]  # tdx-tdp-mmu.rst
+reveal(
+    "<b>BLOCK, TRACK, REMOVE</b> — and KVM then issues <code>TDH.PHYMEM.PAGE.WBINVD</code> on the page "
+    "(tdx_sept_remove_leaf_spte). TRACK only happens once the TD is RUNNABLE: before finalize no vCPU can hold a "
+    "translation, so tdx_track returns early."
+)
+
+# %% [markdown]
+# **4.** With GPAW 48, what does `KVM_TDX_INIT_MEM_REGION` at GPA `0x8000_0000_0000` return?
+
+# %%
+shared_gpa = pagetables.first_add(gpa=0x8000_0000_0000, gpaw=48)
+assert shared_gpa.step("KVM_TDX_INIT_MEM_REGION")["ret"] == -errno.EINVAL  # !vt_is_tdx_private_gpa -> -EINVAL
+reveal(
+    "<b>-EINVAL</b>: bit 47 is the shared bit with GPAW 48, so the GPA is the shared alias of GPA 0, and "
+    "tdx_vcpu_init_mem_region refuses a range that is not private. With GPAW 52 the same GPA is private."
+)
+
+# %% [markdown]
+# ## Where is this in the kernel?
+#
+# | what | file | function | link |
+# |---|---|---|---|
+# | the mirror walk, linking missing tables | `arch/x86/kvm/mmu/tdp_mmu.c` | `kvm_tdp_mmu_map`, `tdp_mmu_link_sp` | [TDX MMU part 2](https://lore.kernel.org/all/20241112073327.21979-1-yan.y.zhao@intel.com/) |
+# | the hook into the S-EPT | `arch/x86/kvm/vmx/tdx.c` | `tdx_sept_link_private_spt`, `tdx_sept_set_private_spte` | [TDX MMU part 2](https://lore.kernel.org/all/20241112073327.21979-1-yan.y.zhao@intel.com/) |
+# | PAGE.ADD before finalize, PAGE.AUG after | `arch/x86/kvm/vmx/tdx.c` | `tdx_mem_page_add`, `tdx_mem_page_aug` | [intel-tdx.rst](https://docs.kernel.org/virt/kvm/x86/intel-tdx.html) |
+# | the zap: BLOCK, TRACK, REMOVE, WBINVD | `arch/x86/kvm/vmx/tdx.c` | `tdx_sept_remove_leaf_spte`, `tdx_track` | [TDX MMU part 2](https://lore.kernel.org/all/20241112073327.21979-1-yan.y.zhao@intel.com/) |
+# | why INIT_MEM_REGION is a vCPU ioctl | `arch/x86/kvm/vmx/tdx.c` | `tdx_vcpu_init_mem_region` | commit c846b45 |
+#
+# Next: [04 — building a TD](04-building-a-td.ipynb), the whole ioctl sequence around these page tables.

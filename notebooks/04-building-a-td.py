@@ -1,0 +1,200 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 07 — What does `source_addr = 0` mean?
+#
+# **Who it is for:** kernel and VMM developers, reviewers and speakers who know what a VM and a page table are,
+# and want to follow the LKML thread "[PATCH v8 23/46] KVM: TDX: Make source page optional for
+# %% [markdown]
+# # 04 — Building a TD: from `KVM_CREATE_VM` to `KVM_TDX_FINALIZE_VM`
+#
+# **Who it is for:** VMM and kernel developers who want to know what each TDX ioctl asks of KVM and of the TDX
+# module, in which order, and what happens when the order is wrong. Chapter [03](03-three-page-tables.ipynb)
+# (the page tables) helps for the `INIT_MEM_REGION` step.
+#
+# **What you will learn:**
+# 1. the creation flow of `Documentation/virt/kvm/x86/intel-tdx.rst`, ioctl by ioctl, with the SEAMCALLs each one
+#    causes;
+# 2. the two state machines behind it: KVM's `TD_STATE_*` and the TDX module's `OP_STATE_*`;
+# 3. where the TD's control pages (TDR, TDCS, TDVPR, TDCX, S-EPT tables) come from, and who owns them;
+# 4. the two doors into private memory: `PAGE.ADD` while building, `PAGE.AUG` + the guest's `ACCEPT` at runtime;
+# 5. what KVM returns when a step is skipped, moved or repeated.
+#
+# **Time:** about 30 minutes.
+#
+# ← [03 — three page tables](03-three-page-tables.ipynb) · [05 — what the measurement covers](05-what-the-measurement-covers.ipynb) →
+# · terms: [KVM_TDX_INIT_MEM_REGION](../docs/glossary.md#kvm-tdx-init-mem-region),
+# [KVM_TDX_FINALIZE_VM](../docs/glossary.md#kvm-tdx-finalize-vm), [TDR / TDCS / TDVPS](../docs/glossary.md#tdr-tdcs-tdvps),
+# [TDH.MEM.PAGE.ADD](../docs/glossary.md#tdh-mem-page-add), [TDH.MEM.PAGE.AUG](../docs/glossary.md#tdh-mem-page-aug),
+# [TDH.MR.FINALIZE](../docs/glossary.md#tdh-mr-finalize)
+
+# %%
+import errno
+
+from IPython.display import Image
+
+from tdxsim import plot
+from tdxsim.lessons import lifecycle
+from tdxsim.widgets import reveal
+from tdxsim.widgets.lessons import lifecycle_player
+
+# %% [markdown]
+# ## The flow, as QEMU runs it
+#
+# The v8 in-place model (guest_memfd with `MMAP` and `INIT_SHARED`): create the VM, initialise the TD, create and
+# initialise vCPU 0, create the guest_memfd and its memslot, write the initial image while the pages are shared,
+# convert them to private, add the image with `KVM_TDX_INIT_MEM_REGION` (`source_addr` 0: the page is its own
+# source, chapter [07](07-source-addr-zero.ipynb)), finalize. Then the guest runs: it accepts a page it did not
+# have (`PAGE.AUG` + `ACCEPT`) and reads its image back. Each row is one step of the scenario, run by the simulator.
+
+# %%
+flow = lifecycle.run_variant("as QEMU does it")
+for row in lifecycle.rows(flow):
+    print(f"{row.label:30} {row.result:>4}  {row.td_state:24} {row.op_state:24} {row.seamcalls}")
+
+# %% [markdown]
+# Two state machines move together. KVM's `kvm_tdx->state` goes `TD_STATE_UNINITIALIZED → INITIALIZED` in
+# `KVM_TDX_INIT_VM` and `→ RUNNABLE` in `KVM_TDX_FINALIZE_VM`; the TDX module's TDCS `OP_STATE` goes
+# `UNINITIALIZED → INITIALIZED` in `TDH.MNG.INIT` and `→ RUNNABLE` in `TDH.MR.FINALIZE`. KVM's checks read its own
+# state, so most misuse is refused before a SEAMCALL is made.
+#
+# ## What each layer did
+#
+# The build's calls from `KVM_TDX_INIT_VM` to the end of `KVM_TDX_INIT_VCPU`, one row per event: the VMM's ioctl in
+# bold, KVM's functions, the SEAMCALLs in the TDX module lane and the page-ownership changes in the memory lane.
+
+# %%
+start, stop = flow.marks[flow.index("KVM_TDX_INIT_VM")], flow.marks[flow.index("KVM_TDX_INIT_VCPU") + 1]
+Image(plot.to_png(plot.call_timeline(flow.events, flow.step_marks, start, stop), dpi=60))
+
+# %% [markdown]
+# ## Who owns the TD's pages
+#
+# The host allocates every page the TD uses, then hands it over: `TDH.MNG.CREATE` takes the TDR, `TDH.MNG.ADDCX`
+# six TDCS pages (one of them the S-EPT root), `TDH.VP.CREATE` the TDVPR and `TDH.VP.ADDCX` five TDCX pages, and each
+# `TDH.MEM.SEPT.ADD` one S-EPT table. In the map below those are the purple "TDX module metadata" frames; the
+# vermillion ones are the TD's private pages (the image, added; the page the guest accepted). Look at the physical
+# view: the host cannot tell the metadata from the TD's memory by address, only the TDX module's PAMT can.
+
+# %%
+Image(plot.to_png(plot.ownership_map(flow.out, flow.doc, legend=False), dpi=60))
+
+# %%
+Image(plot.to_png(plot.ownership_legend(), dpi=60))
+
+# %%
+print({row.label: row.metadata for row in lifecycle.rows(flow)}["KVM_TDX_FINALIZE_VM"])
+print("bytes by owner:", flow.out["final"]["memory"])
+
+# %% [markdown]
+# ## Try it: skip, move or repeat a step
+#
+# **Try it:** pick a variant of the flow and step through it with *next*: the table marks the step, the timeline
+# shows what it did. Start with "skip KVM_TDX_INIT_VCPU" (which step fails first, and what does FINALIZE do
+# then?), then "KVM_TDX_INIT_MEM_REGION after KVM_TDX_FINALIZE_VM" and watch the guest's read of GPA 0 at the end.
+
+# %%
+lifecycle_player()
+
+# %% [markdown]
+# What the variants show, all computed above by the simulator:
+#
+# * a vCPU needs an initialised TD: `KVM_CREATE_VCPU` before `KVM_TDX_INIT_VM` is `-EIO` (`tdx_vcpu_create`);
+# * `KVM_TDX_INIT_MEM_REGION` needs an initialised vCPU (`-EINVAL`), a private GPA (`-EINVAL` from
+#   `kvm_gmem_populate` when the conversion was skipped) and a TD that is not yet RUNNABLE (`-EINVAL`: "once TD is
+#   finalized, the initial guest memory is fixed");
+# * a second add of the same GPA is `-EIO`, and the VM lives on (chapter [07](07-source-addr-zero.ipynb));
+# * `TDH.MR.FINALIZE` without an initialised vCPU fails in the TDX module (`TDX_NO_VCPUS`); KVM treats that as a
+#   bug (`KVM_BUG_ON`), returns `-EIO` and the VM is dead;
+# * the guest cannot run before finalize: `KVM_RUN` on an unfinalized TD is `-EINVAL`;
+# * after finalize, a page KVM did not add arrives by `PAGE.AUG` as `PENDING`; a guest that touches it without
+#   accepting it, with `SEPT_VE_DISABLE` (QEMU's default), gets the VM killed (`-EIO`).
+#
+# The curriculum planned a "bug the VM on a fault before finalize" step: that patch was in RFC v5 of the series and
+# is not in v8, so it is not modelled. The `sept_ve_disable` toggle is modelled only as described above (the
+# guest gets a `#VE` without it).
+
+# %% [markdown]
+# ## Misconceptions
+#
+# **"INIT_MEM_REGION is a VM ioctl."** — It is a vCPU ioctl: mapping into the S-EPT reuses the vCPU's MMU fault
+# path, "the only way to invoke TDH.MEM.SEPT.ADD before the TD is finalized" (commit c846b45). That is why it
+# fails without `KVM_TDX_INIT_VCPU`.
+#
+# **"PAGE.ADD can add pages any time."** — Only before `TDH.MR.FINALIZE` (commit 012426d: after it "the VMM adding
+# TD private pages with arbitrary content is no longer allowed"). Runtime pages come from `TDH.MEM.PAGE.AUG`, zeroed
+# and `PENDING`, and the guest must accept them:
+
+# %%
+accept = flow.step("guest accepts GPA 0x1000")
+print("SEAMCALL:", [c["leaf"] for c in accept["seamcalls"]])
+print("TDCALLs:", [(t["leaf"], t["status"]) for t in accept["tdcalls"]])
+
+# %% [markdown]
+# **"The host can read TD private memory; it's just ciphertext."** — The TDR stays a host-KeyID page, but every
+# other page handed over is encrypted under the TD's HKID and owned by the module; a reader without the key gets
+# no plaintext (chapter [01](01-who-owns-this-page.ipynb)).
+
+# %% [markdown]
+# ## Exercises
+#
+# **1.** What does `KVM_TDX_INIT_MEM_REGION` return after `KVM_TDX_FINALIZE_VM`?
+
+# %%
+late = lifecycle.run_variant("KVM_TDX_INIT_MEM_REGION after KVM_TDX_FINALIZE_VM")
+# tdx.c tdx_vcpu_init_mem_region: "Once TD is finalized, the initial guest memory is fixed"
+assert late.step("KVM_TDX_INIT_MEM_REGION")["ret"] == -errno.EINVAL
+reveal(
+    "<b>-EINVAL</b>, with no SEAMCALL: KVM checks its own TD_STATE first. The curriculum left this errno open; "
+    "the v8 tree's <code>tdx_vcpu_init_mem_region()</code> returns -EINVAL once the TD is RUNNABLE."
+)
+
+# %% [markdown]
+# **2.** How many TDCS pages does `KVM_TDX_INIT_VM` hand to the TDX module, and how many TDCX pages does one vCPU
+# take?
+
+# %%
+init_vm = flow.step("KVM_TDX_INIT_VM")
+init_vcpu = flow.step("KVM_TDX_INIT_VCPU")
+n_tdcs = sum(c["leaf"] == "TDH.MNG.ADDCX" for c in init_vm["seamcalls"])
+n_tdcx = sum(c["leaf"] == "TDH.VP.ADDCX" for c in init_vcpu["seamcalls"])
+assert (n_tdcs, n_tdcx) == (6, 5)  # TDX module 1.5: MIN_NUM_TDCS_PAGES 6; TDVPS 6 pages = TDVPR + 5 TDCX (fidelity.md)
+reveal(
+    "<b>6 TDCS pages and 5 TDCX pages</b> (TDX module 1.5; KVM reads the sizes with TDH.SYS.INFO). One TDCS page "
+    "is the root of the S-EPT. The reference said 'TDH.MNG.ADDCX per TDCS page' without a number."
+)
+
+# %% [markdown]
+# **3.** Which ioctl moves the TDX module's OP_STATE to `OP_STATE_RUNNABLE`, and through which SEAMCALL?
+
+# %%
+row = next(r for r in lifecycle.rows(flow) if r.op_state == "OP_STATE_RUNNABLE")
+assert (row.label, row.seamcalls) == ("KVM_TDX_FINALIZE_VM", "TDH.MR.FINALIZE")  # commit 012426d
+reveal("<b>KVM_TDX_FINALIZE_VM</b>, through <code>TDH.MR.FINALIZE</code>, which also freezes MRTD.")
+
+# %% [markdown]
+# ## Where is this in the kernel?
+#
+# | what | file | function | link |
+# |---|---|---|---|
+# | `KVM_TDX_INIT_VM`: TDH.MNG.CREATE, KEY.CONFIG, ADDCX, INIT | `arch/x86/kvm/vmx/tdx.c` | `tdx_td_init`, `__tdx_td_init` | [intel-tdx.rst](https://docs.kernel.org/virt/kvm/x86/intel-tdx.html) |
+# | `KVM_CREATE_VCPU`'s TDX part | `arch/x86/kvm/vmx/tdx.c` | `tdx_vcpu_create` | [intel-tdx.rst](https://docs.kernel.org/virt/kvm/x86/intel-tdx.html) |
+# | `KVM_TDX_INIT_VCPU`: TDH.VP.CREATE, ADDCX, INIT | `arch/x86/kvm/vmx/tdx.c` | `tdx_vcpu_init`, `tdx_td_vcpu_init` | [intel-tdx.rst](https://docs.kernel.org/virt/kvm/x86/intel-tdx.html) |
+# | `KVM_TDX_INIT_MEM_REGION` | `arch/x86/kvm/vmx/tdx.c` | `tdx_vcpu_init_mem_region`, `tdx_gmem_post_populate` | [v8 23/46](https://lore.kernel.org/all/20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com/) |
+# | `KVM_TDX_FINALIZE_VM` | `arch/x86/kvm/vmx/tdx.c` | `tdx_td_finalize` | commit 012426d |
+# | runtime faults: PAGE.AUG | `arch/x86/kvm/vmx/tdx.c` | `tdx_handle_ept_violation`, `tdx_mem_page_aug` | [TDX MMU part 2](https://lore.kernel.org/all/20241112073327.21979-1-yan.y.zhao@intel.com/) |
+#
+# Next: [05 — what the measurement covers](05-what-the-measurement-covers.ipynb): what `TDH.MR.FINALIZE` froze.

@@ -1,0 +1,202 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 07 — What does `source_addr = 0` mean?
+#
+# **Who it is for:** kernel and VMM developers, reviewers and speakers who know what a VM and a page table are,
+# and want to follow the LKML thread "[PATCH v8 23/46] KVM: TDX: Make source page optional for
+# %% [markdown]
+# # 06 — Conversions at runtime: MapGPA, the zap, SIGBUS
+#
+# **Who it is for:** VMM and kernel developers who want to follow a guest's request to share or unshare memory
+# through KVM, the VMM and the TDX module, in both memory models. Chapters [02](02-memslots-and-guest-memfd.ipynb)
+# (the two models) and [03](03-three-page-tables.ipynb) (the page tables) help.
+#
+# **What you will learn:**
+# 1. the path of a conversion: `TDG.VP.VMCALL<MapGPA>` → `KVM_EXIT_HYPERCALL` (`KVM_HC_MAP_GPA_RANGE`) in chunks of
+#    at most 2 MiB → the VMM converts → the next fault maps the page the other way;
+# 2. what private → shared costs in the S-EPT (BLOCK, TRACK, REMOVE, WBINVD), and shared → private (PAGE.AUG and
+#    the guest's ACCEPT);
+# 3. why contents do not survive a conversion, and what happened to the "content modes" of earlier revisions;
+# 4. why the host gets SIGBUS on a private page in the in-place model, and why out-of-place means two pages per GFN.
+#
+# **Time:** about 30 minutes.
+#
+# ← [05 — what the measurement covers](05-what-the-measurement-covers.ipynb) · [07 — source_addr = 0](07-source-addr-zero.ipynb) →
+# · terms: [MapGPA](../docs/glossary.md#mapgpa), [KVM_HC_MAP_GPA_RANGE](../docs/glossary.md#kvm-hc-map-gpa-range),
+# [in-place conversion](../docs/glossary.md#in-place-conversion),
+# [out-of-place conversion](../docs/glossary.md#out-of-place-conversion),
+# [TDH.MEM.RANGE.BLOCK / TRACK / PAGE.REMOVE](../docs/glossary.md#range-block-track-remove),
+# [TDG.MEM.PAGE.ACCEPT](../docs/glossary.md#tdg-mem-page-accept)
+
+# %%
+from IPython.display import Image
+
+from tdxsim import plot
+from tdxsim.lessons import conversions
+from tdxsim.lessons.lifecycle import fold
+from tdxsim.widgets import reveal
+from tdxsim.widgets.lessons import conversion_panel
+
+# %% [markdown]
+# ## Private → shared, in place
+#
+# A finalized TD (v8, in-place conversion on). The guest accepts GPA 0x1000, writes a secret there, then asks for
+# the page to be shared: it sets the shared bit in the GPA it passes to MapGPA. KVM checks the range and exits to
+# userspace; the VMM converts the chunk with `KVM_SET_MEMORY_ATTRIBUTES2` on the guest_memfd and answers 0.
+
+# %%
+to_shared = conversions.convert(in_place=True, to_shared=True, pages=1)
+s = conversions.summary(to_shared)
+print("exits:", s.chunks)
+print("the VMM:", s.vmm_ops)
+print("SEAMCALLs:", fold(s.seamcalls))
+print("TDVMCALL:", s.tdcall_status)
+print("afterwards:", s.reads)
+
+# %% [markdown]
+# The attribute change zaps the private mapping: through the mirror EPT's hook, KVM blocks the S-EPT entry, bumps
+# the TLB epoch (`TDH.MEM.TRACK`, and a kick of every vCPU), removes the page (the leaf is `FREE` again) and
+# writes back its cache lines under the old key (`TDH.PHYMEM.PAGE.WBINVD`). The page leaves the TD and its
+# plaintext does not come along: both the host and the guest (through the shared alias) read zeros. The call
+# timeline of the MapGPA step:
+
+# %%
+i = to_shared.index("MapGPA")
+timeline = plot.call_timeline(to_shared.events, to_shared.step_marks, to_shared.marks[i], to_shared.marks[i + 1])
+Image(plot.to_png(timeline, dpi=60))
+
+# %% [markdown]
+# The entry's life: `PAGE.AUG` (`FREE → PENDING`), the guest's `ACCEPT` (`→ MAPPED`), `RANGE.BLOCK`
+# (`→ BLOCKED`), `PAGE.REMOVE` (`→ FREE`):
+
+# %%
+Image(plot.to_png(plot.sept_state_machine(to_shared.events, 0x1000, 0), dpi=60))
+
+# %% [markdown]
+# ## Contents are not preserved — and the history of "content modes"
+#
+# In v8, KVM itself does not touch memory on an attribute change, but a private page leaving the TD is removed and
+# scrubbed by the TDX module, and a page entering it arrives by `PAGE.AUG` and is cleared by the guest's `ACCEPT`.
+# So a conversion in either direction must be treated as losing the contents. Earlier revisions of the series
+# (RFC v2 to v5) offered opt-in content modes on `KVM_SET_MEMORY_ATTRIBUTES2`: ZERO (private → shared only) and
+# PRESERVE ("if the host writes 0xbeef to shared memory and converts the memory to private, the guest will also read
+# 0xbeef", Sean, [abLfWHf89TxWqeGZ@google.com](https://lore.kernel.org/all/abLfWHf89TxWqeGZ@google.com/)), later only
+# before finalize for TDX and SNP. **v8 dropped them**: `flags` must be 0, anything else is `-EINVAL`. The
+# curriculum's content-mode widget therefore has no v8 counterpart, and tdxsim does not model the modes.
+#
+# Shared → private, in place: the host writes into the shared page, the guest converts it back, accepts it and
+# reads it; then the host touches its mapping again.
+
+# %%
+to_private = conversions.convert(in_place=True, to_shared=False, pages=1)
+print(conversions.summary(to_private).reads)
+print("accept:", [c["leaf"] for c in to_private.step("guest accepts 0x1000")["seamcalls"]])
+
+# %% [markdown]
+# The guest reads zeros, not the host's text, and the host's access is **SIGBUS**: the v8 invariant "a
+# guest-private page is never mappable to host userspace" — the page is still in the VMM's mapping of the
+# guest_memfd, but the fault handler refuses it.
+#
+# ## Out of place: two pages per GFN
+#
+# In the out-of-place model (per-VM `KVM_SET_MEMORY_ATTRIBUTES`, shared pages from the memslot's `userspace_addr`),
+# the VMM must also throw away the side no longer used: QEMU's `kvm_convert_memory` punches a hole in the
+# guest_memfd (to shared) or `madvise(MADV_DONTNEED)`s the anonymous memory (to private). Until it does, a GFN can
+# be backed twice. Compare the two models after the same private → shared conversion of one page:
+
+# %%
+oop = conversions.convert(in_place=False, to_shared=True, pages=1)
+print("out-of-place, the VMM:", conversions.summary(oop).vmm_ops)
+runs = [("in-place", to_shared.out, to_shared.doc), ("out-of-place", oop.out, oop.doc)]
+Image(plot.to_png(plot.ownership_compare(runs), dpi=60))
+
+# %% [markdown]
+# ## Try it: convert a range
+#
+# **Try it:** start with one page, private → shared, in place. Then set *pages* to 513: the 2 MiB limit splits the
+# request into two exits. Switch the direction and the model and compare the VMM's ioctls and the SEAMCALLs. Finally
+# let the VMM *ignore* the exit: the guest is told the conversion succeeded, but the attribute never changed, and
+# its next access to the shared alias exits with `-EFAULT` (`KVM_EXIT_MEMORY_FAULT`).
+
+# %%
+conversion_panel()
+
+# %% [markdown]
+# Not modelled: interrupts pending between MapGPA chunks (which end the call with `TDVMCALL_STATUS_RETRY`),
+# huge pages, several vCPUs, and the SW_PROTECTED VM type.
+
+# %% [markdown]
+# ## Misconceptions
+#
+# **"Conversions keep memory contents."** — Not guaranteed, and under TDX they do not: above, both directions read
+# zeros. v8 has no content modes.
+#
+# **"The host can read TD private memory; it's just ciphertext."** — In the in-place model it cannot even map it:
+# the access is SIGBUS. Protection is mappability, not only encryption.
+#
+# **"Mirror EPT = S-EPT."** — The zap goes through both: KVM clears its mirror SPTE and its hook issues the
+# SEAMCALLs that change the S-EPT (chapter [03](03-three-page-tables.ipynb)).
+
+# %% [markdown]
+# ## Exercises
+#
+# **1.** The guest converts 4 MiB + 4 KiB to shared with one MapGPA. How many `KVM_EXIT_HYPERCALL`s does the VMM see?
+
+# %%
+big = conversions.convert(in_place=True, to_shared=True, pages=1025)
+assert len(conversions.summary(big).chunks) == 3  # TDX_MAP_GPA_MAX_LEN = 2 MiB per exit (tdx.c, __tdx_map_gpa)
+reveal(
+    "<b>Three</b>: 2 MiB, 2 MiB and 4 KiB. KVM caps each exit at TDX_MAP_GPA_MAX_LEN (2 MiB) so the vCPU can "
+    "take interrupts in between, and re-enters userspace for the rest."
+)
+
+# %% [markdown]
+# **2.** In order, which SEAMCALLs remove one accepted private page when the guest makes it shared?
+
+# %%
+assert s.seamcalls == [
+    "TDH.MEM.RANGE.BLOCK",
+    "TDH.MEM.TRACK",
+    "TDH.MEM.PAGE.REMOVE",
+    "TDH.PHYMEM.PAGE.WBINVD",
+]  # tdx-tdp-mmu.rst ("dropping a private page"); tdx.c tdx_sept_remove_leaf_spte adds the WBINVD
+reveal("<b>BLOCK, TRACK, REMOVE, WBINVD</b> — the curriculum's quiz lists the first three; KVM adds the fourth.")
+
+# %% [markdown]
+# **3.** In-place model, after shared → private: what does the host get when it reads the page through its
+# mapping of the guest_memfd?
+
+# %%
+assert conversions.summary(to_private).reads["host reads 0x1000"] == "SIGBUS"  # v8 cover letter: private → SIGBUS
+reveal(
+    "<b>SIGBUS.</b> v8's cover letter: all pages are mmap()-able, but touching a private one gives SIGBUS "
+    "(kvm_gmem_fault_user_mapping)."
+)
+
+# %% [markdown]
+# ## Where is this in the kernel?
+#
+# | what | file | function | link |
+# |---|---|---|---|
+# | MapGPA, chunked exits, the reply | `arch/x86/kvm/vmx/tdx.c` | `tdx_map_gpa`, `__tdx_map_gpa`, `tdx_complete_vmcall_map_gpa` | [tdx-tdp-mmu.rst](https://lore.kernel.org/all/20241112073327.21979-1-yan.y.zhao@intel.com/) |
+# | the per-gmem attribute ioctl and the zap | `virt/kvm/guest_memfd.c` | `kvm_gmem_set_attributes`, `kvm_gmem_invalidate_start` | [v8 series](https://lore.kernel.org/all/20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com/) |
+# | SIGBUS on a private page | `virt/kvm/guest_memfd.c` | `kvm_gmem_fault_user_mapping` | [v8 series](https://lore.kernel.org/all/20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com/) |
+# | removal from the S-EPT | `arch/x86/kvm/vmx/tdx.c` | `tdx_sept_remove_leaf_spte`, `tdx_track` | [TDX MMU part 2](https://lore.kernel.org/all/20241112073327.21979-1-yan.y.zhao@intel.com/) |
+# | the VMM's side | QEMU `accel/kvm/kvm-all.c` | `kvm_convert_memory` | — |
+# | content modes (history, not in v8) | — | — | [abLfWHf89TxWqeGZ@google.com](https://lore.kernel.org/all/abLfWHf89TxWqeGZ@google.com/) |
+#
+# Next: [07 — what does `source_addr = 0` mean?](07-source-addr-zero.ipynb)

@@ -1,0 +1,145 @@
+"""Scenario documents for the chapters, built step by step, and one run of each (the contract's output plus the
+event record of the same replay), so a chapter's figures and its asserts read the same record.
+
+Pure Python: no ipywidgets, no matplotlib. The ioctl order is the one of tests/scenario_helpers.py (kvm-uapi.md §1:
+VM, INIT_VM, vCPU, INIT_VCPU, guest_memfd, mmap, memslot) for both memory models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tdxsim.events import Event
+from tdxsim.scenario import run_scenario
+from tdxsim.vmm.process import Vmm
+from tdxsim.widgets.seed import replay
+
+PAGE = 4096
+GMEM_VA = 0x7F0000000000  # the memslot's userspace side: the guest_memfd mmap (in-place) or anonymous memory
+SRC_VA = 0x7F4000000000  # a separate PAGE.ADD source buffer (out-of-place)
+PRIVATE = ["KVM_MEMORY_ATTRIBUTE_PRIVATE"]
+MEASURE = ["KVM_TDX_MEASURE_MEMORY_REGION"]
+
+
+def op(op_name: str, label: str | None = None, **args: Any) -> dict[str, Any]:
+    """One scenario step (scenario-format.md), with an optional label."""
+    step: dict[str, Any] = {"op": op_name, **args}
+    if label is not None:
+        step["label"] = label
+    return step
+
+
+def td_steps(in_place: bool, size: int, gpa: int = 0, gpaw: int = 48) -> list[dict[str, Any]]:
+    """Create the TD up to its memslot: VM, INIT_VM, vCPU 0, INIT_VCPU, guest_memfd, its userspace side, memslot."""
+    steps = [
+        op("KVM_CREATE_VM", "KVM_CREATE_VM", type="KVM_X86_TDX_VM"),
+        op("KVM_TDX_INIT_VM", "KVM_TDX_INIT_VM", gpaw=gpaw),
+        op("KVM_CREATE_VCPU", "KVM_CREATE_VCPU", id=0),
+        op("KVM_TDX_INIT_VCPU", "KVM_TDX_INIT_VCPU", vcpu=0),
+    ]
+    if in_place:
+        flags = ["GUEST_MEMFD_FLAG_MMAP", "GUEST_MEMFD_FLAG_INIT_SHARED"]
+        steps += [
+            op("KVM_CREATE_GUEST_MEMFD", "KVM_CREATE_GUEST_MEMFD", size=size, flags=flags),
+            op("mmap", "mmap the guest_memfd", addr=hex(GMEM_VA), length=size, fd="guest_memfd:0", offset=0),
+        ]
+    else:
+        steps += [
+            op("KVM_CREATE_GUEST_MEMFD", "KVM_CREATE_GUEST_MEMFD", size=size, flags=[]),
+            op("mmap", "mmap anonymous memory", addr=hex(GMEM_VA), length=size, fd=None),
+        ]
+    steps.append(
+        op(
+            "KVM_SET_USER_MEMORY_REGION2",
+            "KVM_SET_USER_MEMORY_REGION2",
+            slot=0,
+            flags=["KVM_MEM_GUEST_MEMFD"],
+            guest_phys_addr=hex(gpa),
+            memory_size=size,
+            userspace_addr=hex(GMEM_VA),
+            guest_memfd=0,
+            guest_memfd_offset=0,
+        )
+    )
+    return steps
+
+
+def make_private(in_place: bool, offset: int, size: int, gpa: int = 0, label: str = "convert to private") -> dict:
+    """Set [offset, offset+size) of the slot private with the model's ioctl (per-gmem in-place, per-VM otherwise)."""
+    if in_place:
+        return op("KVM_SET_MEMORY_ATTRIBUTES2", label, guest_memfd=0, offset=hex(offset), size=size, attributes=PRIVATE)
+    return op("KVM_SET_MEMORY_ATTRIBUTES", label, address=hex(gpa + offset), size=size, attributes=PRIVATE)
+
+
+def add_image(
+    in_place: bool, gpa: int, data: bytes, private_size: int = PAGE, label: str = "KVM_TDX_INIT_MEM_REGION"
+) -> list[dict]:
+    """Write one image page at the slot's start and add it with MEASURE: in place with source_addr 0 (Yan's seven
+    steps: write while shared, convert the first `private_size` bytes to private, add), or from a separate source
+    buffer (the classic flow; the slot is already private)."""
+    add = {"vcpu": 0, "gpa": hex(gpa), "nr_pages": 1, "flags": MEASURE}
+    if in_place:
+        return [
+            op("write", "write the image while shared", addr=hex(GMEM_VA), data=data.hex()),
+            make_private(True, 0, private_size, gpa, "convert to private"),
+            op("KVM_TDX_INIT_MEM_REGION", label, source_addr="0x0", **add),
+        ]
+    return [
+        op("mmap", "mmap a source buffer", addr=hex(SRC_VA), length=PAGE, fd=None),
+        op("write", "write the image into it", addr=hex(SRC_VA), data=data.hex()),
+        op("KVM_TDX_INIT_MEM_REGION", label, source_addr=hex(SRC_VA), **add),
+    ]
+
+
+@dataclass
+class Built:
+    """One scenario run: the document, the contract's output, and the event record with each step's first event."""
+
+    doc: dict[str, Any]
+    out: dict[str, Any]
+    events: list[Event]
+    marks: list[int]  # marks[i]: index of step i's first event; marks[-1] == len(events)
+    vmm: Vmm = field(repr=False)
+
+    def index(self, label: str) -> int:
+        """The number of the step with this label."""
+        return next(i for i, s in enumerate(self.out["steps"]) if s.get("label") == label)
+
+    def step(self, label: str) -> dict[str, Any]:
+        """The output of the step with this label."""
+        return self.out["steps"][self.index(label)]
+
+    def step_events(self, label: str) -> list[Event]:
+        """The events the labelled step caused."""
+        i = self.index(label)
+        return self.events[self.marks[i] : self.marks[i + 1]]
+
+    def chunk(self, gpa: int) -> bytes:
+        """The 256 bytes at `gpa` of the TD's private page there (what a TDH.MR.EXTEND at `gpa` measured)."""
+        kvm, module = self.vmm.kvm, self.vmm.module
+        base = gpa & ~(PAGE - 1)
+        pfn = module.leaf_pfn(kvm.tdx.tdr, base)
+        if pfn is None:
+            return bytes(256)
+        return bytes(self.vmm.mem.view(pfn)[gpa - base : gpa - base + 256])
+
+    @property
+    def step_marks(self) -> list[tuple[int, dict[str, Any]]]:
+        """(first event index, output) of each step, for the call timeline's VMM rows."""
+        return list(zip(self.marks, self.out["steps"], strict=False))
+
+
+def run(steps: list[dict[str, Any]], kernel: str = "v8", in_place: bool | None = None) -> Built:
+    """Replay the steps through run_scenario (the contract's output) and through a Vmm (the event record)."""
+    doc: dict[str, Any] = {"format": 1, "kernel": kernel, "steps": steps}
+    if in_place is not None:
+        doc["gmem_in_place_conversion"] = in_place
+    out = run_scenario(doc)
+    vmm, marks = replay(doc)
+    return Built(doc, out, vmm.trace.events, marks, vmm)
+
+
+def leaves(step: dict[str, Any]) -> list[str]:
+    """The SEAMCALL leaves of one output step, in order."""
+    return [c["leaf"] for c in step["seamcalls"]]

@@ -1,0 +1,99 @@
+"""Chapter 05, what the measurement covers: MRTD of a firmware image loaded the way QEMU loads it, with one byte
+flipped, the load done in place or classically, single-pass or two-pass, and of a few pages added by hand.
+
+Pure Python. Every MRTD is the simulated TDX module's (tdxsim.vmm.firmware.measure_firmware for images, a scenario
+otherwise); nothing here hashes on its own.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from tdxsim.lessons.build import PAGE, SRC_VA, Built, make_private, op, run, td_steps
+from tdxsim.tdvf import BFV, CFV, MR_EXTEND, TD_HOB, TEMP_MEM, SectionSpec, build_tdvf_image, parse_tdvf
+from tdxsim.vmm.firmware import FirmwareMeasurement, measure_firmware
+
+#: Where Debian's `ovmf` package installs the unified image (docs/fidelity.md: OVMF_CODE.fd alone is half of it).
+DEBIAN_OVMF = "/usr/share/ovmf/OVMF.fd"
+
+
+def small_image() -> bytes:
+    """A TDVF image with four sections, as OVMF lays them out: a measured BFV (code), an unmeasured CFV
+    (variables), a TD HOB and temporary memory (no bytes in the file: they start as zero pages)."""
+    code = b"".join(f"BFV code page {i} ".encode().ljust(PAGE, b"\x90") for i in range(2))
+    return build_tdvf_image(
+        [
+            SectionSpec(BFV, 0xFFFFE000, 2 * PAGE, MR_EXTEND, code),
+            SectionSpec(CFV, 0xFFFFD000, PAGE, 0, b"CFV: UEFI variables".ljust(PAGE, b"\0")),
+            SectionSpec(TD_HOB, 0x809000, PAGE),
+            SectionSpec(TEMP_MEM, 0x800000, PAGE),
+        ]
+    )
+
+
+def debian_ovmf() -> bytes | None:
+    """The bytes of Debian's OVMF.fd, or None when the `ovmf` package is not installed."""
+    if not os.path.exists(DEBIAN_OVMF):
+        return None
+    with open(DEBIAN_OVMF, "rb") as f:
+        return f.read()
+
+
+def flip_byte(image: bytes, section: int, offset: int = 0x10) -> bytes:
+    """The image with one byte of section `section`'s file data inverted (the section must have raw data)."""
+    s = parse_tdvf(image)[section]
+    if offset >= s.raw_data_size:
+        raise ValueError(f"section {section} ({s.type_name}) has no byte {offset:#x} in the file")
+    at = s.data_offset + offset
+    return image[:at] + bytes([image[at] ^ 0xFF]) + image[at + 1 :]
+
+
+def flippable(image: bytes) -> list[tuple[int, str, bool]]:
+    """The sections that have bytes in the file: (index, type name, measured with MR.EXTEND)."""
+    return [(i, s.type_name, s.measured) for i, s in enumerate(parse_tdvf(image)) if s.raw_data_size]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to load an image: which byte is flipped (section index or None), in place or not, the order."""
+
+    flip: int | None = None
+    in_place: bool = False
+    two_pass: bool = False
+
+
+def measure(image: bytes, variant: Variant = Variant(), record: bool = False) -> FirmwareMeasurement:
+    """Load and finalize `image` as the variant says; the MRTD the TDX module reported."""
+    if variant.flip is not None:
+        image = flip_byte(image, variant.flip)
+    return measure_firmware(image, two_pass=variant.two_pass, in_place=variant.in_place, record=record)
+
+
+def pages_by_hand(pages: list[tuple[int, bytes | None]], in_place: bool = False) -> Built:
+    """Add pages one INIT_MEM_REGION each, in the order given, and finalize: (gpa, content) with content None for
+    a page added without KVM_TDX_MEASURE_MEMORY_REGION (zeros, PAGE.ADD record only). The slot spans them all."""
+    top = max(gpa for gpa, _ in pages) + PAGE
+    steps = td_steps(in_place, top)
+    if in_place:
+        steps += [op("write", addr=hex(0x7F0000000000 + gpa), data=c.hex()) for gpa, c in pages if c]
+    steps.append(make_private(in_place, 0, top))
+    if not in_place:
+        steps.append(op("mmap", "source buffers", addr=hex(SRC_VA), length=top, fd=None))
+        steps += [op("write", addr=hex(SRC_VA + gpa), data=c.hex()) for gpa, c in pages if c]
+    for gpa, content in pages:
+        measure = ["KVM_TDX_MEASURE_MEMORY_REGION"] if content is not None else []
+        source = 0 if in_place else SRC_VA + gpa
+        steps.append(
+            op(
+                "KVM_TDX_INIT_MEM_REGION",
+                f"add {gpa:#x}",
+                vcpu=0,
+                source_addr=hex(source),
+                gpa=hex(gpa),
+                nr_pages=1,
+                flags=measure,
+            )
+        )
+    steps.append(op("KVM_TDX_FINALIZE_VM", "KVM_TDX_FINALIZE_VM"))
+    return run(steps, in_place=in_place)

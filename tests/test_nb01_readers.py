@@ -1,0 +1,120 @@
+"""Notebook 01's lesson (tdxsim.lessons.readers), figures (tdxsim.plot.actors) and widget (tdxsim.widgets.readers).
+
+Expected values come from the references, not from the code: SIGBUS for a host touch of a private guest_memfd page
+(v8 cover letter; kvm-uapi.md §3.2 and §4 row 35), the shared bit at GPAW-1 (TDX_SHARED_BIT_PWL_4 = bit 47,
+TDX_SHARED_BIT_PWL_5 = bit 51; kvm-uapi.md §1 row 3), "never plaintext" for a reader without the TD's KeyID
+(tdx-module.md §2.1; tdxsim returns zeros, docs/fidelity.md).
+"""
+
+import pytest
+
+from tdxsim.lessons import readers
+from tdxsim.lessons.readers import IMAGE_TEXT, SHARED_TEXT, read_page, read_table, shared_mask
+
+SECRET = IMAGE_TEXT.format(i=0).encode()
+
+
+def test_shared_bit_is_gpaw_minus_one():
+    assert shared_mask(48) == 1 << 47
+    assert shared_mask(52) == 1 << 51
+    assert readers.is_shared_gpa(0x8_0000_0000_1000, 52)
+    assert not readers.is_shared_gpa(0x1000, 48)
+    assert readers.gpa_to_gfn(0x3000) == 3
+    with pytest.raises(ValueError):
+        shared_mask(50)
+
+
+def test_the_scenario_builds_the_td_cleanly():
+    out = readers.tour_output()
+    assert all(step["ret"] == 0 and "signal" not in step for step in out["steps"])
+    assert out["final"]["td_state"] == "TD_STATE_RUNNABLE"
+    owners = {p["owner"] for p in out["final"]["pages"].values()}
+    assert {"td_private", "guest_memfd_shared", "tdx_metadata"} <= owners
+
+
+def test_vmm_touch_of_a_private_page_is_sigbus():
+    r = read_page("vmm", "image")
+    assert (r.outcome, r.data) == ("SIGBUS", None)
+
+
+def test_host_kernel_never_sees_the_private_plaintext():
+    r = read_page("kernel", "image")
+    assert r.outcome == "zeros"
+    assert SECRET not in (r.data or b"")
+
+
+@pytest.mark.parametrize("actor", ["module", "td"])
+def test_module_and_td_read_the_plaintext(actor):
+    r = read_page(actor, "image")
+    assert r.outcome == "plaintext"
+    assert r.data.startswith(SECRET)
+
+
+@pytest.mark.parametrize("gpaw", [48, 52])
+def test_td_reads_the_shared_page_through_the_shared_alias_only(gpaw):
+    shared = read_page("td", "shared", shared_bit=True, gpaw=gpaw)
+    assert shared.data.startswith(SHARED_TEXT.encode())
+    assert shared.address == f"GPA {(1 << (gpaw - 1)) | 0xF000:#x}"
+    private_alias = read_page("td", "shared", shared_bit=False, gpaw=gpaw)
+    assert private_alias.outcome == "KVM_EXIT_MEMORY_FAULT"
+
+
+def test_shared_alias_of_a_private_page_exits_to_the_vmm():
+    assert read_page("td", "image", shared_bit=True).outcome == "KVM_EXIT_MEMORY_FAULT"
+
+
+def test_nobody_outside_the_host_names_the_tdr():
+    assert read_page("vmm", "tdr").outcome == "no address"
+    assert read_page("td", "tdr").outcome == "no address"
+    assert read_page("kernel", "tdr").outcome == "zeros"
+
+
+def test_read_table_shape_and_reads_are_independent():
+    table = read_table()
+    assert [len(row) for row in table] == [4, 4, 4]
+    assert table[0][0].outcome == "SIGBUS"  # the VMM's failed read did not change the next reader's machine
+    assert table[0][3].outcome == "plaintext"
+
+
+def test_unknown_names_are_refused():
+    with pytest.raises(ValueError):
+        read_page("hypervisor", "image")
+    with pytest.raises(ValueError):
+        read_page("vmm", "page 42")
+
+
+def test_figures_have_their_size():
+    from tdxsim.plot.actors import address_bar, three_boxes
+
+    fig = three_boxes("module")
+    assert tuple(fig.get_size_inches()) == (12.0, 4.6)
+    assert any(p.get_gid() == "box:module" for p in fig.axes[0].patches)
+    bar = address_bar(1 << 47, 48)
+    assert "private" not in bar._suptitle.get_text()
+    assert "shared alias" in bar._suptitle.get_text()
+    with pytest.raises(ValueError):
+        address_bar(0, 50)
+
+
+def test_widget_every_combination():
+    from tdxsim.widgets.readers import who_can_read
+
+    box = who_can_read()
+    c = box.controls
+    assert "SIGBUS" in repr(box)
+    for gpaw in (52, 48):
+        c["gpaw"].value = gpaw
+        for actor in readers.ACTORS:
+            c["actor"].value = actor
+            for page in readers.PAGES:
+                c["page"].value = page
+                for bit in (True, False):
+                    c["shared_bit"].value = bit
+                    assert box.state.read.outcome in {
+                        "plaintext",
+                        "zeros",
+                        "SIGBUS",
+                        "KVM_EXIT_MEMORY_FAULT",
+                        "no address",
+                    }
+                    assert box.state.bar.value[:4] == b"\x89PNG"

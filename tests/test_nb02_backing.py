@@ -1,0 +1,75 @@
+"""Notebook 02's lesson (tdxsim.lessons.backing), figure (tdxsim.plot.backing) and widget (tdxsim.widgets.backing).
+
+Expected values come from the references: out-of-place, one GFN is backed by two different physical pages, the
+guest_memfd page and the memslot's userspace_addr page, until the VMM discards one (v8 cover letter; kvm-uapi.md
+§3.1); in-place, shared and private use the same page and only the attribute flips (v8 cover; kvm-uapi.md §3.2).
+"""
+
+import pytest
+
+from tdxsim.lessons.backing import Setup, failed_steps, guest_backing, pages_per_owner, run
+
+PAGE = 4096
+
+
+@pytest.mark.parametrize("in_place,discard", [(True, True), (False, True), (False, False)])
+@pytest.mark.parametrize("shared", [0, 2, 16, 62])
+def test_every_setup_runs_cleanly(in_place, discard, shared):
+    _doc, out = run(Setup(in_place, 64, shared, discard))
+    assert failed_steps(out) == []
+    assert out["final"]["td_state"] == "TD_STATE_RUNNABLE"
+
+
+def test_out_of_place_without_discard_backs_a_shared_gfn_twice():
+    _doc, out = run(Setup(in_place=False, pages=64, shared_pages=16, discard=False))
+    assert guest_backing(out) == (64 + 16) * PAGE
+    pages = pages_per_owner(out)
+    assert pages["guest_memfd_private"] == 16  # the private side, no longer in the TD, still allocated
+    assert pages["host"] == 16  # the shared side: anonymous memory behind userspace_addr
+
+
+def test_discard_and_in_place_back_each_gfn_once():
+    for s in (Setup(False, 64, 16, True), Setup(True, 64, 16, True)):
+        assert guest_backing(run(s)[1]) == 64 * PAGE, s
+
+
+def test_in_place_has_no_host_pages_behind_the_guest():
+    pages = pages_per_owner(run(Setup(True, 64, 16))[1])
+    assert "host" not in pages
+    assert pages["guest_memfd_shared"] == 16
+    assert pages["td_private"] == 48
+
+
+def test_setup_is_validated():
+    with pytest.raises(ValueError):
+        Setup(pages=1)
+    with pytest.raises(ValueError):
+        Setup(pages=64, shared_pages=63)
+    assert Setup(False, 64, 16, False).model == "out-of-place, no discard"
+
+
+def test_memory_bars_size_and_bars():
+    from tdxsim.plot.backing import memory_bars
+
+    runs = [(s.model, run(s)[1]) for s in (Setup(False, 64, 16, False), Setup(True, 64, 16))]
+    fig = memory_bars(runs, 64, selected=0)
+    assert tuple(fig.get_size_inches()) == (12.0, 2.2 + 0.6 * 2)
+    assert len(fig.axes[0].patches) >= 5
+
+
+def test_widget_extremes():
+    from tdxsim.widgets.backing import backing_panel
+
+    box = backing_panel()
+    c = box.controls
+    assert "80 pages" in repr(box)
+    for in_place in (True, False):
+        c["in_place"].value = in_place
+        for discard in (True, False):
+            c["discard"].value = discard
+            for shared in (c["shared_pages"].min, c["shared_pages"].max):
+                c["shared_pages"].value = shared
+                assert box.state.bars.value[:4] == b"\x89PNG"
+                assert "failed steps" not in box.state.summary.value
+    c["in_place"].value = True
+    assert c["discard"].disabled
