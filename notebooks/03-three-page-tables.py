@@ -14,11 +14,6 @@
 # ---
 
 # %% [markdown]
-# # 07 — What does `source_addr = 0` mean?
-#
-# **Who it is for:** kernel and VMM developers, reviewers and speakers who know what a VM and a page table are,
-# and want to follow the LKML thread "[PATCH v8 23/46] KVM: TDX: Make source page optional for
-# %% [markdown]
 # # 03 — Three page tables: shared EPT, mirror EPT, Secure EPT
 #
 # **Who it is for:** developers and reviewers who know what a page table is and want to see how KVM maps a TD's

@@ -14,11 +14,6 @@
 # ---
 
 # %% [markdown]
-# # 07 — What does `source_addr = 0` mean?
-#
-# **Who it is for:** kernel and VMM developers, reviewers and speakers who know what a VM and a page table are,
-# and want to follow the LKML thread "[PATCH v8 23/46] KVM: TDX: Make source page optional for
-# %% [markdown]
 # # 04 — Building a TD: from `KVM_CREATE_VM` to `KVM_TDX_FINALIZE_VM`
 #
 # **Who it is for:** VMM and kernel developers who want to know what each TDX ioctl asks of KVM and of the TDX

@@ -14,11 +14,6 @@
 # ---
 
 # %% [markdown]
-# # 07 — What does `source_addr = 0` mean?
-#
-# **Who it is for:** kernel and VMM developers, reviewers and speakers who know what a VM and a page table are,
-# and want to follow the LKML thread "[PATCH v8 23/46] KVM: TDX: Make source page optional for
-# %% [markdown]
 # # 05 — What the measurement covers
 #
 # **Who it is for:** anyone who attests TDs or builds their firmware and wants to know exactly which bytes and

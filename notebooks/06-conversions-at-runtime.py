@@ -14,11 +14,6 @@
 # ---
 
 # %% [markdown]
-# # 07 — What does `source_addr = 0` mean?
-#
-# **Who it is for:** kernel and VMM developers, reviewers and speakers who know what a VM and a page table are,
-# and want to follow the LKML thread "[PATCH v8 23/46] KVM: TDX: Make source page optional for
-# %% [markdown]
 # # 06 — Conversions at runtime: MapGPA, the zap, SIGBUS
 #
 # **Who it is for:** VMM and kernel developers who want to follow a guest's request to share or unshare memory

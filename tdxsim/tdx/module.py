@@ -58,6 +58,7 @@ class OpState(StrEnum):
 
 
 _EXTEND_TAG, _PAD, _ZERO_CHUNK = mrtd.TAG_MR_EXTEND_PADDED, mrtd.PAD, bytes(mrtd.EXTEND_CHUNK)
+_TDR_IN_RCX = frozenset({"TDH.MNG.INIT", "TDH.MNG.RD", "TDH.MR.FINALIZE", "TDH.MEM.TRACK"})
 UNINIT, INIT, RUNNABLE = OpState.OP_STATE_UNINITIALIZED, OpState.OP_STATE_INITIALIZED, OpState.OP_STATE_RUNNABLE
 BUILD = (INIT,)
 LIVE = (INIT, RUNNABLE)
@@ -192,11 +193,14 @@ class TdxModule:
     def _td(
         self, tdr: int, leaf: str, op_states: tuple[OpState, ...], need_tdcs: bool = True, **data: object
     ) -> tuple[Td | None, int]:
+        # The TDR is RDX where RCX carries a GPA or a new page (PAGE.ADD/AUG, SEPT.ADD/REMOVE, BLOCK, UNBLOCK, REMOVE,
+        # MR.EXTEND, MNG.ADDCX, VP.CREATE: check_lock_and_map_explicit_tdr(tdr_pa, OPERAND_ID_RDX, ...)), else RCX.
         """Check the TDR operand, the lifecycle and OP_STATE (helpers.c check_td_in_correct_build_state and
         include/auto_gen/op_state_lookup.c `seamcall_state_lookup`)."""
         td = self.tds.get(tdr)
         if td is None:
-            return None, self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_RCX, **data)
+            operand = OPERAND_RCX if leaf in _TDR_IN_RCX else OPERAND_RDX
+            return None, self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", operand, **data)
         if td.lifecycle is not Lifecycle.TD_KEYS_CONFIGURED:
             return None, self._fail(leaf, "TDX_TD_KEYS_NOT_CONFIGURED", **data)
         if need_tdcs and len(td.tdcs) < platform.TDCS_PAGES:
@@ -523,11 +527,14 @@ class TdxModule:
         td, err = self._td(tdr, leaf, LIVE, **data)
         if td is None:
             return err
+        if not 0 <= level <= td.root_level or not self._private_gpa(td, gpa) or gpa != entry_base(gpa, level):
+            return self._fail(leaf, "TDX_OPERAND_INVALID", OPERAND_RCX, **data)  # verify_page_info_input
         state, _ = self._walk(td, gpa, level)
         if state is None:
             return self._fail(leaf, "TDX_EPT_WALK_FAILED", OPERAND_RCX, **data)
         if state in BLOCKED_STATES:
-            return self._fail(leaf, "TDX_GPA_RANGE_ALREADY_BLOCKED", **data)
+            # A success-class status; intel/tdx-module@1666adc ORs in the operand id (tdx-module.md §1.4 shows it bare).
+            return self._fail(leaf, "TDX_GPA_RANGE_ALREADY_BLOCKED", OPERAND_RCX, **data)
         if state not in ALLOWED_PRE_STATES[leaf]:
             return self._fail(leaf, "TDX_EPT_ENTRY_STATE_INCORRECT", OPERAND_RCX, **data)
         self._set_sept(td, level, gpa, BLOCK[state], leaf)
