@@ -279,3 +279,14 @@ def test_track_increments_the_epoch():
     epoch = td.td_epoch
     assert pg.track() == "TDX_SUCCESS"
     assert td.td_epoch == epoch + 1
+
+
+def test_reclaim_is_refused_while_the_td_lives() -> None:
+    """tdx-module.md §2.3 step 5: RECLAIM needs the owner TDR in TD_TEARDOWN, else TDX_LIFECYCLE_STATE_INCORRECT;
+    a PT_NDA page is TDX_PAGE_METADATA_INCORRECT."""
+    pg = Playground()
+    pg.map_path(0x1000)
+    assert pg.page_add(0x1000) == "TDX_SUCCESS"
+    assert pg.reclaim(0x1000) == "TDX_LIFECYCLE_STATE_INCORRECT"
+    assert pg.remove(0x1000) == "TDX_SUCCESS"
+    assert pg.reclaim(0x1000) == "TDX_PAGE_METADATA_INCORRECT"

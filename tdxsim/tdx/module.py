@@ -647,6 +647,19 @@ class TdxModule:
             return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_RCX)
         return self._ret(leaf, SUCCESS)
 
+    def tdh_phymem_page_reclaim(self, pfn: int) -> int:
+        """TDH.PHYMEM.PAGE.RECLAIM: give a TD's page back to the host after teardown (tdh_phymem_page_reclaim.c). A
+        PT_NDA page is TDX_PAGE_METADATA_INCORRECT; a page whose TD is not in TD_TEARDOWN is
+        TDX_LIFECYCLE_STATE_INCORRECT. Teardown (VPFLUSHDONE, KEY.FREEID) is not modelled, so while a TD lives
+        every reclaim of its pages is refused, as the module refuses it."""
+        leaf = "TDH.PHYMEM.PAGE.RECLAIM"
+        if (err := self._injected(leaf, {})) is not None:
+            return err
+        entry = self.pamt.get(pfn)
+        if entry is None:
+            return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_RCX)
+        return self._fail(leaf, "TDX_LIFECYCLE_STATE_INCORRECT")
+
     # -- the guest's TDCALL ------------------------------------------------------------------------------------
 
     def tdg_mem_page_accept(self, tdr: int, gpa: int) -> tuple[int, bool]:

@@ -92,6 +92,10 @@ class Playground:
         """TDH.MEM.SEPT.REMOVE."""
         return status_name(self.module.tdh_mem_sept_remove(self.tdr, gpa, level, Owner.HOST))
 
+    def reclaim(self, gpa: int) -> str:
+        """TDH.PHYMEM.PAGE.RECLAIM of the page last added at `gpa` (refused while the TD lives)."""
+        return status_name(self.module.tdh_phymem_page_reclaim(self.pages[gpa]))
+
     def state(self, gpa: int, level: int = 0) -> SeptState:
         """The S-EPT entry's state at `level` for `gpa` (FREE when absent)."""
         td = self.module.tds[self.tdr]
