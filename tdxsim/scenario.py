@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from tdxsim.errno import errno_name
@@ -409,7 +410,17 @@ def describe_final(vmm: Vmm) -> dict[str, Any]:
     return final
 
 
-def run_scenario(doc: Any) -> dict[str, Any]:
+@dataclass
+class Replay:
+    """A replayed scenario: the contract's output, the machine it ran on, and where each step's events start."""
+
+    output: dict[str, Any]
+    vmm: Vmm
+    #: Index into vmm.trace.events where each step began, plus one last entry: the end of the record.
+    marks: list[int]
+
+
+def replay_scenario(doc: Any) -> Replay:
     """Validate the whole scenario first, then replay it; raises ScenarioError for a malformed one."""
     kernel, in_place = parse_header(doc)
     parsed = [parse_step(step, i) for i, step in enumerate(doc["steps"])]
@@ -417,15 +428,22 @@ def run_scenario(doc: Any) -> dict[str, Any]:
     if len(creates) > 1:
         raise ScenarioError("a second KVM_CREATE_VM: tdxsim models one VM per scenario", creates[1])
     vmm = Vmm(kernel, in_place)
-    steps_out = []
+    steps_out, marks = [], []
     for (op, args), raw in zip(parsed, doc["steps"], strict=True):
-        mark = len(vmm.trace.events)
+        marks.append(len(vmm.trace.events))
         result = _call_vmm(vmm, op, args)
-        steps_out.append(_describe_step(op, raw.get("label"), result, vmm.trace.since(mark)))
-    return {
+        steps_out.append(_describe_step(op, raw.get("label"), result, vmm.trace.since(marks[-1])))
+    marks.append(len(vmm.trace.events))
+    output = {
         "format": FORMAT,
         "kernel": kernel,
         "gmem_in_place_conversion": in_place,
         "steps": steps_out,
         "final": describe_final(vmm),
     }
+    return Replay(output, vmm, marks)
+
+
+def run_scenario(doc: Any) -> dict[str, Any]:
+    """Replay a scenario document and return the contract's output; raises ScenarioError for a malformed one."""
+    return replay_scenario(doc).output

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tdxsim.events import Event
-from tdxsim.scenario import run_scenario
+from tdxsim.scenario import replay_scenario
 from tdxsim.vmm.process import Vmm
-from tdxsim.widgets.seed import replay
 
 PAGE = 4096
 GMEM_VA = 0x7F0000000000  # the memslot's userspace side: the guest_memfd mmap (in-place) or anonymous memory
@@ -135,9 +134,8 @@ def run(steps: list[dict[str, Any]], kernel: str = "v8", in_place: bool | None =
     doc: dict[str, Any] = {"format": 1, "kernel": kernel, "steps": steps}
     if in_place is not None:
         doc["gmem_in_place_conversion"] = in_place
-    out = run_scenario(doc)
-    vmm, marks = replay(doc)
-    return Built(doc, out, vmm.trace.events, marks, vmm)
+    r = replay_scenario(doc)
+    return Built(doc, r.output, r.vmm.trace.events, r.marks, r.vmm)
 
 
 def leaves(step: dict[str, Any]) -> list[str]:

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from tdxsim.scenario import run_scenario
+from tdxsim.scenario import replay_scenario, run_scenario
 from tdxsim.vmm.process import Vmm
-from tdxsim.widgets.seed import replay
 
 PAGE = 4096
 GMEM_VA = 0x7F0000000000  # where the VMM mmaps the guest_memfd
@@ -122,8 +121,7 @@ def tour_output(gpaw: int = 48) -> dict[str, Any]:
 
 def machine(gpaw: int = 48) -> Vmm:
     """A fresh simulated machine after `build_scenario(gpaw)`: every read starts from the same state."""
-    vmm, _marks = replay(build_scenario(gpaw))
-    return vmm
+    return replay_scenario(build_scenario(gpaw)).vmm
 
 
 def page_pfn(vmm: Vmm, page: str) -> int:

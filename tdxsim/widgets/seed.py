@@ -16,7 +16,7 @@ from typing import Any
 from tdxsim.errno import errno_name
 from tdxsim.events import Event
 from tdxsim.kvm.flavours import FLAVOURS
-from tdxsim.scenario import ScenarioError, parse_header, parse_step, run_scenario
+from tdxsim.scenario import ScenarioError, replay_scenario
 from tdxsim.vmm.process import Vmm
 
 PAGE = 4096
@@ -240,33 +240,19 @@ class Run:
 
 
 def replay(doc: dict[str, Any]) -> tuple[Vmm, list[int]]:
-    """Replay a scenario through a Vmm, returning it and the event index where each step began."""
-    kernel, in_place = parse_header(doc)
-    parsed = [parse_step(step, i) for i, step in enumerate(doc["steps"])]
-    vmm = Vmm(kernel, in_place)
-    marks = []
-    for op, args in parsed:
-        marks.append(len(vmm.trace.events))
-        if op == "mmap":
-            flags = args.pop("flags")
-            vmm.mmap(
-                args["length"], args["addr"], args["fd"], args["offset"], None if flags is None else bool(flags & 1)
-            )
-        else:
-            getattr(vmm, op)(**args)
-    marks.append(len(vmm.trace.events))
-    return vmm, marks
+    """Replay a scenario: the Vmm it ran on and the event index where each step began (plus the end)."""
+    r = replay_scenario(doc)
+    return r.vmm, r.marks
 
 
 def run_cell(t: Toggles) -> Run:
     """Build and run the scenario for `t` (ValueError for an impossible combination, see explain_impossible)."""
     doc = build_scenario(t)
     try:
-        out = run_scenario(doc)
-        vmm, marks = replay(doc)
+        r = replay_scenario(doc)
     except ScenarioError as exc:
         raise ValueError(f"The simulator cannot replay this combination: {exc}") from None
-    return Run(t, doc, out, vmm.trace.events, marks, vmm)
+    return Run(t, doc, r.output, r.vmm.trace.events, r.marks, r.vmm)
 
 
 def outcome_text(step: dict[str, Any]) -> str:
