@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from tdxsim.lessons.build import td_setup_steps
 from tdxsim.scenario import run_scenario
 
 PAGE = 4096
@@ -61,35 +62,9 @@ def _op(op: str, label: str | None = None, **args: Any) -> dict[str, Any]:
 def build_scenario(s: Setup) -> dict[str, Any]:
     """The scenario document for one set-up (scenario-format.md, format 1, kernel v8)."""
     size = s.pages * PAGE
-    steps = [
-        _op("KVM_CREATE_VM", type="KVM_X86_TDX_VM"),
-        _op("KVM_TDX_INIT_VM"),
-        _op("KVM_CREATE_VCPU", id=0),
-        _op("KVM_TDX_INIT_VCPU", vcpu=0),
-    ]
-    if s.in_place:
-        steps += [
-            _op("KVM_CREATE_GUEST_MEMFD", size=size, flags=["GUEST_MEMFD_FLAG_MMAP", "GUEST_MEMFD_FLAG_INIT_SHARED"]),
-            _op("mmap", addr=hex(GMEM_VA), length=size, fd="guest_memfd:0", offset=0),
-        ]
-    else:
-        steps += [
-            _op("KVM_CREATE_GUEST_MEMFD", size=size, flags=[]),
-            _op("mmap", addr=hex(GMEM_VA), length=size, fd=None),
-        ]
-    steps.append(
-        _op(
-            "KVM_SET_USER_MEMORY_REGION2",
-            "memslot",
-            slot=0,
-            flags=["KVM_MEM_GUEST_MEMFD"],
-            guest_phys_addr=0,
-            memory_size=size,
-            userspace_addr=hex(GMEM_VA),
-            guest_memfd=0,
-            guest_memfd_offset=0,
-        )
-    )
+    steps = td_setup_steps(s.in_place, size)
+    memslot = steps.pop()
+    steps.append({"op": memslot.pop("op"), "label": "memslot", **memslot})
     if s.in_place:
         steps += [
             _op("write", addr=hex(GMEM_VA + i * PAGE), data={"text": IMAGE_TEXT.format(i=i)})

@@ -29,39 +29,50 @@ def op(op_name: str, label: str | None = None, **args: Any) -> dict[str, Any]:
     return step
 
 
-def td_steps(in_place: bool, size: int, gpa: int = 0, gpaw: int = 48) -> list[dict[str, Any]]:
-    """Create the TD up to its memslot: VM, INIT_VM, vCPU 0, INIT_VCPU, guest_memfd, its userspace side, memslot."""
-    steps = [
-        op("KVM_CREATE_VM", "KVM_CREATE_VM", type="KVM_X86_TDX_VM"),
-        op("KVM_TDX_INIT_VM", "KVM_TDX_INIT_VM", gpaw=gpaw),
-        op("KVM_CREATE_VCPU", "KVM_CREATE_VCPU", id=0),
-        op("KVM_TDX_INIT_VCPU", "KVM_TDX_INIT_VCPU", vcpu=0),
+def td_setup_steps(
+    in_place: bool, size: int, gpa: int = 0, gpaw: int = 48, gmem_flags: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """Create the TD up to its memslot, in kvm-uapi.md §1's order: VM, INIT_VM, vCPU 0, INIT_VCPU, a guest_memfd of
+    `size` bytes, its userspace side at GMEM_VA (the guest_memfd mapped in place, else anonymous memory), the
+    memslot at `gpa`. `gmem_flags` overrides the guest_memfd's flags (default: MMAP|INIT_SHARED in place, none
+    otherwise)."""
+    if gmem_flags is None:
+        gmem_flags = ["GUEST_MEMFD_FLAG_MMAP", "GUEST_MEMFD_FLAG_INIT_SHARED"] if in_place else []
+    mapping = {"fd": "guest_memfd:0", "offset": 0} if in_place else {"fd": None}
+    return [
+        {"op": "KVM_CREATE_VM", "type": "KVM_X86_TDX_VM"},
+        {"op": "KVM_TDX_INIT_VM", "gpaw": gpaw},
+        {"op": "KVM_CREATE_VCPU", "id": 0},
+        {"op": "KVM_TDX_INIT_VCPU", "vcpu": 0},
+        {"op": "KVM_CREATE_GUEST_MEMFD", "size": size, "flags": gmem_flags},
+        {"op": "mmap", "addr": hex(GMEM_VA), "length": size, **mapping},
+        {
+            "op": "KVM_SET_USER_MEMORY_REGION2",
+            "slot": 0,
+            "flags": ["KVM_MEM_GUEST_MEMFD"],
+            "guest_phys_addr": hex(gpa),
+            "memory_size": size,
+            "userspace_addr": hex(GMEM_VA),
+            "guest_memfd": 0,
+            "guest_memfd_offset": 0,
+        },
     ]
-    if in_place:
-        flags = ["GUEST_MEMFD_FLAG_MMAP", "GUEST_MEMFD_FLAG_INIT_SHARED"]
-        steps += [
-            op("KVM_CREATE_GUEST_MEMFD", "KVM_CREATE_GUEST_MEMFD", size=size, flags=flags),
-            op("mmap", "mmap the guest_memfd", addr=hex(GMEM_VA), length=size, fd="guest_memfd:0", offset=0),
-        ]
-    else:
-        steps += [
-            op("KVM_CREATE_GUEST_MEMFD", "KVM_CREATE_GUEST_MEMFD", size=size, flags=[]),
-            op("mmap", "mmap anonymous memory", addr=hex(GMEM_VA), length=size, fd=None),
-        ]
-    steps.append(
-        op(
-            "KVM_SET_USER_MEMORY_REGION2",
-            "KVM_SET_USER_MEMORY_REGION2",
-            slot=0,
-            flags=["KVM_MEM_GUEST_MEMFD"],
-            guest_phys_addr=hex(gpa),
-            memory_size=size,
-            userspace_addr=hex(GMEM_VA),
-            guest_memfd=0,
-            guest_memfd_offset=0,
-        )
-    )
-    return steps
+
+
+def td_steps(in_place: bool, size: int, gpa: int = 0, gpaw: int = 48) -> list[dict[str, Any]]:
+    """td_setup_steps with a label on every step (the chapters' tables and timelines name steps by label)."""
+    labels = [
+        "KVM_CREATE_VM",
+        "KVM_TDX_INIT_VM",
+        "KVM_CREATE_VCPU",
+        "KVM_TDX_INIT_VCPU",
+        "KVM_CREATE_GUEST_MEMFD",
+        "mmap the guest_memfd" if in_place else "mmap anonymous memory",
+        "KVM_SET_USER_MEMORY_REGION2",
+    ]
+    return [
+        {**step, "label": label} for step, label in zip(td_setup_steps(in_place, size, gpa, gpaw), labels, strict=True)
+    ]
 
 
 def make_private(in_place: bool, offset: int, size: int, gpa: int = 0, label: str = "convert to private") -> dict:

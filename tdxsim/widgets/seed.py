@@ -16,6 +16,7 @@ from typing import Any
 from tdxsim.errno import errno_name
 from tdxsim.events import Event
 from tdxsim.kvm.flavours import FLAVOURS
+from tdxsim.lessons.build import td_setup_steps
 from tdxsim.scenario import ScenarioError, replay_scenario
 from tdxsim.vmm.process import Vmm
 
@@ -105,35 +106,8 @@ def build_scenario(t: Toggles) -> dict[str, Any]:
         raise ValueError(why)
     size, n = t.td_pages * PAGE, t.image_pages
     private = ["KVM_MEMORY_ATTRIBUTE_PRIVATE"]
-    steps = [
-        _op("KVM_CREATE_VM", type="KVM_X86_TDX_VM"),
-        _op("KVM_TDX_INIT_VM"),
-        _op("KVM_CREATE_VCPU", id=0),
-        _op("KVM_TDX_INIT_VCPU", vcpu=0),
-    ]
-    if t.in_place:
-        steps += [
-            _op("KVM_CREATE_GUEST_MEMFD", size=size, flags=["GUEST_MEMFD_FLAG_MMAP", "GUEST_MEMFD_FLAG_INIT_SHARED"]),
-            _op("mmap", addr=hex(GMEM_VA), length=size, fd="guest_memfd:0", offset=0),
-        ]
-    else:
-        gmem_flags = ["GUEST_MEMFD_FLAG_MMAP"] if t.source == "gmem_page" else []
-        steps += [
-            _op("KVM_CREATE_GUEST_MEMFD", size=size, flags=gmem_flags),
-            _op("mmap", addr=hex(GMEM_VA), length=size, fd=None),
-        ]
-    steps.append(
-        _op(
-            "KVM_SET_USER_MEMORY_REGION2",
-            slot=0,
-            flags=["KVM_MEM_GUEST_MEMFD"],
-            guest_phys_addr=0,
-            memory_size=size,
-            userspace_addr=hex(GMEM_VA),
-            guest_memfd=0,
-            guest_memfd_offset=0,
-        )
-    )
+    gmem_flags = ["GUEST_MEMFD_FLAG_MMAP"] if not t.in_place and t.source == "gmem_page" else None
+    steps = td_setup_steps(t.in_place, size, gmem_flags=gmem_flags)
     if t.written_while_shared:
         steps += [
             _op(
