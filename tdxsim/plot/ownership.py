@@ -260,7 +260,9 @@ def _legend(fig: Figure) -> None:
     ]
     handles.append(Patch(facecolor="white", edgecolor=HIGHLIGHT, linewidth=3, label="PAGE.ADD target"))
     handles.append(Patch(facecolor="white", edgecolor=HIGHLIGHT, linewidth=3, linestyle="--", label="PAGE.ADD source"))
-    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=SMALL, frameon=False)
+    # Four columns need a three-panel width; a two-panel map would clip the outer labels.
+    ncol = 4 if fig.get_figwidth() >= 14 else 3
+    fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=SMALL, frameon=False)
 
 
 def ownership_map(
