@@ -127,9 +127,9 @@ class Built:
 
     def chunk(self, gpa: int) -> bytes:
         """The 256 bytes at `gpa` of the TD's private page there (what a TDH.MR.EXTEND at `gpa` measured)."""
-        kvm, module = self.vmm.kvm, self.vmm.module
+        kvm = self.vmm.kvm
         base = gpa & ~(PAGE - 1)
-        pfn = module.leaf_pfn(kvm.tdx.tdr, base)
+        pfn = None if kvm is None or kvm.tdx.tdr is None else self.vmm.module.leaf_pfn(kvm.tdx.tdr, base)
         if pfn is None:
             return bytes(256)
         return bytes(self.vmm.mem.view(pfn)[gpa - base : gpa - base + 256])

@@ -223,6 +223,16 @@ class TdxModule:
         shift = 12 + 9 * level
         return sept.get((level, gpa >> shift << shift), FREE), level
 
+    def _walk_for(self, td: Td, leaf: str, gpa: int, level: int, data: dict) -> tuple[SeptState | None, int]:
+        """Walk to the entry `leaf` acts on and check it against the module's allowed pre-states
+        (`seamcall_sept_state_lookup`): (state, 0), or (None, TDX_EPT_WALK_FAILED | TDX_EPT_ENTRY_STATE_INCORRECT)."""
+        state, _ = self._walk(td, gpa, level)
+        if state is None:
+            return None, self._fail(leaf, "TDX_EPT_WALK_FAILED", OPERAND_RCX, **data)
+        if state not in ALLOWED_PRE_STATES[leaf]:
+            return None, self._fail(leaf, "TDX_EPT_ENTRY_STATE_INCORRECT", OPERAND_RCX, **data)
+        return state, SUCCESS
+
     def _is_tlb_tracked(self, td: Td, key: tuple[int, int]) -> bool:
         """helpers.h is_tlb_tracked: BLOCK's epoch is older than the current one (no vCPU lingers in the old epoch
         in this model, because KVM kicks every vCPU out before TDH.MEM.TRACK returns)."""
@@ -382,11 +392,9 @@ class TdxModule:
             return err
         if not 1 <= level <= td.root_level or not self._private_gpa(td, gpa) or gpa != entry_base(gpa, level):
             return self._fail(leaf, "TDX_OPERAND_INVALID", OPERAND_RCX, **data)
-        state, _ = self._walk(td, gpa, level)
+        state, err = self._walk_for(td, leaf, gpa, level, data)
         if state is None:
-            return self._fail(leaf, "TDX_EPT_WALK_FAILED", OPERAND_RCX, **data)
-        if state not in ALLOWED_PRE_STATES[leaf]:
-            return self._fail(leaf, "TDX_EPT_ENTRY_STATE_INCORRECT", OPERAND_RCX, **data)
+            return err
         if self.page_type(page) is not PageType.PT_NDA:
             return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_R8, **data)
         self._assign(page, PageType.PT_EPT, td, td.hkid)
@@ -412,11 +420,9 @@ class TdxModule:
             return err
         if gpa & 0xFFF or not self._private_gpa(td, gpa):
             return self._fail(leaf, "TDX_OPERAND_INVALID", OPERAND_RCX, **data)
-        state, _ = self._walk(td, gpa, 0)
+        state, err = self._walk_for(td, leaf, gpa, 0, data)
         if state is None:
-            return self._fail(leaf, "TDX_EPT_WALK_FAILED", OPERAND_RCX, **data)
-        if state not in ALLOWED_PRE_STATES[leaf]:
-            return self._fail(leaf, "TDX_EPT_ENTRY_STATE_INCORRECT", OPERAND_RCX, **data)
+            return err
         if self.mem.frames[source].keyid != 0:
             return self._fail(leaf, "TDX_OPERAND_INVALID", OPERAND_R9, **data)
         if self.page_type(page) is not PageType.PT_NDA:
@@ -506,11 +512,9 @@ class TdxModule:
             return self._fail(leaf, "TDX_OPERAND_INVALID", OPERAND_RCX, **data)
         if self.page_type(page) is not PageType.PT_NDA:
             return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_R8, **data)
-        state, _ = self._walk(td, gpa, 0)
+        state, err = self._walk_for(td, leaf, gpa, 0, data)
         if state is None:
-            return self._fail(leaf, "TDX_EPT_WALK_FAILED", OPERAND_RCX, **data)
-        if state not in ALLOWED_PRE_STATES[leaf]:
-            return self._fail(leaf, "TDX_EPT_ENTRY_STATE_INCORRECT", OPERAND_RCX, **data)
+            return err
         self._assign(page, PageType.PT_REG, td, td.hkid)
         self._set_sept(td, 0, gpa, S.PENDING, leaf)
         td.sept_pfn[(0, gpa)] = page
@@ -550,11 +554,9 @@ class TdxModule:
         td, err = self._td(tdr, leaf, LIVE, **data)
         if td is None:
             return err
-        state, _ = self._walk(td, gpa, level)
+        state, err = self._walk_for(td, leaf, gpa, level, data)
         if state is None:
-            return self._fail(leaf, "TDX_EPT_WALK_FAILED", OPERAND_RCX, **data)
-        if state not in ALLOWED_PRE_STATES[leaf]:
-            return self._fail(leaf, "TDX_EPT_ENTRY_STATE_INCORRECT", OPERAND_RCX, **data)
+            return err
         key = (level, entry_base(gpa, level))
         if td.op_state is RUNNABLE and not self._is_tlb_tracked(td, key):
             return self._fail(leaf, "TDX_TLB_TRACKING_NOT_DONE", **data)
@@ -585,11 +587,9 @@ class TdxModule:
         td, err = self._td(tdr, leaf, LIVE, **data)
         if td is None:
             return err
-        state, _ = self._walk(td, gpa, 0)
+        state, err = self._walk_for(td, leaf, gpa, 0, data)
         if state is None:
-            return self._fail(leaf, "TDX_EPT_WALK_FAILED", OPERAND_RCX, **data)
-        if state not in ALLOWED_PRE_STATES[leaf]:
-            return self._fail(leaf, "TDX_EPT_ENTRY_STATE_INCORRECT", OPERAND_RCX, **data)
+            return err
         key = (0, gpa)
         if td.op_state is RUNNABLE:
             if state not in BLOCKED_STATES:
@@ -616,11 +616,9 @@ class TdxModule:
             return err
         if not 1 <= level <= td.root_level or not self._private_gpa(td, gpa):
             return self._fail(leaf, "TDX_OPERAND_INVALID", OPERAND_RCX, **data)
-        state, _ = self._walk(td, gpa, level)
+        state, err = self._walk_for(td, leaf, gpa, level, data)
         if state is None:
-            return self._fail(leaf, "TDX_EPT_WALK_FAILED", OPERAND_RCX, **data)
-        if state not in ALLOWED_PRE_STATES[leaf]:
-            return self._fail(leaf, "TDX_EPT_ENTRY_STATE_INCORRECT", OPERAND_RCX, **data)
+            return err
         key = (level, entry_base(gpa, level))
         if td.op_state is RUNNABLE:
             if state is not NL_BLOCKED:

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tdxsim.errno import errno_name
-from tdxsim.events import Event
 from tdxsim.kvm.flavours import FLAVOURS
-from tdxsim.lessons.build import td_setup_steps
+from tdxsim.lessons.build import Built, td_setup_steps
 from tdxsim.scenario import ScenarioError, replay_scenario
 from tdxsim.vmm.process import Vmm
 
@@ -159,24 +158,10 @@ def build_scenario(t: Toggles) -> dict[str, Any]:
 
 
 @dataclass
-class Run:
-    """One scenario run: the contract's output (run_scenario) and the event record of the same replay."""
+class Run(Built):
+    """One cell's scenario run (a Built: the output, the event record, the Vmm) and the toggles it came from."""
 
-    toggles: Toggles
-    doc: dict[str, Any]
-    out: dict[str, Any]
-    events: list[Event]
-    marks: list[int]  # marks[i]: index in `events` of the first event of step i; marks[-1] == len(events)
-    vmm: Vmm = field(repr=False)
-
-    def step(self, label: str) -> dict[str, Any]:
-        """The output step with this label."""
-        return next(s for s in self.out["steps"] if s.get("label") == label)
-
-    def step_events(self, label: str) -> list[Event]:
-        """The events the labelled step caused."""
-        i = next(i for i, s in enumerate(self.out["steps"]) if s.get("label") == label)
-        return self.events[self.marks[i] : self.marks[i + 1]]
+    toggles: Toggles = field(kw_only=True)
 
     @property
     def add(self) -> dict[str, Any]:
@@ -198,20 +183,6 @@ class Run:
             return None
         return bytes(self.vmm.mem.view(pfn)[:length])
 
-    def chunk(self, gpa: int) -> bytes:
-        """The 256 bytes at `gpa` of the TD's private page (what a TDH.MR.EXTEND there measured)."""
-        kvm = self.vmm.kvm
-        base = gpa & ~(PAGE - 1)
-        pfn = None if kvm is None or kvm.tdx.tdr is None else self.vmm.module.leaf_pfn(kvm.tdx.tdr, base)
-        if pfn is None:
-            return bytes(256)
-        return bytes(self.vmm.mem.view(pfn)[gpa - base : gpa - base + 256])
-
-    @property
-    def step_marks(self) -> list[tuple[int, dict[str, Any]]]:
-        """(first event index, output) of each step, for the call timeline's VMM rows."""
-        return list(zip(self.marks, self.out["steps"], strict=False))
-
 
 def replay(doc: dict[str, Any]) -> tuple[Vmm, list[int]]:
     """Replay a scenario: the Vmm it ran on and the event index where each step began (plus the end)."""
@@ -226,7 +197,7 @@ def run_cell(t: Toggles) -> Run:
         r = replay_scenario(doc)
     except ScenarioError as exc:
         raise ValueError(f"The simulator cannot replay this combination: {exc}") from None
-    return Run(t, doc, r.output, r.vmm.trace.events, r.marks, r.vmm)
+    return Run(doc, r.output, r.vmm.trace.events, r.marks, r.vmm, toggles=t)
 
 
 def outcome_text(step: dict[str, Any]) -> str:
