@@ -4,8 +4,9 @@ byte for byte, what it gives under this CPython.
 tests/pyodide/core.py runs in both: every example through the scenario runner and the CLI, the CLI contract (exit
 statuses, stdout, stderr; the malformed files of tests/test_cli_contract.py → exit 2), the conformance scenarios that
 tests/test_seed_thread.py, tests/test_outcome_matrix.py and tests/test_runtime.py replay (recorded while those tests
-run and pass here), and the MRTD of a small synthetic TDVF image. Pyodide comes from the npm package `pyodide`
-pinned by tests/pyodide/package-lock.json and runs offline (tests/pyodide/run.mjs): no CDN, no micropip.
+run and pass here), chapter 07's seed matrix, and the MRTD of a small synthetic TDVF image. Pyodide comes from the npm
+package `pyodide` pinned by tests/pyodide/package-lock.json and runs offline (tests/pyodide/run.mjs): no CDN, no
+micropip.
 
 Needs Node.js and npm (tools/test installs Debian's nodejs and npm and runs `npm ci --prefix tests/pyodide`). Without
 node the test is skipped, except under CI (CI=true), where a missing node is a failure.

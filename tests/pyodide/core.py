@@ -6,7 +6,8 @@ Usage: python core.py REPO INPUTS.json REPORT.json
 REPO holds `tdxsim/` and `examples/`. INPUTS.json (written by tests/test_pyodide.py) holds the conformance scenarios
 the tests replay and the malformed files of the CLI contract. The report has, in this order: every example through
 `run_scenario` and through `tdxsim.cli.main(["run", …])`; the CLI contract (each call's exit status, stdout and
-stderr); the conformance scenarios' outputs (or their ScenarioError); the MRTD of a small synthetic TDVF image.
+stderr); the conformance scenarios' outputs (or their ScenarioError); chapter 07's seed matrix (every cell's
+output); the MRTD of a small synthetic TDVF image.
 """
 
 from __future__ import annotations
@@ -100,11 +101,13 @@ def report(repo: str, inputs: dict) -> dict:
             os.chdir(here)
 
     from tdxsim.vmm.firmware import measure_firmware
+    from tdxsim.widgets.seed import run_matrix
 
     return {
         "examples": examples,
         "cli": contract,
         "conformance": [{"test": c["test"], **scenario(c["doc"])} for c in inputs["cases"]],
+        "seed_matrix": [[None if cell.run is None else cell.run.out for cell in row] for row in run_matrix()],
         "firmware": {
             "image_sha384": hashlib.sha384(image).hexdigest(),
             "single_pass": measure_firmware(image).to_json(),
