@@ -51,13 +51,12 @@
 # chapters use has an entry in the [glossary](../docs/glossary.md), with where it lives in the kernel.
 
 # %%
-import errno
 import json
 from pathlib import Path
 
 from IPython.display import Image
 
-from tdxsim import plot
+from tdxsim import errno, plot  # errno: Linux's numbers, whatever the host runs
 from tdxsim.scenario import run_scenario
 from tdxsim.widgets import control_panel, reveal
 

@@ -38,11 +38,9 @@
 # parameter `gmem_in_place_conversion` off or on.*
 
 # %%
-import errno
-
 from IPython.display import Image
 
-from tdxsim import plot
+from tdxsim import errno, plot  # errno: Linux's numbers, whatever the host runs
 from tdxsim.kvm import uapi
 from tdxsim.lessons.backing import GMEM_VA, Setup, build_scenario, guest_backing, pages_per_owner, run
 from tdxsim.plot.backing import memory_bars

@@ -34,11 +34,9 @@
 # [TDH.MEM.SEPT.ADD](../docs/glossary.md#tdh-mem-sept-add)
 
 # %%
-import errno
-
 from IPython.display import Image
 
-from tdxsim import plot
+from tdxsim import errno, plot  # errno: Linux's numbers, whatever the host runs
 from tdxsim.lessons import pagetables
 from tdxsim.lessons.build import leaves
 from tdxsim.widgets import reveal

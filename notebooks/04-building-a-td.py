@@ -37,11 +37,9 @@
 # [TDH.MR.FINALIZE](../docs/glossary.md#tdh-mr-finalize)
 
 # %%
-import errno
-
 from IPython.display import Image
 
-from tdxsim import plot
+from tdxsim import errno, plot  # errno: Linux's numbers, whatever the host runs
 from tdxsim.lessons import lifecycle
 from tdxsim.widgets import reveal
 from tdxsim.widgets.lessons import lifecycle_player

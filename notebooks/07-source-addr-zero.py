@@ -33,11 +33,9 @@
 # `tdxsim` simulator; every expected value in an `assert` is quoted from the patch or the mails.*
 
 # %%
-import errno
-
 from IPython.display import Image
 
-from tdxsim import plot
+from tdxsim import errno, plot  # errno: Linux's numbers, whatever the host runs
 from tdxsim.widgets import control_panel, reveal, seed_matrix, step_player
 from tdxsim.widgets.seed import Toggles, run_cell, run_matrix, td_gets
 

@@ -29,11 +29,9 @@
 # start of the suite: [00 — start here](00-start-here.ipynb).*
 
 # %% slideshow={"slide_type": "skip"}
-import errno
-
 from IPython.display import Image
 
-from tdxsim import plot
+from tdxsim import errno, plot  # errno: Linux's numbers, whatever the host runs
 from tdxsim.kvm import locking
 from tdxsim.plot.locks import lock_order_figure
 from tdxsim.widgets import control_panel, reveal, seed_matrix, step_player

@@ -14,10 +14,11 @@ Separate PAGE.ADD source buffers are anonymous mmaps at SRC_VA.
 
 from __future__ import annotations
 
-import errno as _errno
 import hashlib
 
 from mrtd_replay import record
+
+from tdxsim import errno as linux_errno
 
 PAGE = 4096
 MiB = 1 << 20
@@ -193,12 +194,10 @@ def assert_ok(st: dict) -> None:
     assert (st["ret"], st["errno"]) == (0, None), st
 
 
-# Linux errno values Python's errno module may lack (include/uapi/asm-generic/errno.h).
-_LINUX_ERRNO = {"EHWPOISON": 133}
-
-
 def errno_value(name: str) -> int:
-    return getattr(_errno, name, None) or _LINUX_ERRNO[name]
+    """Linux's number for an errno name (tdxsim.errno, never the host's errno module; tests/test_portable.py checks
+    it against include/uapi/asm-generic/errno-base.h and errno.h)."""
+    return getattr(linux_errno, name)
 
 
 def assert_errno(st: dict, name: str) -> None:

@@ -5,10 +5,9 @@ levels, then PAGE.ADD), a 5-level S-EPT for GPAW 52 (scenario-format.md KVM_TDX_
 page removal sequence BLOCK, TRACK, REMOVE (tdx-tdp-mmu.rst) followed by WBINVD (tdx.c tdx_sept_remove_leaf_spte).
 """
 
-import errno
-
 import pytest
 
+from tdxsim import errno
 from tdxsim.lessons import pagetables
 from tdxsim.lessons.build import leaves
 

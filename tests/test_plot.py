@@ -4,7 +4,6 @@ cell has which errno — and rendered once to a PNG of the expected size that is
 Expected errnos are the references' (kvm-uapi.md §2.5, §2.6; thread-and-curriculum.md §3 NB7), never tdxsim's.
 """
 
-import errno
 import io
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tdxsim import plot
+from tdxsim import errno, plot
 from tdxsim.plot.ownership import OWNER_INDEX, OwnershipView
 from tdxsim.plot.style import to_png
 from tdxsim.scenario import run_scenario

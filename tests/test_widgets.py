@@ -4,11 +4,11 @@ widget shows, and that no combination ever raises — impossible ones get a frie
 Expected errnos are the references' (kvm-uapi.md §2.5, thread-and-curriculum.md §3 NB7), written as literals.
 """
 
-import errno
 import itertools
 
 import pytest
 
+from tdxsim import errno
 from tdxsim.widgets import control_panel, reveal, seed_matrix, step_player
 from tdxsim.widgets import panel as panel_module
 from tdxsim.widgets.seed import KERNELS, SOURCES, Toggles, explain_impossible, run_cell
