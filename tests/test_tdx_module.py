@@ -65,9 +65,7 @@ LEAF_STATES = ("MAPPED", "BLOCKED", "PENDING", "PENDING_BLOCKED")
 LEAF_WALK_ENDS = ("FREE", *LEAF_STATES, "NL_BLOCKED_ABOVE", "MISSING_LEVEL")
 ALL_STATES = ("FREE", "NL_MAPPED", "NL_BLOCKED", *LEAF_STATES)
 
-WORKED = json.loads(
-    (Path(__file__).parents[2] / "shared" / "reference" / "mrtd-worked-examples.json").read_text(encoding="utf-8")
-)
+WORKED = json.loads((Path(__file__).parent / "data" / "mrtd-vectors.json").read_text(encoding="utf-8"))
 VECTORS = WORKED["vectors"]
 
 
