@@ -1,7 +1,7 @@
 """tdxsim.widgets, headless: every callback over every value (extremes included), asserting from data what the
 widget shows, and that no combination ever raises — impossible ones get a friendly sentence instead.
 
-Expected errnos are the references' (kvm-uapi.md §2.5, thread-and-curriculum.md §3 NB7), written as literals.
+Expected errnos come from the kernel sources and mails of the seed thread, written as literals.
 """
 
 import errno

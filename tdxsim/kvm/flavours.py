@@ -1,7 +1,7 @@
 """Kernel flavours: the points on the two branches where the meaning of `source_addr = 0` changed.
 
-Names are the scenario contract's (scenario-format.md "kernel"); the facts are kvm-uapi.md §2.5, checked at the
-sources where that file marked them inferred (see each flavour's `notes`).
+Names are the scenario contract's (docs/scenario.md "Kernel flavours"); each flavour's `notes` names its sources
+(kernel commits and lore Message-IDs) and says which facts are confirmed there and which inferred.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ FLAVOURS: dict[str, Flavour] = {
                 "the 2a62345b3052 diff that removes it; so address 0 works when userspace mapped virtual address 0 "
                 "(Yan, quoted in CAEvNRgHb6WmOha6Pct_Tn8Ucuov95L=fj5=2R9gcHfx=b2V_+A@mail.gmail.com). A second add "
                 "of the same GPA fails with -EEXIST in kvm_gmem_populate() (the folio is already prepared), not "
-                "-EIO: confirmed in the pre-rework guest_memfd.c; kvm-uapi.md §2.6 says -EIO for every kernel."
+                "-EIO: confirmed in the pre-rework guest_memfd.c (the later kernels' -EIO comes from "
+                "kvm_tdp_mmu_map_private_pfn)."
             ),
         ),
         Flavour(
