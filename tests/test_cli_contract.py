@@ -175,7 +175,7 @@ def test_td_build_seamcalls_follow_section_1(tmp_path):
     assert set(init_vm[4:]) <= {"TDH.MNG.RD"}
     init_vcpu = _dedup(leaves[3])
     assert init_vcpu[:3] == ["TDH.VP.CREATE", "TDH.VP.ADDCX", "TDH.VP.INIT"]
-    assert set(init_vcpu[3:]) <= {"TDH.VP.WR", "TDH.VP.RD"}  # td_vmcs_write*/setbit in tdx_vcpu_init [I]
+    assert set(init_vcpu[3:]) <= {"TDH.VP.WR", "TDH.VP.RD"}  # td_vmcs_write*/setbit in tdx_vcpu_init (inferred)
     for i in (0, 2, 4, 5, 6, 7, 8):
         assert leaves[i] == [], out["steps"][i]
 

@@ -45,7 +45,7 @@ from scenario_helpers import (
 
 DATA = bytes(range(256)) * 16
 DATA2 = bytes(255 - (i % 256) for i in range(PAGE))
-EMPTY_MRTD = mrtd([])  # SHA-384 of nothing: mrtd-worked-examples.json vector 1
+EMPTY_MRTD = mrtd([])  # SHA-384 of nothing: tests/data/mrtd-vectors.json vector 1
 
 # (kernel, gmem_in_place_conversion, memory model)
 IN_PLACE = ("v8", True, "in-place")

@@ -17,7 +17,8 @@ class Flavour:
     summary: str
     #: kvm_gmem_populate() GUPs a non-NULL source before taking the filemap invalidate lock (2a62345b3052).
     gup_in_populate: bool
-    #: tdx_vcpu_init_mem_region() rejects source_addr == 0 with -EINVAL up front (Sean's L-SEV change, K-TDX).
+    #: tdx_vcpu_init_mem_region() rejects source_addr == 0 with -EINVAL up front (Sean's change after the
+    #: "kvm: sev: Fix issues reported by Sashiko" thread, Jun 2026; kvm-x86 09c6f74e arch/x86/kvm/vmx/tdx.c).
     null_source_einval: bool
     #: kvm_gmem_populate() refuses an already-prepared folio with -EEXIST (preparation tracking, dropped by the
     #: populate rework that ends in 2a62345b3052).
@@ -72,7 +73,10 @@ FLAVOURS: dict[str, Flavour] = {
             populate_checks_prepared=False,
             has_in_place=False,
             map_gpa_ret_eagain=True,
-            notes="Sean's L-SEV change as it stands in kvm-x86 09c6f74e arch/x86/kvm/vmx/tdx.c; confirmed.",
+            notes=(
+                "Sean's change after the 'kvm: sev: Fix issues reported by Sashiko' thread (Jun 2026), as it stands "
+                "in kvm-x86 09c6f74e arch/x86/kvm/vmx/tdx.c; confirmed."
+            ),
         ),
         Flavour(
             name="v8",

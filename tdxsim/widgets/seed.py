@@ -27,7 +27,8 @@ GMEM_MMAP_VA = 0x7F8000000000  # out-of-place only: a mapping of the (private) g
 UNMAPPED_VA = 0x7FC000000000  # nothing is ever mapped here
 IMAGE_TEXT = "image page {i}, written while shared"
 SOURCE_TEXT = "image page {i}, from the separate buffer"
-VA0_TEXT = "Y"  # Yan's C program: mmap(0, MAP_FIXED) and write 'Y' (L-ACK-0626)
+VA0_TEXT = "Y"  # Yan's C program: mmap(0, MAP_FIXED) and write 'Y' (quoted in
+# CAEvNRgHb6WmOha6Pct_Tn8Ucuov95L=fj5=2R9gcHfx=b2V_+A@mail.gmail.com)
 
 KERNELS = tuple(FLAVOURS)  # pre-2a62345b3052, 2a62345b3052, kvm-x86-2026-06, v8
 
