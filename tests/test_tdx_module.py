@@ -252,7 +252,7 @@ def test_status_name_ignores_operand_id(name, code):
 
 
 def test_mng_create_makes_the_tdr_page_pt_tdr():
-    """pamt_manager.h: TDH.MNG.CREATE sets PT_TDR (tdh_mng_create.c L138); op_state_lookup.c: lifecycle
+    """pamt_manager.h: TDH.MNG.CREATE sets PT_TDR (tdh_mng_create.c L138); td_control_structures.h: lifecycle
     TD_HKID_ASSIGNED."""
     m = Machine()
     assert m.pt(m.tdr) == PT_NDA
@@ -290,8 +290,8 @@ def test_mng_init_before_every_tdcs_page_is_tdcs_not_allocated(added):
 
 
 def test_mng_init_moves_op_state_to_initialized_once():
-    """op_state_lookup.c: TDH.MNG.INIT UNINITIALIZED -> INITIALIZED (tdh_mng_init.c L673); MNG.INIT and MNG.ADDCX are
-    allowed only while UNINITIALIZED, so both fail afterwards with TDX_OP_STATE_INCORRECT."""
+    """tdh_mng_init.c, op_state_lookup.c: TDH.MNG.INIT UNINITIALIZED -> INITIALIZED (tdh_mng_init.c L673); MNG.INIT and
+    MNG.ADDCX are allowed only while UNINITIALIZED, so both fail afterwards with TDX_OP_STATE_INCORRECT."""
     m = Machine().build(init=False, vcpu=False)
     assert m.module.tdh_mng_init(m.tdr, 0, 48) == TDX_SUCCESS
     assert m.td.op_state.value == "OP_STATE_INITIALIZED"
@@ -335,8 +335,8 @@ TDCS_LEAVES = (
 
 @pytest.mark.parametrize("leaf", TDCS_LEAVES)
 def test_tdcs_using_leaf_before_key_config_is_keys_not_configured(leaf):
-    """op_state_lookup.c: every TDCS-using leaf first calls check_td_in_correct_build_state; lifecycle !=
-    TD_KEYS_CONFIGURED -> TDX_TD_KEYS_NOT_CONFIGURED (0x8000081000000000), before the TDCS and OP_STATE checks."""
+    """helpers.c: every TDCS-using leaf first calls check_td_in_correct_build_state; lifecycle != TD_KEYS_CONFIGURED ->
+    TDX_TD_KEYS_NOT_CONFIGURED (0x8000081000000000), before the TDCS and OP_STATE checks."""
     m = Machine().build(keys=False, tdcs=0, init=False, vcpu=False)
     assert _call(m, leaf) == TDX_TD_KEYS_NOT_CONFIGURED
 
@@ -387,7 +387,7 @@ def test_vp_addcx_refuses_a_page_that_is_not_pt_nda(victim):
 
 
 def test_finalize_without_any_vcpu_is_no_vcpus():
-    """op_state_lookup.c: TDH.MR.FINALIZE needs at least one initialised vCPU, otherwise TDX_NO_VCPUS
+    """tdh_mr_finalize.c: TDH.MR.FINALIZE needs at least one initialised vCPU, otherwise TDX_NO_VCPUS
     (0xC000060900000000)."""
     m = Machine().build(vcpu=False)
     assert m.module.tdh_mr_finalize(m.tdr) == TDX_NO_VCPUS
@@ -395,7 +395,7 @@ def test_finalize_without_any_vcpu_is_no_vcpus():
 
 
 def test_finalize_with_an_uninitialised_vcpu_is_no_vcpus():
-    """op_state_lookup.c: the vCPU must be *initialised* (TDH.VP.INIT), not just created."""
+    """tdh_mr_finalize.c: the vCPU must be *initialised* (TDH.VP.INIT), not just created."""
     m = Machine().build(vcpu=False)
     m.add_vcpu(initialize=False)
     assert m.module.tdh_mr_finalize(m.tdr) == TDX_NO_VCPUS
@@ -403,8 +403,8 @@ def test_finalize_with_an_uninitialised_vcpu_is_no_vcpus():
 
 
 def test_finalize_moves_op_state_to_runnable_once(m):
-    """op_state_lookup.c: TDH.MR.FINALIZE INITIALIZED -> RUNNABLE (tdh_mr_finalize.c L171); it is INITIALIZED-only, so
-    again -> TDX_OP_STATE_INCORRECT."""
+    """tdh_mr_finalize.c, op_state_lookup.c: TDH.MR.FINALIZE INITIALIZED -> RUNNABLE (tdh_mr_finalize.c L171); it is
+    INITIALIZED-only, so again -> TDX_OP_STATE_INCORRECT."""
     m.finalize()
     assert m.td.op_state.value == "OP_STATE_RUNNABLE"
     assert m.module.tdh_mr_finalize(m.tdr) == TDX_OP_STATE_INCORRECT
