@@ -121,8 +121,10 @@ control_panel()
 # ## Frequently asked
 #
 # **"`source_addr` is just a pointer; 0 is a valid pointer if it is mapped."** Not for this ioctl. Sean
-# Christopherson, in the seed mail: "KVM's ABI (that we're solidifying) is that an address of '0' for the source
+# Christopherson, on 29 Jun 2026: "KVM's ABI (that we're solidifying) is that an address of '0' for the source
 # means NULL"; a mapping at virtual address 0 "is irrelevant" (https://lore.kernel.org/all/akMPZePBdwQlD74H@google.com/).
+# His next mail, the thread's seed (https://lore.kernel.org/all/akPEKslqAhygyjhg@google.com/), words the docs: "no
+# source page", and a source page is required when in-place conversion isn't enabled.
 # Chapter 07 runs every variant.
 #
 # **"Do I need TDX hardware?"** No. tdxsim models semantics only (no cryptography except SHA-384 for the

@@ -165,7 +165,7 @@ print("VMM:", vmm_read.text, "| host kernel:", kernel_read.text)
 
 # %%
 ex1 = readers.read_page("td", "shared", shared_bit=True, gpaw=52)
-assert readers.shared_mask(52) == 1 << 51  # TDX_SHARED_BIT_PWL_5 (kvm-uapi.md §1 row 3)
+assert readers.shared_mask(52) == 1 << 51  # TDX_SHARED_BIT_PWL_5 (arch/x86/kvm/vmx/tdx.c)
 assert ex1.address == "GPA 0x800000000f000"
 assert ex1.data.startswith(b"virtio ring")  # the shared page the VMM wrote (scenario step "share")
 reveal(
@@ -179,7 +179,7 @@ reveal(
 
 # %%
 ex2 = readers.read_page("vmm", "image")
-assert ex2.outcome == "SIGBUS"  # v8 cover letter; kvm_gmem_fault_user_mapping (kvm-uapi.md §4 row 35)
+assert ex2.outcome == "SIGBUS"  # v8 cover letter; kvm_gmem_fault_user_mapping (v8 01/46)
 reveal(
     "<b>SIGBUS.</b> Converting to private zapped the VMM's PTEs (<code>unmap_mapping_pages</code>), and the next "
     "fault asks guest_memfd, whose fault handler refuses a private page."
@@ -191,7 +191,7 @@ reveal(
 # %%
 ex3 = readers.read_page("kernel", "image")
 secret = readers.IMAGE_TEXT.format(i=0).encode()
-assert secret not in ex3.data  # "zeros / garbage, never plaintext" (tdx-module.md §2.1)
+assert secret not in ex3.data  # private KeyIDs work only in SEAM mode (Documentation/arch/x86/tdx.rst)
 reveal(
     "<b>No.</b> The kernel reads with KeyID 0; the page is encrypted under the TD's HKID. The host "
     "<i>allocated</i> the page and knows where it is, but cannot <i>use</i> it."

@@ -179,7 +179,7 @@ for name, va in (("firmware page", GMEM_VA), ("shared page", GMEM_VA + 63 * 4096
 #
 # **"Conversions keep memory contents."** Not guaranteed. In v8 KVM does not change contents on an attribute
 # update, but removing a page from the TD has firmware-dependent side effects, so a private→shared conversion must
-# be treated as losing the contents (kvm-uapi.md §3.2). In tdxsim the plaintext stays behind the TD's key:
+# be treated as losing the contents (v8 17/46, the api.rst text). In tdxsim the plaintext stays behind the TD's key:
 
 # %%
 vmm.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=0, offset=0, size=4096, attributes=0)
@@ -208,7 +208,7 @@ reveal(
 # %%
 ex2_doc, _ = run(Setup(in_place=True))
 ex2_vmm, _ = replay(ex2_doc)
-assert ex2_vmm.read(GMEM_VA, 1).get("signal") == "SIGBUS"  # v8 cover; kvm-uapi.md §4 row 35
+assert ex2_vmm.read(GMEM_VA, 1).get("signal") == "SIGBUS"  # v8 cover; v8 01/46 kvm_gmem_fault_user_mapping
 reveal("<b>SIGBUS</b>, from <code>kvm_gmem_fault_user_mapping</code>: a private page is never mapped to userspace.")
 
 # %% [markdown]
@@ -220,7 +220,7 @@ ex3 = Vmm(kernel="v8", gmem_in_place_conversion=False)
 ex3.KVM_CREATE_VM()
 fd = ex3.KVM_CREATE_GUEST_MEMFD(size=4096)["fd"]
 ret = ex3.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=fd, offset=0, size=4096, attributes=uapi.KVM_MEMORY_ATTRIBUTE_PRIVATE)
-assert ret["ret"] == -errno.ENOTTY  # v8 13: only valid with gmem_in_place_conversion (kvm-uapi.md §4 row 32)
+assert ret["ret"] == -errno.ENOTTY  # v8 13: only valid with gmem_in_place_conversion (kvm_gmem_set_attributes)
 reveal("<b>-ENOTTY</b>: without in-place conversion the per-guest_memfd ioctl does not exist.")
 
 # %% [markdown]

@@ -167,7 +167,7 @@ n_tdcx = sum(c["leaf"] == "TDH.VP.ADDCX" for c in init_vcpu["seamcalls"])
 assert (n_tdcs, n_tdcx) == (6, 5)  # TDX module 1.5: MIN_NUM_TDCS_PAGES 6; TDVPS 6 pages = TDVPR + 5 TDCX (fidelity.md)
 reveal(
     "<b>6 TDCS pages and 5 TDCX pages</b> (TDX module 1.5; KVM reads the sizes with TDH.SYS.INFO). One TDCS page "
-    "is the root of the S-EPT. The reference said 'TDH.MNG.ADDCX per TDCS page' without a number."
+    "is the root of the S-EPT. KVM issues one TDH.MNG.ADDCX per TDCS page, a number it learns from the module."
 )
 
 # %% [markdown]

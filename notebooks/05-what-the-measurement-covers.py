@@ -127,8 +127,8 @@ mrtd_explorer()
 # %% [markdown]
 # ## Exercises
 #
-# The expected MRTDs below are from `reference/mrtd-worked-examples.json`, computed independently with
-# `hashlib` from the record layout of tdx-module.md §4 — not by tdxsim.
+# The expected MRTDs below are from `tests/data/mrtd-vectors.json`, computed independently with `hashlib` from the
+# TDX module's record layout (intel/tdx-module TDX_1.5.01, `sha384.h` `sha384_128B_block_t`) — not by tdxsim.
 #
 # **1.** One page at GPA 0x1000, added **without** `MEASURE`, then finalize. What is MRTD?
 
@@ -136,7 +136,7 @@ mrtd_explorer()
 one = measurement.pages_by_hand([(0x1000, None)])
 assert one.out["final"]["mrtd"] == (
     "fcdabf6fdf38b87d2e3a89b1ab68c242abb261dffa70ef6f1dc2220c2752d2729cdf1be92afc2e0e4297f04e2b629552"
-)  # mrtd-worked-examples.json: "one PAGE.ADD at GPA 0x1000, no extend"
+)  # mrtd-vectors.json: "one PAGE.ADD at GPA 0x1000, no extend"
 reveal(
     "<b>SHA-384 of one 128-byte record</b>: <code>'MEM.PAGE.ADD'</code> zero-padded to 16 bytes, the GPA 0x1000 "
     "as a little-endian u64, 104 zero bytes. The page's contents do not enter."
@@ -149,7 +149,7 @@ reveal(
 measured = measurement.pages_by_hand([(0x1000, content)], in_place=True)
 assert measured.out["final"]["mrtd"] == (
     "15a8464628b6214951c4a1b57775507dd950263654e8790e257995b45013c84aba1d87a3bcbc1929b5f7db6d3e92cad6"
-)  # mrtd-worked-examples.json: PAGE.ADD at 0x1000, then 16 MR.EXTEND of bytes(range(256))*16
+)  # mrtd-vectors.json: PAGE.ADD at 0x1000, then 16 MR.EXTEND of bytes(range(256))*16
 reveal(
     "<b>The worked example's value</b>, although the example assumes nothing about where the source page was: "
     "the PAGE.ADD record, then 16 × (an <code>'MR.EXTEND'</code> record for GPA 0x1000 + 256·i, and the 256 "
@@ -162,7 +162,7 @@ reveal(
 # %%
 ab = measurement.pages_by_hand([(0x0, None), (0x1000, None)]).out["final"]["mrtd"]
 ba = measurement.pages_by_hand([(0x1000, None), (0x0, None)]).out["final"]["mrtd"]
-assert ab != ba  # a hash chain: the records are hashed in SEAMCALL order (tdx-module.md §4)
+assert ab != ba  # a hash chain: the records are hashed in SEAMCALL order (tdh_mr_extend.c, tdh_mr_finalize.c)
 reveal("<b>Yes.</b> MRTD is one running SHA-384: the same records in another order are another message.")
 
 # %% [markdown]

@@ -44,7 +44,7 @@ from tdxsim.widgets.seed import Toggles, run_cell, run_matrix, td_gets
 #
 # Yan Zhao's test program maps virtual address 0 with `MAP_FIXED`, writes `'Y'` there, and calls
 # `KVM_TDX_INIT_MEM_REGION` with `source_addr = 0`. Should KVM copy the `'Y'` into the TD? Sean
-# Christopherson's answer (seed mail, https://lore.kernel.org/all/akMPZePBdwQlD74H@google.com/): *"KVM's ABI
+# Christopherson's answer (29 Jun, https://lore.kernel.org/all/akMPZePBdwQlD74H@google.com/): *"KVM's ABI
 # (that we're solidifying) is that an address of '0' for the source means NULL"* — the mapping at 0 *"is
 # irrelevant"*. What the v8 patch makes of a NULL source:
 #
@@ -59,7 +59,7 @@ from tdxsim.widgets.seed import Toggles, run_cell, run_matrix, td_gets
 # %% [markdown]
 # ## The whole thread as one table
 #
-# Each row is one situation from the thread (kvm-uapi.md §2.5), each column one kernel. Every cell below was
+# Each row is one situation from the thread, each column one kernel. Every cell below was
 # computed by building that TD in the simulator and calling the ioctl; the small text names where the answer is
 # written down. Look at the `source_addr = 0` rows: the answer changes from kernel to kernel.
 
@@ -86,10 +86,10 @@ seed_matrix(cells)
 # | 8 | Yan, 25 Jun | "What if 0 uaddr is a valid address? :)" | quoted in #10 |
 # | 10 | Ackerley, 26 Jun | the uAPI "was perhaps accidentally changed and no customer complained": treat 0 as invalid | [CAEvNRgHb6WmOha6…@mail.gmail.com](https://lore.kernel.org/all/CAEvNRgHb6WmOha6Pct_Tn8Ucuov95L=fj5=2R9gcHfx=b2V_+A@mail.gmail.com/) |
 # | 12 | Ackerley, 29 Jun | the `-EOPNOTSUPP` lines must stay: without in-place conversion 0 would silently load a zero page | [CAEvNRgHO3T6pKDP…@mail.gmail.com](https://lore.kernel.org/all/CAEvNRgHO3T6pKDP7ye-RdqbGhAzVC7a=8uBUyaPxwbSuj9khqA@mail.gmail.com/) |
-# | **S** | **Sean, 29 Jun (seed)** | "an address of '0' for the source means NULL"; out-of-place support would be "effectively an obscure zero-page optimization" | [akMPZePBdwQlD74H@google.com](https://lore.kernel.org/all/akMPZePBdwQlD74H@google.com/) |
+# | 12a | Sean, 29 Jun | "an address of '0' for the source means NULL"; out-of-place support would be "effectively an obscure zero-page optimization" | [akMPZePBdwQlD74H@google.com](https://lore.kernel.org/all/akMPZePBdwQlD74H@google.com/) |
 # | 13 | Yan, 30 Jun | TDX's in-place add does not depend on gmem in-place conversion | [akMlQ1TuB2qTtKn5@…](https://lore.kernel.org/all/akMlQ1TuB2qTtKn5@yzhao56-desk.sh.intel.com/) |
 # | 14 | Yan, 30 Jun | "By 'out-of-place conversion', do you mean using per-VM memory attribute conversion?" | [akMoFqj/8Af2i/Al@…](https://lore.kernel.org/all/akMoFqj%2F8Af2i%2FAl@yzhao56-desk.sh.intel.com/) |
-# | 15 | Sean, 30 Jun | "Yep"; the docs say "no source page", required when in-place conversion isn't enabled | [akPEKslqAhygyjhg@google.com](https://lore.kernel.org/all/akPEKslqAhygyjhg@google.com/) |
+# | **15** | **Sean, 30 Jun (the seed mail)** | "Yep"; the docs say "no source page", required when in-place conversion isn't enabled; "ignore everything from 'Side topic' on" | [akPEKslqAhygyjhg@google.com](https://lore.kernel.org/all/akPEKslqAhygyjhg@google.com/) |
 # | 16 | Yan, 1 Jul | "Ok." — a double add needs the same GPA twice, and returns `-EIO` | [akSx0Bx1RKe9DCXw@…](https://lore.kernel.org/all/akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com/) |
 
 # %% [markdown]
@@ -153,10 +153,13 @@ assert steps[-1].digest == one_page.out["final"]["mrtd"]
 print(len(steps), "measurement steps; MRTD", one_page.out["final"]["mrtd"][:16], "…")
 
 # %% [markdown]
-# ## Side topic: adding the same GPA twice
+# ## Adding the same GPA twice
 #
-# Sean, in the seed mail: *"Ahhh, no, because KVM will return RET_PF_SPURIOUS and kvm_tdp_mmu_map_private_pfn()
-# will then return -EIO."* The mirror SPTE is already present, so the second call makes no SEAMCALL at all, and
+# Sean wondered in passing (row 12a) whether a second add of the same GPA is a bug, then asked to ignore that tangent
+# in the seed mail. Yan Zhao's reply settles it (row 16, akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com): a double add means calling
+# `KVM_TDX_INIT_MEM_REGION` on the same GPA twice, and `kvm_tdp_mmu_map_private_pfn()` then returns `-EIO` — the TDP
+# MMU answers `RET_PF_SPURIOUS` for a leaf that is already present, and anything but `RET_PF_FIXED` is `-EIO`
+# (`arch/x86/kvm/mmu/mmu.c`). The mirror SPTE is already present, so the second call makes no SEAMCALL at all, and
 # the measurement does not change.
 
 # %%
@@ -164,8 +167,8 @@ once = run_cell(Toggles(in_place=True, source="zero"))
 twice = run_cell(Toggles(in_place=True, source="zero", add_twice=True))
 second = twice.step("add again")
 print("first:", twice.add["errno"] or 0, " second:", second["errno"], " SEAMCALLs of the second:", second["seamcalls"])
-assert (twice.add["ret"], second["ret"]) == (0, -errno.EIO)  # akMPZePBdwQlD74H@google.com, Yan #16
-assert twice.out["final"]["mrtd"] == once.out["final"]["mrtd"]  # measurement unchanged (kvm-uapi.md §2.6)
+assert (twice.add["ret"], second["ret"]) == (0, -errno.EIO)  # Yan, row 16; mmu.c
+assert twice.out["final"]["mrtd"] == once.out["final"]["mrtd"]  # no PAGE.ADD, no MR.EXTEND: measurement unchanged
 
 # %% [markdown]
 # Before Michael Roth's populate rework (commit 2a62345b3052) the second call stopped earlier, in
@@ -178,8 +181,8 @@ print("pre-2a62345b3052, second add:", old.step("add again")["errno"])
 # %% [markdown]
 # ## Misconceptions
 #
-# **"source_addr is just a pointer; 0 is a valid pointer if mapped."** — The ABI says 0 means NULL, "no source
-# page" (seed mail). The cell below maps VA 0 with `'Y'` on the v8 kernel with in-place conversion on: the `'Y'`
+# **"source_addr is just a pointer; 0 is a valid pointer if mapped."** — The ABI says 0 means NULL (row 12a), "no source
+# page" (the seed mail, row 15). The cell below maps VA 0 with `'Y'` on the v8 kernel with in-place conversion on: the `'Y'`
 # is ignored, the TD gets the guest_memfd page.
 #
 # **"In-place conversion and TDX in-place add are the same thing."** — Different layers. In-place *conversion* is
@@ -238,7 +241,7 @@ reveal(
 
 # %%
 ex3 = run_cell(Toggles(kernel="kvm-x86-2026-06", in_place=False, source="zero"))
-assert ex3.result["ret"] == -errno.EINVAL  # kvm-uapi.md §2.5: -EINVAL at validation (K-TDX, L-SEV)
+assert ex3.result["ret"] == -errno.EINVAL  # tdx_vcpu_init_mem_region, kvm-x86 09c6f74e: -EINVAL up front
 reveal(
     "<b>-EINVAL</b>, from the up-front validation in <code>tdx_vcpu_init_mem_region()</code>: Sean wanted the "
     "NULL check early and consistent with SEV (\"I don't care which error code is returned, but I do want KVM to "
@@ -273,5 +276,5 @@ reveal("Because no VMM passes 0: QEMU always hands KVM a separate, mapped buffer
 # | NULL source → in-place add or `-EOPNOTSUPP` | `arch/x86/kvm/vmx/tdx.c` | `tdx_gmem_post_populate` | [v8 23/46](https://lore.kernel.org/all/20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com/) |
 # | GUP of a non-NULL source, the private check | `virt/kvm/guest_memfd.c` | `kvm_gmem_populate` | [2a62345b3052](https://lore.kernel.org/all/20260108214622.1084057-7-michael.roth@amd.com/) |
 # | zeroing a folio before first use | `virt/kvm/guest_memfd.c` | `__kvm_gmem_get_pfn` | [v8 series](https://lore.kernel.org/all/20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com/) |
-# | double add → `RET_PF_SPURIOUS` → `-EIO` | `arch/x86/kvm/mmu/mmu.c` | `kvm_tdp_mmu_map_private_pfn` | [seed mail](https://lore.kernel.org/all/akMPZePBdwQlD74H@google.com/) |
-# | the decision and the doc wording | — | — | [akPEKslqAhygyjhg@google.com](https://lore.kernel.org/all/akPEKslqAhygyjhg@google.com/) |
+# | double add → `RET_PF_SPURIOUS` → `-EIO` | `arch/x86/kvm/mmu/mmu.c` | `kvm_tdp_mmu_map_private_pfn` | [akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com](https://lore.kernel.org/all/akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com/) |
+# | the decision and the doc wording (the seed mail) | — | — | [akPEKslqAhygyjhg@google.com](https://lore.kernel.org/all/akPEKslqAhygyjhg@google.com/) |

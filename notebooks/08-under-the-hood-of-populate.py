@@ -174,7 +174,7 @@ assert own_page.result["ret"] < 0 and not own_page.result["seamcalls"]  # the GU
 # **Side note, SEV-SNP.** The same hoisted GUP broke one SNP case: for a CPUID page the firmware writes corrected
 # values back into the *source*, so the GUP needs write access. "KVM: guest_memfd: Use write permissions when
 # GUP-ing source pages" (Fixes: 2a62345b3052) adds `may_writeback_src`; TDX passes false, since the TDX module
-# never writes the source (kvm-uapi.md, L-GUPW).
+# never writes the source (that patch, May 2026).
 
 # %% [markdown]
 # ## Misconceptions
@@ -189,7 +189,7 @@ assert own_page.result["ret"] < 0 and not own_page.result["seamcalls"]  # the GU
 # touch of a private page is a SIGBUS (v8 cover letter); that is also what stops a GUP of it.
 #
 # **"source_addr is just a pointer; 0 is a valid pointer if mapped."** — The ABI says 0 means "no source page"
-# (seed mail, notebook 07); with GUP in common code, a NULL source simply skips the GUP.
+# (Sean's seed mail, akPEKslqAhygyjhg@google.com; notebook 07); with GUP in common code, a NULL source simply skips the GUP.
 #
 # **"INIT_MEM_REGION is a VM ioctl."** — It is a vCPU ioctl, and the state guard takes *every* vCPU's mutex
 # before `kvm->slots_lock`, as the lock list at the top shows.

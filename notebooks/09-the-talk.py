@@ -54,8 +54,8 @@ DPI = 64  # figures are 14-16 inches wide: about 1000 pixels, legible from the b
 # > "What if 0 uaddr is a valid address? :)" — Yan Zhao
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# Sean Christopherson's answer, the seed of this talk
-# ([akMPZePBdwQlD74H@google.com](https://lore.kernel.org/all/akMPZePBdwQlD74H@google.com/)):
+# Sean Christopherson's answer
+# ([akMPZePBdwQlD74H@google.com](https://lore.kernel.org/all/akMPZePBdwQlD74H@google.com/), 29 Jun 2026):
 # **"KVM's ABI (that we're solidifying) is that an address of '0' for the source means NULL"** — the mapping at 0
 # "is irrelevant".
 
@@ -143,13 +143,15 @@ control_panel()
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # 3. **No new features for deprecated paths.** In-place add without in-place conversion would be "effectively an
 #    obscure zero-page optimization" — and out-of-place conversion is being deprecated
-#    ([akPEKslqAhygyjhg@google.com](https://lore.kernel.org/all/akPEKslqAhygyjhg@google.com/)).
+#    ([akMPZePBdwQlD74H@google.com](https://lore.kernel.org/all/akMPZePBdwQlD74H@google.com/); "Right." in the seed
+#    mail, [akPEKslqAhygyjhg@google.com](https://lore.kernel.org/all/akPEKslqAhygyjhg@google.com/)).
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Side quest: add the same GPA twice
 #
-# "Ahhh, no, because KVM will return RET_PF_SPURIOUS and kvm_tdp_mmu_map_private_pfn() will then return -EIO."
-# The mirror entry already exists, so the second call makes no SEAMCALL and MRTD does not move.
+# A double add is the same GPA twice, and "kvm_tdp_mmu_map_private_pfn() returns -EIO" — Yan Zhao
+# ([akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com](https://lore.kernel.org/all/akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com/)): the TDP MMU answers
+# RET_PF_SPURIOUS for a present leaf. The mirror entry already exists, so the second call makes no SEAMCALL and MRTD does not move.
 
 # %% slideshow={"slide_type": "-"}
 twice = run_cell(Toggles(in_place=True, source="zero", add_twice=True))
@@ -182,7 +184,7 @@ reveal("<b>Zeros.</b> v8 21/46 zeroes a folio that is not up to date when KVM ge
 # - The same ioctl with the same arguments succeeds or fails on a memory-subsystem mode — by design.
 # - Once guest_memfd is mmap-able, a private page cannot be a source: "no source" is the only way to say "use
 #   what is already there".
-# - Read: [the seed mail](https://lore.kernel.org/all/akMPZePBdwQlD74H@google.com/) ·
+# - Read: [the seed mail](https://lore.kernel.org/all/akPEKslqAhygyjhg@google.com/) ·
 #   [v8 23/46](https://lore.kernel.org/all/20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com/) ·
 #   [2a62345b3052](https://lore.kernel.org/all/20260108214622.1084057-7-michael.roth@amd.com/) ·
 #   `Documentation/virt/kvm/x86/intel-tdx.rst` · the [glossary](../docs/glossary.md#in-place-conversion).
@@ -200,8 +202,9 @@ reveal("<b>Zeros.</b> v8 21/46 zeroes a folio that is not up to date when KVM ge
 # | GUP before the invalidate lock | `virt/kvm/guest_memfd.c` | `kvm_gmem_populate` |
 # | double add → `-EIO` | `arch/x86/kvm/mmu/mmu.c` | `kvm_tdp_mmu_map_private_pfn` |
 #
-# Lore: [akMPZePBdwQlD74H@google.com](https://lore.kernel.org/all/akMPZePBdwQlD74H@google.com/) (seed) ·
-# [akPEKslqAhygyjhg@google.com](https://lore.kernel.org/all/akPEKslqAhygyjhg@google.com/) (the doc wording).
+# Lore: [akMPZePBdwQlD74H@google.com](https://lore.kernel.org/all/akMPZePBdwQlD74H@google.com/) ("0 means NULL") ·
+# [akPEKslqAhygyjhg@google.com](https://lore.kernel.org/all/akPEKslqAhygyjhg@google.com/) (the seed mail: the doc
+# wording) · [akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com](https://lore.kernel.org/all/akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com/) (the double add).
 # Glossary: [KVM_TDX_INIT_MEM_REGION](../docs/glossary.md#kvm-tdx-init-mem-region),
 # [in-place add](../docs/glossary.md#in-place-add), [MRTD](../docs/glossary.md#mrtd),
 # [GUP](../docs/glossary.md#gup). Previous: [08](08-under-the-hood-of-populate.ipynb) · the suite:

@@ -1,5 +1,5 @@
 """The command line: `tdxsim run SCENARIO.json` and `tdxsim mrtd FIRMWARE.fd [--two-pass] [--json]`
-(../shared/spec/scenario-format.md). Bad input gets one line on stderr and exit status 2, never a traceback."""
+(the contract: docs/scenario.md). Bad input gets one line on stderr and exit status 2, never a traceback."""
 
 from __future__ import annotations
 

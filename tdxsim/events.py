@@ -1,7 +1,7 @@
 """The one event record: every call chain, SEAMCALL, TDCALL, exit and state change, in order.
 
 Each layer appends to the same `Trace`; figures, traces and tests all read `Trace.events`. A run of successful
-TDH.MR.EXTENDs over consecutive 256-byte chunks is kept as one event with a `count` (scenario-format.md allows a
+TDH.MR.EXTENDs over consecutive 256-byte chunks is kept as one event with a `count` (docs/scenario.md allows a
 compact record "as long as the output expands it"); `expand_seamcalls` expands it again.
 """
 

@@ -4,7 +4,7 @@ The guest runs only in a finalized TD (KVM_RUN before finalize is refused with -
 S-EPT: MAPPED reads or writes the page under the TD's key; FREE exits to KVM, which AUGs the page (PENDING); a
 PENDING page is an EPT violation the TD did not expect: with SEPT_VE_DISABLE KVM kills the VM
 (tdx_is_sept_violation_unexpected_pending -> kvm_vm_dead), without it the guest takes a #VE. A shared access goes
-through the shared EPT to the shared backing (scenario-format.md "Guest steps").
+through the shared EPT to the shared backing (docs/scenario.md, `guest_read` / `guest_write`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Physical memory: 4 KiB frames, each with exactly one owner and a KeyID; contents kept only for touched frames.
 
 Reads through a KeyID other than the frame's own never return the plaintext: the host has no private KeyID, so a
-host read of a TD-private page returns zeros here (tdx-module.md §2.1 gives "zeros / garbage, never plaintext" as
-the model; the exact pattern on hardware is not pinned by a source).
+host read of a TD-private page returns zeros here (private KeyIDs are usable only in SEAM mode:
+Documentation/arch/x86/tdx.rst, torvalds/linux 165e77353831; the exact pattern on hardware is not pinned by a
+source, so "zeros, never plaintext" is the model).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The simulated platform's constants, in one place; `describe()` is reported as `final.platform`.
 
-These are the project's choices (scenario-format.md leaves them to us); each says what real value it stands for.
+These are the project's choices (the contract, docs/scenario.md, leaves them to us); each says what real value it stands
+for.
 """
 
 PAGE_SHIFT = 12

@@ -1,4 +1,4 @@
-"""The scenario runner: replay a scenario document (../shared/spec/scenario-format.md, format 1) through the
+"""The scenario runner: replay a scenario document (docs/scenario.md, format 1) through the
 simulator and describe what happened in the contract's output format.
 
 `run_scenario(doc)` takes the parsed JSON and returns the output object; a scenario that cannot be replayed raises
@@ -166,7 +166,7 @@ _int32 = lambda v, w: _number(v, w, 0, (1 << 32) - 1)  # noqa: E731
 _pages = lambda v, w: _number(v, w, 0, 1 << 30)  # noqa: E731
 _access = lambda v, w: _number(v, w, 0, MAX_ACCESS)  # noqa: E731
 
-#: op -> {argument: (parser, default)}; REQUIRED marks a required argument (scenario-format.md "Ops").
+#: op -> {argument: (parser, default)}; REQUIRED marks a required argument (docs/scenario.md "Ops").
 OPS: dict[str, dict[str, tuple[Callable, Any]]] = {
     "KVM_CREATE_VM": {"type": (_enum({"KVM_X86_TDX_VM": uapi.KVM_X86_TDX_VM}), REQUIRED)},
     "KVM_TDX_INIT_VM": {
@@ -263,7 +263,7 @@ def parse_step(step: Any, index: int) -> tuple[str, dict[str, Any]]:
     if not isinstance(op, str):
         raise ScenarioError('missing "op"', index)
     if op not in OPS:
-        raise ScenarioError(f"unknown op {op!r}; see the Ops table of scenario-format.md", index)
+        raise ScenarioError(f"unknown op {op!r}; see the Ops table of docs/scenario.md", index)
     if "label" in step and not isinstance(step["label"], str):
         raise ScenarioError('"label" must be a string', index)
     spec = OPS[op]

@@ -1,9 +1,10 @@
 """TDVF firmware metadata: the section table QEMU reads from an OVMF image to lay out a TD's initial private memory.
 
-OVMF ends with a GUIDed table (QEMU hw/i386/pc_sysfw_ovmf.c); its TDX entry points at the TDVF descriptor, whose
-32-byte section records QEMU checks in hw/i386/tdvf.c and turns into one KVM_TDX_INIT_MEM_REGION per section in
-target/i386/kvm/tdx.c tdx_init_fw_mem_region (tdx-module.md §5.1). This module only parses and builds images; the
-MRTD those calls produce comes from the simulated KVM and TDX module.
+OVMF ends with a GUIDed table (QEMU hw/i386/pc_sysfw_ovmf.c); its TDX entry points at the TDVF descriptor, whose 32-byte
+section records QEMU checks in hw/i386/tdvf.c and turns into one KVM_TDX_INIT_MEM_REGION per section in
+target/i386/kvm/tdx.c tdx_init_fw_mem_region (qemu 05caf2690e5a; the same parse as tinfoilsh/tdx-measure@33a8526
+src/tdvf.rs). This module only parses and builds images; the MRTD those calls produce comes from the simulated KVM and
+TDX module.
 """
 
 from __future__ import annotations

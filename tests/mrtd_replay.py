@@ -1,4 +1,10 @@
-"""An independent MRTD replay of a TDVF image, written from tdx-module.md §4 and §5.1 alone; it never imports tdxsim.
+"""An independent MRTD replay of a TDVF image, written from the TDX module's record layout and
+the TDVF metadata format alone; it never imports tdxsim.
+
+Sources: intel/tdx-module tag TDX_1.5.01 src/common/crypto/sha384.h `sha384_128B_block_t`, tdh_mem_page_add.c,
+tdh_mr_extend.c (the records); the TDVF parse of tinfoilsh/tdx-measure@33a8526 src/tdvf.rs (`Tdvf::parse`,
+`compute_mrtd`) and QEMU hw/i386/tdvf.c (the GUIDed table, the descriptor, the 32-byte section records, the
+MR.EXTEND and PAGE.AUG attribute bits).
 
 MRTD is SHA-384 over the TDX module's 128-byte records in call order: a 16-byte zero-padded ASCII tag, the GPA as
 u64 little-endian at offset 16, zeros to 128; each TDH.MR.EXTEND record is followed by the 256 bytes it measures.
@@ -16,13 +22,14 @@ CHUNK_SIZE = 256
 PAGE_SIZE = 4096
 ATTR_MR_EXTEND = 1
 ATTR_PAGE_AUG = 2
-# GUIDs as they sit in the file (mixed-endian EFI_GUID), written out by hand from §5.1's string forms.
+# GUIDs as they sit in the file (mixed-endian EFI_GUID), written out by hand from their string forms
+# (OVMF table footer 96b582de-1fb2-45f7-baea-a366c55a082d, TDX metadata offset e47a6535-984a-4798-865e-4685a7bf8ec2).
 FOOTER_GUID = bytes.fromhex("de82b596b21ff745baeaa366c55a082d")  # 96b582de-1fb2-45f7-baea-a366c55a082d
 TDX_OFFSET_GUID = bytes.fromhex("35657ae44a989847865e4685a7bf8ec2")  # e47a6535-984a-4798-865e-4685a7bf8ec2
 
 
 class Section(NamedTuple):
-    """One TDVF section record, fields in file order (§5.1 step 2)."""
+    """One TDVF section record, fields in file order (tdvf.rs `TdvfSection`)."""
 
     data_offset: int
     raw_data_size: int
@@ -42,7 +49,7 @@ class SectionLike(Protocol):
 
 
 def read_sections(image: bytes) -> list[Section]:
-    """The TDVF section table, found as §5.1 steps 1-2 describe (no validation beyond finding it)."""
+    """The TDVF section table, found from the table footer as tdvf.rs does (no validation beyond finding it)."""
     footer = len(image) - 48
     assert image[footer : footer + 16] == FOOTER_GUID, "no OVMF GUIDed table footer"
     (table_len,) = struct.unpack("<H", image[footer - 2 : footer])
@@ -63,18 +70,18 @@ def read_sections(image: bytes) -> list[Section]:
 
 
 def record(tag: bytes, gpa: int) -> bytes:
-    """One 128-byte measurement record (sha384_128B_block_t, tdx-module.md §4)."""
+    """One 128-byte measurement record (sha384_128B_block_t, sha384.h)."""
     return tag.ljust(16, b"\0") + struct.pack("<Q", gpa) + bytes(RECORD_SIZE - 24)
 
 
 def _page_add(section: SectionLike, page: int) -> Iterator[tuple[bytes, int, bytes]]:
-    """The PAGE.ADD for one page, unless the section is left to PAGE.AUG (§5.1 step 3)."""
+    """The PAGE.ADD for one page, unless the section is left to PAGE.AUG (tdvf.rs `compute_mrtd`)."""
     if not section.attributes & ATTR_PAGE_AUG:
         yield b"MEM.PAGE.ADD", section.memory_address + page * PAGE_SIZE, b""
 
 
 def _extends(image: bytes, section: SectionLike, page: int) -> Iterator[tuple[bytes, int, bytes]]:
-    """The 16 MR.EXTENDs of one page, content read from the image at DataOffset + page*4K + i*256 (§5.1 step 3)."""
+    """The 16 MR.EXTENDs of one page, content read from the image at DataOffset + page*4K + i*256 (tdvf.rs)."""
     if section.attributes & ATTR_MR_EXTEND:
         for off in range(page * PAGE_SIZE, (page + 1) * PAGE_SIZE, CHUNK_SIZE):
             content = image[section.data_offset + off : section.data_offset + off + CHUNK_SIZE]
@@ -85,7 +92,8 @@ def _extends(image: bytes, section: SectionLike, page: int) -> Iterator[tuple[by
 def calls(
     image: bytes, sections: Iterable[SectionLike], *, two_pass: bool = False
 ) -> Iterator[tuple[bytes, int, bytes]]:
-    """(tag, gpa, measured bytes) per SEAMCALL, in single-pass (KVM) or two-pass (older QEMU) order (§4)."""
+    """(tag, gpa, measured bytes) per SEAMCALL, in single-pass (KVM) or two-pass (older QEMU) order (tdx.c
+    tdx_gmem_post_populate)."""
     for s in sections:
         pages = range(s.memory_data_size // PAGE_SIZE)
         if two_pass:
@@ -100,7 +108,7 @@ def calls(
 
 
 def mrtd(image: bytes, sections: Iterable[SectionLike], *, two_pass: bool = False) -> str:
-    """MRTD as 96 hex digits: SHA-384 of every record (and extended chunk) in call order (tdx-module.md §4)."""
+    """MRTD as 96 hex digits: SHA-384 of every record (and extended chunk) in call order (tdh_mr_finalize.c)."""
     h = hashlib.sha384()
     for tag, gpa, content in calls(image, sections, two_pass=two_pass):
         h.update(record(tag, gpa) + content)

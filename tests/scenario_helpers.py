@@ -1,14 +1,15 @@
 """Builders for tdxsim scenario documents, so a test reads like the VMM's ioctl sequence.
 
-Written from ../shared/spec/scenario-format.md (the contract) and ../shared/reference/kvm-uapi.md §1 (the order
-in which QEMU and the KVM TDX selftests build a TD), not from the simulator's output.
+Written from docs/scenario.md (the contract) and the order in which QEMU (target/i386/kvm/tdx.c, qemu 05caf2690e5a)
+and Documentation/virt/kvm/x86/intel-tdx.rst ("KVM TDX creation flow") build a TD, not from the simulator's output.
 
-Two memory models (kvm-uapi.md §3):
+Two memory models (v8 cover letter, 20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com):
 - "in-place" (kernel v8, gmem_in_place_conversion on): the guest_memfd is created with GUEST_MEMFD_FLAG_MMAP
   (+ INIT_SHARED), mmapped MAP_SHARED at GMEM_VA, written while shared, converted with KVM_SET_MEMORY_ATTRIBUTES2
   on the guest_memfd.
 - "out-of-place": the memslot's userspace_addr is an anonymous mmap at GMEM_VA, the guest_memfd has no mmap, and
-  the slot is made private with the VM ioctl KVM_SET_MEMORY_ATTRIBUTES, as QEMU does for every gmem slot (Q-ATTR).
+  the slot is made private with the VM ioctl KVM_SET_MEMORY_ATTRIBUTES, as QEMU does for every gmem slot
+  (accel/kvm/kvm-all.c kvm_set_phys_mem).
 Separate PAGE.ADD source buffers are anonymous mmaps at SRC_VA.
 """
 
@@ -24,7 +25,7 @@ PAGE = 4096
 MiB = 1 << 20
 GMEM_VA = 0x7F0000000000  # where the memslot's userspace side lives (gmem mmap or anonymous)
 SRC_VA = 0x7F4000000000  # separate source buffers
-SHARED_BIT = 1 << 47  # gpaw 48 (the default): kvm-uapi.md §1 row 3, TDX_SHARED_BIT_PWL_4
+SHARED_BIT = 1 << 47  # gpaw 48 (the default): TDX_SHARED_BIT_PWL_4 (arch/x86/kvm/vmx/tdx.c, kvm-x86 09c6f74ecb86)
 MEASURE = ["KVM_TDX_MEASURE_MEMORY_REGION"]
 PRIVATE = ["KVM_MEMORY_ATTRIBUTE_PRIVATE"]
 KERNELS = ("pre-2a62345b3052", "2a62345b3052", "kvm-x86-2026-06", "v8")
@@ -58,10 +59,11 @@ def td_setup(
     init_vcpu: bool = True,
     gmem_flags: list[str] | None = None,
 ) -> list[dict]:
-    """The kvm-uapi.md §1 order up to the memory attributes: VM, INIT_VM, vCPU 0, INIT_VCPU, gmem, mmap, memslot.
+    """The intel-tdx.rst order up to the memory attributes: VM, INIT_VM, vCPU 0, INIT_VCPU, gmem, mmap, memslot.
 
     in-place: gmem with MMAP (+ INIT_SHARED unless init_shared=False, then every page starts private), mapped at
-    GMEM_VA; pages are left as created, the test writes and converts them (Yan's seven steps, L-YAN-0622).
+    GMEM_VA; pages are left as created, the test writes and converts them (Yan's seven steps,
+    ajjc0hw8PjGw69e9@yzhao56-desk.sh.intel.com).
     out-of-place: anonymous mmap at GMEM_VA as userspace_addr; with private=True the whole slot is made private
     with KVM_SET_MEMORY_ATTRIBUTES, as QEMU's kvm_set_phys_mem does.
     """
@@ -109,7 +111,8 @@ def td_setup(
 
 
 def set_private(model: str, offset: int, size: int = PAGE, label: str | None = None, slot_gpa: int = 0) -> dict:
-    """Convert [offset, offset+size) of slot 0 to private with the active model's ioctl (kvm-uapi.md §1 9a/9b)."""
+    """Convert [offset, offset+size) of slot 0 to private with the active model's ioctl (KVM_SET_MEMORY_ATTRIBUTES on
+    the VM, or v8 13/46's KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd)."""
     if model == "in-place":
         return _op("KVM_SET_MEMORY_ATTRIBUTES2", label, guest_memfd=0, offset=offset, size=size, attributes=PRIVATE)
     return _op("KVM_SET_MEMORY_ATTRIBUTES", label, address=slot_gpa + offset, size=size, attributes=PRIVATE)
@@ -147,7 +150,7 @@ def init_mem_region(
     label: str | None = None,
     **kw,
 ) -> dict:
-    """KVM_TDX_INIT_MEM_REGION on vcpu (a vCPU ioctl, kvm-uapi.md §2.1)."""
+    """KVM_TDX_INIT_MEM_REGION on vcpu (a vCPU ioctl, Documentation/virt/kvm/x86/intel-tdx.rst)."""
     args = {"vcpu": vcpu, "source_addr": _hex(source_addr), "gpa": _hex(gpa), "nr_pages": nr_pages}
     args["flags"] = MEASURE if measure else []
     args.update(kw)
@@ -215,9 +218,10 @@ def calls(st: dict, leaf: str) -> list[dict]:
 
 
 def assert_page_added(st: dict, gpa: int, measured: bool) -> None:
-    """One page's ADD (kvm-uapi.md §4 "ADD"): SEPT.ADDs for missing levels, PAGE.ADD, then 16 MR.EXTEND if MEASURE.
+    """One page's ADD: SEPT.ADDs for missing levels, PAGE.ADD, then 16 MR.EXTEND if MEASURE.
 
-    Order per tdx_gmem_post_populate (K-TDX): the S-EPT path ends with PAGE.ADD; MR.EXTEND at gpa + i*256 follow.
+    Order per tdx_gmem_post_populate (arch/x86/kvm/vmx/tdx.c, kvm-x86 09c6f74ecb86): the S-EPT path ends with PAGE.ADD;
+    MR.EXTEND at gpa + i*256 follow.
     """
     adds = [c for c in calls(st, "TDH.MEM.PAGE.ADD") if c["gpa"] == _hex(gpa)]
     assert [c["status"] for c in adds] == ["TDX_SUCCESS"], st["seamcalls"]
@@ -240,7 +244,8 @@ def region(source_addr: int, gpa: int, nr_pages: int) -> dict:
 
 
 def assert_region_not_written(st: dict, source_addr: int, gpa: int, nr_pages: int) -> None:
-    """Validation failures return before the copy-back (kvm-uapi.md §2.2 steps 1-9): userspace's struct is as passed.
+    """Validation failures return before the copy-back (tdx_vcpu_init_mem_region returns before its copy_to_user):
+    userspace's struct is as passed.
 
     The contract's `region` is "the struct as written back"; absent or equal to the input are both faithful.
     """
@@ -248,11 +253,12 @@ def assert_region_not_written(st: dict, source_addr: int, gpa: int, nr_pages: in
         assert st["region"] == region(source_addr, gpa, nr_pages)
 
 
-# -- MRTD: an independent replay of tdx-module.md §4 (records from tests/mrtd_replay.py) -------------------------
+# -- MRTD: an independent replay of the TDX module's records (tests/mrtd_replay.py) ----------------------------------
 
 
 def mrtd(pages: list[tuple[int, bytes | None]]) -> str:
-    """SHA-384 over the records of INIT_MEM_REGION pages in call order (single-pass, tdx-module.md §4).
+    """SHA-384 over the records of INIT_MEM_REGION pages in call order (single-pass, as tdx_gmem_post_populate issues
+    them).
 
     Each item is (gpa, content): PAGE.ADD record, then, when content is not None (MEASURE), 16 x (MR.EXTEND record
     + the 256 content bytes of that chunk).

@@ -1,4 +1,4 @@
-"""`python -m tdxsim run FILE` and `run_scenario` against ../shared/spec/scenario-format.md (the public contract).
+"""`python -m tdxsim run FILE` and `run_scenario` against docs/scenario.md (the public contract).
 
 Valid scenarios: exit 0 and one JSON object with the required fields in the required formats. Malformed ones:
 exactly one stderr line `tdxsim: FILE: [step N: ]what is wrong`, exit 2, never a traceback.
@@ -141,8 +141,9 @@ def _dedup(leaves: list[str]) -> list[str]:
 
 
 def test_contract_example_runs(tmp_path):
-    """The contract's example: every step succeeds (kvm-uapi.md §1 order, v8 in-place flow), the guest reads "Hello",
-    the MRTD is the replay of one measured in-place ADD at GPA 0 (tdx-module.md §4).
+    """The contract's example: every step succeeds (intel-tdx.rst order, v8 in-place flow), the guest reads "Hello",
+    the MRTD is the replay of one measured in-place ADD at GPA 0 (intel/tdx-module
+    TDX_1.5.01 tdh_mem_page_add.c, tdh_mr_extend.c).
     """
     out = cli_json(tmp_path, EXAMPLE)
     check_required(out, EXAMPLE)
@@ -161,9 +162,10 @@ def test_contract_example_runs(tmp_path):
 
 
 def test_td_build_seamcalls_follow_section_1(tmp_path):
-    """kvm-uapi.md §1 [C K-TDX]: INIT_VM issues TDH.MNG.CREATE, KEY.CONFIG per package, ADDCX per TDCS page,
+    """arch/x86/kvm/vmx/tdx.c (kvm-x86 09c6f74ecb86) __tdx_td_init, tdx_td_vcpu_init: INIT_VM issues TDH.MNG.CREATE,
+    KEY.CONFIG per package, ADDCX per TDCS page,
     TDH.MNG.INIT (then optionally TDH.MNG.RD); INIT_VCPU issues TDH.VP.CREATE, VP.ADDCX per TDCX page, TDH.VP.INIT
-    (then possibly TDH.VP.WR/RD for the posted-interrupt VMCS fields, not listed in §1: tolerated);
+    (then possibly TDH.VP.WR/RD for the posted-interrupt VMCS fields, not asserted: tolerated);
     CREATE_VM, CREATE_VCPU, CREATE_GUEST_MEMFD, memslot and attribute ioctls issue none. Counts are platform constants.
     """
     out = cli_json(tmp_path, EXAMPLE)
@@ -173,13 +175,13 @@ def test_td_build_seamcalls_follow_section_1(tmp_path):
     assert set(init_vm[4:]) <= {"TDH.MNG.RD"}
     init_vcpu = _dedup(leaves[3])
     assert init_vcpu[:3] == ["TDH.VP.CREATE", "TDH.VP.ADDCX", "TDH.VP.INIT"]
-    assert set(init_vcpu[3:]) <= {"TDH.VP.WR", "TDH.VP.RD"}  # td_vmcs_write*/setbit in tdx_vcpu_init [I]
+    assert set(init_vcpu[3:]) <= {"TDH.VP.WR", "TDH.VP.RD"}  # td_vmcs_write*/setbit in tdx_vcpu_init (inferred)
     for i in (0, 2, 4, 5, 6, 7, 8):
         assert leaves[i] == [], out["steps"][i]
 
 
 def test_unfinalized_td_has_no_mrtd(tmp_path):
-    """Contract: final.mrtd is null until the TD is finalized (tdx-module.md §4: MRTD not readable before)."""
+    """Contract: final.mrtd is null until the TD is finalized (tdh_mr_finalize.c: MRTD is only written there)."""
     scenario = {**EXAMPLE, "steps": EXAMPLE["steps"][:10]}
     out = cli_json(tmp_path, scenario)
     check_required(out, scenario)

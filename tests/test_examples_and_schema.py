@@ -1,8 +1,8 @@
 """examples/*.json and docs/scenario.schema.json against the scenario contract and each other.
 
 Every example validates against the schema and replays through `run_scenario` with the outcome its description
-promises. The expected errno of each labelled step comes from ../shared/reference/kvm-uapi.md (§2.5 source-optional
-semantics, §2.6 double add, §4 outcome matrix), not from running the simulator; MRTDs come from the independent replay
+promises. The expected errno of each labelled step comes from the source named beside it (a kernel function at
+a commit, a lore Message-ID), not from running the simulator; MRTDs come from the independent replay
 in scenario_helpers. The schema and `tdxsim.scenario.OPS` must list the same ops with the same arguments, required
 sets and defaults, so neither can drift; malformed documents are refused by both.
 """
@@ -32,17 +32,20 @@ STEP_ONLY = {"op", "label", "comment"}
 
 # Labelled step -> expected errno name (None: success), per example; every unlabelled step is setup and succeeds.
 EXPECTED = {
-    # §2.5 "v8 23/46, 0, ON, private"; §4 row 20.
+    # v8 23/46 tdx_gmem_post_populate: no source page + in-place -> the target is the source.
     "seed-thread-in-place.json": {"add": None, "finalize": None, "read": None},
-    # §2.5 "any, non-0 (valid user page)"; §4 row 1.
+    # tdx_vcpu_init_mem_region / tdx_gmem_post_populate (kvm-x86 09c6f74ecb86): PAGE.ADD copies the source.
     "out-of-place-with-source.json": {"add": None, "finalize": None, "read": None},
-    # §2.5 "v8 23/46 on its base, 0, OFF"; §4 row 17.
+    # v8 23/46 tdx_gmem_post_populate: no source page without in-place -> -EOPNOTSUPP.
     "source-zero-out-of-place.json": {"add": "EOPNOTSUPP"},
-    # §2.6; §4 row 23: RET_PF_SPURIOUS -> -EIO, VM not bugged.
+    # mmu.c kvm_tdp_mmu_map_private_pfn: RET_PF_SPURIOUS -> -EIO, VM not bugged (Yan,
+    # akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com).
     "double-add.json": {"first-add": None, "second-add": "EIO", "finalize": None, "read": None},
-    # §2.5 "Before 2a62345b3052"; §4 row 19 (-EFAULT for an unmapped VA 0 is marked [I] there).
+    # Before 2a62345b3052 TDX GUPs source_addr itself (Yan in
+    # CAEvNRgHb6WmOha6Pct_Tn8Ucuov95L=fj5=2R9gcHfx=b2V_+A@mail.gmail.com);
+    # -EFAULT for an unmapped VA 0 is inferred (get_user_pages_fast's usual error).
     "pre-2a62-va0.json": {"va0-unmapped": "EFAULT", "va0-mapped": None, "finalize": None, "read": None},
-    # §2.2 step 9, §2.5 "K-TDX (L-SEV change)"; §4 row 16.
+    # tdx_vcpu_init_mem_region (kvm-x86 09c6f74ecb86): `!region.source_addr` -> -EINVAL up front.
     "kvm-x86-2026-06-null.json": {"null-source": "EINVAL", "with-source": None},
 }
 
@@ -123,7 +126,7 @@ def test_out_of_place_with_source(outputs: dict[str, dict]) -> None:
     text = written_text(doc, "0x7f4000000000")
     add = step(out, "add")
     assert_page_added(add, 0, measured=True)
-    assert add["region"] == region(0x7F4000001000, 0x1000, 0)  # both advance (§2.2 step 11)
+    assert add["region"] == region(0x7F4000001000, 0x1000, 0)  # both advance (tdx_vcpu_init_mem_region)
     assert bytes.fromhex(step(out, "read")["data"]) == text
     assert out["final"]["sept"] == {"0x0": "MAPPED"}
     assert out["final"]["mrtd"] == mrtd([(0, text)])
@@ -134,7 +137,7 @@ def test_source_zero_out_of_place(outputs: dict[str, dict]) -> None:
     assert_no_add(step(out, "add"))
     fin = out["final"]
     assert (fin["td_state"], fin["vm_dead"], fin["mrtd"], fin["sept"]) == ("TD_STATE_INITIALIZED", False, None, {})
-    # §4 row 17: the folio was allocated and zeroed, and stays with guest_memfd, outside the TD.
+    # v8 21/46 and 23/46: the folio was allocated and zeroed, and stays with guest_memfd, outside the TD.
     (page,) = [p for p in fin["pages"].values() if p.get("guest_memfd") == "guest_memfd:0+0x0"]
     assert (page["owner"], page["pamt"]) == ("guest_memfd_private", "PT_NDA")
 

@@ -1,7 +1,7 @@
-"""The QEMU-like TDVF loader and `python -m tdxsim mrtd` (the measurement issue; scenario-format.md "Measurement
-from firmware"; tdx-module.md §4, §5).
+"""The QEMU-like TDVF loader and `python -m tdxsim mrtd` (docs/scenario.md "Measurement
+from firmware"; QEMU target/i386/kvm/tdx.c tdx_init_fw_mem_region).
 
-Expected MRTDs come from `mrtd_replay`, an independent replay written from tdx-module.md §4/§5.1 that never imports
+Expected MRTDs come from `mrtd_replay`, an independent replay written from the module's record layout that never imports
 tdxsim; the OVMF.fd digests it gives were also checked against a port of the peer tool tinfoilsh/tdx-measure
 (`Tdvf::parse` + `compute_mrtd`), which agreed for both orders.
 """
@@ -49,7 +49,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("in_place", [False, True])
 def test_builder_image_mrtd_and_counts(two_pass: bool, in_place: bool) -> None:
     """Known layout: 3+2+4+2 = 11 PAGE.ADD, 3 measured pages = 48 MR.EXTEND; MRTD equals the independent replay
-    in either order, whether the bytes came from source buffers or in place (§2.4: the source never enters MRTD)."""
+    in either order, whether the bytes came from source buffers or in place (tdh_mem_page_add.c: the source never
+    enters MRTD)."""
     image = _firmware()
     result = measure_firmware(image, two_pass=two_pass, in_place=in_place)
     assert (result.page_add, result.mr_extend) == (11, 48)
@@ -58,7 +59,8 @@ def test_builder_image_mrtd_and_counts(two_pass: bool, in_place: bool) -> None:
 
 
 def test_orders_differ_and_in_place_matches_classic() -> None:
-    """The two orders give different MRTDs (§4) and in-place loading measures exactly what classic loading does."""
+    """The two orders give different MRTDs (a hash chain) and in-place loading measures exactly what classic loading
+    does."""
     image = _firmware()
     single = measure_firmware(image).mrtd
     assert measure_firmware(image, two_pass=True).mrtd != single
@@ -67,7 +69,8 @@ def test_orders_differ_and_in_place_matches_classic() -> None:
 
 def test_the_load_drives_the_kvm_path() -> None:
     """One KVM_TDX_INIT_MEM_REGION per section, through tdx_vcpu_init_mem_region and tdx_gmem_post_populate, with
-    the TD HOB's GPA given to KVM_TDX_INIT_VCPU (Q-TDX tdx_post_init_vcpus); the TD ends RUNNABLE."""
+    the TD HOB's GPA given to KVM_TDX_INIT_VCPU (QEMU target/i386/kvm/tdx.c tdx_post_init_vcpus); the TD ends
+    RUNNABLE."""
     result = measure_firmware(_firmware())
     events = result.vmm.trace.events
     ioctls = [e for e in events if e.kind == "call" and e.name == "tdx_vcpu_init_mem_region"]
@@ -79,7 +82,8 @@ def test_the_load_drives_the_kvm_path() -> None:
 
 
 def test_page_aug_section_is_left_to_the_guest() -> None:
-    """A PAGE.AUG section gets no PAGE.ADD and no measurement (scenario-format.md; tdx-module.md §5.1 step 3)."""
+    """A PAGE.AUG section gets no PAGE.ADD and no measurement (docs/scenario.md `mrtd`; tinfoilsh/tdx-measure@33a8526
+    src/tdvf.rs)."""
     image = _firmware(aug=True)
     result = measure_firmware(image)
     assert (result.page_add, result.mr_extend) == (11, 48)
@@ -87,7 +91,8 @@ def test_page_aug_section_is_left_to_the_guest() -> None:
 
 
 def test_flipped_byte_changes_mrtd_only_where_measured() -> None:
-    """MR.EXTEND hashes BFV's bytes; CFV is added without MEASURE, so its bytes never reach MRTD (§4)."""
+    """MR.EXTEND hashes BFV's bytes; CFV is added without MEASURE, so its bytes never reach MRTD (tdh_mem_page_add.c
+    hashes the GPA only)."""
     image = _firmware()
     sections = read_sections(image)
     bfv, cfv = (next(s for s in sections if s.type == t) for t in (BFV, CFV))
@@ -102,17 +107,18 @@ def test_flipped_byte_changes_mrtd_only_where_measured() -> None:
 
 @pytest.fixture(scope="module")
 def debian_ovmf() -> bytes:
-    """/usr/share/ovmf/OVMF.fd, only from the ovmf package version tdx-module.md §5.2 describes."""
+    """/usr/share/ovmf/OVMF.fd, only from the ovmf package version these digests were computed for."""
     if not OVMF_FD.exists():
         pytest.skip(f"{OVMF_FD} absent: apt-get install ovmf")
     query = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "ovmf"], capture_output=True, text=True)
     if query.stdout != DEBIAN_OVMF:
-        pytest.skip(f"ovmf {query.stdout or 'not from a package'}: §5.2 describes {DEBIAN_OVMF}")
+        pytest.skip(f"ovmf {query.stdout or 'not from a package'}: the digests are for {DEBIAN_OVMF}")
     return OVMF_FD.read_bytes()
 
 
 def test_debian_ovmf_counts_and_sections(debian_ovmf: bytes) -> None:
-    """§5.2: six sections, 538 PAGE.ADD and 7680 MR.EXTEND calls; `--json` lists them."""
+    """Debian ovmf 2022.11-6+deb12u2 OVMF.fd: six sections, 538 PAGE.ADD and 7680 MR.EXTEND calls; `--json` lists
+    them."""
     out = _cli("mrtd", str(OVMF_FD), "--json")
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
@@ -156,7 +162,8 @@ def _one_line_exit_2(out: subprocess.CompletedProcess, *words: str) -> None:
 
 
 def test_ovmf_code_alone_is_refused() -> None:
-    """OVMF_CODE.fd's BFV DataOffset assumes the unified image and runs past the file's end (§5.2)."""
+    """OVMF_CODE.fd's BFV DataOffset assumes the unified image and runs past the file's end (its TDVF metadata, read
+    with the parser)."""
     path = next((p for p in OVMF_CODE_FD if p.exists()), None)
     if path is None:
         pytest.skip("OVMF_CODE.fd absent: apt-get install ovmf")

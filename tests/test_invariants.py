@@ -1,28 +1,28 @@
 """Property tests: invariants of the whole machine over random operation sequences.
 
-Hypothesis draws a scenario (../shared/spec/scenario-format.md, format 1) for each kernel flavour and both
-gmem_in_place_conversion settings the contract allows: a usual TD set-up (kvm-uapi.md §1 order, each step kept with
-high probability), a build phase, usually KVM_TDX_FINALIZE_VM, and a run-time phase, each a random mix of every op
-of the contract (one VM per scenario), with arguments drawn from small pools so they hit the interesting values
-(page 0, unaligned, past the end, the shared bit, NULL), and short macros that make adding, accepting and
-converting the same pages likely. Each step is decoded with the scenario parser and applied to one `Vmm`; after
-every step these must hold:
+Hypothesis draws a scenario (docs/scenario.md, format 1) for each kernel flavour and both gmem_in_place_conversion
+settings the contract allows: a usual TD set-up (intel-tdx.rst order, each step kept with high probability), a build
+phase, usually KVM_TDX_FINALIZE_VM, and a run-time phase, each a random mix of every op of the contract (one VM per
+scenario), with arguments drawn from small pools so they hit the interesting values (page 0, unaligned, past the end,
+the shared bit, NULL), and short macros that make adding, accepting and converting the same pages likely. Each step is
+decoded with the scenario parser and applied to one `Vmm`; after every step these must hold:
 
-(a) every frame has one owner, and, unless KVM has bugged the VM, it agrees with the PAMT (tdx-module.md §2.1):
-    PT_REG <=> td_private, PT_TDR/TDCX/TDVPR/EPT <=> tdx_metadata, PT_NDA <=> neither; the PAMT names only
-    allocated frames;
-(b) unless the VM is dead, KVM's mirror EPT and the S-EPT map the same private GFNs to the same pfns, through the
-    same tables (kvm-uapi.md §2.2 step 10.5, §3.3: every mirror change goes through the S-EPT hook), and KVM maps
-    a GFN privately (shared) only while its attribute is private (shared) (§3.1-§3.3: conversion zaps the other
-    side);
-(c) every S-EPT state change recorded in the trace is a transition of tdxsim.tdx.sept.TRANSITIONS (§1.4);
+(a) every frame has one owner, and, unless KVM has bugged the VM, it agrees with the PAMT (intel/tdx-module TDX_1.5.01
+    pamt_manager.h): PT_REG <=> td_private, PT_TDR/TDCX/TDVPR/EPT <=> tdx_metadata, PT_NDA <=> neither; the PAMT names
+    only allocated frames;
+(b) unless the VM is dead, KVM's mirror EPT and the S-EPT map the same private GFNs to the same pfns, through the same
+    tables (arch/x86/kvm/vmx/tdx.c tdx_sept_set_private_spte at kvm-x86 09c6f74ecb86: every mirror change goes through
+    the S-EPT hook), and KVM maps a GFN privately (shared) only while its attribute is private (shared)
+    (kvm_gmem_invalidate_start and KVM_SET_MEMORY_ATTRIBUTES: conversion zaps the other side);
+(c) every S-EPT state change recorded in the trace is a transition of tdxsim.tdx.sept.TRANSITIONS (intel/tdx-module
+    TDX_1.5.01 tdh_mem_*.c);
 (d) no Python exception escapes, and replaying the whole scenario with run_scenario gives the same returns;
 (e) no freed frame and, unless KVM has bugged the VM, no td_private (or tdx_metadata) page is mapped in the VMM's
-    address space (kvm-uapi.md §3.2: private indices SIGBUS; tdx-module.md §2.1: the host must not touch a page
-    that is not PT_NDA);
-(f) the VMM never sees TD-private plaintext (tdx-module.md §2.1 "zeros / garbage, never plaintext"): every write
-    stores a unique marker; a marker that at some point existed only under a TD's key (in a td_private page and in
-    no KeyID-0 page) must never again appear in KeyID-0 memory nor in the bytes a `read` returns.
+    address space (in-place model, v8 13/46-17/46: private indices SIGBUS; pamt_manager.h: the host must not touch a
+    page that is not PT_NDA);
+(f) the VMM never sees TD-private plaintext (the host has no private KeyID: Documentation/arch/x86/tdx.rst): every write
+    stores a unique marker; a marker that at some point existed only under a TD's key (in a td_private page and in no
+    KeyID-0 page) must never again appear in KeyID-0 memory nor in the bytes a `read` returns.
 """
 
 from __future__ import annotations
@@ -295,8 +295,9 @@ MMAP, INIT_SHARED = "GUEST_MEMFD_FLAG_MMAP", "GUEST_MEMFD_FLAG_INIT_SHARED"
 
 @st.composite
 def set_up(draw: st.DrawFn, in_place: bool) -> list[dict]:
-    """kvm-uapi.md §1 (and scenario_helpers.td_setup's two models): each step kept with high probability; the
-    guest_memfd flags lean towards the model's usual ones (in-place: MMAP + INIT_SHARED; out-of-place: none)."""
+    """intel-tdx.rst "KVM TDX creation flow" (and scenario_helpers.td_setup's two models): each step kept with high
+    probability; the guest_memfd flags lean towards the model's usual ones (in-place: MMAP + INIT_SHARED; out-of-place:
+    none)."""
     if in_place:
         flags = draw(s([MMAP, INIT_SHARED], [MMAP, INIT_SHARED], [MMAP, INIT_SHARED], [MMAP], []))
     else:
@@ -381,9 +382,9 @@ class Checker:
         self.no_private_plaintext(where, op_name, result)
 
     def ownership(self, where: str) -> None:
-        """(a) tdx-module.md §2.1. Once KVM has bugged the VM after a failed S-EPT zap, the kernel gives no such
-        guarantee: it holds no reference on private pages, so "a private page mapped in the S-EPT could be
-        reallocated and used outside the VM" (Yan Zhao, "KVM: TDX: Drop superfluous page pinning in S-EPT
+        """(a) intel/tdx-module TDX_1.5.01 pamt_manager.h. Once KVM has bugged the VM after a failed S-EPT zap, the
+        kernel gives no such guarantee: it holds no reference on private pages, so "a private page mapped in the S-EPT
+        could be reallocated and used outside the VM" (Yan Zhao, "KVM: TDX: Drop superfluous page pinning in S-EPT
         management", 20251030200951.3402865-9-seanjc@google.com); only the one-owner part is checked then."""
         mem, module = self.vmm.mem, self.vmm.module
         dead = self.vmm.kvm is not None and self.vmm.kvm.vm_dead
@@ -405,7 +406,8 @@ class Checker:
         assert dead or not stale, (where, "PAMT entries for freed frames", stale)
 
     def mirror_matches_sept(self, where: str) -> None:
-        """(b) kvm-uapi.md §3.3: the mirror EPT and the S-EPT agree on the private 4 KiB leaves."""
+        """(b) tdx.c tdx_sept_set_private_spte, tdx_sept_remove_leaf_spte: the mirror EPT and the S-EPT agree on the
+        private 4 KiB leaves."""
         kvm = self.vmm.kvm
         if kvm is None or kvm.vm_dead:
             return
@@ -416,13 +418,13 @@ class Checker:
         assert kvm.mmu.mirror == sept, (where, "mirror", kvm.mmu.mirror, "S-EPT", sept)
         for key in kvm.mmu.mirror_nonleaf:  # the tables above them too: each linked one is an NL_MAPPED entry
             assert td is not None and td.sept.get(key) is SeptState.NL_MAPPED, (where, "non-leaf", key)
-        for gfn in kvm.mmu.mirror:  # and KVM maps privately only what is private now (§3.3 zaps on conversion)
+        for gfn in kvm.mmu.mirror:  # and KVM maps privately only what is private now (conversion zaps)
             assert kvm.kvm_mem_is_private(gfn), (where, "private mapping of a shared GFN", hex(gfn))
         for gfn in kvm.mmu.shared:
             assert not kvm.kvm_mem_is_private(gfn), (where, "shared mapping of a private GFN", hex(gfn))
 
     def sept_events_are_transitions(self, where: str) -> None:
-        """(c) every recorded S-EPT change is one the module makes (tdx-module.md §1.4)."""
+        """(c) every recorded S-EPT change is one the module makes (intel/tdx-module TDX_1.5.01 tdh_mem_*.c)."""
         events = self.vmm.trace.events
         for ev in events[self.seen_events :]:
             if ev.kind == "state" and ev.name == "sept":
@@ -431,9 +433,10 @@ class Checker:
         self.seen_events = len(events)
 
     def nothing_private_is_mapped(self, where: str) -> None:
-        """(e) no freed frame is mapped in the VMM's address space, and no TD page either unless KVM has bugged the
-        VM: after a failed TDH.MEM.PAGE.REMOVE the conversion still completes and nothing stops userspace from
-        faulting the page in (kvm-uapi.md §3.3: "Any SEAMCALL failure -> TDX_BUG_ON"; the page stays with the TD)."""
+        """(e) no freed frame is mapped in the VMM's address space, and no TD page either unless KVM has bugged the VM:
+        after a failed TDH.MEM.PAGE.REMOVE the conversion still completes and nothing stops userspace from faulting the
+        page in (tdx.c tdx_sept_set_private_spte, tdx_sept_remove_leaf_spte: "Any SEAMCALL failure -> TDX_BUG_ON"; the
+        page stays with the TD)."""
         frames = self.vmm.mem.frames
         dead = self.vmm.kvm is not None and self.vmm.kvm.vm_dead
         for vma in self.vmm.mm.vmas:
@@ -501,9 +504,9 @@ def test_invariants_hold_after_every_step(kernel, in_place, data):
 def test_converting_a_range_to_private_keeps_the_td_pages_td_private():
     """(a) on the smallest sequence that broke it (GuestMemfd.kvm_gmem_set_attributes re-coloured every folio of the
     range; fixed in 706ffba): in-place, page 0 converted and added (source_addr 0), then [0, 8 KiB) converted to
-    private. Page 0 is already private, so nothing may change for it (kvm-uapi.md §3.2: the conversion zaps and
-    re-attributes; it does not take pages from the TD), and its frame stays td_private (tdx-module.md §2.1:
-    PT_REG, owner the TD)."""
+    private. Page 0 is already private, so nothing may change for it (in-place model, v8 13/46-17/46: the conversion
+    zaps and re-attributes; it does not take pages from the TD), and its frame stays td_private (intel/tdx-module
+    TDX_1.5.01 pamt_manager.h: PT_REG, owner the TD)."""
     steps = [
         op("KVM_CREATE_VM", type="KVM_X86_TDX_VM"),
         op("KVM_TDX_INIT_VM"),

@@ -1,25 +1,26 @@
 """Property tests of the run-time path: random sequences of guest and VMM operations on a finalized TD.
 
-Each example starts from a finalized TD in one of the two memory models (kernel v8 with gmem_in_place_conversion on
-or off; kvm-uapi.md §3.1/§3.2): 8 pages of guest memory at GPA 0, pages 0 and 1 added at build time (in place from
-the guest_memfd, or from a separate source buffer), SEPT_VE_DISABLE drawn on or off. Then Hypothesis draws a mix
-of guest_read / guest_write (private or through the shared alias), guest_accept, guest_map_gpa (both directions,
-vmm convert or ignore, vmm_ret 0, 11 or 22), KVM_SET_MEMORY_ATTRIBUTES and KVM_SET_MEMORY_ATTRIBUTES2 (either
-direction, in either model), fallocate, madvise, pin/unpin and the VMM's own read/write, with arguments from small
-pools (scenario-format.md ops). Each step is decoded by the scenario parser and applied to one `Vmm`; after every
-step these must hold:
+Each example starts from a finalized TD in one of the two memory models (kernel v8 with gmem_in_place_conversion on or
+off; v8 cover letter, 20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com): 8 pages of guest memory at GPA 0,
+pages 0 and 1 added at build time (in place from the guest_memfd, or from a separate source buffer), SEPT_VE_DISABLE
+drawn on or off. Then Hypothesis draws a mix of guest_read / guest_write (private or through the shared alias),
+guest_accept, guest_map_gpa (both directions, vmm convert or ignore, vmm_ret 0, 11 or 22), KVM_SET_MEMORY_ATTRIBUTES and
+KVM_SET_MEMORY_ATTRIBUTES2 (either direction, in either model), fallocate, madvise, pin/unpin and the VMM's own
+read/write, with arguments from small pools (docs/scenario.md ops). Each step is decoded by the scenario parser and
+applied to one `Vmm`; after every step these must hold:
 
-(a) PAMT and owners agree (tdx-module.md §2.1): PT_REG <=> td_private under the TD's HKID; PT_TDR/TDCX/TDVPR/EPT
-    <=> tdx_metadata; every other frame is neither and has KeyID 0;
-(b) no frame is td_private (or tdx_metadata) and mapped in the VMM's page tables at once (kvm-uapi.md §3.2:
-    private indices SIGBUS; §3.1: the private page is not in the VMM's address space);
+(a) PAMT and owners agree (intel/tdx-module TDX_1.5.01 pamt_manager.h): PT_REG <=> td_private under the TD's HKID;
+    PT_TDR/TDCX/TDVPR/EPT <=> tdx_metadata; every other frame is neither and has KeyID 0;
+(b) no frame is td_private (or tdx_metadata) and mapped in the VMM's page tables at once (v8 01/46
+    kvm_gmem_fault_user_mapping: private indices SIGBUS; out-of-place the private page is not in the VMM's address
+    space);
 (c) unless the VM is dead, the mirror EPT and the S-EPT 4 KiB leaves map the same GFNs to the same pfns
-    (kvm-uapi.md §3.3: every mirror change goes through tdx_sept_set_private_spte);
-(d) every "sept" state event is a transition of tdxsim.tdx.sept.TRANSITIONS (tdx-module.md §1.4);
-(e) plaintext never leaks (tdx-module.md §2.1 "never plaintext"; kvm-uapi.md §4 row 34 "contents not preserved"):
-    every private guest_write stores a marker unique to its step; that marker must never appear in any KeyID-0
-    frame, in the bytes a VMM `read` returns, or in what the guest reads through the shared alias — whatever
-    conversions, hole punches and re-accepts happened in between;
+    (arch/x86/kvm/vmx/tdx.c at kvm-x86 09c6f74ecb86: every mirror change goes through tdx_sept_set_private_spte);
+(d) every "sept" state event is a transition of tdxsim.tdx.sept.TRANSITIONS (intel/tdx-module TDX_1.5.01 tdh_mem_*.c);
+(e) plaintext never leaks (the host has no private KeyID, Documentation/arch/x86/tdx.rst; v8 17/46's api.rst: contents
+    not preserved across conversion): every private guest_write stores a marker unique to its step; that marker must
+    never appear in any KeyID-0 frame, in the bytes a VMM `read` returns, or in what the guest reads through the shared
+    alias — whatever conversions, hole punches and re-accepts happened in between;
 (f) no exception escapes.
 """
 
@@ -56,7 +57,7 @@ def op(name: str, **args: Any) -> dict:
 
 
 def setup(in_place: bool, sept_ve_disable: bool) -> list[dict]:
-    """kvm-uapi.md §1 order for the model, two pages added at build time (§2.5), then KVM_TDX_FINALIZE_VM."""
+    """The intel-tdx.rst order for the model, two pages added at build time, then KVM_TDX_FINALIZE_VM."""
     size = NPAGES * PAGE
     steps = [
         op("KVM_CREATE_VM", type="KVM_X86_TDX_VM"),
@@ -235,7 +236,7 @@ class Checker:
         self.no_plaintext_leak(where, name, args, result)
 
     def pamt_agrees(self, where: str) -> None:
-        """(a) tdx-module.md §2.1."""
+        """(a) intel/tdx-module TDX_1.5.01 pamt_manager.h."""
         module = self.vmm.module
         hkids = {td.tdr: td.hkid for td in module.tds.values()}
         for pfn, frame in self.vmm.mem.frames.items():
@@ -251,7 +252,7 @@ class Checker:
         assert all(pfn in self.vmm.mem.frames for pfn in module.pamt), (where, "PAMT entry for a freed frame")
 
     def nothing_private_is_host_mapped(self, where: str) -> None:
-        """(b) kvm-uapi.md §3.1/§3.2."""
+        """(b) v8 01/46 kvm_gmem_fault_user_mapping."""
         frames = self.vmm.mem.frames
         for vma in self.vmm.mm.vmas:
             for vpn, pfn in vma.ptes.items():
@@ -259,7 +260,7 @@ class Checker:
                 assert frames[pfn].owner not in TD_OWNED, (where, hex(vpn * PAGE), hex(pfn), frames[pfn].owner)
 
     def mirror_matches_sept(self, where: str) -> None:
-        """(c) kvm-uapi.md §3.3."""
+        """(c) tdx.c tdx_sept_set_private_spte, tdx_sept_remove_leaf_spte."""
         kvm = self.vmm.kvm
         if kvm is None or kvm.tdx.tdr is None or kvm.vm_dead:
             return
@@ -268,7 +269,7 @@ class Checker:
         assert kvm.mmu.mirror == sept, (where, "mirror", kvm.mmu.mirror, "S-EPT", sept)
 
     def sept_events_are_transitions(self, where: str) -> None:
-        """(d) tdx-module.md §1.4."""
+        """(d) intel/tdx-module TDX_1.5.01 tdh_mem_*.c."""
         events = self.vmm.trace.events
         for ev in events[self.seen :]:
             if ev.kind == "state" and ev.name == "sept":
@@ -277,7 +278,7 @@ class Checker:
         self.seen = len(events)
 
     def no_plaintext_leak(self, where: str, name: str, args: dict, result: dict) -> None:
-        """(e) tdx-module.md §2.1, kvm-uapi.md §4 row 34."""
+        """(e) no private KeyID for the host; contents not preserved (v8 17/46)."""
         for pfn, frame in self.vmm.mem.frames.items():
             if frame.keyid == 0:
                 leaked = markers_in(frame.data) & self.secrets

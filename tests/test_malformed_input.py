@@ -1,6 +1,6 @@
 """No input produces a traceback: random JSON documents and random corruptions of a valid scenario either replay or
 raise ScenarioError (the CLI's one line and exit 2), never another exception (the core issue's acceptance;
-scenario-format.md "A scenario that cannot be replayed … Never a Python traceback")."""
+docs/scenario.md "Errors": "A scenario that cannot be replayed … Never a Python traceback")."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """Notebook 01's lesson (tdxsim.lessons.readers), figures (tdxsim.plot.actors) and widget (tdxsim.widgets.readers).
 
-Expected values come from the references, not from the code: SIGBUS for a host touch of a private guest_memfd page
-(v8 cover letter; kvm-uapi.md §3.2 and §4 row 35), the shared bit at GPAW-1 (TDX_SHARED_BIT_PWL_4 = bit 47,
-TDX_SHARED_BIT_PWL_5 = bit 51; kvm-uapi.md §1 row 3), "never plaintext" for a reader without the TD's KeyID
-(tdx-module.md §2.1; tdxsim returns zeros, docs/fidelity.md).
+Expected values come from the sources, not from the code: SIGBUS for a host touch of a private guest_memfd page
+(v8 cover letter; v8 01/46 kvm_gmem_fault_user_mapping), the shared bit at GPAW-1 (TDX_SHARED_BIT_PWL_4 = bit 47,
+TDX_SHARED_BIT_PWL_5 = bit 51; arch/x86/kvm/vmx/tdx.c), "never plaintext" for a reader without the TD's KeyID
+(private KeyIDs work only in SEAM mode, Documentation/arch/x86/tdx.rst; tdxsim returns zeros,
+docs/fidelity.md).
 """
 
 import pytest

@@ -1,8 +1,9 @@
 """Notebook 02's lesson (tdxsim.lessons.backing), figure (tdxsim.plot.backing) and widget (tdxsim.widgets.backing).
 
-Expected values come from the references: out-of-place, one GFN is backed by two different physical pages, the
-guest_memfd page and the memslot's userspace_addr page, until the VMM discards one (v8 cover letter; kvm-uapi.md
-§3.1); in-place, shared and private use the same page and only the attribute flips (v8 cover; kvm-uapi.md §3.2).
+Expected values come from the sources: out-of-place, one GFN is backed by two different physical pages, the
+guest_memfd page and the memslot's userspace_addr page, until the VMM discards one (v8 cover letter,
+20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com); in-place, shared and private use the same page and only
+the attribute flips (the same cover letter).
 """
 
 import pytest

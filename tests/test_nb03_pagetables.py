@@ -1,7 +1,7 @@
 """tdxsim.lessons.pagetables and the chapter 03 widget: the S-EPT walk of a first touch, mirror against S-EPT.
 
-Expected values from the references: tdx-tdp-mmu.rst's "adding a private page" (SEPT.ADD for the 512G, 1G and 2M
-levels, then PAGE.ADD), a 5-level S-EPT for GPAW 52 (scenario-format.md KVM_TDX_INIT_VM gpaw), and the private
+Expected values from the sources: tdx-tdp-mmu.rst's "adding a private page" (SEPT.ADD for the 512G, 1G and 2M
+levels, then PAGE.ADD), a 5-level S-EPT for GPAW 52 (docs/scenario.md KVM_TDX_INIT_VM gpaw), and the private
 page removal sequence BLOCK, TRACK, REMOVE (tdx-tdp-mmu.rst) followed by WBINVD (tdx.c tdx_sept_remove_leaf_spte).
 """
 

@@ -1,8 +1,9 @@
 """tdxsim.lessons.lifecycle and the chapter 04 widget: the creation flow and its variants.
 
-Expected values from the references: intel-tdx.rst's creation flow; TDX module 1.5's 6 TDCS pages and 5 TDCX pages
+Expected values from the sources: intel-tdx.rst's creation flow; TDX module 1.5's 6 TDCS pages and 5 TDCX pages
 per vCPU (docs/fidelity.md); KVM refusing INIT_MEM_REGION once the TD is RUNNABLE (tdx.c: "Once TD is finalized,
-the initial guest memory is fixed") and a vCPU before INIT_VM (tdx_vcpu_create, -EIO); a double add -EIO (seed mail).
+the initial guest memory is fixed") and a vCPU before INIT_VM (tdx_vcpu_create, -EIO); a double add -EIO
+(mmu.c kvm_tdp_mmu_map_private_pfn; Yan Zhao, akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com).
 """
 
 import pytest

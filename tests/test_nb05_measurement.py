@@ -1,7 +1,7 @@
 """tdxsim.lessons.measurement and the chapter 05 widget.
 
-Expected MRTDs are the independent worked examples of ../shared/reference/mrtd-worked-examples.json (hashlib over
-the record layout of tdx-module.md §4), written here as literals.
+Expected MRTDs are the independent worked examples of tests/data/mrtd-vectors.json (hashlib over the record layout of
+intel/tdx-module TDX_1.5.01 sha384.h `sha384_128B_block_t`), written here as literals.
 """
 
 import pytest

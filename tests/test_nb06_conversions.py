@@ -1,6 +1,6 @@
 """tdxsim.lessons.conversions and the chapter 06 widget.
 
-Expected values from the references: KVM caps a MapGPA exit at TDX_MAP_GPA_MAX_LEN = 2 MiB (tdx.c); the private page
+Expected values from the sources: KVM caps a MapGPA exit at TDX_MAP_GPA_MAX_LEN = 2 MiB (tdx.c); the private page
 removal sequence (tdx-tdp-mmu.rst, plus WBINVD from tdx_sept_remove_leaf_spte); SIGBUS on a private guest_memfd
 page (v8 cover letter); QEMU's kvm_convert_memory per model (docs/scenario.md guest_map_gpa); no content survives.
 """

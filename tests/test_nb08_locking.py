@@ -40,7 +40,8 @@ def test_populate_orders_as_the_sources_give_them() -> None:
 
 
 def test_the_curriculum_quiz_first_lock_taken_by_populate() -> None:
-    # thread-and-curriculum.md §3 NB8: before the change populate takes the invalidate lock before mmap_lock
+    # commit 2a62345b3052 (20260108214622.1084057-7-michael.roth@amd.com): before it populate takes the invalidate lock
+    # before mmap_lock
     order = [lock for lock in locking.POPULATE_BEFORE.order() if lock in ("filemap_invalidate_lock", "mmap_lock")]
     assert order == ["filemap_invalidate_lock", "mmap_lock"]
 

@@ -1,9 +1,13 @@
-"""The build-path rows of the outcome matrix (../shared/reference/kvm-uapi.md §4), one test per row.
+"""The build path of KVM_TDX_INIT_MEM_REGION as an outcome matrix: rows 1-37, one test (or more) per row.
 
-Expected values come from the references, never from running tdxsim. Source keys (K-TDX, K-GMEM, L-V8 …) are the
-ones of kvm-uapi.md §0. Unless a row says otherwise the setting is §4's: TD INITIALIZED, vCPU 0 initialised, a
-guest_memfd memslot covering the GPA, nr_pages = 1. Rows 26 and 30 cannot be expressed in the scenario contract;
-row 34 is a runtime-conversion row and is not part of this file.
+Expected values come from the kernel sources and mails each row names, never from running tdxsim. File names without a
+tree are: tdx.c = arch/x86/kvm/vmx/tdx.c at kvm-x86 09c6f74ecb86 (tdx.c@3829d81b6958 is the older torvalds/linux
+version, about v6.16); guest_memfd.c = virt/kvm/guest_memfd.c at kvm-x86 5e38e1bd4e7b; mmu.c and tdp_mmu.c =
+arch/x86/kvm/mmu/ at kvm-x86 09c6f74ecb86; intel-tdx.rst = Documentation/virt/kvm/x86/intel-tdx.rst. "v8 NN/46" is patch
+NN of the guest_memfd in-place conversion series v8 (cover letter
+20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com). Unless a row says otherwise the setting is: TD
+INITIALIZED, vCPU 0 initialised, a guest_memfd memslot covering the GPA, nr_pages = 1. Rows 26 and 30 cannot be
+expressed in the scenario contract; row 34 (private -> shared after ADD) is in tests/test_runtime.py.
 """
 
 import pytest
@@ -41,7 +45,7 @@ from scenario_helpers import (
 
 DATA = bytes(range(256)) * 16
 DATA2 = bytes(255 - (i % 256) for i in range(PAGE))
-EMPTY_MRTD = mrtd([])  # SHA-384 of nothing: mrtd-worked-examples.json vector 1
+EMPTY_MRTD = mrtd([])  # SHA-384 of nothing: tests/data/mrtd-vectors.json vector 1
 
 # (kernel, gmem_in_place_conversion, memory model)
 IN_PLACE = ("v8", True, "in-place")
@@ -55,7 +59,8 @@ ALL_FLAVOURS = MODELS + [
 
 
 def ready(model: str, pages: int = 1, kernel: str = "v8", in_place: bool | None = None, **kw) -> list[dict]:
-    """A TD with the first `pages` pages of slot 0 private in the given model (§4's default setting)."""
+    """A TD with the first `pages` pages of slot 0 private in the given model (the default setting of the module
+    docstring)."""
     steps = td_setup(kernel, in_place, model, **kw)
     if model == "in-place":
         steps.append(set_private(model, 0, pages * PAGE))
@@ -75,11 +80,11 @@ def final(out: dict) -> dict:
 
 @pytest.mark.parametrize("kernel,in_place,model", ALL_FLAVOURS)
 def test_row01_normal_measured_add(kernel, in_place, model):
-    """Row 1 (K-TDX tdx_gmem_post_populate, K-GMEM kvm_gmem_populate): src≠0 aligned and mapped, page private,
-    MEASURE → 0. SEPT.ADD for each missing level (contract example: 3, 2, 1 at gpaw 48), PAGE.ADD, 16× MR.EXTEND at
-    gpa + i·256 (TDX_EXTENDMR_CHUNKSIZE). Region written back as {src+4K, gpa+4K, 0} (§2.2 step 11-12).
-    §2.5 "any | non-0 valid user page | OFF or ON | private | Success", so every flavour.
-    MRTD = SHA-384 of ADD record + 16 (EXTEND record + 256 bytes) (tdx-module.md §4).
+    """Row 1 (tdx.c tdx_gmem_post_populate, guest_memfd.c kvm_gmem_populate): src≠0 aligned and mapped, page private,
+    MEASURE → 0. SEPT.ADD for each missing level (contract example: 3, 2, 1 at gpaw 48), PAGE.ADD, 16× MR.EXTEND at gpa
+    + i·256 (TDX_EXTENDMR_CHUNKSIZE). Region written back as {src+4K, gpa+4K, 0} (tdx_vcpu_init_mem_region advances and
+    copies back). A real source page is copied in every flavour. MRTD = SHA-384 of ADD record + 16 (EXTEND record + 256
+    bytes) (intel/tdx-module TDX_1.5.01 tdh_mem_page_add.c, tdh_mr_extend.c).
     """
     steps = ready_with_source(model, kernel=kernel, in_place=in_place) + [
         init_mem_region(0, SRC_VA, label="add"),
@@ -105,10 +110,10 @@ def test_row01_normal_measured_add(kernel, in_place, model):
 @pytest.mark.parametrize("kernel,in_place,model", MODELS)
 @pytest.mark.parametrize("gpa", [PAGE, 2 * MiB - PAGE, 0x12345000 % (2 * MiB)], ids=hex)
 def test_row01_first_add_at_a_nonzero_gpa(kernel, in_place, model, gpa):
-    """Row 1 at a GPA other than 0, as the first add of a fresh TD (QEMU's TDVF sections sit at 0x800000 and up,
-    kvm-uapi.md §2.4, tdx-module.md §5.2). The S-EPT tables are built on the way (TDH.MEM.SEPT.ADD for each missing
-    level, §1 row 10; the KVM TDP MMU hands each table level-aligned, its iter->gfn) and the page is ADDed and
-    measured at its own GPA.
+    """Row 1 at a GPA other than 0, as the first add of a fresh TD (QEMU's TDVF sections sit at 0x800000 and up:
+    Debian's OVMF.fd, see tests/test_firmware.py). The S-EPT tables are built on the way (TDH.MEM.SEPT.ADD for each
+    missing level, tdx.c tdx_sept_map_nonleaf_spte; the KVM TDP MMU hands each table level-aligned, its iter->gfn) and
+    the page is ADDed and measured at its own GPA.
     """
     offset = gpa  # slot 0 starts at GPA 0
     steps = td_setup(model=model, in_place=in_place)
@@ -129,9 +134,8 @@ def test_row01_first_add_at_a_nonzero_gpa(kernel, in_place, model, gpa):
 
 @pytest.mark.parametrize("kernel,in_place,model", MODELS)
 def test_row02_add_without_measure(kernel, in_place, model):
-    """Row 2 (K-TDX): no MEASURE → PAGE.ADD only, no MR.EXTEND; MRTD holds only the ADD record (tdx-module.md §4).
-    The page is still present with the source's bytes. MRTD semantics of PAGE.ADD are [I] in kvm-uapi.md §2.4 and
-    [C] from the module source in tdx-module.md §4.
+    """Row 2 (tdx.c): no MEASURE → PAGE.ADD only, no MR.EXTEND; MRTD holds only the ADD record (tdh_mem_page_add.c
+    extends the GPA only). The page is still present with the source's bytes.
     """
     steps = ready_with_source(model) + [
         init_mem_region(0, SRC_VA, measure=False, label="add"),
@@ -148,11 +152,11 @@ def test_row02_add_without_measure(kernel, in_place, model):
     assert step(out, "read")["data"] == DATA.hex()
 
 
-# -- rows 3-10: up-front validation (§2.2 steps 1-9) -----------------------------------------------------------
+# -- rows 3-10: up-front validation (tdx_vcpu_init_mem_region) ---------------------------------------------------
 
 
 def _rejected_up_front(out: dict, st: dict, src: int, gpa: int, nr: int) -> None:
-    """-EINVAL before any gmem work: no SEAMCALL, no S-EPT leaf, struct not written back (§2.2: return before copy)."""
+    """-EINVAL before any gmem work: no SEAMCALL, no S-EPT leaf, struct not written back (returns before the copy)."""
     assert_errno(st, "EINVAL")
     assert st["seamcalls"] == []
     assert final(out)["sept"] == {}
@@ -162,8 +166,8 @@ def _rejected_up_front(out: dict, st: dict, src: int, gpa: int, nr: int) -> None
 
 @pytest.mark.parametrize("flags", [2, 3, 1 << 63], ids=["bit1", "bit0+bit1", "bit63"])
 def test_row03_unknown_flag_bits(flags):
-    """Row 3 (K-TDX tdx_vcpu_init_mem_region, §2.2 step 7): cmd->flags & ~KVM_TDX_MEASURE_MEMORY_REGION → -EINVAL.
-    Bit 1 is Yan's proposed KVM_TDX_IN_PLACE_COPY_INITIAL_MEMORY_REGION, which Sean rejected (never merged).
+    """Row 3 (tdx.c tdx_vcpu_init_mem_region): cmd->flags & ~KVM_TDX_MEASURE_MEMORY_REGION → -EINVAL. Bit 1 is Yan's
+    proposed KVM_TDX_IN_PLACE_COPY_INITIAL_MEMORY_REGION, which Sean rejected (never merged).
     """
     out = run(ready_with_source("in-place") + [init_mem_region(0, SRC_VA, flags=flags, label="add")])
     _rejected_up_front(out, step(out, "add"), SRC_VA, 0, 1)
@@ -171,7 +175,7 @@ def test_row03_unknown_flag_bits(flags):
 
 @pytest.mark.parametrize("offset", [0x10, 0x800, PAGE - 1])
 def test_row04_source_not_page_aligned(offset):
-    """Row 4 (K-TDX, §2.2 step 9; 189fd1b059a9 "@source_addr must be PAGE_SIZE-aligned") → -EINVAL."""
+    """Row 4 (tdx.c tdx_vcpu_init_mem_region; 189fd1b059a9 "@source_addr must be PAGE_SIZE-aligned") → -EINVAL."""
     out = run(ready_with_source("in-place") + [init_mem_region(0, SRC_VA + offset, label="add")])
     _rejected_up_front(out, step(out, "add"), SRC_VA + offset, 0, 1)
 
@@ -182,7 +186,7 @@ def test_row04_source_not_page_aligned(offset):
     ids=["gpa-unaligned", "gpa-unaligned-small", "nr_pages-0", "wrap"],
 )
 def test_row05_bad_gpa_or_count(gpa, nr_pages):
-    """Row 5 (K-TDX, §2.2 step 9): gpa not aligned, nr_pages == 0, or gpa + (nr_pages << 12) wraps (≤ gpa) →
+    """Row 5 (tdx.c tdx_vcpu_init_mem_region): gpa not aligned, nr_pages == 0, or gpa + (nr_pages << 12) wraps (≤ gpa) →
     -EINVAL. 0x1000 + (2^52 << 12) = 0x1000 + 2^64 wraps to 0x1000 ≤ gpa, with no shared bit involved.
     """
     out = run(ready_with_source("in-place") + [init_mem_region(gpa, SRC_VA, nr_pages=nr_pages, label="add")])
@@ -193,15 +197,15 @@ def test_row05_bad_gpa_or_count(gpa, nr_pages):
     "gpa,nr_pages", [(SHARED_BIT, 1), (SHARED_BIT - PAGE, 2)], ids=["first-byte-shared", "last-byte-shared"]
 )
 def test_row06_shared_bit_gpa(gpa, nr_pages):
-    """Row 6 (K-TDX vt_is_tdx_private_gpa, §2.2 step 9): first or last byte of the range has the shared bit (bit 47
-    at the default gpaw 48) → -EINVAL.
+    """Row 6 (tdx.c vt_is_tdx_private_gpa): first or last byte of the range has the shared bit (bit 47 at the default
+    gpaw 48) → -EINVAL.
     """
     out = run(ready_with_source("in-place", pages=2) + [init_mem_region(gpa, SRC_VA, nr_pages=nr_pages, label="add")])
     _rejected_up_front(out, step(out, "add"), SRC_VA, gpa, nr_pages)
 
 
 def test_row07_vcpu_not_initialised():
-    """Row 7 (K-TDX tdx_vcpu_init_mem_region, §2.2 step 5): INIT_VM done, vCPU 0 created but never got
+    """Row 7 (tdx.c tdx_vcpu_init_mem_region: vCPU state check): INIT_VM done, vCPU 0 created but never got
     KVM_TDX_INIT_VCPU (tdx->state != VCPU_TD_STATE_INITIALIZED) → -EINVAL.
     """
     steps = td_setup(model="in-place", init_vcpu=False) + [set_private("in-place", 0)] + source_buffer(DATA)
@@ -210,10 +214,10 @@ def test_row07_vcpu_not_initialised():
 
 
 def test_row08_vcpu_created_before_init_vm():
-    """Row 8 (K-OLD tdx_vcpu_create: TD state ≠ INITIALIZED → -EIO; kvm-uapi.md §1 row 4): KVM_CREATE_VCPU before
-    KVM_TDX_INIT_VM fails with -EIO, so no vCPU 0 exists; INIT_MEM_REGION naming it gets -EBADF (contract
-    "Conventions": naming an object that does not exist returns -EBADF). INIT_VM afterwards still works: no vCPU
-    exists, so §1 row 3's "-EBUSY if vCPUs already exist" does not apply.
+    """Row 8 (tdx.c@3829d81b6958 tdx_vcpu_create: TD state ≠ INITIALIZED → -EIO): KVM_CREATE_VCPU before KVM_TDX_INIT_VM
+    fails with -EIO, so no vCPU 0 exists; INIT_MEM_REGION naming it gets -EBADF (contract "Conventions": naming an
+    object that does not exist returns -EBADF). INIT_VM afterwards still works: no vCPU exists, so tdx_td_init's "-EBUSY
+    if vCPUs already exist" does not apply.
     """
     steps = [
         {"op": "KVM_CREATE_VM", "type": "KVM_X86_TDX_VM"},
@@ -235,9 +239,9 @@ def test_row08_vcpu_created_before_init_vm():
 
 
 def test_row08_init_vm_failed():
-    """Row 8, "KVM_TDX_INIT_VM never succeeded" (K-TDX tdx_get_cmd: hw_error ≠ 0 on input → -EINVAL, so no HKID and
-    the TD stays UNINITIALIZED): KVM_CREATE_VCPU then fails with -EIO (K-OLD tdx_vcpu_create), INIT_MEM_REGION on
-    the missing vCPU gets -EBADF (contract), and FINALIZE gets -EINVAL (row 36, no HKID).
+    """Row 8, "KVM_TDX_INIT_VM never succeeded" (tdx.c tdx_get_cmd: hw_error ≠ 0 on input → -EINVAL, so no HKID and the
+    TD stays UNINITIALIZED): KVM_CREATE_VCPU then fails with -EIO (tdx.c@3829d81b6958 tdx_vcpu_create), INIT_MEM_REGION
+    on the missing vCPU gets -EBADF (contract), and FINALIZE gets -EINVAL (row 36, no HKID).
     """
     steps = [
         {"op": "KVM_CREATE_VM", "type": "KVM_X86_TDX_VM"},
@@ -259,8 +263,8 @@ def test_row08_init_vm_failed():
 
 @pytest.mark.parametrize("kernel,in_place,model", MODELS)
 def test_row09_after_finalize(kernel, in_place, model):
-    """Row 9 (K-TDX, §2.2 steps 3 and 6, §2.7: "Once TD is finalized, the initial guest memory is fixed") → -EINVAL,
-    no SEAMCALL; the MRTD stays that of the pages added before finalize.
+    """Row 9 (tdx.c tdx_vcpu_unlocked_ioctl and tdx_vcpu_init_mem_region: "Once TD is finalized, the initial guest
+    memory is fixed") → -EINVAL, no SEAMCALL; the MRTD stays that of the pages added before finalize.
     """
     steps = ready_with_source(model, pages=2) + [
         init_mem_region(0, SRC_VA),
@@ -277,7 +281,7 @@ def test_row09_after_finalize(kernel, in_place, model):
 
 
 def test_row10_hw_error_on_input():
-    """Row 10 (K-TDX tdx_get_cmd, §2.2 step 1): cmd.hw_error ≠ 0 on input → -EINVAL, before anything else."""
+    """Row 10 (tdx.c tdx_get_cmd): cmd.hw_error ≠ 0 on input → -EINVAL, before anything else."""
     out = run(ready_with_source("in-place") + [init_mem_region(0, SRC_VA, hw_error=1, label="add")])
     _rejected_up_front(out, step(out, "add"), SRC_VA, 0, 1)
 
@@ -286,7 +290,8 @@ def test_row10_hw_error_on_input():
 
 
 def _failed_in_loop(out, st, name, src, gpa, nr):
-    """A failure at the first page: no SEAMCALL, no leaf, region copied back unchanged (§2.2 step 12)."""
+    """A failure at the first page: no SEAMCALL, no leaf, region copied back unchanged (the copy-back is
+    unconditional)."""
     assert_errno(st, name)
     assert st["seamcalls"] == []
     assert final(out)["sept"] == {}
@@ -295,8 +300,8 @@ def _failed_in_loop(out, st, name, src, gpa, nr):
 
 @pytest.mark.parametrize("kernel,in_place,model", MODELS)
 def test_row11_no_memslot_at_gpa(kernel, in_place, model):
-    """Row 11 (K-GMEM kvm_gmem_populate: gfn_to_memslot(gpa) is NULL → -EINVAL): slot 0 covers [0, 2 MiB), the GPA
-    is 2 MiB. The failure is inside the per-page loop, so the region is copied back pointing at that page.
+    """Row 11 (guest_memfd.c kvm_gmem_populate: gfn_to_memslot(gpa) is NULL → -EINVAL): slot 0 covers [0, 2 MiB), the
+    GPA is 2 MiB. The failure is inside the per-page loop, so the region is copied back pointing at that page.
     """
     out = run(ready_with_source(model) + [init_mem_region(2 * MiB, SRC_VA, label="add")], kernel, in_place)
     _failed_in_loop(out, step(out, "add"), "EINVAL", SRC_VA, 2 * MiB, 1)
@@ -304,9 +309,9 @@ def test_row11_no_memslot_at_gpa(kernel, in_place, model):
 
 @pytest.mark.parametrize("kernel,in_place,model", MODELS)
 def test_row12_memslot_without_guest_memfd(kernel, in_place, model):
-    """Row 12 (K-GMEM kvm_gmem_populate: !kvm_slot_has_gmem → -EINVAL): slot 1 at 2 MiB is an ordinary anonymous
-    memslot without KVM_MEM_GUEST_MEMFD. Out-of-place, the GPA is also made private, so only the missing
-    guest_memfd can be the reason.
+    """Row 12 (guest_memfd.c kvm_gmem_populate: !kvm_slot_has_gmem → -EINVAL): slot 1 at 2 MiB is an ordinary anonymous
+    memslot without KVM_MEM_GUEST_MEMFD. Out-of-place, the GPA is also made private, so only the missing guest_memfd can
+    be the reason.
     """
     slot1_va = GMEM_VA + 0x100000000
     steps = ready_with_source(model) + [
@@ -332,9 +337,9 @@ def test_row12_memslot_without_guest_memfd(kernel, in_place, model):
 
 @pytest.mark.parametrize("kernel", ["v8", "kvm-x86-2026-06", "2a62345b3052", "pre-2a62345b3052"])
 def test_row13_page_not_private_per_vm(kernel):
-    """Row 13 (K-GMEM: kvm_range_has_memory_attributes / v8 kvm_gmem_range_is_private with in-place OFF → per-VM
-    xarray): the slot was never made private with KVM_SET_MEMORY_ATTRIBUTES → -EINVAL, no S-EPT change. The
-    private check comes after the GUP, which succeeds here (valid source).
+    """Row 13 (guest_memfd.c: kvm_range_has_memory_attributes / v8 kvm_gmem_range_is_private with in-place OFF → per-VM
+    xarray): the slot was never made private with KVM_SET_MEMORY_ATTRIBUTES → -EINVAL, no S-EPT change. The private
+    check comes after the GUP, which succeeds here (valid source).
     """
     steps = td_setup(kernel, False, "out-of-place", private=False) + source_buffer(DATA)
     out = run(steps + [init_mem_region(0, SRC_VA, label="add")], kernel, False)
@@ -342,7 +347,7 @@ def test_row13_page_not_private_per_vm(kernel):
 
 
 def test_row14_page_shared_in_gmem():
-    """Row 14 (L-V8 10/16, kvm_gmem_range_is_private on the gmem maple tree): in-place ON, the gmem was created
+    """Row 14 (v8 10/46, 16/46, kvm_gmem_range_is_private on the gmem maple tree): in-place ON, the gmem was created
     INIT_SHARED and never converted → -EINVAL even with a valid separate source.
     """
     steps = td_setup(model="in-place") + source_buffer(DATA)
@@ -352,26 +357,27 @@ def test_row14_page_shared_in_gmem():
 
 @pytest.mark.parametrize("kernel,in_place,model", MODELS)
 def test_row15_source_unmapped(kernel, in_place, model):
-    """Row 15 (K-GMEM: get_user_pages_fast error propagated; "-EFAULT typ." — the exact value is [I], the contract
-    names -EFAULT for the GUP error): src ≠ 0 but nothing is mapped there → -EFAULT, nothing added.
+    """Row 15 (guest_memfd.c: get_user_pages_fast error propagated; "-EFAULT typ." — the exact value is inferred, the
+    contract names -EFAULT for the GUP error): src ≠ 0 but nothing is mapped there → -EFAULT, nothing added.
     """
     out = run(ready(model) + [init_mem_region(0, SRC_VA, label="add")], kernel, in_place)
     _failed_in_loop(out, step(out, "add"), "EFAULT", SRC_VA, 0, 1)
 
 
 def test_row15_gup_failure_wins_over_shared_page():
-    """§2.5 "non-0, unmapped | any | any": the GUP runs before the private check (K-GMEM order, L-2A62), so an
-    unmapped source on a *shared* page is still the GUP error (-EFAULT [I value]), not the private check's -EINVAL.
+    """The GUP runs before the private check (guest_memfd.c kvm_gmem_populate, since 2a62345b3052), so an unmapped
+    source on a *shared* page is still the GUP error (-EFAULT, value inferred), not the private check's -EINVAL.
     """
     out = run(td_setup(model="in-place") + [init_mem_region(0, SRC_VA, label="add")])
     _failed_in_loop(out, step(out, "add"), "EFAULT", SRC_VA, 0, 1)
 
 
-# -- rows 16-19: source_addr = 0 with in-place OFF, per kernel flavour (§2.5) --------------------------------
+# -- rows 16-19: source_addr = 0 with in-place OFF, per kernel flavour --------------------------------------
 
 
 def _va0_scenario(kernel: str, va0_mapped: bool, guest_reads: bool = False) -> dict:
-    """Out-of-place TD; optionally Yan's program: mmap VA 0 MAP_FIXED and write 'Y' (L-ACK-0626).
+    """Out-of-place TD; optionally Yan's program: mmap VA 0 MAP_FIXED and write 'Y' (Ackerley,
+    CAEvNRgHb6WmOha6Pct_Tn8Ucuov95L=fj5=2R9gcHfx=b2V_+A@mail.gmail.com).
 
     guest_reads only where the page was added: a guest access to a FREE private GPA would AUG it (contract).
     """
@@ -398,8 +404,9 @@ def _nothing_added(out):
 
 @pytest.mark.parametrize("va0_mapped", [False, True])
 def test_row16_kvm_x86_2026_06_null_source_einval(va0_mapped):
-    """Row 16 (K-TDX, L-SEV: Sean's `!region.source_addr` pre-check, §2.2 step 9): kernel kvm-x86-2026-06,
-    source_addr 0, in-place OFF → -EINVAL at validation, before any gmem work, whether or not VA 0 is mapped.
+    """Row 16 (tdx.c, Sean in the "kvm: sev: Fix issues reported by Sashiko" thread: Sean's `!region.source_addr`
+    pre-check in tdx_vcpu_init_mem_region): kernel kvm-x86-2026-06, source_addr 0, in-place OFF → -EINVAL at validation,
+    before any gmem work, whether or not VA 0 is mapped.
     """
     out = _va0_scenario("kvm-x86-2026-06", va0_mapped)
     st = step(out, "add")
@@ -411,10 +418,10 @@ def test_row16_kvm_x86_2026_06_null_source_einval(va0_mapped):
 
 @pytest.mark.parametrize("va0_mapped", [False, True])
 def test_row17_v8_in_place_off_null_source_eopnotsupp(va0_mapped):
-    """Row 17 (L-PATCH-V8-23 tdx_gmem_post_populate: `!src_page && !gmem_in_place_conversion` → -EOPNOTSUPP; Sean,
+    """Row 17 (v8 23/46 tdx_gmem_post_populate: `!src_page && !gmem_in_place_conversion` → -EOPNOTSUPP; Sean,
     akMPZePBdwQlD74H@google.com: "an address of '0' for the source means NULL", a mapping at VA 0 "is irrelevant").
-    Kernel v8 with gmem_in_place_conversion=false. The failure is in post_populate, inside the loop: region is
-    written back unchanged.
+    Kernel v8 with gmem_in_place_conversion=false. The failure is in post_populate, inside the loop: region is written
+    back unchanged.
     """
     out = _va0_scenario("v8", va0_mapped)
     st = step(out, "add")
@@ -425,8 +432,9 @@ def test_row17_v8_in_place_off_null_source_eopnotsupp(va0_mapped):
 
 @pytest.mark.parametrize("va0_mapped", [False, True])
 def test_row18_2a62345b3052_null_source_eopnotsupp(va0_mapped):
-    """Row 18 (L-2A62: kvm_gmem_populate GUPs only a non-NULL src; TDX `if (!src_page) return -EOPNOTSUPP`;
-    L-ACK-0626: Yan's "accidental uAPI change"): kernel 2a62345b3052 → -EOPNOTSUPP whether VA 0 is mapped or not.
+    """Row 18 (2a62345b3052: kvm_gmem_populate GUPs only a non-NULL src; TDX `if (!src_page) return -EOPNOTSUPP`;
+    Ackerley, CAEvNRgHb6WmOha6Pct_Tn8Ucuov95L=fj5=2R9gcHfx=b2V_+A@mail.gmail.com: Yan's "accidental uAPI change"):
+    kernel 2a62345b3052 → -EOPNOTSUPP whether VA 0 is mapped or not.
     """
     out = _va0_scenario("2a62345b3052", va0_mapped)
     st = step(out, "add")
@@ -436,8 +444,9 @@ def test_row18_2a62345b3052_null_source_eopnotsupp(va0_mapped):
 
 
 def test_row19_pre_2a62345b3052_va0_unmapped():
-    """Row 19, VA 0 unmapped (L-ACK-0626, Yan: before 2a62345b3052 TDX's post_populate GUP'd source_addr itself):
-    the GUP fails, "-EFAULT typ." [I]; the contract names -EFAULT for this flavour.
+    """Row 19, VA 0 unmapped (Ackerley, CAEvNRgHb6WmOha6Pct_Tn8Ucuov95L=fj5=2R9gcHfx=b2V_+A@mail.gmail.com, Yan: before
+    2a62345b3052 TDX's post_populate GUP'd source_addr itself): the GUP fails, "-EFAULT typ." (inferred); the contract
+    names -EFAULT for this flavour.
     """
     out = _va0_scenario("pre-2a62345b3052", va0_mapped=False)
     st = step(out, "add")
@@ -447,9 +456,10 @@ def test_row19_pre_2a62345b3052_va0_unmapped():
 
 
 def test_row19_pre_2a62345b3052_va0_mapped():
-    """Row 19, VA 0 mapped (L-ACK-0626, Yan's C program writing 'Y' at VA 0): the VA-0 page is the PAGE.ADD source,
-    success; the guest reads 'Y'. source_addr is a real address here, so it advances by PAGE_SIZE like any source
-    (§2.2 step 11; Sean in L-SEV: advancing turns NULL into 0x1000).
+    """Row 19, VA 0 mapped (Ackerley, CAEvNRgHb6WmOha6Pct_Tn8Ucuov95L=fj5=2R9gcHfx=b2V_+A@mail.gmail.com, Yan's C
+    program writing 'Y' at VA 0): the VA-0 page is the PAGE.ADD source, success; the guest reads 'Y'. source_addr is a
+    real address here, so it advances by PAGE_SIZE like any source (tdx_vcpu_init_mem_region; Sean in the "kvm:
+    sev: Fix issues reported by Sashiko" thread: advancing turns NULL into 0x1000).
     """
     out = _va0_scenario("pre-2a62345b3052", va0_mapped=True, guest_reads=True)
     st = step(out, "add")
@@ -466,9 +476,9 @@ def test_row19_pre_2a62345b3052_va0_mapped():
 
 @pytest.mark.parametrize("nr_pages", [1, 2])
 def test_row20_in_place_add_of_written_page(nr_pages):
-    """Row 20 (L-PATCH-V8-23: `src_page = pfn_to_page(pfn)`, the target is its own PAGE.ADD source): in-place ON,
-    pages written while shared then converted to private (Yan's seven steps, L-YAN-0622) → 0, measured; the
-    guest reads what userspace wrote; source_addr stays 0 while gpa and nr_pages advance (§2.5).
+    """Row 20 (v8 23/46: `src_page = pfn_to_page(pfn)`, the target is its own PAGE.ADD source): in-place ON, pages
+    written while shared then converted to private (Yan's seven steps, ajjc0hw8PjGw69e9@yzhao56-desk.sh.intel.com) → 0,
+    measured; the guest reads what userspace wrote; source_addr stays 0 while gpa and nr_pages advance (v8 23/46).
     """
     contents = [DATA, DATA2][:nr_pages]
     steps = td_setup(model="in-place")
@@ -489,9 +499,10 @@ def test_row20_in_place_add_of_written_page(nr_pages):
 
 @pytest.mark.parametrize("init_shared", [True, False], ids=["shared-then-converted", "created-private"])
 def test_row21_in_place_add_of_never_written_page(init_shared):
-    """Row 21 (L-V8 21 "Zero page while getting pfn": __kvm_gmem_get_pfn zeroes a folio that is not up-to-date;
-    L-ACK-0626): in-place ON, src = 0, page private and never written → 0, a measured zero page. Open question 2 of
-    kvm-uapi.md §6: the v8 behaviour is modelled (Sean's "!up-to-date" rejection is only an idea).
+    """Row 21 (v8 21/46 "Zero page while getting pfn": __kvm_gmem_get_pfn zeroes a folio that is not up-to-date;
+    Ackerley, CAEvNRgHb6WmOha6Pct_Tn8Ucuov95L=fj5=2R9gcHfx=b2V_+A@mail.gmail.com): in-place ON, src = 0, page private
+    and never written → 0, a measured zero page. The v8 behaviour is modelled (Sean's "!up-to-date" rejection,
+    ajnf5Z9nWZxoLS4x@google.com, is only an idea).
     """
     steps = td_setup(model="in-place", init_shared=init_shared)
     if init_shared:
@@ -507,8 +518,8 @@ def test_row21_in_place_add_of_never_written_page(init_shared):
 
 
 def test_row22_in_place_null_source_on_shared_page():
-    """Row 22 (L-V8 10/16: the private check in kvm_gmem_populate fails before post_populate): in-place ON, src = 0,
-    the page is still shared (written, never converted) → -EINVAL, no S-EPT change.
+    """Row 22 (v8 10/46, 16/46: the private check in kvm_gmem_populate fails before post_populate): in-place ON, src =
+    0, the page is still shared (written, never converted) → -EINVAL, no S-EPT change.
     """
     steps = td_setup(model="in-place") + [write(GMEM_VA, DATA), init_mem_region(0, 0, label="add")]
     out = run(steps)
@@ -524,11 +535,12 @@ def test_row22_in_place_null_source_on_shared_page():
     ids=["in-place-null-src", "in-place-src", "out-of-place-src"],
 )
 def test_row23_double_add(model, in_place, src):
-    """Row 23 (L-THREAD-0629 akMPZePBdwQlD74H@google.com: "KVM will return RET_PF_SPURIOUS and
-    kvm_tdp_mmu_map_private_pfn() will then return -EIO"; L-MAPPFN, L-SPUR; §2.6): a second INIT_MEM_REGION on an
-    already-ADDed GPA → -EIO in either model with any source. The mirror SPTE is present, so no SEAMCALL at all
-    (no SEPT.ADD, PAGE.ADD or MR.EXTEND) and the MRTD is unchanged; region written back as not done.
-    "VM not bugged" is [I] (no KVM_BUG_ON on this path): a later add and finalize still work.
+    """Row 23 (tdp_mmu.c tdp_mmu_map_handle_target_level: a present leaf on a prefetch fault is RET_PF_SPURIOUS; mmu.c
+    kvm_tdp_mmu_map_private_pfn: anything but RET_PF_FIXED is -EIO; Yan Zhao confirms it for a double add,
+    akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com): a second INIT_MEM_REGION on an already-ADDed GPA → -EIO in either model
+    with any source. The mirror SPTE is present, so no SEAMCALL at all (no SEPT.ADD, PAGE.ADD or MR.EXTEND) and the MRTD
+    is unchanged; region written back as not done. "VM not bugged" is inferred (no KVM_BUG_ON on this path): a later add
+    and finalize still work.
     """
     steps = td_setup(model=model, in_place=in_place)
     if model == "in-place":
@@ -569,9 +581,10 @@ THREE = [(0, DATA), (PAGE, DATA2), (2 * PAGE, DATA)]
 
 @pytest.mark.parametrize("kernel,in_place,model", MODELS)
 def test_row24_signal_before_a_page(kernel, in_place, model):
-    """Row 24 (K-TDX tdx_vcpu_init_mem_region: signal_pending checked before each page → -EINTR; §2.2 steps 10.1,
-    12): a signal before page 1 of 3 → -EINTR with page 0 ADDed and the region pointing at page 1. Resuming with the
-    written-back struct, as QEMU does on -EINTR (Q-TDX), finishes the job with the uninterrupted MRTD.
+    """Row 24 (tdx.c tdx_vcpu_init_mem_region: signal_pending checked before each page → -EINTR, then the unconditional
+    copy-back): a signal before page 1 of 3 → -EINTR with page 0 ADDed and the region pointing at page 1. Resuming with
+    the written-back struct, as QEMU does on -EINTR (QEMU target/i386/kvm/tdx.c), finishes the job with the
+    uninterrupted MRTD.
     """
     steps, src = _three_page_td(model)
     step_src = PAGE if src else 0
@@ -594,7 +607,8 @@ def test_row24_signal_before_a_page(kernel, in_place, model):
 
 
 def test_row24_signal_before_first_page():
-    """Row 24 (§2.2 step 10.1: "checked before each page, including the first"): nothing done, region unchanged."""
+    """Row 24 (tdx_vcpu_init_mem_region: signal_pending() is checked before each page, including the first): nothing
+    done, region unchanged."""
     steps, src = _three_page_td("in-place")
     steps += [{"op": "signal_pending", "before_page": 0}, init_mem_region(0, src, nr_pages=3, label="add")]
     out = run(steps)
@@ -602,7 +616,7 @@ def test_row24_signal_before_first_page():
 
 
 def test_row25_in_place_fails_at_page_k():
-    """Row 25 (K-TDX: error of page k, pages 0..k-1 ADDed, region = {0 (source stays NULL), gpa+k·4K, n−k}, copy-back
+    """Row 25 (tdx.c: error of page k, pages 0..k-1 ADDed, region = {0 (source stays NULL), gpa+k·4K, n−k}, copy-back
     always done): in-place, pages 0 and 1 private, page 2 still shared → -EINVAL at k = 2 (row 22's check).
     """
     steps = td_setup(model="in-place") + [write(GMEM_VA, DATA + DATA2 + DATA), set_private("in-place", 0, 2 * PAGE)]
@@ -618,8 +632,8 @@ def test_row25_in_place_fails_at_page_k():
 
 
 def test_row25_out_of_place_runs_off_the_memslot():
-    """Row 25 with row 11's error (K-TDX, K-GMEM): 3 pages from 2 MiB − 8K; page 2 lies beyond slot 0 → -EINVAL at
-    k = 2, region = {src+2·4K, 2 MiB, 1}.
+    """Row 25 with row 11's error (tdx.c, guest_memfd.c): 3 pages from 2 MiB − 8K; page 2 lies beyond slot 0 → -EINVAL
+    at k = 2, region = {src+2·4K, 2 MiB, 1}.
     """
     steps = td_setup(model="out-of-place", in_place=False) + source_buffer(DATA + DATA2 + DATA, pages=3)
     gpa = 2 * MiB - 2 * PAGE
@@ -634,16 +648,17 @@ def test_row25_out_of_place_runs_off_the_memslot():
 
 @pytest.mark.skip(reason="row 26: a fault while copying the region back cannot be expressed in the scenario contract")
 def test_row26_region_write_back_faults():
-    """Row 26 (K-TDX: copy_to_user of the region fails → -EFAULT overrides). No contract op makes cmd->data fault."""
+    """Row 26 (tdx.c: copy_to_user of the region fails → -EFAULT overrides). No contract op makes cmd->data fault."""
 
 
 # -- rows 27-29: TDX module errors and poison ------------------------------------------------------------------
 
 
 def test_row27_page_add_operand_busy_is_retried():
-    """Row 27 (K-TDX tdx_mem_page_add: TDX_OPERAND_BUSY → -EBUSY from the SPTE hook, the atomic SPTE set fails,
-    RET_PF_RETRY, kvm_tdp_mmu_map_private_pfn loops; "transparent retry" is [I] in §2.2 10.5 and §6 q6): one busy
-    PAGE.ADD is retried, userspace sees 0 and the MRTD of a single add (a failed PAGE.ADD extends nothing).
+    """Row 27 (tdx.c tdx_mem_page_add: TDX_OPERAND_BUSY → -EBUSY from the SPTE hook, the atomic SPTE set fails,
+    RET_PF_RETRY, kvm_tdp_mmu_map_private_pfn loops; "transparent retry" is confirmed in tdp_mmu.c, see
+    docs/fidelity.md): one busy PAGE.ADD is retried, userspace sees 0 and the MRTD of a single add (a failed PAGE.ADD
+    extends nothing).
     """
     steps = ready_with_source("in-place") + [
         tdx_error("TDH.MEM.PAGE.ADD", "TDX_OPERAND_BUSY"),
@@ -665,9 +680,9 @@ def test_row27_page_add_operand_busy_is_retried():
 
 
 def test_row28_page_add_hard_error_bugs_the_vm():
-    """Row 28 (K-TDX tdx_mem_page_add: any error other than busy → TDX_BUG_ON_2 → -EIO, VM bugged; contract: every
-    later ioctl on a bugged VM returns -EIO and final.vm_dead is true): PAGE.ADD fails, no leaf is mapped, nothing is
-    extended; the region is still copied back (§2.2 step 12).
+    """Row 28 (tdx.c tdx_mem_page_add: any error other than busy → TDX_BUG_ON_2 → -EIO, VM bugged; contract: every later
+    ioctl on a bugged VM returns -EIO and final.vm_dead is true): PAGE.ADD fails, no leaf is mapped, nothing is
+    extended; the region is still copied back (tdx_vcpu_init_mem_region).
     """
     steps = ready_with_source("in-place", pages=2) + [
         tdx_error("TDH.MEM.PAGE.ADD", "TDX_OPERAND_INVALID"),
@@ -689,9 +704,8 @@ def test_row28_page_add_hard_error_bugs_the_vm():
 
 
 def test_row28_mr_extend_hard_error_bugs_the_vm():
-    """Row 28 (K-TDX tdx_gmem_post_populate: an MR.EXTEND failure → TDX_BUG_ON_2 → -EIO at once, VM bugged): the
-    PAGE.ADD stands (leaf MAPPED, "partial"), the loop stops at the first failing MR.EXTEND, the TD is never
-    finalized.
+    """Row 28 (tdx.c tdx_gmem_post_populate: an MR.EXTEND failure → TDX_BUG_ON_2 → -EIO at once, VM bugged): the
+    PAGE.ADD stands (leaf MAPPED, "partial"), the loop stops at the first failing MR.EXTEND, the TD is never finalized.
     """
     steps = ready_with_source("in-place") + [
         tdx_error("TDH.MR.EXTEND", "TDX_OPERAND_INVALID"),
@@ -711,8 +725,8 @@ def test_row28_mr_extend_hard_error_bugs_the_vm():
 
 
 def test_row29_poisoned_gmem_page():
-    """Row 29 (K-GMEM __kvm_gmem_get_pfn: hwpoison → -EHWPOISON): the page was written while shared and converted,
-    then poisoned; the in-place add gets -EHWPOISON and nothing is mapped.
+    """Row 29 (guest_memfd.c __kvm_gmem_get_pfn: hwpoison → -EHWPOISON): the page was written while shared and
+    converted, then poisoned; the in-place add gets -EHWPOISON and nothing is mapped.
     """
     steps = td_setup(model="in-place") + [
         write(GMEM_VA, DATA),
@@ -726,7 +740,7 @@ def test_row29_poisoned_gmem_page():
 
 @pytest.mark.skip(reason="row 30: concurrent vCPU creation (created_vcpus != online_vcpus) has no contract op")
 def test_row30_concurrent_vcpu_creation():
-    """Row 30 (K-TDX tdx_vm_state_guard → -EBUSY). A scenario is sequential; no op leaves a vCPU half-created."""
+    """Row 30 (tdx.c tdx_vm_state_guard → -EBUSY). A scenario is sequential; no op leaves a vCPU half-created."""
 
 
 # -- rows 31-33: KVM_SET_MEMORY_ATTRIBUTES2 --------------------------------------------------------------------
@@ -737,10 +751,10 @@ def _as_int(v) -> int:
 
 
 def test_row31_pinned_page_refuses_conversion():
-    """Row 31 (L-V8 14 kvm_gmem_is_safe_for_conversion: an unexpected refcount such as a long-term GUP pin →
-    -EAGAIN, error_offset = the first bad page; attributes are stored only after the check, so none change):
-    converting 4 pages while page 1 is pinned fails at offset 0x1000 and page 0 stays shared (an in-place add of it
-    then fails the private check, row 22). After unpin the same conversion succeeds.
+    """Row 31 (v8 14/46 kvm_gmem_is_safe_for_conversion: an unexpected refcount such as a long-term GUP pin → -EAGAIN,
+    error_offset = the first bad page; attributes are stored only after the check, so none change): converting 4 pages
+    while page 1 is pinned fails at offset 0x1000 and page 0 stays shared (an in-place add of it then fails the private
+    check, row 22). After unpin the same conversion succeeds.
     """
     steps = td_setup(model="in-place") + [
         write(GMEM_VA, DATA * 4),
@@ -754,7 +768,7 @@ def test_row31_pinned_page_refuses_conversion():
     out = run(steps)
     st = step(out, "convert")
     assert_errno(st, "EAGAIN")
-    assert st["seamcalls"] == []  # shared → private with nothing mapped in the S-EPT: no zap (§1 row 9b)
+    assert st["seamcalls"] == []  # shared → private with nothing mapped in the S-EPT: no zap (v8 13/46)
     assert _as_int(st["error_offset"]) == PAGE
     assert_errno(step(out, "add_shared"), "EINVAL")
     assert_ok(step(out, "convert_again"))
@@ -763,7 +777,7 @@ def test_row31_pinned_page_refuses_conversion():
 
 
 def test_row32_attributes2_with_in_place_off():
-    """Row 32 (L-V8 13: KVM_SET_MEMORY_ATTRIBUTES2 is only valid with gmem_in_place_conversion, otherwise -ENOTTY):
+    """Row 32 (v8 13/46: KVM_SET_MEMORY_ATTRIBUTES2 is only valid with gmem_in_place_conversion, otherwise -ENOTTY):
     kernel v8 with the module parameter off.
     """
     steps = td_setup("v8", False, "out-of-place") + [set_attributes2(0, PAGE, label="convert")]
@@ -796,9 +810,9 @@ def test_row32_attributes2_with_in_place_off():
     ],
 )
 def test_row33_attributes2_invalid_arguments(kw):
-    """Row 33 (L-V8 13, §3.2 validation order): flags ≠ 0, reserved ≠ 0, attributes other than PRIVATE, size 0,
-    offset/size not page-aligned, range beyond i_size → -EINVAL; the attributes are unchanged (page 0 stays shared,
-    so an in-place add of it fails the private check).
+    """Row 33 (v8 13/46 kvm_gmem_set_attributes, its validation order): flags ≠ 0, reserved ≠ 0, attributes other than
+    PRIVATE, size 0, offset/size not page-aligned, range beyond i_size → -EINVAL; the attributes are unchanged (page 0
+    stays shared, so an in-place add of it fails the private check).
     """
     args = {"attributes": PRIVATE, **kw}
     steps = td_setup(model="in-place") + [set_attributes2(label="convert", **args), init_mem_region(0, 0, label="add")]
@@ -813,9 +827,9 @@ def test_row33_attributes2_invalid_arguments(kw):
 
 
 def test_row35_host_access_to_private_gmem_page_sigbus():
-    """Row 35 (L-V8 01 kvm_gmem_fault_user_mapping: a fault on a private index → SIGBUS; the cover letter's
-    invariant "a guest-private page is never mappable to host userspace"): after conversion, reading or writing
-    page 0 through the gmem mmap raises SIGBUS, while page 1 (still shared) reads back what was written.
+    """Row 35 (v8 01/46 kvm_gmem_fault_user_mapping: a fault on a private index → SIGBUS; the cover letter's invariant
+    "a guest-private page is never mappable to host userspace"): after conversion, reading or writing page 0 through the
+    gmem mmap raises SIGBUS, while page 1 (still shared) reads back what was written.
     """
     steps = td_setup(model="in-place") + [
         write(GMEM_VA, DATA + DATA2),
@@ -833,7 +847,7 @@ def test_row35_host_access_to_private_gmem_page_sigbus():
 
 
 def test_row35_gmem_created_private_sigbus():
-    """Row 35 (L-V8 01, §3.2: without INIT_SHARED every index starts private): the first host read SIGBUSes."""
+    """Row 35 (v8 01/46, 13: without INIT_SHARED every index starts private): the first host read SIGBUSes."""
     out = run(td_setup(model="in-place", init_shared=False) + [read(GMEM_VA, 8, label="read")])
     assert step(out, "read")["signal"] == "SIGBUS"
 
@@ -842,8 +856,8 @@ def test_row35_gmem_created_private_sigbus():
 
 
 def test_row36_finalize_twice():
-    """Row 36 (K-TDX tdx_td_finalize: already RUNNABLE → -EINVAL; §2.7): the first FINALIZE issues TDH.MR.FINALIZE,
-    the second issues nothing and fails; state and MRTD are those of the first.
+    """Row 36 (tdx.c tdx_td_finalize: already RUNNABLE → -EINVAL): the first FINALIZE issues TDH.MR.FINALIZE, the second
+    issues nothing and fails; state and MRTD are those of the first.
     """
     steps = ready_with_source("in-place") + [init_mem_region(0, SRC_VA), finalize(label="fin1"), finalize(label="fin2")]
     out = run(steps)
@@ -857,7 +871,7 @@ def test_row36_finalize_twice():
 
 
 def test_row36_finalize_before_init_vm():
-    """Row 36 (K-TDX tdx_td_finalize: no HKID → -EINVAL): a VM that never ran KVM_TDX_INIT_VM."""
+    """Row 36 (tdx.c tdx_td_finalize: no HKID → -EINVAL): a VM that never ran KVM_TDX_INIT_VM."""
     out = run([{"op": "KVM_CREATE_VM", "type": "KVM_X86_TDX_VM"}, finalize(label="fin")])
     assert_errno(step(out, "fin"), "EINVAL")
     assert step(out, "fin")["seamcalls"] == []
@@ -873,9 +887,9 @@ def test_vm_op_before_create_vm_is_ebadf():
 
 
 def test_row37_finalize_while_module_busy():
-    """Row 37 (K-TDX tdx_td_finalize: TDX_OPERAND_BUSY → -EBUSY, hw_error carries the status; §1 row 11): state
-    unchanged (still INITIALIZED, MRTD unreadable), VM alive; a second FINALIZE succeeds with the expected MRTD.
-    The exact hw_error value is not pinned by the contract: only "non-zero" is checked, and only if reported.
+    """Row 37 (tdx.c tdx_td_finalize: TDX_OPERAND_BUSY → -EBUSY, hw_error carries the status): state unchanged (still
+    INITIALIZED, MRTD unreadable), VM alive; a second FINALIZE succeeds with the expected MRTD. The exact hw_error value
+    is not pinned by the contract: only "non-zero" is checked, and only if reported.
     """
     steps = ready_with_source("in-place") + [
         init_mem_region(0, SRC_VA),
@@ -912,8 +926,8 @@ def test_row37_state_after_busy_finalize():
 
 
 def test_finalize_hard_error_bugs_the_vm():
-    """kvm-uapi.md §1 row 11 (K-TDX tdx_td_finalize): a TDH.MR.FINALIZE error other than busy → KVM_BUG_ON, -EIO;
-    the VM is bugged and never becomes RUNNABLE.
+    """tdx.c tdx_td_finalize: a TDH.MR.FINALIZE error other than busy → KVM_BUG_ON, -EIO; the VM is bugged and never
+    becomes RUNNABLE.
     """
     steps = ready_with_source("in-place") + [
         init_mem_region(0, SRC_VA),
@@ -930,7 +944,8 @@ def test_finalize_hard_error_bugs_the_vm():
 
 
 def test_measure_flag_as_raw_bits_matches_name():
-    """Contract "Conventions": flags are uAPI names or raw bits; KVM_TDX_MEASURE_MEMORY_REGION is bit 0 (§2.1)."""
+    """Contract "Conventions": flags are uAPI names or raw bits; KVM_TDX_MEASURE_MEMORY_REGION is bit 0
+    (arch/x86/include/uapi/asm/kvm.h)."""
     a = run(ready_with_source("in-place") + [init_mem_region(0, SRC_VA, flags=MEASURE), finalize()])
     b = run(ready_with_source("in-place") + [init_mem_region(0, SRC_VA, flags=1), finalize()])
     assert a["final"]["mrtd"] == b["final"]["mrtd"] == mrtd([(0, DATA)])
@@ -940,8 +955,8 @@ def test_measure_flag_as_raw_bits_matches_name():
 
 
 def test_init_shared_needs_in_place_conversion():
-    """kvm-uapi.md §1 row 7 (L-V8 25 kvm_arch_supports_gmem_init_shared): on x86, GUEST_MEMFD_FLAG_INIT_SHARED is
-    rejected for a VM with private memory unless in-place conversion is on. The errno is not named: only failure.
+    """v8 25/46 kvm_arch_supports_gmem_init_shared: on x86, GUEST_MEMFD_FLAG_INIT_SHARED is rejected for a VM with
+    private memory unless in-place conversion is on. The errno is not named: only failure.
     """
     flags = ["GUEST_MEMFD_FLAG_MMAP", "GUEST_MEMFD_FLAG_INIT_SHARED"]
     steps = td_setup("v8", False, "out-of-place")[:4] + [
@@ -961,9 +976,7 @@ def test_init_shared_needs_in_place_conversion():
     ids=["map-private", "no-mmap-flag"],
 )
 def test_gmem_mmap_rules(gmem_flags, mmap_flags, expected):
-    """kvm-uapi.md §3.2 [C K-GMEM kvm_gmem_mmap]: MAP_SHARED is required, else -EINVAL; without
-    GUEST_MEMFD_FLAG_MMAP, -ENODEV.
-    """
+    """guest_memfd.c kvm_gmem_mmap: MAP_SHARED is required, else -EINVAL; without GUEST_MEMFD_FLAG_MMAP, -ENODEV."""
     steps = td_setup(model="in-place")[:4] + [
         {"op": "KVM_CREATE_GUEST_MEMFD", "size": 2 * MiB, "flags": gmem_flags},
         {"op": "mmap", "addr": hex(GMEM_VA), "length": PAGE, "fd": "guest_memfd:0", "flags": mmap_flags, "label": "m"},

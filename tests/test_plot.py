@@ -1,7 +1,7 @@
 """tdxsim.plot: each figure is checked from data — which page is highlighted, which S-EPT state is current, which
 cell has which errno — and rendered once to a PNG of the expected size that is not blank.
 
-Expected errnos are the references' (kvm-uapi.md §2.5, §2.6; thread-and-curriculum.md §3 NB7), never tdxsim's.
+Expected errnos come from the kernel sources and mails named beside them, never from tdxsim.
 """
 
 import io
@@ -60,7 +60,7 @@ def test_in_place_map_one_strip_target_is_its_own_source():
 
 
 def test_out_of_place_map_two_strips_and_a_separate_source():
-    """Out-of-place (kvm-uapi.md §3.1): two pages per GFN; PAGE.ADD copied from the separate buffer."""
+    """Out-of-place (v8 cover letter: two backings): two pages per GFN; PAGE.ADD copied from the separate buffer."""
     run = run_cell(Toggles(in_place=False, source="buffer"))
     data = plot.ownership_data(run.out, run.doc)
     assert [s.name for s in data.strips] == ["guest_memfd (private side)", "userspace_addr (shared side)"]
@@ -161,7 +161,8 @@ def test_timeline_marks_the_failing_calls():
 
 
 def test_timeline_shows_module_status_of_a_failed_seamcall():
-    """A TDH.MEM.PAGE.ADD that fails with TDX_OPERAND_INVALID bugs the VM (kvm-uapi.md §4 row 28): status shown."""
+    """A TDH.MEM.PAGE.ADD that fails with TDX_OPERAND_INVALID bugs the VM (tdx_mem_page_add's TDX_BUG_ON_2): status
+    shown."""
     doc = build_scenario(Toggles(image_pages=1))
     at = [s.get("label") for s in doc["steps"]].index("add")
     doc["steps"].insert(at, {"op": "tdx_error", "leaf": "TDH.MEM.PAGE.ADD", "status": "TDX_OPERAND_INVALID"})
@@ -197,7 +198,9 @@ def test_matrix_cells_carry_the_errno_of_their_run():
 
 
 def test_matrix_matches_the_references():
-    """Spot checks against kvm-uapi.md §2.5 / §4 rows 16-23 and the NB7 answer key (values from the sources)."""
+    """Spot checks, values from the sources: v8 23/46 tdx_gmem_post_populate (-EOPNOTSUPP without in-place, the target
+    as source with it), kvm-x86 09c6f74ecb86 tdx_vcpu_init_mem_region (-EINVAL for 0, misaligned), 2a62345b3052 (VA 0
+    was a plain address before), mmu.c kvm_tdp_mmu_map_private_pfn (double add -EIO; akSx0Bx1RKe9DCXw)."""
     cells = {(cell.row.label, cell.kernel): cell for row in run_matrix() for cell in row}
     expect = {
         ("off · 0, nothing at VA 0", "v8"): -errno.EOPNOTSUPP,

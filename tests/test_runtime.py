@@ -1,13 +1,17 @@
 """The TD at run time, through the scenario runner: AUG and ACCEPT, conversions in both memory models, the zap
 sequence, MapGPA, and who can read what.
 
-Expected values come from the references, cited per test, never from running tdxsim:
-- kvm-uapi.md (../shared/reference): §3.1 out-of-place, §3.2 in-place, §3.3 the zap sequence, §3.4 the run-time
-  path (MapGPA, AUG, SEPT_VE_DISABLE, KVM_EXIT_MEMORY_FAULT), §4 rows 31, 34, 35;
-- tdx-module.md §1.4 (AUG, BLOCK, TRACK, REMOVE, ACCEPT) and §1.5 (TLB tracking);
-- scenario-format.md (../shared/spec) for the ops and output fields;
-- docs/fidelity.md for the facts the lead checked at source: `tdx_sept_remove_leaf_spte` always issues
-  RANGE.BLOCK and `tdx_track` returns early unless RUNNABLE (K-TDX), and the Feb 2026 hypercall.ret change;
+Expected values come from the sources cited per test, never from running tdxsim:
+- KVM: tdx.c = arch/x86/kvm/vmx/tdx.c and mmu.c = arch/x86/kvm/mmu/mmu.c at kvm-x86 09c6f74ecb86 (the zap sequence
+  tdx_sept_remove_leaf_spte; the run-time path tdx_map_gpa, tdx_handle_ept_violation, tdx_mem_page_aug,
+  tdx_is_sept_violation_unexpected_pending; KVM_EXIT_MEMORY_FAULT from kvm_mmu_prepare_memory_fault_exit);
+- guest_memfd in-place conversion v8 (cover letter 20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com; its
+  patches "v8 NN/46"): the two memory models, kvm_gmem_fault_user_mapping (01), KVM_SET_MEMORY_ATTRIBUTES2 (13-17);
+- the TDX module, intel/tdx-module tag TDX_1.5.01: tdh_mem_page_aug.c, tdh_mem_range_block.c, tdh_mem_track.c,
+  tdh_mem_page_remove.c, tdg_mem_page_accept.c, helpers.h is_tlb_tracked (TLB tracking);
+- docs/scenario.md for the ops and output fields;
+- docs/fidelity.md for the facts checked at source: `tdx_sept_remove_leaf_spte` always issues RANGE.BLOCK and
+  `tdx_track` returns early unless RUNNABLE (tdx.c), and the Feb 2026 hypercall.ret change;
 - Documentation/virt/kvm/api.rst (KVM_EXIT_MEMORY_FAULT: "KVM_RUN returns -EFAULT", i.e. -1 with errno EFAULT).
 
 Two models (scenario_helpers.td_setup): "in-place" (v8, gmem_in_place_conversion on; guest_memfd with MMAP and
@@ -59,8 +63,10 @@ def setup(model: str, size: int = 2 * MiB, sept_ve_disable: bool = True) -> list
 
 
 def add_page(model: str, gpa: int = 0, data: bytes = SECRET) -> list[dict]:
-    """Build-time PAGE.ADD of `data` at `gpa`: in-place, write while shared, convert, source_addr 0 (L-YAN-0622's
-    seven steps); out-of-place, from a separate anonymous source buffer (kvm-uapi.md §2.5)."""
+    """Build-time PAGE.ADD of `data` at `gpa`: in-place, write while shared, convert, source_addr 0
+    (Yan's seven steps, ajjc0hw8PjGw69e9@yzhao56-desk.sh.intel.com); out-of-place, from a separate anonymous source
+    buffer
+    (tdx.c tdx_gmem_post_populate)."""
     if in_place(model):
         return [write(GMEM_VA + gpa, data), set_private(model, gpa), init_mem_region(gpa, 0, measure=False)]
     src = SRC_VA + gpa
@@ -68,7 +74,8 @@ def add_page(model: str, gpa: int = 0, data: bytes = SECRET) -> list[dict]:
 
 
 def to_shared(model: str, gpa: int, size: int = PAGE, label: str | None = None) -> dict:
-    """The active model's conversion ioctl to shared (kvm-uapi.md §1 rows 9a/9b; `attributes: []` is shared)."""
+    """The active model's conversion ioctl to shared (KVM_SET_MEMORY_ATTRIBUTES on the VM or v8 13/46's
+    KVM_SET_MEMORY_ATTRIBUTES2; `attributes: []` is shared)."""
     if in_place(model):
         return _op("KVM_SET_MEMORY_ATTRIBUTES2", label, guest_memfd=0, offset=hex(gpa), size=size, attributes=[])
     return _op("KVM_SET_MEMORY_ATTRIBUTES", label, address=hex(gpa), size=size, attributes=[])
@@ -108,14 +115,14 @@ def pages_backing(out: dict, **match: str) -> list[dict]:
     return [p for p in out["final"]["pages"].values() if all(p.get(k) == v for k, v in match.items())]
 
 
-# -- row 34: private -> shared after ADD -----------------------------------------------------------------------
+# -- private -> shared after ADD (row 34 of the matrix in tests/test_outcome_matrix.py) --------------------------
 
 
 @pytest.mark.parametrize("model", MODELS)
 def test_row34_pre_finalize_block_remove_wbinvd_without_track(model):
-    """kvm-uapi.md §4 row 34 and §3.3 (BLOCK, tdx_track "only when RUNNABLE", REMOVE, WBINVD); docs/fidelity.md:
-    BLOCK is always issued, `tdx_track` returns early before finalize; tdx-module.md L143 (direct REMOVE allowed
-    while INITIALIZED, so it succeeds)."""
+    """tdx.c tdx_sept_remove_leaf_spte (BLOCK, tdx_track "only when RUNNABLE", REMOVE, WBINVD); docs/fidelity.md: BLOCK
+    is always issued, `tdx_track` returns early before finalize; intel/tdx-module TDX_1.5.01 tdh_mem_page_remove.c
+    (direct REMOVE allowed while INITIALIZED, so it succeeds)."""
     out = run(setup(model) + add_page(model) + [to_shared(model, 0, label="conv")], in_place=in_place(model))
     st = step(out, "conv")
     assert_ok(st)
@@ -128,8 +135,9 @@ def test_row34_pre_finalize_block_remove_wbinvd_without_track(model):
 
 @pytest.mark.parametrize("model", MODELS)
 def test_row34_runtime_block_track_remove_wbinvd(model):
-    """kvm-uapi.md §4 row 34, §3.3 steps 1-4 in that order; tdx-module.md L143 and §1.5 (REMOVE succeeds because
-    the entry was BLOCKED and TRACK moved the epoch on)."""
+    """tdx.c tdx_sept_remove_leaf_spte: BLOCK, TRACK, REMOVE, WBINVD in that order; intel/tdx-module TDX_1.5.01
+    tdh_mem_page_remove.c and helpers.h is_tlb_tracked (REMOVE succeeds because the entry was BLOCKED and TRACK moved
+    the epoch on)."""
     steps = setup(model) + add_page(model) + [finalize(), to_shared(model, 0, label="conv")]
     out = run(steps, in_place=in_place(model))
     st = step(out, "conv")
@@ -142,8 +150,8 @@ def test_row34_runtime_block_track_remove_wbinvd(model):
 
 @pytest.mark.parametrize("model", MODELS)
 def test_row34_runtime_of_an_augmented_accepted_page(model):
-    """kvm-uapi.md §3.4 step 3 (AUG -> PENDING, ACCEPT -> MAPPED) then §3.3: the same zap sequence for a run-time
-    page."""
+    """tdx.c tdx_handle_ept_violation, tdx_mem_page_aug (AUG -> PENDING, ACCEPT -> MAPPED) then
+    tdx_sept_remove_leaf_spte: the same zap sequence for a run-time page."""
     steps = setup(model) + [finalize(), *private_page_for_runtime(model, 0x3000), g_accept(0x3000, "acc")]
     steps += [g_write(0x3000, SECRET), to_shared(model, 0x3000, label="conv")]
     out = run(steps, in_place=in_place(model))
@@ -155,8 +163,10 @@ def test_row34_runtime_of_an_augmented_accepted_page(model):
 
 
 def test_runtime_zap_of_a_pending_page():
-    """tdx-module.md L140 (PENDING -> PENDING_BLOCKED) and L143 (REMOVE accepts PENDING_BLOCKED): a page AUGmented
-    but never accepted (the guest took a #VE, SEPT_VE_DISABLE off) is removed by the same sequence."""
+    """intel/tdx-module TDX_1.5.01 tdh_mem_range_block.c (PENDING -> PENDING_BLOCKED) and tdh_mem_page_remove.c (REMOVE
+    accepts
+    PENDING_BLOCKED): a page AUGmented but never accepted (the guest took a #VE, SEPT_VE_DISABLE off) is removed by the
+    same sequence."""
     model = "in-place"
     steps = setup(model, sept_ve_disable=False) + [finalize(), to_private(model, 0x3000), g_read(0x3000, 8, "ve")]
     steps += [to_shared(model, 0x3000, label="conv")]
@@ -173,9 +183,10 @@ def test_runtime_zap_of_a_pending_page():
 
 @pytest.mark.parametrize("model", MODELS)
 def test_runtime_private_page_arrives_by_aug_and_accept_and_reads_zeros(model):
-    """kvm-uapi.md §3.4 step 3 (EPT violation -> kvm_gmem_get_pfn -> TDH.MEM.PAGE.AUG -> PENDING); tdx-module.md L155
-    (ACCEPT of a FREE leaf exits to the host, which AUGs, and the guest retries), L149 (PENDING -> MAPPED, zeroed
-    with the TD key). In-place, the page held the VMM's bytes while it was shared: ACCEPT zeroes them."""
+    """tdx.c tdx_handle_ept_violation, tdx_mem_page_aug (EPT violation -> kvm_gmem_get_pfn -> TDH.MEM.PAGE.AUG ->
+    PENDING); intel/tdx-module TDX_1.5.01 tdg_mem_page_accept.c (ACCEPT of a FREE leaf exits to the host, which AUGs,
+    and the guest retries; PENDING -> MAPPED, zeroed with the TD key). In-place, the page held the VMM's bytes while it
+    was shared: ACCEPT zeroes them."""
     gpa = 0x5000
     steps = setup(model) + [finalize()]
     if in_place(model):
@@ -187,7 +198,7 @@ def test_runtime_private_page_arrives_by_aug_and_accept_and_reads_zeros(model):
     assert leaves(acc, "TDH.MEM.PAGE.AUG") == ["TDH.MEM.PAGE.AUG"]
     assert [c["gpa"] for c in acc["seamcalls"] if c["leaf"] == "TDH.MEM.PAGE.AUG"] == [hex(gpa)]
     assert "TDH.MEM.PAGE.ADD" not in leaves(acc)
-    # No S-EPT table exists yet: SEPT.ADD for each missing level precedes the AUG (kvm-uapi.md §1 row 12).
+    # No S-EPT table exists yet: SEPT.ADD for each missing level precedes the AUG (tdx.c tdx_sept_map_nonleaf_spte).
     assert leaves(acc) == ["TDH.MEM.SEPT.ADD"] * 3 + ["TDH.MEM.PAGE.AUG"]
     statuses = tdcall_statuses(acc, "TDG.MEM.PAGE.ACCEPT")
     assert statuses[-1] == "TDX_SUCCESS" and statuses.count("TDX_SUCCESS") == 1
@@ -198,7 +209,8 @@ def test_runtime_private_page_arrives_by_aug_and_accept_and_reads_zeros(model):
 
 
 def test_accept_twice_reports_already_accepted():
-    """tdx-module.md L153: an already MAPPED page -> TDX_PAGE_ALREADY_ACCEPTED, no SEAMCALL."""
+    """intel/tdx-module TDX_1.5.01 tdg_mem_page_accept.c: an already MAPPED page -> TDX_PAGE_ALREADY_ACCEPTED, no
+    SEAMCALL."""
     steps = setup("out-of-place") + [finalize(), g_accept(0x1000), g_accept(0x1000, "again")]
     st = step(run(steps, in_place=False), "again")
     assert_ok(st)
@@ -209,9 +221,9 @@ def test_accept_twice_reports_already_accepted():
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("access", ["read", "write"])
 def test_touch_of_free_private_page_with_sept_ve_disable_kills_the_vm(model, access):
-    """kvm-uapi.md §3.4 step 3: the access AUGs the page (PENDING) and, with SEPT_VE_DISABLE (QEMU's default,
-    scenario-format.md KVM_TDX_INIT_VM), tdx_is_sept_violation_unexpected_pending -> kvm_vm_dead, -EIO; later
-    guest steps are -EIO too (scenario-format.md "vm_dead")."""
+    """tdx.c tdx_handle_ept_violation, tdx_mem_page_aug: the access AUGs the page (PENDING) and, with SEPT_VE_DISABLE
+    (QEMU's default, docs/scenario.md KVM_TDX_INIT_VM), tdx_is_sept_violation_unexpected_pending -> kvm_vm_dead, -EIO;
+    later guest steps are -EIO too (docs/scenario.md "vm_dead")."""
     gpa = 0x2000
     touch = g_read(gpa, 8, "touch") if access == "read" else g_write(gpa, b"x", "touch")
     steps = setup(model) + [finalize(), *private_page_for_runtime(model, gpa), touch, g_accept(gpa, "later")]
@@ -225,8 +237,9 @@ def test_touch_of_free_private_page_with_sept_ve_disable_kills_the_vm(model, acc
 
 @pytest.mark.parametrize("model", MODELS)
 def test_touch_of_free_private_page_without_sept_ve_disable_is_a_ve(model):
-    """scenario-format.md "Guest steps" and kvm-uapi.md §3.4 step 3: without SEPT_VE_DISABLE the guest takes a #VE;
-    the page stays PENDING until the guest accepts it (tdx-module.md L149), and the VM lives."""
+    """docs/scenario.md "Guest steps" and tdx.c tdx_handle_ept_violation, tdx_mem_page_aug: without SEPT_VE_DISABLE the
+    guest takes a #VE; the page stays PENDING until the guest accepts it (intel/tdx-module TDX_1.5.01
+    tdg_mem_page_accept.c), and the VM lives."""
     gpa = 0x2000
     steps = setup(model, sept_ve_disable=False) + [finalize(), *private_page_for_runtime(model, gpa)]
     steps += [g_read(gpa, 8, "touch"), g_accept(gpa, "acc"), g_read(gpa, 8, "rd")]
@@ -247,8 +260,8 @@ def test_touch_of_free_private_page_without_sept_ve_disable_is_a_ve(model):
 
 @pytest.mark.parametrize("model", MODELS)
 def test_shared_access_to_a_private_page_exits_with_memory_fault(model):
-    """kvm-uapi.md §3.4 step 4 (a fault that does not match the attribute -> KVM_EXIT_MEMORY_FAULT) and api.rst
-    (KVM_RUN returns -EFAULT with it); the shared access carries no PRIVATE flag."""
+    """mmu.c kvm_mmu_prepare_memory_fault_exit (a fault that does not match the attribute -> KVM_EXIT_MEMORY_FAULT) and
+    api.rst (KVM_RUN returns -EFAULT with it); the shared access carries no PRIVATE flag."""
     gpa = 0x4000
     steps = setup(model) + [finalize(), *private_page_for_runtime(model, gpa), g_read(gpa, 8, "rd", shared=True)]
     st = step(run(steps, in_place=in_place(model)), "rd")
@@ -260,7 +273,8 @@ def test_shared_access_to_a_private_page_exits_with_memory_fault(model):
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("op", ["read", "accept"])
 def test_private_access_to_a_shared_page_exits_with_memory_fault(model, op):
-    """kvm-uapi.md §3.4 step 4 with the private flag (KVM_MEMORY_EXIT_FLAG_PRIVATE); no AUG for a shared page."""
+    """mmu.c kvm_mmu_prepare_memory_fault_exit with the private flag (KVM_MEMORY_EXIT_FLAG_PRIVATE); no AUG for a
+    shared page."""
     gpa = 0x4000
     steps = setup(model) + [finalize()]
     if not in_place(model):
@@ -278,9 +292,9 @@ def test_private_access_to_a_shared_page_exits_with_memory_fault(model, op):
 
 
 def test_out_of_place_shared_view_is_the_separate_shared_page():
-    """kvm-uapi.md §3.1: two physical pages back one GPA; after private -> shared the guest sees the separate shared
-    page (userspace_addr, which userspace wrote), and the private guest_memfd page stays allocated until userspace
-    punches a hole (final.memory shows both); scenario-format.md `fallocate`."""
+    """out-of-place model, v8 cover letter: two physical pages back one GPA; after private -> shared the guest sees the
+    separate shared page (userspace_addr, which userspace wrote), and the private guest_memfd page stays allocated until
+    userspace punches a hole (final.memory shows both); docs/scenario.md `fallocate`."""
     model = "out-of-place"
     steps = setup(model) + add_page(model) + [finalize(), write(GMEM_VA, b"VMM's shared bytes")]
     steps += [to_shared(model, 0, label="conv"), g_read(0, 18, "rd", shared=True)]
@@ -306,8 +320,9 @@ def test_out_of_place_shared_view_is_the_separate_shared_page():
 
 
 def test_in_place_conversion_flips_one_page():
-    """kvm-uapi.md §3.2: one page per GFN whose attribute changes; after private -> shared the VMM's mapping and the
-    guest's shared alias reach the same page (scenario-format.md: a MMAP guest_memfd's slot is guest_memfd-only)."""
+    """in-place model, v8 13/46-17/46: one page per GFN whose attribute changes; after private -> shared the VMM's
+    mapping and the guest's shared alias reach the same page (docs/scenario.md: a MMAP guest_memfd's slot is
+    guest_memfd-only)."""
     model = "in-place"
     steps = setup(model) + add_page(model) + [finalize(), to_shared(model, 0, label="conv")]
     steps += [write(GMEM_VA, b"after conversion"), g_read(0, 16, "rd", shared=True)]
@@ -325,9 +340,10 @@ def test_in_place_conversion_flips_one_page():
 
 
 def test_in_place_host_cannot_read_a_private_page():
-    """kvm-uapi.md §4 row 35 and §3.2 (faults on private indices -> SIGBUS, L-V8 01), for a page the guest wrote
-    after accepting it; and after conversion back to shared, the old plaintext is not what the host reads (row 34:
-    contents not preserved; tdx-module.md §2.1: never plaintext)."""
+    """v8 01/46 (faults on private indices -> SIGBUS), for a page the guest wrote after accepting it; and
+    after conversion back to shared, the old plaintext is not what the host reads (contents are not preserved, v8
+    17/46's api.rst;
+    the host has no private KeyID: never plaintext)."""
     model = "in-place"
     gpa = 0x6000
     steps = setup(model) + [finalize(), to_private(model, gpa), g_accept(gpa), g_write(gpa, SECRET)]
@@ -345,15 +361,17 @@ def test_in_place_host_cannot_read_a_private_page():
 
 
 def test_in_place_host_cannot_read_an_added_page():
-    """kvm-uapi.md §4 row 35: the build-time private page (PAGE.ADD in place) is SIGBUS to the VMM too."""
+    """v8 01/46 kvm_gmem_fault_user_mapping: the build-time private page (PAGE.ADD in place) is SIGBUS to the VMM
+    too."""
     model = "in-place"
     out = run(setup(model) + add_page(model) + [finalize(), read(GMEM_VA, 8, "rd")], in_place=True)
     assert step(out, "rd").get("signal") == "SIGBUS"
 
 
 def test_out_of_place_host_reads_the_shared_page_never_the_private_bytes():
-    """kvm-uapi.md §3.1: the private page is guest_memfd memory, not in the VMM's address space; userspace_addr is
-    the separate (zero-filled, never written) anonymous page, so the VMM reads zeros, never the guest's secret."""
+    """out-of-place model, v8 cover letter: the private page is guest_memfd memory, not in the VMM's address space;
+    userspace_addr is the separate (zero-filled, never written) anonymous page, so the VMM reads zeros, never the
+    guest's secret."""
     model = "out-of-place"
     gpa = 0x6000
     steps = setup(model) + [finalize(), g_accept(gpa), g_write(gpa, SECRET), g_read(gpa, len(SECRET), "g")]
@@ -368,8 +386,8 @@ def test_out_of_place_host_reads_the_shared_page_never_the_private_bytes():
 
 
 def test_out_of_place_converted_page_never_shows_the_private_bytes():
-    """kvm-uapi.md §3.1 ("content is not carried over") after a run-time private -> shared MapGPA handled as QEMU
-    does (kvm_convert_memory: KVM_SET_MEMORY_ATTRIBUTES, then a hole punched in the guest_memfd)."""
+    """out-of-place model, v8 cover letter ("content is not carried over") after a run-time private -> shared MapGPA
+    handled as QEMU does (kvm_convert_memory: KVM_SET_MEMORY_ATTRIBUTES, then a hole punched in the guest_memfd)."""
     model = "out-of-place"
     gpa = 0x6000
     steps = setup(model) + [finalize(), g_accept(gpa), g_write(gpa, SECRET)]
@@ -389,10 +407,10 @@ def test_out_of_place_converted_page_never_shows_the_private_bytes():
 
 @pytest.mark.parametrize("model", MODELS)
 def test_map_gpa_chunks_of_at_most_2mib(model):
-    """kvm-uapi.md §3.4 step 1: one KVM_EXIT_HYPERCALL (KVM_HC_MAP_GPA_RANGE) per chunk of at most
-    TDX_MAP_GPA_MAX_LEN (2 MiB): a 5 MiB range is 512 + 512 + 256 pages; gpa without the shared bit; a reply of 0
+    """tdx.c tdx_map_gpa, tdx_complete_vmcall_map_gpa: one KVM_EXIT_HYPERCALL (KVM_HC_MAP_GPA_RANGE) per chunk of at
+    most TDX_MAP_GPA_MAX_LEN (2 MiB): a 5 MiB range is 512 + 512 + 256 pages; gpa without the shared bit; a reply of 0
     continues, and the call ends with TDVMCALL_STATUS_SUCCESS. The VMM converts each chunk with its model's ioctl
-    (scenario-format.md guest_map_gpa, QEMU's kvm_convert_memory)."""
+    (docs/scenario.md guest_map_gpa, QEMU's kvm_convert_memory)."""
     shared = not in_place(model)  # in-place starts all shared (INIT_SHARED), out-of-place all private
     steps = setup(model, size=6 * MiB) + [finalize(), map_gpa(0, 5 * MiB, shared=shared, label="map")]
     st = step(run(steps, in_place=in_place(model)), "map")
@@ -424,8 +442,8 @@ def test_map_gpa_chunks_of_at_most_2mib(model):
     ids=["unaligned-gpa", "unaligned-size", "unaligned-size-2", "size-0", "straddles-shared-bit", "beyond-maxphyaddr"],
 )
 def test_map_gpa_refused_without_exit(gpa, size, shared, status):
-    """kvm-uapi.md §3.4 step 1: an illegal, wrapping or shared-bit-straddling range -> INVALID_OPERAND (checked
-    first), then 4K alignment -> ALIGN_ERROR; no exit to userspace, nothing converted."""
+    """tdx.c tdx_map_gpa, tdx_complete_vmcall_map_gpa: an illegal, wrapping or shared-bit-straddling range ->
+    INVALID_OPERAND (checked first), then 4K alignment -> ALIGN_ERROR; no exit to userspace, nothing converted."""
     steps = setup("in-place") + [finalize(), map_gpa(gpa, size, shared=shared, label="map")]
     st = step(run(steps, in_place=True), "map")
     assert_ok(st)
@@ -446,9 +464,9 @@ def test_map_gpa_refused_without_exit(gpa, size, shared, status):
     ],
 )
 def test_map_gpa_vmm_reply(kernel, vmm_ret, status):
-    """kvm-uapi.md §3.4 step 1 (EAGAIN -> RETRY, EINVAL -> INVALID_OPERAND) as of the Feb 2026 change, and before it
-    any non-zero hypercall.ret -> INVALID_OPERAND (docs/fidelity.md, scenario-format.md kernel flavours). A non-zero
-    reply ends the call: a 5 MiB range stops after its first chunk."""
+    """tdx.c tdx_map_gpa, tdx_complete_vmcall_map_gpa (EAGAIN -> RETRY, EINVAL -> INVALID_OPERAND) as of the Feb 2026
+    change, and before it any non-zero hypercall.ret -> INVALID_OPERAND (docs/fidelity.md, docs/scenario.md kernel
+    flavours). A non-zero reply ends the call: a 5 MiB range stops after its first chunk."""
     call = map_gpa(0, 5 * MiB, shared=True, label="map", vmm_ret=vmm_ret)
     steps = td_setup(kernel, size=6 * MiB) + [finalize(), call]
     st = step(run(steps, kernel=kernel), "map")
@@ -467,9 +485,9 @@ def test_map_gpa_other_reply_fails_kvm_run():
 
 @pytest.mark.parametrize("model", MODELS)
 def test_map_gpa_vmm_ignore_leaves_attributes_unchanged(model):
-    """scenario-format.md guest_map_gpa `vmm: "ignore"`: the VMM replies without converting; the page stays private
-    and MAPPED (no zap), the guest still reads its bytes privately, and a shared access still faults
-    (kvm-uapi.md §3.4 step 4)."""
+    """docs/scenario.md guest_map_gpa `vmm: "ignore"`: the VMM replies without converting; the page stays private and
+    MAPPED (no zap), the guest still reads its bytes privately, and a shared access still faults (mmu.c
+    kvm_mmu_prepare_memory_fault_exit)."""
     steps = setup(model) + add_page(model) + [finalize(), map_gpa(0, PAGE, shared=True, label="map", vmm="ignore")]
     steps += [g_read(0, len(SECRET), "priv"), g_read(0, 8, "shr", shared=True)]
     out = run(steps, in_place=in_place(model))
@@ -485,8 +503,8 @@ def test_map_gpa_vmm_ignore_leaves_attributes_unchanged(model):
 
 @pytest.mark.parametrize("model", MODELS)
 def test_map_gpa_round_trip(model):
-    """kvm-uapi.md §3.4: shared -> private by MapGPA, AUG + ACCEPT; then private -> shared by MapGPA zaps with BLOCK,
-    TRACK, REMOVE, WBINVD (§3.3); the shared alias then works."""
+    """tdx.c tdx_map_gpa, tdx_handle_ept_violation: shared -> private by MapGPA, AUG + ACCEPT; then private -> shared by
+    MapGPA zaps with BLOCK, TRACK, REMOVE, WBINVD (tdx_sept_remove_leaf_spte); the shared alias then works."""
     gpa = 0x7000
     steps = setup(model) + [finalize()]
     if not in_place(model):
@@ -501,12 +519,12 @@ def test_map_gpa_round_trip(model):
     assert out["final"]["sept"] == {}
 
 
-# -- row 31: pinned pages ---------------------------------------------------------------------------------------
+# -- pinned pages (row 31 of the matrix in tests/test_outcome_matrix.py) ----------------------------------------
 
 
 def test_row31_pinned_page_refuses_conversion_to_private():
-    """kvm-uapi.md §4 row 31 and §3.2 (kvm_gmem_is_safe_for_conversion: an elevated refcount -> -EAGAIN with
-    error_offset = the first bad page; attributes unchanged); scenario-format.md pin/unpin."""
+    """v8 14/46 (kvm_gmem_is_safe_for_conversion: an elevated refcount -> -EAGAIN with error_offset = the first bad
+    page; attributes unchanged); docs/scenario.md pin/unpin."""
     steps = td_setup("v8") + [write(GMEM_VA + PAGE, b"pinned"), _op("pin", addr=hex(GMEM_VA + PAGE), length=PAGE)]
     steps += [_op("KVM_SET_MEMORY_ATTRIBUTES2", "conv", guest_memfd=0, offset=0, size=2 * PAGE, attributes=PRIVATE)]
     steps += [read(GMEM_VA, 4, "rd0"), read(GMEM_VA + PAGE, 6, "rd1")]
@@ -524,8 +542,8 @@ def test_row31_pinned_page_refuses_conversion_to_private():
 
 
 def test_row31_pinned_page_at_run_time():
-    """kvm-uapi.md §4 row 31 at run time: the VMM's conversion to private inside a MapGPA exit fails with -EAGAIN
-    and the page stays shared (a private access still exits with KVM_EXIT_MEMORY_FAULT)."""
+    """v8 14/46 kvm_gmem_is_safe_for_conversion at run time: the VMM's conversion to private inside a MapGPA exit fails
+    with -EAGAIN and the page stays shared (a private access still exits with KVM_EXIT_MEMORY_FAULT)."""
     steps = td_setup("v8") + [finalize(), write(GMEM_VA, b"dma"), _op("pin", addr=hex(GMEM_VA), length=PAGE)]
     steps += [map_gpa(0, PAGE, shared=False, label="map"), g_accept(0, "acc")]
     out = run(steps)
@@ -541,7 +559,7 @@ def test_row31_pinned_page_at_run_time():
 
 @pytest.mark.parametrize("model", MODELS)
 def test_guest_steps_before_finalize_are_einval(model):
-    """scenario-format.md "Guest steps need a finalized TD (before finalize, KVM_RUN on a TD is refused: -EINVAL)";
+    """docs/scenario.md "Guest steps need a finalized TD (before finalize, KVM_RUN on a TD is refused: -EINVAL)";
     nothing reaches the TDX module."""
     steps = setup(model) + add_page(model)
     steps += [
@@ -564,9 +582,10 @@ def test_guest_steps_before_finalize_are_einval(model):
 
 
 def test_attributes2_to_private_keeps_td_owner():
-    """tdx-module.md §2.1: a PT_REG page is TD private data, owner = the TDR; scenario-format.md final.pages: owner
-    `td_private` is "a page of the TD's private memory". Converting a range to private that already holds an ADDed
-    page (and a shared one next to it) changes nothing for the ADDed page: it stays in the S-EPT, PT_REG."""
+    """intel/tdx-module TDX_1.5.01 pamt_manager.h: a PT_REG page is TD private data, owner = the TDR; docs/scenario.md
+    final.pages: owner `td_private` is "a page of the TD's private memory". Converting a range to private that already
+    holds an ADDed page (and a shared one next to it) changes nothing for the ADDed page: it stays in the S-EPT,
+    PT_REG."""
     model = "in-place"
     steps = setup(model) + add_page(model) + [finalize(), to_private(model, 0, 2 * PAGE, label="conv")]
     out = run(steps, in_place=True)
@@ -578,10 +597,10 @@ def test_attributes2_to_private_keeps_td_owner():
 
 
 def test_out_of_place_punch_hole_leaves_the_shared_side_mapped():
-    """kvm-uapi.md §3.2: kvm_gmem_invalidate_start zaps "with a filter computed from the current attributes of the
-    range (v8 20)" — upstream kvm_gmem_get_invalidate_filter: KVM_FILTER_PRIVATE unless INIT_SHARED. Out-of-place
-    the guest_memfd is all private and the shared side is the anonymous userspace_addr page (§3.1), so punching a
-    hole in the guest_memfd must not unmap the shared EPT entry of that anonymous page."""
+    """in-place model, v8 13/46-17/46: kvm_gmem_invalidate_start zaps "with a filter computed from the current
+    attributes of the range (v8 20)" — upstream kvm_gmem_get_invalidate_filter: KVM_FILTER_PRIVATE unless INIT_SHARED.
+    Out-of-place the guest_memfd is all private and the shared side is the anonymous userspace_addr page (out-of-place),
+    so punching a hole in the guest_memfd must not unmap the shared EPT entry of that anonymous page."""
     model = "out-of-place"
     steps = setup(model) + [finalize(), to_shared(model, 0), write(GMEM_VA, b"shared"), g_read(0, 6, shared=True)]
     steps += [_op("fallocate", "punch", guest_memfd=0, offset=0, length=PAGE)]
@@ -592,9 +611,9 @@ def test_out_of_place_punch_hole_leaves_the_shared_side_mapped():
 
 
 def test_punched_pinned_folio_is_freed_on_unpin():
-    """Linux mm: truncation drops the page cache's reference and the GUP pin holds the last one, so the folio is
-    freed by unpin_user_pages (scenario-format.md pin/unpin: a long-term pin is an extra reference) [I]. Afterwards
-    no page is left that belongs to the guest_memfd's shared side."""
+    """Linux mm: truncation drops the page cache's reference and the GUP pin holds the last one, so the folio is freed
+    by unpin_user_pages (docs/scenario.md pin/unpin: a long-term pin is an extra reference) (inferred). Afterwards no
+    page is left that belongs to the guest_memfd's shared side."""
     steps = td_setup("v8") + [write(GMEM_VA, b"dma"), _op("pin", addr=hex(GMEM_VA), length=PAGE)]
     steps += [_op("fallocate", guest_memfd=0, offset=0, length=PAGE), _op("unpin", addr=hex(GMEM_VA), length=PAGE)]
     out = run(steps)
@@ -604,10 +623,10 @@ def test_punched_pinned_folio_is_freed_on_unpin():
 @pytest.mark.parametrize("discard", ["madvise", "munmap"])
 def test_discarding_the_shared_side_zaps_the_shared_ept(discard):
     """Linux mm: MADV_DONTNEED and munmap invalidate the range through the MMU notifier, and KVM's
-    kvm_mmu_notifier_invalidate_range_start zaps the shared EPT mappings of those pages (kvm-uapi.md §3.1: the
-    shared side is an ordinary mmap) [I]. The guest's next shared access faults again: after MADV_DONTNEED it
-    reads a fresh zero page; after munmap there is nothing to map (-EFAULT). Never a stale page, never a traceback
-    (scenario-format.md)."""
+    kvm_mmu_notifier_invalidate_range_start zaps the shared EPT mappings of those pages (out-of-place model, v8 cover
+    letter: the shared side is an ordinary mmap; inferred). The guest's next shared access faults again: after
+    MADV_DONTNEED it reads a fresh zero page; after munmap there is nothing to map (-EFAULT). Never a stale page, never
+    a traceback (docs/scenario.md)."""
     model = "out-of-place"
     steps = setup(model) + [finalize(), to_shared(model, 0), write(GMEM_VA, b"old"), g_read(0, 3, shared=True)]
     if discard == "madvise":

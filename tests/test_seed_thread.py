@@ -1,9 +1,10 @@
 """The seed thread, as executable facts.
 
-"Re: [PATCH v8 23/46] KVM: TDX: Make source page optional for KVM_TDX_INIT_MEM_REGION" (../shared/seed/,
-Sean Christopherson, akMPZePBdwQlD74H@google.com and akPEKslqAhygyjhg@google.com), the patch
-20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com, and the answer key of
-thread-and-curriculum.md NB7. Expected values come from those sources and kvm-uapi.md §2.5/§2.6, never from tdxsim.
+"Re: [PATCH v8 23/46] KVM: TDX: Make source page optional for KVM_TDX_INIT_MEM_REGION": the patch
+20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com, Sean Christopherson's mails akMPZePBdwQlD74H@google.com
+(29 Jun 2026) and akPEKslqAhygyjhg@google.com (30 Jun, the seed mail: "Yep, ..."), Yan Zhao's replies and the kernel
+code they discuss (arch/x86/kvm/vmx/tdx.c and arch/x86/kvm/mmu/mmu.c at kvm-x86 09c6f74ecb86, virt/kvm/guest_memfd.c
+before and after commit 2a62345b3052). Expected values come from those sources, never from tdxsim.
 """
 
 import pytest
@@ -35,7 +36,7 @@ IMAGE = bytes((7 * i + 3) % 256 for i in range(PAGE))
 
 
 def test_mrtd_replay_matches_worked_examples():
-    """The helper's replay against tdx-module.md §4 / mrtd-worked-examples.json (computed with hashlib there)."""
+    """The helper's replay against tests/data/mrtd-vectors.json (computed with hashlib from the record layout)."""
     assert mrtd([]) == (
         "38b060a751ac96384cd9327eb1b1e36a21fdb71114be07434c0cc7bf63f6e1da274edebfe76f65fbd51ad2f14898b95b"
     )
@@ -48,8 +49,9 @@ def test_mrtd_replay_matches_worked_examples():
 
 
 def _yan_seven_steps(data: bytes | None) -> list[dict]:
-    """L-YAN-0622: gmem with MMAP (+INIT_SHARED), mmap, shared, write the image, convert to private,
-    INIT_MEM_REGION with source_addr = 0, keep the mapping; then finalize and let the guest read page 0.
+    """Yan's seven steps (ajjc0hw8PjGw69e9@yzhao56-desk.sh.intel.com): gmem with MMAP (+INIT_SHARED), mmap, shared,
+    write the image, convert to private, INIT_MEM_REGION with source_addr = 0, keep the mapping; then finalize and let
+    the guest read page 0.
     """
     steps = td_setup(model="in-place")
     if data is not None:
@@ -77,8 +79,9 @@ def test_in_place_null_source_guest_reads_what_userspace_wrote():
 
 
 def test_in_place_null_source_never_written_reads_zeros():
-    """v8 21/46 "Zero page while getting pfn" (Ackerley, L-ACK-0626): nothing written → a measured zero page, no
-    leak of host memory. (Sean's "!up-to-date" rejection is only floated, kvm-uapi.md §6 q2.)
+    """v8 21/46 "Zero page while getting pfn" (Ackerley,
+    CAEvNRgHb6WmOha6Pct_Tn8Ucuov95L=fj5=2R9gcHfx=b2V_+A@mail.gmail.com): nothing written → a measured zero page, no leak
+    of host memory. (Sean's "!up-to-date" rejection is only floated, ajnf5Z9nWZxoLS4x@google.com.)
     """
     out = run(_yan_seven_steps(None))
     assert_ok(step(out, "add"))
@@ -87,7 +90,8 @@ def test_in_place_null_source_never_written_reads_zeros():
 
 
 def _va0(steps_before_add: list[dict]) -> list[dict]:
-    """Yan's C program (L-ACK-0626): mmap virtual address 0 with MAP_FIXED and write 'Y' there."""
+    """Yan's C program (quoted in CAEvNRgHb6WmOha6Pct_Tn8Ucuov95L=fj5=2R9gcHfx=b2V_+A@mail.gmail.com): mmap virtual
+    address 0 with MAP_FIXED and write 'Y' there."""
     return steps_before_add + [mmap_anon(0, PAGE, label="va0"), write(0, b"Y")]
 
 
@@ -108,8 +112,9 @@ def test_in_place_off_null_source_eopnotsupp_even_with_va0_mapped():
 
 
 def test_in_place_on_null_source_ignores_va0_mapping():
-    """NB7 answer key "on | 0 | VA 0 mapped with 'Y' | in-place add from the target, 'Y' silently ignored"
-    (Yan #9 vs Sean's seed mail): with in-place on, 0 is NULL, so the guest gets the gmem page, not 'Y'.
+    """In-place on, source_addr 0, VA 0 mapped with 'Y': v8 23/46 adds the target in place and the 'Y' is silently
+    ignored (Yan's case in CAEvNRgHb6WmOha6Pct_Tn8Ucuov95L=fj5=2R9gcHfx=b2V_+A@mail.gmail.com; Sean,
+    akMPZePBdwQlD74H@google.com: "an address of '0' for the source means NULL"): the guest gets the gmem page.
     """
     steps = _va0(td_setup(model="in-place")) + [write(GMEM_VA, HELLO)]
     steps += [set_private("in-place", 0), init_mem_region(0, 0, label="add"), finalize(), guest_read(0, 5, label="r")]
@@ -121,9 +126,9 @@ def test_in_place_on_null_source_ignores_va0_mapping():
 
 @pytest.mark.parametrize("in_place", [True, False], ids=["in-place-on", "in-place-off"])
 def test_separate_source_page_is_still_copied(in_place):
-    """kvm-uapi.md §2.5 "any | non-0 valid user page | OFF or ON | private | Success, PAGE.ADD copies from the separate
-    source page, source_addr advances"; NB7: "on | valid ≠ 0 (separate buffer) | ordinary copy" (Roth RFC (B)).
-    In the in-place model the gmem page holds other bytes while shared: the guest still sees the source's bytes.
+    """tdx.c tdx_gmem_post_populate: a real source page is copied by PAGE.ADD and source_addr advances, with in-place
+    conversion on or off (an ordinary copy: Roth's RFC, 20251113230759.1562024-1-michael.roth@amd.com). In the in-place
+    model the gmem page holds other bytes while shared: the guest still sees the source's bytes.
     """
     model = "in-place" if in_place else "out-of-place"
     steps = td_setup("v8", in_place, model)
@@ -143,9 +148,9 @@ def test_separate_source_page_is_still_copied(in_place):
 
 
 def test_in_place_source_pointing_at_private_gmem_page_fails():
-    """§2.5 "v8 | non-0 pointing into the gmem mmap of a page that is now private": the userspace mapping faults
-    with SIGBUS (L-V8 01), so the GUP fails ("probably -EFAULT" [I]: only the failure is asserted) and nothing is
-    added (Roth RFC (B): a private source page can't be GUP'd).
+    """v8, a source pointing into the gmem mmap of a page that is now private: the userspace mapping faults with SIGBUS
+    (v8 01/46 kvm_gmem_fault_user_mapping), so the GUP fails (the errno is not pinned: only the failure is asserted) and
+    nothing is added (Roth's RFC, 20251113230759.1562024-1-michael.roth@amd.com: a private source page can't be GUP'd).
     """
     steps = td_setup(model="in-place") + [write(GMEM_VA, HELLO), set_private("in-place", 0)]
     out = run(steps + [init_mem_region(0, GMEM_VA, label="add")])
@@ -157,7 +162,7 @@ def test_in_place_source_pointing_at_private_gmem_page_fails():
 
 def test_null_source_does_not_need_the_mmap_flag():
     """Sean, ajnf5Z9nWZxoLS4x@google.com: the MMAP flag is "the wrong predicate"; v8 23/46 tests only
-    gmem_in_place_conversion. A guest_memfd created without flags starts all private (L-V8 01/13), so with in-place
+    gmem_in_place_conversion. A guest_memfd created without flags starts all private (v8 01/46, 13/46), so with in-place
     on, source_addr = 0 adds a zero page (v8 21/46). The memslot's userspace side is an anonymous mmap here.
     """
     steps = td_setup("v8", True, "out-of-place", private=False)
@@ -188,9 +193,11 @@ def _one_add(model: str, src: int, data: bytes, twice: bool) -> dict:
     "model,src", [("in-place", 0), ("in-place", SRC_VA), ("out-of-place", SRC_VA)], ids=["null", "src", "oop"]
 )
 def test_second_add_of_same_gpa_is_eio_and_measures_nothing(model, src):
-    """Sean (seed, "Side topic"): "KVM will return RET_PF_SPURIOUS and kvm_tdp_mmu_map_private_pfn() will then
-    return -EIO"; Yan agrees (akSx0Bx1RKe9DCXw). kvm-uapi.md §2.6: no PAGE.ADD, no MR.EXTEND, measurement unchanged,
-    same in both models and for any source_addr. VM not bugged is [I].
+    """A second INIT_MEM_REGION of the same GPA: the mirror leaf is present, so the TDP MMU answers RET_PF_SPURIOUS
+    (tdp_mmu.c tdp_mmu_map_handle_target_level) and kvm_tdp_mmu_map_private_pfn turns anything but RET_PF_FIXED into
+    -EIO (mmu.c); Yan Zhao confirms it, akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com (Sean's own "Side topic" in
+    akMPZePBdwQlD74H was withdrawn in akPEKslqAhygyjhg). No PAGE.ADD, no MR.EXTEND, measurement unchanged, same in both
+    models and for any source_addr. VM not bugged is inferred (no KVM_BUG_ON on this path).
     """
     once = _one_add(model, src, IMAGE, twice=False)
     twice = _one_add(model, src, IMAGE, twice=True)
@@ -202,9 +209,9 @@ def test_second_add_of_same_gpa_is_eio_and_measures_nothing(model, src):
 
 
 def test_mrtd_same_in_place_or_from_separate_source():
-    """tdx-module.md §2.4/§4: the PAGE.ADD record holds only the GPA and MR.EXTEND hashes the target after the copy,
-    so the MRTD does not depend on where the source lies: in place (source = target), a separate buffer with
-    in-place on, or the out-of-place model all give the independent replay's value.
+    """intel/tdx-module TDX_1.5.01 tdh_mem_page_add.c, tdh_mr_extend.c: the PAGE.ADD record holds only the GPA and
+    MR.EXTEND hashes the target after the copy, so the MRTD does not depend on where the source lies: in place (source =
+    target), a separate buffer with in-place on, or the out-of-place model all give the independent replay's value.
     """
     results = {
         "in-place, source_addr 0": _one_add("in-place", 0, IMAGE, twice=False),
@@ -215,11 +222,14 @@ def test_mrtd_same_in_place_or_from_separate_source():
     assert {name: out["final"]["mrtd"] for name, out in results.items()} == dict.fromkeys(results, expected)
 
 
-# kvm-uapi.md §2.5, source_addr = 0 with in-place OFF, per flavour: (VA 0 unmapped, VA 0 mapped with 'Y').
+# source_addr = 0 with in-place OFF, per flavour (docs/scenario.md "Kernel flavours"): (VA 0 unmapped, VA 0 mapped with
+# 'Y').
 SOURCE_ZERO_OUTCOME = {
-    "pre-2a62345b3052": ("EFAULT", None),  # Yan (L-ACK-0626): GUP of 0 itself; -EFAULT is [I]; mapped → VA-0 page
-    "2a62345b3052": ("EOPNOTSUPP", "EOPNOTSUPP"),  # L-2A62: `if (!src_page) return -EOPNOTSUPP`
-    "kvm-x86-2026-06": ("EINVAL", "EINVAL"),  # K-TDX / L-SEV: `!region.source_addr` rejected up front
+    # Yan, quoted in CAEvNRgHb6WmOha6Pct_Tn8Ucuov95L=fj5=2R9gcHfx=b2V_+A@mail.gmail.com: TDX GUPs 0 itself; the -EFAULT
+    # of an unmapped VA 0 is inferred (get_user_pages_fast's usual error); mapped, the VA-0 page is the source.
+    "pre-2a62345b3052": ("EFAULT", None),
+    "2a62345b3052": ("EOPNOTSUPP", "EOPNOTSUPP"),  # 2a62345b3052: `if (!src_page) return -EOPNOTSUPP`
+    "kvm-x86-2026-06": ("EINVAL", "EINVAL"),  # tdx.c at kvm-x86 09c6f74ecb86: `!region.source_addr`
     "v8": ("EOPNOTSUPP", "EOPNOTSUPP"),  # v8 23/46 with gmem_in_place_conversion off
 }
 
@@ -227,8 +237,8 @@ SOURCE_ZERO_OUTCOME = {
 @pytest.mark.parametrize("va0_mapped", [False, True], ids=["va0-unmapped", "va0-mapped"])
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_source_addr_zero_under_each_kernel_flavour(kernel, va0_mapped):
-    """One scenario (out-of-place, gmem_in_place_conversion false) replayed under the four flavours of the contract;
-    the source_addr = 0 outcome is §2.5's row for that flavour. None means success with the VA-0 page as source.
+    """One scenario (out-of-place, gmem_in_place_conversion false) replayed under the four flavours of the contract; the
+    source_addr = 0 outcome is that flavour's (SOURCE_ZERO_OUTCOME). None means success with the VA-0 page as source.
     """
     steps = td_setup(kernel, False, "out-of-place")
     if va0_mapped:

@@ -1,7 +1,7 @@
 """tdxsim.tdvf: parser, builder and QEMU rules, checked against the independent replay in mrtd_replay.py.
 
-The replay (tdx-module.md §4, §5.1) is checked first against the worked vectors; the parser against builder images
-(every field), one malformed image per check, and Debian's OVMF (tdx-module.md §5.2).
+The replay is checked first against the worked vectors (tests/data/mrtd-vectors.json); the parser against builder images
+(every field), one malformed image per check, and Debian's OVMF.
 
 For Debian's OVMF.fd (ovmf 2022.11-6+deb12u2) the independent replay gives, for the record (not asserted here):
   single-pass MRTD 4c7206f0f483c524f12c366c711e9049030a8d47c471ee5aa9c4999a08de4057fb887fed0744d5631a212967fb231c47
@@ -26,7 +26,7 @@ import pytest
 from tdxsim import tdvf
 from tdxsim.tdvf import SectionSpec, TdvfError, build_tdvf_image, check_qemu_loadable, parse_tdvf
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "mrtd-worked-examples.json"
+VECTORS = Path(__file__).resolve().parent / "data" / "mrtd-vectors.json"
 OVMF_FD = Path("/usr/share/ovmf/OVMF.fd")
 OVMF_CODE_FD = [Path("/usr/share/OVMF/OVMF_CODE.fd"), Path("/usr/share/ovmf/OVMF_CODE.fd")]
 OVMF_CODE_4M_FD = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
@@ -72,7 +72,7 @@ def _raises(image: bytes, *words: str) -> str:
     return message
 
 
-# --- the independent replay against the worked vectors (tdx-module.md §4) ---
+# --- the independent replay against the worked vectors (tests/data/mrtd-vectors.json) ---
 
 
 def test_replay_matches_worked_vectors() -> None:
@@ -288,19 +288,19 @@ def test_qemu_refuses_firmware_without_td_hob() -> None:
         check_qemu_loadable(parse_tdvf(_image(SPECS[0], SPECS[1], SPECS[3])))
 
 
-# --- Debian's OVMF (tdx-module.md §5.2) ---
+# --- Debian's OVMF ---
 
 
 @pytest.fixture(scope="module")
 def debian_ovmf() -> bytes:
-    """/usr/share/ovmf/OVMF.fd, only from the ovmf package version §5.2 was written against."""
+    """/usr/share/ovmf/OVMF.fd, only from the ovmf package version the digests were computed for."""
     if not OVMF_FD.exists():
         pytest.skip(f"{OVMF_FD} absent: apt-get install ovmf")
     if shutil.which("dpkg-query") is None:
         pytest.skip("no dpkg-query to tell the ovmf version")
     query = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "ovmf"], check=False, capture_output=True, text=True)
     if query.stdout != DEBIAN_OVMF:
-        pytest.skip(f"ovmf {query.stdout or 'not from a package'}: §5.2 describes {DEBIAN_OVMF}")
+        pytest.skip(f"ovmf {query.stdout or 'not from a package'}: the digests are for {DEBIAN_OVMF}")
     return OVMF_FD.read_bytes()
 
 

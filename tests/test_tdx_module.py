@@ -1,16 +1,19 @@
-"""Conformance of the TDX module model (tdxsim/tdx/module.py) with ../shared/reference/tdx-module.md.
+"""Conformance of the TDX module model (tdxsim/tdx/module.py) with the TDX module's source.
 
-Every expected value (post-state, 64-bit status with its operand id, PAMT page type and owner, MRTD) is copied from
-the reference, section named in each test, or from the intel/tdx-module source facts the lead recorded in this
-file's brief (quoted where used); none comes from running tdxsim. TDs are built by calling the SEAMCALLs directly,
-in the order of KVM's __tdx_td_init and tdx_td_vcpu_init (kvm-uapi.md §1 rows 3 and 5), with frames from
-PhysicalMemory.alloc.
+Every expected value (post-state, 64-bit status with its operand id, PAMT page type and owner, MRTD) comes from
+intel/tdx-module at tag TDX_1.5.01 (branch tdx_1.5); each test names the file whose check it covers: the SEAMCALL
+handlers in src/vmm_dispatcher/api_calls/ (tdh_mem_page_add.c, …), TDG.MEM.PAGE.ACCEPT in src/td_dispatcher/vm_exits/,
+the state tables in include/auto_gen/ (sept_state_lookup.c, op_state_lookup.c, tdx_error_codes_defs.h), the PAMT in
+src/common/memory_handlers/pamt_manager.h, the helpers in src/common/helpers/ (helpers.c, helpers.h) and the MRTD record
+in src/common/crypto/sha384.h. Quoted phrases paraphrase that code. None comes from running tdxsim. TDs are built by
+calling the SEAMCALLs directly, in the order of KVM's __tdx_td_init and tdx_td_vcpu_init (arch/x86/kvm/vmx/tdx.c at
+kvm-x86 09c6f74ecb86), with frames from PhysicalMemory.alloc.
 
-Levels are the module's: 0 is a 4 KiB leaf entry, 1 the 2 MiB entry above it, 3 the root's entries with 4-level
-S-EPT (GPAW 48). Of the seven modelled S-EPT states (§1.1 "States a simulator needs"), NL_MAPPED and NL_BLOCKED
-exist only at level >= 1, and MAPPED, BLOCKED, PENDING and PENDING_BLOCKED only as 4 KiB leaves here (no huge
-pages), so leaves that act on a 4 KiB entry are parametrized over the leaf states plus the two ways the walk can
-stop above the leaf (a missing level-1 table, an NL_BLOCKED level-1 entry).
+Levels are the module's: 0 is a 4 KiB leaf entry, 1 the 2 MiB entry above it, 3 the root's entries with 4-level S-EPT
+(GPAW 48). Of the seven modelled S-EPT states (the non-migration ones of sept_state_lookup.h), NL_MAPPED and NL_BLOCKED
+exist only at level >= 1, and MAPPED, BLOCKED, PENDING and PENDING_BLOCKED only as 4 KiB leaves here (no huge pages), so
+leaves that act on a 4 KiB entry are parametrized over the leaf states plus the two ways the walk can stop above the
+leaf (a missing level-1 table, an NL_BLOCKED level-1 entry).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from tdxsim.tdx.module import TdxModule
 from tdxsim.tdx.sept import SeptState
 from tdxsim.tdx.status import status_name
 
-# -- the reference's constants (tdx-module.md §6 "Status codes" and "Operand ids") -------------------------------
+# -- the module's constants (include/auto_gen/tdx_error_codes_defs.h) ------------------------------------------------
 
 TDX_SUCCESS = 0x0
 TDX_OPERAND_INVALID = 0xC000010000000000
@@ -47,32 +50,31 @@ TDX_PAGE_ALREADY_ACCEPTED = 0x00000B0A00000000
 TDX_EPT_ENTRY_STATE_INCORRECT = 0xC0000B0D00000000
 TDX_EPT_PAGE_NOT_FREE = 0xC0000B0E00000000
 STATUS_MASK = 0xFFFFFFFF00000000  # TDX_SEAMCALL_STATUS_MASK
-RCX, R8, R9 = 0x01, 0x08, 0x09  # operand ids: RCX from LK-errno; R8/R9 follow the GPR numbering (RCX=1, RDX=2)
+# operand ids: RCX from arch/x86/kvm/vmx/tdx_errno.h; R8/R9 follow the GPR numbering (RCX=1, RDX=2)
+RCX, R8, R9 = 0x01, 0x08, 0x09
 
-# -- PAMT page types (§2.1) and the owners the simulator pairs with them ------------------------------------------
+# -- PAMT page types (pamt_manager.h) and the owners the simulator pairs with them -------------------------------------
 
 PT_NDA, PT_REG, PT_TDR, PT_TDCX, PT_TDVPR, PT_EPT = "PT_NDA", "PT_REG", "PT_TDR", "PT_TDCX", "PT_TDVPR", "PT_EPT"
 METADATA_TYPES = (PT_TDR, PT_TDCX, PT_TDVPR, PT_EPT)
 
-HKID = 16  # the first private HKID of LK-doc's example range [16, 64) (§2.2)
+HKID = 16  # the first private HKID of Documentation/arch/x86/tdx.rst's example [16, 64)
 PAGE = 4096
 GPA = 0x1000  # the page under test: its walk is the level-3/2/1 entries at GPA 0
-SHARED_BIT = 1 << 47  # GPAW 48: the shared bit is bit 47 (§1.4 PAGE.ADD "shared bit clear and inside GPAW")
-DATA = bytes(range(256)) * 16  # mrtd-worked-examples.json vector 3's page
+SHARED_BIT = 1 << 47  # GPAW 48: the shared bit is bit 47 (tdh_mem_page_add.c "shared bit clear and inside GPAW")
+DATA = bytes(range(256)) * 16  # tests/data/mrtd-vectors.json vector 3's page
 
 LEAF_STATES = ("MAPPED", "BLOCKED", "PENDING", "PENDING_BLOCKED")
 #: Where a 4 KiB leaf's walk can end: the leaf entry in one of its five states, or a level-1 entry that stops it.
 LEAF_WALK_ENDS = ("FREE", *LEAF_STATES, "NL_BLOCKED_ABOVE", "MISSING_LEVEL")
 ALL_STATES = ("FREE", "NL_MAPPED", "NL_BLOCKED", *LEAF_STATES)
 
-WORKED = json.loads(
-    (Path(__file__).parents[2] / "shared" / "reference" / "mrtd-worked-examples.json").read_text(encoding="utf-8")
-)
+WORKED = json.loads((Path(__file__).parent / "data" / "mrtd-vectors.json").read_text(encoding="utf-8"))
 VECTORS = WORKED["vectors"]
 
 
 def base(gpa: int, level: int) -> int:
-    """The first GPA the level-`level` entry covering `gpa` maps: 4 KiB << 9*level (§1.1, x86 EPT geometry)."""
+    """The first GPA the level-`level` entry covering `gpa` maps: 4 KiB << 9*level (x86 EPT geometry)."""
     return gpa & ~((PAGE << (9 * level)) - 1)
 
 
@@ -113,7 +115,7 @@ class Machine:
     def state_events(self, mark: int, name: str) -> list[dict]:
         return [ev.data for ev in self.trace.since(mark) if ev.kind == "state" and ev.name == name]
 
-    # -- building the TD (kvm-uapi.md §1 rows 3 and 5) ---------------------------------------------------------
+    # -- building the TD (tdx.c __tdx_td_init, tdx_td_vcpu_init) --------------------------------------------
 
     def build(
         self, keys: bool = True, tdcs: int = platform.TDCS_PAGES, init: bool = True, vcpu: bool = True
@@ -165,11 +167,12 @@ class Machine:
         assert self.module.tdh_mem_range_block(self.tdr, base(gpa, level), level) == TDX_SUCCESS
 
     def make(self, state: str, gpa: int = GPA) -> int:
-        """Put the entry for `gpa` into `state` while INITIALIZED; returns its level (§1.4 transitions).
+        """Put the entry for `gpa` into `state` while INITIALIZED; returns its level (each leaf's tdh_mem_*.c
+        transitions).
 
         Leaf states are made at level 0 (MAPPED by PAGE.ADD, PENDING by PAGE.AUG, which the module allows while
-        INITIALIZED: §1.4 PAGE.AUG row); NL states at level 1. The 4 KiB walk-end cases: NL_BLOCKED_ABOVE blocks
-        the level-1 entry, MISSING_LEVEL leaves out the level-1 table.
+        INITIALIZED: tdh_mem_page_aug.c); NL states at level 1. The 4 KiB walk-end cases: NL_BLOCKED_ABOVE blocks the
+        level-1 entry, MISSING_LEVEL leaves out the level-1 table.
         """
         if state == "MISSING_LEVEL":
             self.sept_path(gpa, down_to=2)
@@ -202,7 +205,7 @@ def at_phase(m: Machine, phase: str) -> Machine:
 
 
 def assert_transition(m: Machine, mark: int, gpa: int, level: int, old: str, new: str, leaf: str) -> None:
-    """The entry is in `new` and the call recorded exactly that transition as a "sept" event (STYLE.md: every
+    """The entry is in `new` and the call recorded exactly that transition as a "sept" event (the design rule: every
     transition is an event)."""
     assert m.state(gpa, level) == new
     assert [(e["old"], e["new"], e["leaf"]) for e in m.state_events(mark, "sept")] == [(old, new, leaf)]
@@ -215,7 +218,7 @@ def assert_untouched(m: Machine, mark: int, gpa: int, level: int, state: str) ->
     assert m.state_events(mark, "pamt") == []
 
 
-# == status codes ==================================================================================================
+# == status codes ======================================================================================================
 
 
 @pytest.mark.parametrize(
@@ -239,27 +242,31 @@ def assert_untouched(m: Machine, mark: int, gpa: int, level: int, state: str) ->
     ],
 )
 def test_status_name_ignores_operand_id(name, code):
-    """§6 "Status codes": the low 32 bits carry the operand id; the name is the class (TDX_SEAMCALL_STATUS_MASK)."""
+    """tdx_error_codes_defs.h: the low 32 bits carry the operand id; the name is the class
+    (TDX_SEAMCALL_STATUS_MASK)."""
     assert status_name(code) == name
     assert status_name(code | RCX) == name
 
 
-# == lifecycle and OP_STATE (§3) ===================================================================================
+# == lifecycle and OP_STATE (tdh_mng_init.c) ===========================================================================
 
 
 def test_mng_create_makes_the_tdr_page_pt_tdr():
-    """§2.1: TDH.MNG.CREATE sets PT_TDR (tdh_mng_create.c L138); §3: lifecycle TD_HKID_ASSIGNED."""
+    """pamt_manager.h: TDH.MNG.CREATE sets PT_TDR (tdh_mng_create.c L138); td_control_structures.h: lifecycle
+    TD_HKID_ASSIGNED."""
     m = Machine()
     assert m.pt(m.tdr) == PT_NDA
     assert m.module.tdh_mng_create(m.tdr, HKID) == TDX_SUCCESS
     assert (m.pt(m.tdr), m.owner(m.tdr)) == (PT_TDR, "tdx_metadata")
     assert m.td.lifecycle.value == "TD_HKID_ASSIGNED"
     assert m.module.tdh_mng_key_config(m.tdr) == TDX_SUCCESS
-    assert m.td.lifecycle.value == "TD_KEYS_CONFIGURED"  # §3: KEY.CONFIG on all packages (NR_PACKAGES = 1)
+    # tdh_mng_key_config.c: KEY.CONFIG on all packages (NR_PACKAGES = 1)
+    assert m.td.lifecycle.value == "TD_KEYS_CONFIGURED"
 
 
 def test_mng_create_refuses_a_page_that_is_not_pt_nda():
-    """§2.1: "Only PT_NDA pages can be handed to ADD/AUG/SEPT.ADD/ADDCX/CREATE"; a PAGE_METADATA-class error."""
+    """pamt_manager.h: "Only PT_NDA pages can be handed to ADD/AUG/SEPT.ADD/ADDCX/CREATE"; a PAGE_METADATA-class
+    error."""
     m = Machine().build()
     tdcs_page = m.td.tdcs[0]
     assert m.module.tdh_mng_create(tdcs_page, HKID + 1) & STATUS_MASK == TDX_PAGE_METADATA_INCORRECT
@@ -267,7 +274,7 @@ def test_mng_create_refuses_a_page_that_is_not_pt_nda():
 
 
 def test_addcx_pages_become_pt_tdcx():
-    """§2.1: TDH.MNG.ADDCX sets PT_TDCX (TDCS pages, TD HKID), owner the TD (tdx_metadata)."""
+    """pamt_manager.h: TDH.MNG.ADDCX sets PT_TDCX (TDCS pages, TD HKID), owner the TD (tdx_metadata)."""
     m = Machine().build(init=False, vcpu=False)
     assert len(m.td.tdcs) == platform.TDCS_PAGES
     for pfn in m.td.tdcs:
@@ -276,15 +283,15 @@ def test_addcx_pages_become_pt_tdcx():
 
 @pytest.mark.parametrize("added", range(platform.TDCS_PAGES))
 def test_mng_init_before_every_tdcs_page_is_tdcs_not_allocated(added):
-    """§3 check_td_in_correct_build_state: not enough TDCX pages -> TDX_TDCS_NOT_ALLOCATED; OP_STATE stays."""
+    """helpers.c check_td_in_correct_build_state: not enough TDCX pages -> TDX_TDCS_NOT_ALLOCATED; OP_STATE stays."""
     m = Machine().build(tdcs=added, init=False, vcpu=False)
     assert m.module.tdh_mng_init(m.tdr, 0, 48) == TDX_TDCS_NOT_ALLOCATED
     assert m.td.op_state.value == "OP_STATE_UNINITIALIZED"
 
 
 def test_mng_init_moves_op_state_to_initialized_once():
-    """§3: TDH.MNG.INIT UNINITIALIZED -> INITIALIZED (tdh_mng_init.c L673); MNG.INIT and MNG.ADDCX are allowed
-    only while UNINITIALIZED, so both fail afterwards with TDX_OP_STATE_INCORRECT."""
+    """tdh_mng_init.c, op_state_lookup.c: TDH.MNG.INIT UNINITIALIZED -> INITIALIZED (tdh_mng_init.c L673); MNG.INIT and
+    MNG.ADDCX are allowed only while UNINITIALIZED, so both fail afterwards with TDX_OP_STATE_INCORRECT."""
     m = Machine().build(init=False, vcpu=False)
     assert m.module.tdh_mng_init(m.tdr, 0, 48) == TDX_SUCCESS
     assert m.td.op_state.value == "OP_STATE_INITIALIZED"
@@ -328,7 +335,7 @@ TDCS_LEAVES = (
 
 @pytest.mark.parametrize("leaf", TDCS_LEAVES)
 def test_tdcs_using_leaf_before_key_config_is_keys_not_configured(leaf):
-    """§3: every TDCS-using leaf first calls check_td_in_correct_build_state; lifecycle != TD_KEYS_CONFIGURED ->
+    """helpers.c: every TDCS-using leaf first calls check_td_in_correct_build_state; lifecycle != TD_KEYS_CONFIGURED ->
     TDX_TD_KEYS_NOT_CONFIGURED (0x8000081000000000), before the TDCS and OP_STATE checks."""
     m = Machine().build(keys=False, tdcs=0, init=False, vcpu=False)
     assert _call(m, leaf) == TDX_TD_KEYS_NOT_CONFIGURED
@@ -336,7 +343,7 @@ def test_tdcs_using_leaf_before_key_config_is_keys_not_configured(leaf):
 
 @pytest.mark.parametrize("leaf", TDCS_LEAVES)
 def test_tdcs_using_leaf_before_all_tdcs_pages_is_tdcs_not_allocated(leaf):
-    """§3 check_td_in_correct_build_state (helpers.c L499-520): keys configured but fewer TDCX pages than
+    """helpers.c check_td_in_correct_build_state (helpers.c L499-520): keys configured but fewer TDCX pages than
     MIN_NUM_TDCS_PAGES -> TDX_TDCS_NOT_ALLOCATED, checked before OP_STATE (intel/tdx-module helpers.c: `num_tdcx <
     MIN_NUM_TDCS_PAGES` in check_td_in_correct_build_state, called first by check_any_td_state_map_tdcs_and_lock)."""
     m = Machine().build(tdcs=platform.TDCS_PAGES - 1, init=False, vcpu=False)
@@ -345,13 +352,14 @@ def test_tdcs_using_leaf_before_all_tdcs_pages_is_tdcs_not_allocated(leaf):
 
 @pytest.mark.parametrize("leaf", TDCS_LEAVES)
 def test_no_memory_or_vp_leaf_before_mng_init(leaf):
-    """§3 table, column UNINIT: only MNG.ADDCX and MNG.INIT are allowed; every other leaf -> TDX_OP_STATE_INCORRECT."""
+    """op_state_lookup.c seamcall_state_lookup, column UNINIT: only MNG.ADDCX and MNG.INIT are allowed; every other leaf
+    -> TDX_OP_STATE_INCORRECT."""
     m = Machine().build(init=False, vcpu=False)
     assert _call(m, leaf) == TDX_OP_STATE_INCORRECT
 
 
 def test_vp_create_addcx_init_page_types():
-    """§2.1: TDH.VP.CREATE sets PT_TDVPR, TDH.VP.ADDCX PT_TDCX (TDVPS extension pages), both tdx_metadata."""
+    """pamt_manager.h: TDH.VP.CREATE sets PT_TDVPR, TDH.VP.ADDCX PT_TDCX (TDVPS extension pages), both tdx_metadata."""
     m = Machine().build(vcpu=False)
     m.add_vcpu()
     vp = m.td.vps[m.tdvpr]
@@ -363,8 +371,9 @@ def test_vp_create_addcx_init_page_types():
 
 @pytest.mark.parametrize("victim", ["TDR", "TDCS", "REG"])
 def test_vp_addcx_refuses_a_page_that_is_not_pt_nda(victim):
-    """§2.1: "Every SEAMCALL that takes a new page checks for PT_NDA" (check_lock_and_map_explicit_private_4k_hpa);
-    the page is rejected with a PAGE_METADATA-class error and keeps its type."""
+    """pamt_manager.h: "Every SEAMCALL that takes a new page checks for PT_NDA"
+    (check_lock_and_map_explicit_private_4k_hpa); the page is rejected with a PAGE_METADATA-class error and keeps its
+    type."""
     m = Machine().build(vcpu=False)
     m.tdvpr = m.page()
     assert m.module.tdh_vp_create(m.tdr, m.tdvpr) == TDX_SUCCESS
@@ -378,14 +387,15 @@ def test_vp_addcx_refuses_a_page_that_is_not_pt_nda(victim):
 
 
 def test_finalize_without_any_vcpu_is_no_vcpus():
-    """§3: TDH.MR.FINALIZE needs at least one initialised vCPU, otherwise TDX_NO_VCPUS (0xC000060900000000)."""
+    """tdh_mr_finalize.c: TDH.MR.FINALIZE needs at least one initialised vCPU, otherwise TDX_NO_VCPUS
+    (0xC000060900000000)."""
     m = Machine().build(vcpu=False)
     assert m.module.tdh_mr_finalize(m.tdr) == TDX_NO_VCPUS
     assert m.td.op_state.value == "OP_STATE_INITIALIZED"
 
 
 def test_finalize_with_an_uninitialised_vcpu_is_no_vcpus():
-    """§3: the vCPU must be *initialised* (TDH.VP.INIT), not just created."""
+    """tdh_mr_finalize.c: the vCPU must be *initialised* (TDH.VP.INIT), not just created."""
     m = Machine().build(vcpu=False)
     m.add_vcpu(initialize=False)
     assert m.module.tdh_mr_finalize(m.tdr) == TDX_NO_VCPUS
@@ -393,8 +403,8 @@ def test_finalize_with_an_uninitialised_vcpu_is_no_vcpus():
 
 
 def test_finalize_moves_op_state_to_runnable_once(m):
-    """§3: TDH.MR.FINALIZE INITIALIZED -> RUNNABLE (tdh_mr_finalize.c L171); it is INITIALIZED-only, so again ->
-    TDX_OP_STATE_INCORRECT."""
+    """tdh_mr_finalize.c, op_state_lookup.c: TDH.MR.FINALIZE INITIALIZED -> RUNNABLE (tdh_mr_finalize.c L171); it is
+    INITIALIZED-only, so again -> TDX_OP_STATE_INCORRECT."""
     m.finalize()
     assert m.td.op_state.value == "OP_STATE_RUNNABLE"
     assert m.module.tdh_mr_finalize(m.tdr) == TDX_OP_STATE_INCORRECT
@@ -402,8 +412,8 @@ def test_finalize_moves_op_state_to_runnable_once(m):
 
 @pytest.mark.parametrize("leaf", ["TDH.MEM.PAGE.ADD", "TDH.MR.EXTEND", "TDH.VP.CREATE"])
 def test_initialized_only_leaves_after_finalize_are_op_state_incorrect(m, leaf):
-    """§3 table: PAGE.ADD, MR.EXTEND, VP.CREATE run only while INITIALIZED; §1.4 PAGE.ADD row: "Otherwise
-    TDX_OP_STATE_INCORRECT 0xC000060800000000" (no operand id)."""
+    """op_state_lookup.c seamcall_state_lookup: PAGE.ADD, MR.EXTEND, VP.CREATE run only while INITIALIZED;
+    tdh_mem_page_add.c: "Otherwise TDX_OP_STATE_INCORRECT 0xC000060800000000" (no operand id)."""
     m.sept_path()
     if leaf == "TDH.MR.EXTEND":
         m.add()
@@ -414,7 +424,7 @@ def test_initialized_only_leaves_after_finalize_are_op_state_incorrect(m, leaf):
 
 
 def test_vp_addcx_and_vp_init_after_finalize_are_op_state_incorrect(m):
-    """§3 table: VP.ADDCX (4) and VP.INIT (22) are INITIALIZED-only."""
+    """op_state_lookup.c seamcall_state_lookup: VP.ADDCX (4) and VP.INIT (22) are INITIALIZED-only."""
     m.add_vcpu(initialize=False)
     late = m.tdvpr
     m.tdvpr = None
@@ -424,13 +434,14 @@ def test_vp_addcx_and_vp_init_after_finalize_are_op_state_incorrect(m):
     assert m.module.tdh_vp_init(late, 0) == TDX_OP_STATE_INCORRECT
 
 
-# == TDH.MEM.SEPT.ADD (§1.4 row, §1.3 leaf 3) ======================================================================
+# == TDH.MEM.SEPT.ADD (tdh_mem_sept_add.c) =============================================================================
 
 
 @pytest.mark.parametrize("phase", ["INITIALIZED", "RUNNABLE"])
 def test_sept_add_free_to_nl_mapped_at_every_level(m, phase):
-    """§1.4: FREE -> NL_MAPPED; the new page PT_NDA -> PT_EPT, owner the TD; CHLDCNT += 1. Allowed while
-    INITIALIZED and RUNNABLE (§3 table). Levels 3, 2, 1 exist with 4-level EPT (brief: level 1..3)."""
+    """tdh_mem_sept_add.c: FREE -> NL_MAPPED; the new page PT_NDA -> PT_EPT, owner the TD; CHLDCNT += 1. Allowed while
+    INITIALIZED and RUNNABLE (op_state_lookup.c seamcall_state_lookup). Levels 3, 2, 1 exist with 4-level EPT
+    (tdh_mem_sept_add.c: level 1..3)."""
     at_phase(m, phase)
     for level in (3, 2, 1):
         page, count, mark = m.page(), m.td.chldcnt, m.mark()
@@ -442,8 +453,9 @@ def test_sept_add_free_to_nl_mapped_at_every_level(m, phase):
 
 @pytest.mark.parametrize("state", ["FREE", "NL_MAPPED", "NL_BLOCKED"])
 def test_sept_add_pre_states(m, state):
-    """§1.3 leaf 3: allowed pre-state FREE (NL_MAPPED only with the 1.5 allow_existing flag, not modelled); brief:
-    "entry already NL_MAPPED -> EPT_ENTRY_STATE_INCORRECT"; §1.4 "Wrong state ... with the operand id (RCX = 1)"."""
+    """seamcall_sept_state_lookup[3]: allowed pre-state FREE (NL_MAPPED only with the 1.5 allow_existing flag, not
+    modelled); tdh_mem_sept_add.c: "entry already NL_MAPPED -> EPT_ENTRY_STATE_INCORRECT"; tdh_mem_sept_add.c "Wrong
+    state ... with the operand id (RCX = 1)"."""
     if state == "FREE":
         m.sept_path(down_to=2)
     else:
@@ -461,7 +473,7 @@ def test_sept_add_pre_states(m, state):
 
 @pytest.mark.parametrize("level", [0, 4, 5])
 def test_sept_add_level_outside_1_to_3_is_operand_invalid(m, level):
-    """Brief (tdh_mem_sept_add.c): "SEPT.ADD level must be 1..3 with 4-level EPT (else OPERAND_INVALID|RCX)"."""
+    """tdh_mem_sept_add.c: "SEPT.ADD level must be 1..3 with 4-level EPT (else OPERAND_INVALID|RCX)"."""
     m.sept_path()
     page, mark = m.page(), m.mark()
     assert m.module.tdh_mem_sept_add(m.tdr, 0, level, page) == TDX_OPERAND_INVALID | RCX
@@ -470,7 +482,8 @@ def test_sept_add_level_outside_1_to_3_is_operand_invalid(m, level):
 
 @pytest.mark.parametrize("parent", ["missing", "NL_BLOCKED"])
 def test_sept_add_parent_not_nl_mapped_is_walk_failed(m, parent):
-    """Brief: "parent not NL_MAPPED -> EPT_WALK_FAILED"; §1.4: the walk stopped above the requested level."""
+    """tdh_mem_sept_add.c: "parent not NL_MAPPED -> EPT_WALK_FAILED"; tdh_mem_sept_add.c: the walk stopped above the
+    requested level."""
     if parent == "missing":
         m.sept_path(down_to=3)
     else:
@@ -482,7 +495,8 @@ def test_sept_add_parent_not_nl_mapped_is_walk_failed(m, parent):
 
 
 def test_sept_add_new_page_must_be_pt_nda(m):
-    """§1.4: "the new page must be PT_NDA" (tdh_mem_sept_add.c L51-56); §2.1: PAGE_METADATA-class error."""
+    """tdh_mem_sept_add.c: "the new page must be PT_NDA" (tdh_mem_sept_add.c L51-56); pamt_manager.h:
+    PAGE_METADATA-class error."""
     m.sept_path(down_to=2)
     tdcs_page, mark = m.td.tdcs[0], m.mark()
     assert m.module.tdh_mem_sept_add(m.tdr, base(GPA, 1), 1, tdcs_page) & STATUS_MASK == TDX_PAGE_METADATA_INCORRECT
@@ -490,12 +504,13 @@ def test_sept_add_new_page_must_be_pt_nda(m):
     assert m.pt(tdcs_page) == PT_TDCX
 
 
-# == TDH.MEM.PAGE.ADD (§1.4 row, §2.4, brief's check order) =====================================================
+# == TDH.MEM.PAGE.ADD (tdh_mem_page_add.c) =============================================================================
 
 
 def test_page_add_free_to_mapped(m):
-    """§1.4: FREE -> MAPPED; target PT_NDA -> PT_REG, owner the TD (td_private under the TD's HKID); CHLDCNT += 1;
-    the source is copied into the target with the TD key; the host's KeyID-0 read never returns it (§2.1)."""
+    """tdh_mem_page_add.c: FREE -> MAPPED; target PT_NDA -> PT_REG, owner the TD (td_private under the TD's HKID);
+    CHLDCNT += 1; the source is copied into the target with the TD key; the host's KeyID-0 read never returns it
+    (pamt_manager.h)."""
     m.sept_path()
     target, source = m.page(), m.page(DATA)
     count, mark = m.td.chldcnt, m.mark()
@@ -510,7 +525,8 @@ def test_page_add_free_to_mapped(m):
 
 @pytest.mark.parametrize("state", LEAF_WALK_ENDS)
 def test_page_add_pre_states(m, state):
-    """§1.3 leaf 2: only FREE; brief (tdh_mem_page_add.c): entry not FREE -> TDX_EPT_ENTRY_STATE_INCORRECT|RCX;
+    """seamcall_sept_state_lookup[2]: only FREE; tdh_mem_page_add.c: entry not FREE ->
+    TDX_EPT_ENTRY_STATE_INCORRECT|RCX;
     missing intermediate level -> TDX_EPT_WALK_FAILED|RCX (a blocked level-1 entry stops the walk too)."""
     level = m.make(state)
     target, mark = m.page(), m.mark()
@@ -529,7 +545,8 @@ def test_page_add_pre_states(m, state):
     "gpa", [GPA | SHARED_BIT, 1 << 48, GPA + 0x800], ids=["shared-bit", "beyond-gpaw", "unaligned"]
 )
 def test_page_add_gpa_not_private_4k_is_operand_invalid(m, gpa):
-    """§1.4 PAGE.ADD: "GPA must be private (shared bit clear) and inside GPAW -> TDX_OPERAND_INVALID"; brief: the
+    """tdh_mem_page_add.c: "GPA must be private (shared bit clear) and inside GPAW -> TDX_OPERAND_INVALID";
+    tdh_mem_page_add.c: the
     GPA check (OPERAND_INVALID|RCX) precedes the S-EPT walk, so no S-EPT path is needed to see it."""
     target, mark = m.page(), m.mark()
     assert m.module.tdh_mem_page_add(m.tdr, gpa, target, m.page(DATA)) == TDX_OPERAND_INVALID | RCX
@@ -537,8 +554,9 @@ def test_page_add_gpa_not_private_4k_is_operand_invalid(m, gpa):
 
 
 def test_page_add_source_with_a_private_keyid_is_rejected_on_r9(m):
-    """§2.4: the source (R9) must pass shared_hpa_check (KeyID bits below private_hkid_min); a TD-private page
-    carries the TD's private HKID. Brief: source is checked as R9, after the entry state and before the target."""
+    """tdh_mem_page_add.c: the source (R9) must pass shared_hpa_check (KeyID bits below private_hkid_min); a TD-private
+    page carries the TD's private HKID. tdh_mem_page_add.c: source is checked as R9, after the entry state and before
+    the target."""
     m.sept_path()  # GPA and GPA + PAGE share their S-EPT tables
     private_src = m.add(GPA)
     target, mark = m.page(), m.mark()
@@ -548,7 +566,7 @@ def test_page_add_source_with_a_private_keyid_is_rejected_on_r9(m):
 
 
 def test_page_add_target_not_pt_nda_is_rejected_on_r8(m):
-    """§1.4/§2.4: "Target must be PT_NDA (R8)"; brief: the target is the last check."""
+    """tdh_mem_page_add.c: "Target must be PT_NDA (R8)"; tdh_mem_page_add.c: the target is the last check."""
     m.sept_path()
     tdcs_page, mark = m.td.tdcs[0], m.mark()
     ret = m.module.tdh_mem_page_add(m.tdr, GPA, tdcs_page, m.page(DATA))
@@ -558,8 +576,8 @@ def test_page_add_target_not_pt_nda_is_rejected_on_r8(m):
 
 
 def test_page_add_check_order(m):
-    """Brief: TDR, OP_STATE, GPA, S-EPT walk, entry state, source (R9), target (R8). Each pair below fails two
-    checks at once and must report the earlier one."""
+    """tdh_mem_page_add.c: TDR, OP_STATE, GPA, S-EPT walk, entry state, source (R9), target (R8). Each pair below fails
+    two checks at once and must report the earlier one."""
     bad_target = m.td.tdcs[0]
     m.sept_path()
     private_src = m.add(GPA)
@@ -578,8 +596,8 @@ def test_page_add_check_order(m):
 
 
 def test_page_add_in_place_source_equals_target(m):
-    """§2.4: nothing compares source and target; PAGE.ADD with source_pa == target_pa is not rejected: the page
-    ends PT_REG, MAPPED, its content re-encrypted under the TD key (copied line by line onto itself)."""
+    """tdh_mem_page_add.c: nothing compares source and target; PAGE.ADD with source_pa == target_pa is not rejected: the
+    page ends PT_REG, MAPPED, its content re-encrypted under the TD key (copied line by line onto itself)."""
     m.sept_path()
     page = m.page(DATA)
     mark = m.mark()
@@ -590,7 +608,8 @@ def test_page_add_in_place_source_equals_target(m):
 
 
 def test_page_add_after_finalize_is_op_state_incorrect(m):
-    """§1.4: PAGE.ADD is INITIALIZED only; after TDH.MR.FINALIZE -> TDX_OP_STATE_INCORRECT; entry stays FREE."""
+    """tdh_mem_page_add.c: PAGE.ADD is INITIALIZED only; after TDH.MR.FINALIZE -> TDX_OP_STATE_INCORRECT; entry stays
+    FREE."""
     m.sept_path()
     m.finalize()
     target, mark = m.page(), m.mark()
@@ -598,11 +617,11 @@ def test_page_add_after_finalize_is_op_state_incorrect(m):
     assert_untouched(m, mark, GPA, 0, "FREE")
 
 
-# == TDH.MR.EXTEND (§1.4 row, brief) ===============================================================================
+# == TDH.MR.EXTEND (tdh_mr_extend.c) ===================================================================================
 
 
 def test_mr_extend_on_mapped_leaves_the_entry_unchanged(m):
-    """§1.4: MR.EXTEND on a MAPPED page extends MRTD with 256 bytes; the entry stays MAPPED."""
+    """tdh_mr_extend.c: MR.EXTEND on a MAPPED page extends MRTD with 256 bytes; the entry stays MAPPED."""
     m.sept_path()
     m.add()
     mark = m.mark()
@@ -613,11 +632,13 @@ def test_mr_extend_on_mapped_leaves_the_entry_unchanged(m):
 
 @pytest.mark.parametrize("state", LEAF_WALK_ENDS)
 def test_mr_extend_pre_states(m, state):
-    """§1.3 leaf 16: only MAPPED; §1.4: "Walk failure or state not MAPPED -> TDX_EPT_ENTRY_NOT_PRESENT". Brief: a walk
+    """seamcall_sept_state_lookup[16]: only MAPPED; tdh_mr_extend.c: "Walk failure or state not MAPPED ->
+    TDX_EPT_ENTRY_NOT_PRESENT". tdh_mr_extend.c: a walk
     failure gives EPT_ENTRY_NOT_PRESENT|RCX, a present leaf that is not MAPPED the bare code. tdh_mr_extend.c walks
     with check_and_walk_private_gpa_to_leaf, which fails when the final entry `!rwx` (helpers.c
     lock_sept_check_and_walk_internal, SEPT_WALK_TO_LEAF); FREE, BLOCKED ("TDB set, RWX cleared",
-    tdh_mem_range_block.c) and PENDING ("no permissions", §1.4 AUG row) are not present, so all of them give |RCX.
+    tdh_mem_range_block.c) and PENDING ("no permissions", tdh_mem_page_aug.c) are not present, so all of them give
+    |RCX.
     The bare code is left to leaf states with permissions (BLOCKEDW, EXPORTED_*), which are not modelled."""
     level = m.make(state)
     mark = m.mark()
@@ -632,28 +653,31 @@ def test_mr_extend_pre_states(m, state):
 
 @pytest.mark.parametrize("offset", [0x80, 0x1, 0xFF])
 def test_mr_extend_not_256_aligned_is_operand_invalid(m, offset):
-    """Brief: "not 256-aligned -> OPERAND_INVALID|RCX"; §1.4: "GPA must be 256-byte aligned -> OPERAND_INVALID"."""
+    """tdh_mr_extend.c: "not 256-aligned -> OPERAND_INVALID|RCX"; tdh_mr_extend.c: "GPA must be 256-byte aligned ->
+    OPERAND_INVALID"."""
     m.sept_path()
     m.add()
     assert m.module.tdh_mr_extend(m.tdr, GPA + offset) == TDX_OPERAND_INVALID | RCX
 
 
 def test_mr_extend_after_finalize_is_op_state_incorrect(m):
-    """§1.4/§3: MR.EXTEND is INITIALIZED only -> TDX_OP_STATE_INCORRECT after FINALIZE."""
+    """tdh_mr_extend.c, op_state_lookup.c: MR.EXTEND is INITIALIZED only -> TDX_OP_STATE_INCORRECT after FINALIZE."""
     m.sept_path()
     m.add()
     m.finalize()
     assert m.module.tdh_mr_extend(m.tdr, GPA) == TDX_OP_STATE_INCORRECT
 
 
-# == TDH.MEM.PAGE.AUG (§1.4 row) ===================================================================================
+# == TDH.MEM.PAGE.AUG (tdh_mem_page_aug.c) =============================================================================
 
 
 @pytest.mark.parametrize("phase", ["INITIALIZED", "RUNNABLE"])
 @pytest.mark.parametrize("state", LEAF_WALK_ENDS)
 def test_page_aug_pre_states(m, phase, state):
-    """§1.3 leaf 6: FREE (or REMOVED, not modelled) -> PENDING; target PT_NDA -> PT_REG, owner the TD; CHLDCNT += 1;
-    no copy, no measurement. §1.4: the module allows AUG while INITIALIZED ("AUG only after finalize" is KVM
+    """seamcall_sept_state_lookup[6]: FREE (or REMOVED, not modelled) -> PENDING; target PT_NDA -> PT_REG, owner the
+    TD; CHLDCNT += 1;
+    no copy, no measurement. tdh_mem_page_aug.c: the module allows AUG while INITIALIZED ("AUG only after finalize" is
+    KVM
     policy). Wrong state -> STATE_INCORRECT|RCX; a walk that stops above the leaf -> TDX_EPT_WALK_FAILED."""
     level = m.make(state)
     at_phase(m, phase)
@@ -674,7 +698,8 @@ def test_page_aug_pre_states(m, phase, state):
 
 
 def test_page_aug_is_not_measured():
-    """§1.4: AUG does no measurement, so a TD finalized after AUGs only has the empty MRTD (§4 vector 1)."""
+    """tdh_mem_page_aug.c: AUG does no measurement, so a TD finalized after AUGs only has the empty MRTD
+    (tests/data/mrtd-vectors.json vector 1)."""
     m = Machine().build()
     m.sept_path()
     m.aug()
@@ -682,7 +707,7 @@ def test_page_aug_is_not_measured():
     assert m.td.mrtd.hex() == VECTORS[0]["mrtd"]
 
 
-# == TDH.MEM.RANGE.BLOCK / TDH.MEM.TRACK / TDH.MEM.RANGE.UNBLOCK (§1.4 rows, §1.5) =================================
+# == TDH.MEM.RANGE.BLOCK / TDH.MEM.TRACK / TDH.MEM.RANGE.UNBLOCK (tdh_mem_range_block.c) ===============================
 
 BLOCK_POST = {"NL_MAPPED": "NL_BLOCKED", "MAPPED": "BLOCKED", "PENDING": "PENDING_BLOCKED"}
 BLOCKED = ("NL_BLOCKED", "BLOCKED", "PENDING_BLOCKED")
@@ -691,7 +716,7 @@ BLOCKED = ("NL_BLOCKED", "BLOCKED", "PENDING_BLOCKED")
 @pytest.mark.parametrize("phase", ["INITIALIZED", "RUNNABLE"])
 @pytest.mark.parametrize("state", ALL_STATES)
 def test_range_block_pre_states(m, phase, state):
-    """§1.4 RANGE.BLOCK: NL_MAPPED -> NL_BLOCKED, MAPPED -> BLOCKED, PENDING -> PENDING_BLOCKED, recording the TD
+    """tdh_mem_range_block.c: NL_MAPPED -> NL_BLOCKED, MAPPED -> BLOCKED, PENDING -> PENDING_BLOCKED, recording the TD
     epoch as BEPOCH; already blocked -> TDX_GPA_RANGE_ALREADY_BLOCKED 0x00000B0700000000, a success-class status
     (bit 63 clear); anything else -> STATE_INCORRECT|RCX. Allowed INITIALIZED ... LIVE_IMPORT."""
     level = m.make(state)
@@ -711,7 +736,8 @@ def test_range_block_pre_states(m, phase, state):
 
 
 def test_track_increments_the_td_epoch_and_block_records_it(m):
-    """§1.4 TRACK: increments TDCS td_epoch; RANGE.BLOCK writes the current epoch to BEPOCH (§1.5)."""
+    """tdh_mem_track.c: increments TDCS td_epoch; RANGE.BLOCK writes the current epoch to BEPOCH (helpers.h
+    is_tlb_tracked)."""
     m.sept_path()
     m.add()
     epoch = m.td.td_epoch
@@ -724,7 +750,7 @@ def test_track_increments_the_td_epoch_and_block_records_it(m):
 
 @pytest.mark.parametrize("phase", ["INITIALIZED", "RUNNABLE"])
 def test_track_allowed_while_initialized_and_runnable(m, phase):
-    """§3 table: TRACK (38) is allowed INITIALIZED and RUNNABLE."""
+    """op_state_lookup.c seamcall_state_lookup: TRACK (38) is allowed INITIALIZED and RUNNABLE."""
     at_phase(m, phase)
     assert m.module.tdh_mem_track(m.tdr) == TDX_SUCCESS
 
@@ -734,8 +760,9 @@ UNBLOCK_POST = {v: k for k, v in BLOCK_POST.items()}
 
 @pytest.mark.parametrize("state", ALL_STATES)
 def test_range_unblock_pre_states_while_initialized(m, state):
-    """§1.4 RANGE.UNBLOCK: NL_BLOCKED -> NL_MAPPED, BLOCKED -> MAPPED, PENDING_BLOCKED -> PENDING; other states ->
-    STATE_INCORRECT|RCX (§1.3 leaf 39). While INITIALIZED no TLB tracking is required (§3 state_flags_lookup)."""
+    """tdh_mem_range_unblock.c: NL_BLOCKED -> NL_MAPPED, BLOCKED -> MAPPED, PENDING_BLOCKED -> PENDING; other states ->
+    STATE_INCORRECT|RCX (seamcall_sept_state_lookup[39]). While INITIALIZED no TLB tracking is required
+    (op_state_lookup.c state_flags_lookup)."""
     level = m.make(state)
     mark = m.mark()
     ret = m.module.tdh_mem_range_unblock(m.tdr, base(GPA, level), level)
@@ -749,8 +776,9 @@ def test_range_unblock_pre_states_while_initialized(m, state):
 
 @pytest.mark.parametrize("state", BLOCKED)
 def test_range_unblock_when_runnable_needs_tlb_tracking(m, state):
-    """§1.4: "if TLB tracking is required (any state except INITIALIZED) and not done -> TDX_TLB_TRACKING_NOT_DONE";
-    §1.5: tracked once TRACK has moved td_epoch past the BEPOCH that BLOCK recorded (no vCPU in the old epoch)."""
+    """tdh_mem_range_unblock.c: "if TLB tracking is required (any state except INITIALIZED) and not done ->
+    TDX_TLB_TRACKING_NOT_DONE"; helpers.h is_tlb_tracked: tracked once TRACK has moved td_epoch past the BEPOCH that
+    BLOCK recorded (no vCPU in the old epoch)."""
     m.make(UNBLOCK_POST[state])
     m.finalize()
     level = 1 if state == "NL_BLOCKED" else 0
@@ -766,8 +794,8 @@ def test_range_unblock_when_runnable_needs_tlb_tracking(m, state):
 
 
 def test_track_before_block_does_not_count(m):
-    """§1.5: BLOCK stores the epoch and TRACK must increment it *afterwards*; a TRACK issued before the BLOCK leaves
-    the entry untracked."""
+    """helpers.h is_tlb_tracked: BLOCK stores the epoch and TRACK must increment it *afterwards*; a TRACK issued before
+    the BLOCK leaves the entry untracked."""
     m.sept_path()
     m.add()
     m.finalize()
@@ -776,14 +804,14 @@ def test_track_before_block_does_not_count(m):
     assert m.module.tdh_mem_range_unblock(m.tdr, GPA, 0) & STATUS_MASK == TDX_TLB_TRACKING_NOT_DONE
 
 
-# == TDH.MEM.PAGE.REMOVE and TDH.PHYMEM.PAGE.WBINVD (§1.4 rows, §2.3 step 6) =====================================
+# == TDH.MEM.PAGE.REMOVE and TDH.PHYMEM.PAGE.WBINVD (tdh_mem_page_remove.c) ============================================
 
 REMOVABLE = ("MAPPED", "BLOCKED", "PENDING", "PENDING_BLOCKED")
 
 
 @pytest.mark.parametrize("state", LEAF_WALK_ENDS)
 def test_page_remove_pre_states_while_initialized(m, state):
-    """§1.4 PAGE.REMOVE: MAPPED, BLOCKED, PENDING, PENDING_BLOCKED -> FREE; page PT_REG -> PT_NDA; CHLDCNT -= 1.
+    """tdh_mem_page_remove.c: MAPPED, BLOCKED, PENDING, PENDING_BLOCKED -> FREE; page PT_REG -> PT_NDA; CHLDCNT -= 1.
     "In INITIALIZED (before finalize) a MAPPED page can be removed directly." FREE -> STATE_INCORRECT|RCX; a walk
     that stops above the leaf -> TDX_EPT_WALK_FAILED."""
     level = m.make(state)
@@ -805,9 +833,9 @@ def test_page_remove_pre_states_while_initialized(m, state):
 
 @pytest.mark.parametrize("state", REMOVABLE)
 def test_page_remove_when_runnable_needs_block_and_track(m, state):
-    """§1.4 PAGE.REMOVE once OP_STATE needs TLB tracking (RUNNABLE): the entry must be *BLOCKED, else
-    TDX_GPA_RANGE_NOT_BLOCKED; and tracked, else TDX_TLB_TRACKING_NOT_DONE (§1.5). The canonical sequence
-    BLOCK, TRACK, REMOVE then succeeds (§1.4 "Simulator note")."""
+    """tdh_mem_page_remove.c once OP_STATE needs TLB tracking (RUNNABLE): the entry must be *BLOCKED, else
+    TDX_GPA_RANGE_NOT_BLOCKED; and tracked, else TDX_TLB_TRACKING_NOT_DONE (helpers.h is_tlb_tracked). The canonical
+    sequence BLOCK, TRACK, REMOVE then succeeds (tdx.c tdx_sept_remove_leaf_spte's order)."""
     m.make(state)
     m.finalize()
     page = m.td.sept_pfn[(0, GPA)]
@@ -832,8 +860,9 @@ def test_page_remove_when_runnable_needs_block_and_track(m, state):
 
 
 def test_removed_page_comes_back_without_the_td_plaintext(m):
-    """§2.1: a page leaving the TD returns to PT_NDA; its plaintext existed only under the TD's key, so the host's
-    KeyID-0 view does not show it ("zeros / garbage, never plaintext"); §2.3 step 6: WBINVD works on the PT_NDA page."""
+    """pamt_manager.h: a page leaving the TD returns to PT_NDA; its plaintext existed only under the TD's key, so the
+    host's KeyID-0 view does not show it ("zeros / garbage, never plaintext"); tdh_phymem_page_wbinvd.c: WBINVD works on
+    the PT_NDA page."""
     m.sept_path()
     page = m.add(data=DATA)
     assert m.mem.read(page, keyid=0) != DATA
@@ -845,8 +874,8 @@ def test_removed_page_comes_back_without_the_td_plaintext(m):
 
 @pytest.mark.parametrize("kind", ["REG", "EPT", "TDCX"])
 def test_phymem_page_wbinvd_refuses_a_page_the_module_still_owns(m, kind):
-    """§2.3 step 6: TDH.PHYMEM.PAGE.WBINVD "works on a page that is already PT_NDA" (tdh_phymem_page_wbinvd.c
-    L58-75); a page still assigned to the TD is refused and keeps its type."""
+    """tdh_phymem_page_wbinvd.c: TDH.PHYMEM.PAGE.WBINVD "works on a page that is already PT_NDA"
+    (tdh_phymem_page_wbinvd.c L58-75); a page still assigned to the TD is refused and keeps its type."""
     pages = m.sept_path()
     page = {"REG": lambda: m.add(), "EPT": lambda: pages[-1], "TDCX": lambda: m.td.tdcs[0]}[kind]()
     pt = m.pt(page)
@@ -856,18 +885,20 @@ def test_phymem_page_wbinvd_refuses_a_page_the_module_still_owns(m, kind):
 
 
 def test_phymem_page_wbinvd_on_a_host_page_succeeds(m):
-    """§2.3 step 6: a PT_NDA page is accepted."""
+    """tdh_phymem_page_wbinvd.c: a PT_NDA page is accepted."""
     assert m.module.tdh_phymem_page_wbinvd(m.page()) == TDX_SUCCESS
 
 
-# == TDH.MEM.SEPT.REMOVE (§1.4 row, §1.3 leaf 30) ==================================================================
+# == TDH.MEM.SEPT.REMOVE (tdh_mem_sept_remove.c) =======================================================================
 
 
 @pytest.mark.parametrize("state", ["FREE", "NL_MAPPED", "NL_BLOCKED"])
 def test_sept_remove_pre_states_while_initialized(m, state):
-    """§1.4 SEPT.REMOVE: NL_MAPPED or NL_BLOCKED -> FREE (SEPTE_INIT_VALUE); the S-EPT page PT_EPT -> PT_NDA;
-    CHLDCNT -= 1; allowed from INITIALIZED without blocking (tlb_tracking_required = 0, §3). Other states ->
-    STATE_INCORRECT|RCX (§1.3 leaf 30; §1.4 "Wrong state ... with the operand id (RCX = 1)")."""
+    """tdh_mem_sept_remove.c: NL_MAPPED or NL_BLOCKED -> FREE (SEPTE_INIT_VALUE); the S-EPT page PT_EPT -> PT_NDA;
+    CHLDCNT -= 1; allowed from INITIALIZED without blocking (tlb_tracking_required = 0, op_state_lookup.c). Other
+    states ->
+    STATE_INCORRECT|RCX (seamcall_sept_state_lookup[30]; tdh_mem_sept_remove.c "Wrong state ... with the operand id
+    (RCX = 1)")."""
     if state == "FREE":
         m.sept_path(down_to=2)
         table = None
@@ -889,8 +920,8 @@ def test_sept_remove_pre_states_while_initialized(m, state):
 
 @pytest.mark.parametrize("child", LEAF_STATES)
 def test_sept_remove_needs_every_child_free(m, child):
-    """§1.4 SEPT.REMOVE: "child page must be all FREE -> TDX_EPT_PAGE_NOT_FREE" (0xC0000B0E00000000); once the child
-    leaf is removed (PAGE.REMOVE, allowed directly while INITIALIZED) the table can go."""
+    """tdh_mem_sept_remove.c: "child page must be all FREE -> TDX_EPT_PAGE_NOT_FREE" (0xC0000B0E00000000); once the
+    child leaf is removed (PAGE.REMOVE, allowed directly while INITIALIZED) the table can go."""
     m.make(child, GPA + PAGE)  # a leaf in the level-1 table that also covers GPA
     table = m.td.sept_pfn[(1, base(GPA, 1))]
     mark = m.mark()
@@ -904,8 +935,9 @@ def test_sept_remove_needs_every_child_free(m, child):
 
 
 def test_sept_remove_when_runnable_needs_block_and_track(m):
-    """§1.4 SEPT.REMOVE: "blocked and tracked once running (same errors as REMOVE)": NL_MAPPED ->
-    TDX_GPA_RANGE_NOT_BLOCKED; NL_BLOCKED before TRACK -> TDX_TLB_TRACKING_NOT_DONE; after TRACK it goes (§1.5)."""
+    """tdh_mem_sept_remove.c: "blocked and tracked once running (same errors as REMOVE)": NL_MAPPED ->
+    TDX_GPA_RANGE_NOT_BLOCKED; NL_BLOCKED before TRACK -> TDX_TLB_TRACKING_NOT_DONE; after TRACK it goes (helpers.h
+    is_tlb_tracked)."""
     table = m.sept_path()[-1]
     m.finalize()
     mark = m.mark()
@@ -924,14 +956,14 @@ def test_sept_remove_when_runnable_needs_block_and_track(m):
     assert m.pt(table) == PT_NDA
 
 
-# == TDG.MEM.PAGE.ACCEPT (§1.4 row and "ACCEPT outcomes") ==========================================================
+# == TDG.MEM.PAGE.ACCEPT (tdg_mem_page_accept.c) =======================================================================
 
 
 @pytest.mark.parametrize("state", LEAF_WALK_ENDS)
 def test_page_accept_outcomes(m, state):
-    """§1.4 TDG.MEM.PAGE.ACCEPT (tdg_mem_page_accept.c L48-131, L194-225): PENDING -> MAPPED with the page zeroed
-    under the TD key; already MAPPED -> TDX_PAGE_ALREADY_ACCEPTED (success class); FREE, BLOCKED, PENDING_BLOCKED
-    or a missing path -> no error code, an EPT-violation TD exit to the VMM. The guest runs only once RUNNABLE."""
+    """tdg_mem_page_accept.c (tdg_mem_page_accept.c L48-131, L194-225): PENDING -> MAPPED with the page zeroed under the
+    TD key; already MAPPED -> TDX_PAGE_ALREADY_ACCEPTED (success class); FREE, BLOCKED, PENDING_BLOCKED or a missing
+    path -> no error code, an EPT-violation TD exit to the VMM. The guest runs only once RUNNABLE."""
     level = m.make(state)
     m.finalize()
     page = m.td.sept_pfn.get((0, GPA))
@@ -954,11 +986,12 @@ def test_page_accept_outcomes(m, state):
         )
 
 
-# == MRTD (§4, mrtd-worked-examples.json) ==========================================================================
+# == MRTD (sha384.h, tests/data/mrtd-vectors.json) =====================================================================
 
 
 def test_mrtd_record_layout_matches_the_worked_examples():
-    """§4 record: 16-byte zero-padded tag, GPA u64 little-endian at 16, zeros to 128 (mrtd-worked-examples.json)."""
+    """sha384.h record: 16-byte zero-padded tag, GPA u64 little-endian at 16, zeros to 128
+    (tests/data/mrtd-vectors.json)."""
     add = mrtd.record(b"MEM.PAGE.ADD", 0x1000)
     ext = mrtd.record(b"MR.EXTEND", 0x1100)
     assert len(add) == len(ext) == WORKED["record_layout"]["size"]
@@ -968,7 +1001,7 @@ def test_mrtd_record_layout_matches_the_worked_examples():
 
 
 def test_mrtd_of_nothing_measured():
-    """mrtd-worked-examples.json vector 1: FINALIZE with nothing added is SHA-384 of the empty message."""
+    """tests/data/mrtd-vectors.json vector 1: FINALIZE with nothing added is SHA-384 of the empty message."""
     m = Machine().build()
     m.finalize()
     assert m.td.mrtd.hex() == VECTORS[0]["mrtd"]
@@ -976,7 +1009,8 @@ def test_mrtd_of_nothing_measured():
 
 @pytest.mark.parametrize("content", [DATA, bytes(PAGE), b"\xff" * PAGE], ids=["range", "zeros", "ones"])
 def test_mrtd_of_one_page_add(content):
-    """Vector 2: one PAGE.ADD at GPA 0x1000, no extend. §4: PAGE.ADD hashes the GPA only, not the contents."""
+    """Vector 2: one PAGE.ADD at GPA 0x1000, no extend. tdh_mr_extend.c, tdh_mr_finalize.c: PAGE.ADD hashes the GPA
+    only, not the contents."""
     m = Machine().build()
     m.sept_path(0x1000)
     m.add(0x1000, content)
@@ -996,7 +1030,8 @@ def test_mrtd_of_page_add_and_sixteen_extends():
 
 
 def _records(calls: list[tuple[str, int, bytes]]) -> str:
-    """An independent replay of §4: SHA-384 over the records (and MR.EXTEND chunks) in call order."""
+    """An independent replay of tdh_mr_extend.c, tdh_mr_finalize.c: SHA-384 over the records (and MR.EXTEND chunks) in
+    call order."""
     h = hashlib.sha384()
     for tag, gpa, chunk in calls:
         h.update(tag.encode().ljust(16, b"\0") + gpa.to_bytes(8, "little") + bytes(104) + chunk)
@@ -1005,8 +1040,9 @@ def _records(calls: list[tuple[str, int, bytes]]) -> str:
 
 @pytest.mark.parametrize("in_place", [False, True], ids=["copy", "in-place"])
 def test_mrtd_ignores_the_source_and_hashes_the_target_after_the_copy(in_place):
-    """§4: "the source HPA does not" matter; MR.EXTEND hashes the TD page after the ADD copy (§2.4: MRTD is
-    unaffected by where the source lies). Two pages, order ADD(p0) EXT(p0)x2 ADD(p1): single-pass order."""
+    """tdh_mr_extend.c, tdh_mr_finalize.c: "the source HPA does not" matter; MR.EXTEND hashes the TD page after the ADD
+    copy (tdh_mem_page_add.c: MRTD is unaffected by where the source lies). Two pages, order ADD(p0) EXT(p0)x2 ADD(p1):
+    single-pass order."""
     m = Machine().build()
     m.sept_path(0)
     for gpa, data in ((0, DATA), (PAGE, DATA[::-1])):
@@ -1025,7 +1061,7 @@ def test_mrtd_ignores_the_source_and_hashes_the_target_after_the_copy(in_place):
 
 
 def test_mrtd_depends_on_call_order():
-    """§4: "Order matters" — ADD(a), ADD(b) and ADD(b), ADD(a) measure differently."""
+    """tdh_mr_extend.c, tdh_mr_finalize.c: "Order matters" — ADD(a), ADD(b) and ADD(b), ADD(a) measure differently."""
     digests = []
     for order in ((0, PAGE), (PAGE, 0)):
         m = Machine().build()
@@ -1039,7 +1075,7 @@ def test_mrtd_depends_on_call_order():
 
 
 def test_mrtd_is_not_readable_before_finalize(m):
-    """§4: "Before MR.FINALIZE, MRTD is not readable" (the model keeps it None)."""
+    """tdh_mr_extend.c, tdh_mr_finalize.c: "Before MR.FINALIZE, MRTD is not readable" (the model keeps it None)."""
     m.sept_path()
     m.add()
     assert m.td.mrtd is None

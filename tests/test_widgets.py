@@ -1,7 +1,7 @@
 """tdxsim.widgets, headless: every callback over every value (extremes included), asserting from data what the
 widget shows, and that no combination ever raises — impossible ones get a friendly sentence instead.
 
-Expected errnos are the references' (kvm-uapi.md §2.5, thread-and-curriculum.md §3 NB7), written as literals.
+Expected errnos come from the kernel sources and mails of the seed thread, written as literals.
 """
 
 import itertools
@@ -76,7 +76,8 @@ def test_every_in_place_source_kernel_combination():
 
 
 def test_panel_shows_the_threads_answers():
-    """The cells the thread argues about, through the controls (values from patch v8 23/46 and the seed mail)."""
+    """The cells the thread argues about, through the controls (values from patch v8 23/46, kvm-x86
+    09c6f74e tdx_vcpu_init_mem_region, 2a62345b3052, and Yan's akSx0Bx1RKe9DCXw for the double add)."""
     p = control_panel()
     c = p.controls
     c["in_place"].value = False

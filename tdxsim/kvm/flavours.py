@@ -1,7 +1,7 @@
 """Kernel flavours: the points on the two branches where the meaning of `source_addr = 0` changed.
 
-Names are the scenario contract's (scenario-format.md "kernel"); the facts are kvm-uapi.md §2.5, checked at the
-sources where that file marked them inferred (see each flavour's `notes`).
+Names are the scenario contract's (docs/scenario.md "Kernel flavours"); each flavour's `notes` names its sources
+(kernel commits and lore Message-IDs) and says which facts are confirmed there and which inferred.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ class Flavour:
     summary: str
     #: kvm_gmem_populate() GUPs a non-NULL source before taking the filemap invalidate lock (2a62345b3052).
     gup_in_populate: bool
-    #: tdx_vcpu_init_mem_region() rejects source_addr == 0 with -EINVAL up front (Sean's L-SEV change, K-TDX).
+    #: tdx_vcpu_init_mem_region() rejects source_addr == 0 with -EINVAL up front (Sean's change after the
+    #: "kvm: sev: Fix issues reported by Sashiko" thread, Jun 2026; kvm-x86 09c6f74e arch/x86/kvm/vmx/tdx.c).
     null_source_einval: bool
     #: kvm_gmem_populate() refuses an already-prepared folio with -EEXIST (preparation tracking, dropped by the
     #: populate rework that ends in 2a62345b3052).
@@ -47,7 +48,8 @@ FLAVOURS: dict[str, Flavour] = {
                 "the 2a62345b3052 diff that removes it; so address 0 works when userspace mapped virtual address 0 "
                 "(Yan, quoted in CAEvNRgHb6WmOha6Pct_Tn8Ucuov95L=fj5=2R9gcHfx=b2V_+A@mail.gmail.com). A second add "
                 "of the same GPA fails with -EEXIST in kvm_gmem_populate() (the folio is already prepared), not "
-                "-EIO: confirmed in the pre-rework guest_memfd.c; kvm-uapi.md §2.6 says -EIO for every kernel."
+                "-EIO: confirmed in the pre-rework guest_memfd.c (the later kernels' -EIO comes from "
+                "kvm_tdp_mmu_map_private_pfn)."
             ),
         ),
         Flavour(
@@ -71,7 +73,10 @@ FLAVOURS: dict[str, Flavour] = {
             populate_checks_prepared=False,
             has_in_place=False,
             map_gpa_ret_eagain=True,
-            notes="Sean's L-SEV change as it stands in kvm-x86 09c6f74e arch/x86/kvm/vmx/tdx.c; confirmed.",
+            notes=(
+                "Sean's change after the 'kvm: sev: Fix issues reported by Sashiko' thread (Jun 2026), as it stands "
+                "in kvm-x86 09c6f74e arch/x86/kvm/vmx/tdx.c; confirmed."
+            ),
         ),
         Flavour(
             name="v8",

@@ -64,7 +64,7 @@ class Mm:
         return None
 
     def _get_unmapped_area(self, length: int) -> int:
-        """The lowest free range at or above MMAP_BASE (scenario-format.md)."""
+        """The lowest free range at or above MMAP_BASE (docs/scenario.md, Conventions)."""
         addr = MMAP_BASE
         for vma in sorted(self.vmas, key=lambda v: v.start):
             if vma.end <= addr:

@@ -70,7 +70,8 @@ class TdpMmu:
     @traced("kvm")
     def kvm_tdp_mmu_map_private_pfn(self, gfn: int, pfn: int) -> int:
         """Map `pfn` at a private GFN as a prefetch fault, retrying on RET_PF_RETRY; anything but RET_PF_FIXED,
-        RET_PF_SPURIOUS included, is -EIO (arch/x86/kvm/mmu/mmu.c, L-MAPPFN; Sean in akMPZePBdwQlD74H@google.com)."""
+        RET_PF_SPURIOUS included, is -EIO (arch/x86/kvm/mmu/mmu.c at kvm-x86 09c6f74ecb86;
+        for a double add Yan Zhao confirms it in akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com)."""
         while True:
             if self.is_dead():  # KVM_REQ_VM_DEAD pending
                 return -EIO

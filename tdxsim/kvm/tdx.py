@@ -1,7 +1,7 @@
 """KVM's TDX code (arch/x86/kvm/vmx/tdx.c): the TD and vCPU sub-commands of KVM_MEMORY_ENCRYPT_OP, the
 KVM_TDX_INIT_MEM_REGION path and the S-EPT hooks the TDP MMU calls.
 
-Unless a docstring says otherwise the source is kvm-x86 09c6f74e (K-TDX in kvm-uapi.md §0), with the flavour
+Unless a docstring says otherwise the source is arch/x86/kvm/vmx/tdx.c at kvm-x86 09c6f74ecb86, with the flavour
 differences of `tdxsim.kvm.flavours`.
 """
 
@@ -251,7 +251,7 @@ class KvmTdx:
 
     @traced("kvm")
     def tdx_vcpu_init_mem_region(self, vcpu: Vcpu, cmd: KvmTdxCmd, region: KvmTdxInitMemRegion) -> int:
-        """KVM_TDX_INIT_MEM_REGION: validate (kvm-uapi.md §2.2 steps 5-9), then one kvm_gmem_populate per page;
+        """KVM_TDX_INIT_MEM_REGION: validate (tdx_vcpu_init_mem_region's checks), then one kvm_gmem_populate per page;
         the region is written back whatever the result, pointing at the first page not done."""
         if vcpu.tdx_state != VCPU_TD_STATE_INITIALIZED:
             return -EINVAL

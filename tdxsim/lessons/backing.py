@@ -1,12 +1,12 @@
 """Notebook 02: how many physical pages back a TD, out-of-place (two backings per GFN) and in-place (one).
 
-Pure Python (no ipywidgets, no matplotlib). One scenario per set-up, in both memory models of
-tests/scenario_helpers.py (kvm-uapi.md §1 and §3): build a small TD with a 2-page firmware image, finalize it, let
-the guest accept every other page (TDG.MEM.PAGE.ACCEPT: KVM AUGs it), then let it share the top `shared_pages`
-pages with TDG.VP.VMCALL<MapGPA> and write a bounce buffer into each through the shared alias. The VMM answers each
-MapGPA exit as QEMU's kvm_convert_memory does: it sets the attribute (KVM_SET_MEMORY_ATTRIBUTES out-of-place,
-KVM_SET_MEMORY_ATTRIBUTES2 in-place) and, out-of-place, discards the side no longer used. With `discard` off, an
-out-of-place VMM sets the attribute and discards nothing (the guest_memfd page stays allocated).
+Pure Python (no ipywidgets, no matplotlib). One scenario per set-up, in both memory models of tests/scenario_helpers.py
+(Documentation/virt/kvm/x86/intel-tdx.rst "KVM TDX creation flow"): build a small TD with a 2-page firmware image,
+finalize it, let the guest accept every other page (TDG.MEM.PAGE.ACCEPT: KVM AUGs it), then let it share the top
+`shared_pages` pages with TDG.VP.VMCALL<MapGPA> and write a bounce buffer into each through the shared alias. The VMM
+answers each MapGPA exit as QEMU's kvm_convert_memory does: it sets the attribute (KVM_SET_MEMORY_ATTRIBUTES
+out-of-place, KVM_SET_MEMORY_ATTRIBUTES2 in-place) and, out-of-place, discards the side no longer used. With `discard`
+off, an out-of-place VMM sets the attribute and discards nothing (the guest_memfd page stays allocated).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def _op(op: str, label: str | None = None, **args: Any) -> dict[str, Any]:
 
 
 def build_scenario(s: Setup) -> dict[str, Any]:
-    """The scenario document for one set-up (scenario-format.md, format 1, kernel v8)."""
+    """The scenario document for one set-up (docs/scenario.md, format 1, kernel v8)."""
     size = s.pages * PAGE
     steps = td_setup_steps(s.in_place, size)
     memslot = steps.pop()

@@ -1,8 +1,9 @@
 """Scenario documents for the chapters, built step by step, and one run of each (the contract's output plus the
 event record of the same replay), so a chapter's figures and its asserts read the same record.
 
-Pure Python: no ipywidgets, no matplotlib. The ioctl order is the one of tests/scenario_helpers.py (kvm-uapi.md §1:
-VM, INIT_VM, vCPU, INIT_VCPU, guest_memfd, mmap, memslot) for both memory models.
+Pure Python: no ipywidgets, no matplotlib. The ioctl order is the one of tests/scenario_helpers.py (intel-tdx.rst "KVM
+TDX creation flow", QEMU's target/i386/kvm/tdx.c: VM, INIT_VM, vCPU, INIT_VCPU, guest_memfd, mmap, memslot) for both
+memory models.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ MEASURE = ["KVM_TDX_MEASURE_MEMORY_REGION"]
 
 
 def op(op_name: str, label: str | None = None, **args: Any) -> dict[str, Any]:
-    """One scenario step (scenario-format.md), with an optional label."""
+    """One scenario step (docs/scenario.md), with an optional label."""
     step: dict[str, Any] = {"op": op_name, **args}
     if label is not None:
         step["label"] = label
@@ -32,7 +33,7 @@ def op(op_name: str, label: str | None = None, **args: Any) -> dict[str, Any]:
 def td_setup_steps(
     in_place: bool, size: int, gpa: int = 0, gpaw: int = 48, gmem_flags: list[str] | None = None
 ) -> list[dict[str, Any]]:
-    """Create the TD up to its memslot, in kvm-uapi.md §1's order: VM, INIT_VM, vCPU 0, INIT_VCPU, a guest_memfd of
+    """Create the TD up to its memslot, in intel-tdx.rst's order: VM, INIT_VM, vCPU 0, INIT_VCPU, a guest_memfd of
     `size` bytes, its userspace side at GMEM_VA (the guest_memfd mapped in place, else anonymous memory), the
     memslot at `gpa`. `gmem_flags` overrides the guest_memfd's flags (default: MMAP|INIT_SHARED in place, none
     otherwise)."""

@@ -1,7 +1,8 @@
 """Chapter 04, building a TD: the intel-tdx.rst creation flow as one scenario, its variants with a step skipped or
 moved, and what each ioctl did to KVM's TD_STATE, the TDX module's OP_STATE and the TD's metadata pages.
 
-Pure Python. The order is QEMU's (kvm-uapi.md §1) in the v8 in-place model; every errno comes from the simulator.
+Pure Python. The order is QEMU's (target/i386/kvm/tdx.c, qemu 05caf2690e5a) in the v8 in-place model; every errno comes
+from the simulator.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """Notebook 01: who can read a page? One small TD built as in the seed thread, and four readers that try.
 
-Pure Python (no ipywidgets, no matplotlib). The TD is the v8 in-place build (kvm-uapi.md §1; Yan's seven steps):
-a 16-page guest_memfd with MMAP and INIT_SHARED, mmapped by the VMM; the VMM writes a 4-page firmware image while
-it is shared, converts it to private, adds it with `source_addr = 0`, finalizes, and writes a last page it keeps
-shared with the TD. Every answer comes from the simulator: the VMM's load goes through mm and guest_memfd's fault
-handler, the host kernel reads the frame through KeyID 0, the TDX module through the TD's HKID, and the TD through
-its vCPU (S-EPT or shared EPT).
+Pure Python (no ipywidgets, no matplotlib). The TD is the v8 in-place build (Yan's seven steps,
+ajjc0hw8PjGw69e9@yzhao56-desk.sh.intel.com): a 16-page guest_memfd with MMAP and INIT_SHARED, mmapped by the VMM; the
+VMM writes a 4-page firmware image while it is shared, converts it to private, adds it with `source_addr = 0`,
+finalizes, and writes a last page it keeps shared with the TD. Every answer comes from the simulator: the VMM's load
+goes through mm and guest_memfd's fault handler, the host kernel reads the frame through KeyID 0, the TDX module through
+the TD's HKID, and the TD through its vCPU (S-EPT or shared EPT).
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ PAGES: dict[str, str] = {
 def shared_mask(gpaw: int) -> int:
     """The TD's shared bit as a GPA mask: bit GPAW-1, i.e. bit 47 (GPAW 48) or 51 (GPAW 52).
 
-    KVM: `kvm_gfn_direct_bits` after `tdx_td_init`, TDX_SHARED_BIT_PWL_4 / TDX_SHARED_BIT_PWL_5 (kvm-uapi.md §1 row 3).
+    KVM: `kvm_gfn_direct_bits` after `tdx_td_init`, TDX_SHARED_BIT_PWL_4 / TDX_SHARED_BIT_PWL_5 (arch/x86/kvm/vmx/tdx.c
+    at kvm-x86 09c6f74ecb86).
     """
     if gpaw not in (48, 52):
         raise ValueError(f"a TD's GPAW is 48 or 52, not {gpaw}")
@@ -153,7 +154,8 @@ class Read:
 
 
 def _key(keyid: int, page: str) -> str:
-    """The page's key in words. The TDR is encrypted with the module's global private KeyID (tdx-module.md §2);
+    """The page's key in words. The TDR is encrypted with the module's global private KeyID (intel/tdx-module TDX_1.5.01
+    tdh_mng_create.c; the kernel's tdx_global_keyid);
     tdxsim does not model that KeyID, so it is named rather than numbered."""
     if page == "tdr":
         return "the TDX module's global private KeyID"

@@ -1,5 +1,5 @@
-"""MRTD, record by record: the 128-byte record layout, and the running SHA-384 after each successful
-TDH.MEM.PAGE.ADD / TDH.MR.EXTEND of the event record (tdx-module.md §4; tdxsim.tdx.mrtd)."""
+"""MRTD, record by record: the 128-byte record layout, and the running SHA-384 after each successful TDH.MEM.PAGE.ADD /
+TDH.MR.EXTEND of the event record (intel/tdx-module TDX_1.5.01 tdh_mem_page_add.c, tdh_mr_extend.c; tdxsim.tdx.mrtd)."""
 
 from __future__ import annotations
 

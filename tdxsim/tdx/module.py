@@ -1,8 +1,8 @@
 """The TDX module: TD lifecycle, PAMT, the Secure-EPT and MRTD, one method per SEAMCALL leaf.
 
 Every method returns the 64-bit completion status (0 = TDX_SUCCESS) and records the call in the trace. Sources:
-intel/tdx-module TDX_1.5.01 (`src/vmm_dispatcher/api_calls/<leaf>.c`, `include/auto_gen/*_lookup.c`) as summarised
-in tdx-module.md §1-§4; each method names its own.
+intel/tdx-module TDX_1.5.01 (tag on branch tdx_1.5: `src/vmm_dispatcher/api_calls/<leaf>.c`,
+`include/auto_gen/*_lookup.c`); each method names its own.
 """
 
 from __future__ import annotations
@@ -348,7 +348,8 @@ class TdxModule:
             return err
         if vp.initialized or len(vp.tdcx) >= platform.TDVPX_PAGES:
             return self._fail(leaf, "TDX_VCPU_STATE_INCORRECT")
-        if self.page_type(page) is not PageType.PT_NDA:  # every new page must be PT_NDA (tdx-module.md §2.1)
+        # every new page must be PT_NDA (check_lock_and_map_explicit_private_4k_hpa)
+        if self.page_type(page) is not PageType.PT_NDA:
             return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_RCX)
         vp.tdcx.append(page)
         self._assign(page, PageType.PT_TDCX, td, td.hkid)
@@ -409,7 +410,7 @@ class TdxModule:
         Check order as the module's: TDR, OP_STATE, GPA, S-EPT walk and entry state, source (R9), target (R8).
 
         The source passes `shared_hpa_check` only (alignment, MAX_PA, KeyID bits); nothing compares it with the
-        target, so source == target is the in-place add (tdx-module.md §2.4).
+        target, so source == target is the in-place add (tdh_mem_page_add.c, helpers.c shared_hpa_check).
         """
         leaf = "TDH.MEM.PAGE.ADD"
         data = {"gpa": gpa, "level": 0}
@@ -439,7 +440,8 @@ class TdxModule:
     def tdh_mr_extend(self, tdr: int, gpa: int) -> int:
         """TDH.MR.EXTEND: extend MRTD with a record and the 256 bytes at `gpa`, read under the TD's key
         (tdh_mr_extend.c). Only while INITIALIZED; no present leaf (the walk to a leaf fails on FREE, PENDING and the
-        BLOCKED states, which have no RWX) -> TDX_EPT_ENTRY_NOT_PRESENT|RCX (intel/tdx-module@1666adc).
+        BLOCKED states, which have no RWX) -> TDX_EPT_ENTRY_NOT_PRESENT|RCX (intel/tdx-module TDX_1.5.01
+        tdh_mr_extend.c, helpers.c).
 
         The common case is checked first and cheaply (16 of these per measured page): OP_STATE INITIALIZED implies
         the lifecycle and TDCS checks passed, and a MAPPED leaf with no NL_BLOCKED entry anywhere implies the walk
@@ -537,7 +539,7 @@ class TdxModule:
         if state is None:
             return self._fail(leaf, "TDX_EPT_WALK_FAILED", OPERAND_RCX, **data)
         if state in BLOCKED_STATES:
-            # A success-class status; intel/tdx-module@1666adc ORs in the operand id (tdx-module.md §1.4 shows it bare).
+            # A success-class status; intel/tdx-module TDX_1.5.01 tdh_mem_range_block.c ORs in the operand id.
             return self._fail(leaf, "TDX_GPA_RANGE_ALREADY_BLOCKED", OPERAND_RCX, **data)
         if state not in ALLOWED_PRE_STATES[leaf]:
             return self._fail(leaf, "TDX_EPT_ENTRY_STATE_INCORRECT", OPERAND_RCX, **data)

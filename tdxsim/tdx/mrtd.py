@@ -1,4 +1,4 @@
-"""The byte-exact MRTD records (tdx-module.md §4; intel/tdx-module src/common/crypto/sha384.h `sha384_128B_block_t`).
+"""The byte-exact MRTD records (intel/tdx-module TDX_1.5.01 src/common/crypto/sha384.h `sha384_128B_block_t`).
 
 MRTD = SHA-384 over 128-byte records in call order: a 16-byte zero-padded ASCII tag, the GPA as u64 little-endian,
 zeros. TDH.MEM.PAGE.ADD extends one record (`MEM.PAGE.ADD`); TDH.MR.EXTEND extends one record (`MR.EXTEND`) and

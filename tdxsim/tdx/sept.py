@@ -1,4 +1,4 @@
-"""Secure-EPT entry states and the module's allowed pre-state table (tdx-module.md §1.1, §1.3).
+"""Secure-EPT entry states and the module's allowed pre-state table (intel/tdx-module TDX_1.5.01).
 
 Source: intel/tdx-module TDX_1.5.01 include/auto_gen/sept_state_lookup.{h,c} (`seamcall_sept_state_lookup`,
 `tdcall_sept_state_lookup`); only the non-migration states are modelled.
@@ -21,7 +21,8 @@ class SeptState(StrEnum):
 
 S = SeptState
 
-#: Allowed pre-states per leaf, restricted to the modelled states (tdx-module.md §1.3).
+#: Allowed pre-states per leaf, restricted to the modelled states (sept_state_lookup.c
+#: seamcall_sept_state_lookup, tdcall_sept_state_lookup).
 ALLOWED_PRE_STATES: dict[str, frozenset[SeptState]] = {
     "TDH.MEM.PAGE.ADD": frozenset({S.FREE}),
     "TDH.MEM.SEPT.ADD": frozenset({S.FREE}),
@@ -34,7 +35,7 @@ ALLOWED_PRE_STATES: dict[str, frozenset[SeptState]] = {
     "TDG.MEM.PAGE.ACCEPT": frozenset({S.PENDING}),
 }
 
-#: The post-state of each transition (tdx-module.md §1.4).
+#: The post-state of each transition (each leaf's src/vmm_dispatcher/api_calls/tdh_*.c).
 BLOCK = {S.NL_MAPPED: S.NL_BLOCKED, S.MAPPED: S.BLOCKED, S.PENDING: S.PENDING_BLOCKED}
 UNBLOCK = {v: k for k, v in BLOCK.items()}
 BLOCKED_STATES = frozenset(UNBLOCK)

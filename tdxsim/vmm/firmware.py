@@ -4,7 +4,7 @@ QEMU (target/i386/kvm/tdx.c): `tdx_post_init_vcpus` hands the TD HOB's GPA to KV
 issues one KVM_TDX_INIT_MEM_REGION per TDVF section (`tdx_init_fw_mem_region`), with KVM_TDX_MEASURE_MEMORY_REGION
 where the section has the MR.EXTEND attribute and `nr_pages = size >> 12`; BFV and CFV come from the firmware image,
 TD_HOB and TempMem from fresh zeroed memory; then KVM_TDX_FINALIZE_VM. Sections with PAGE.AUG are left for the
-guest to accept, as scenario-format.md's `mrtd` command specifies (QEMU itself does not look at that attribute; the
+guest to accept, as docs/scenario.md's `mrtd` command specifies (QEMU itself does not look at that attribute; the
 peer MRTD tools skip such sections, and OVMF images carry none).
 
 Two ways to feed KVM:
@@ -55,7 +55,7 @@ class FirmwareMeasurement:
     vmm: Vmm = field(repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        """The `mrtd --json` object of scenario-format.md."""
+        """The `mrtd --json` object of docs/scenario.md."""
         return {
             "mrtd": self.mrtd,
             "order": self.order,

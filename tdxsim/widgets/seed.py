@@ -1,10 +1,11 @@
 """The seed thread's toggles as scenarios: one function builds the scenario, one runs it, one runs the whole matrix.
 
-Pure Python (no ipywidgets, no matplotlib): the widgets, the notebook, the figures' tests and the benchmark all use
-it. The toggles are the ones of thread-and-curriculum.md §3 NB7 and kvm-uapi.md §2.5; the ioctl sequences are the
-two memory models of tests/scenario_helpers.py (in-place: guest_memfd with MMAP + INIT_SHARED, mmapped, written
-while shared, converted with KVM_SET_MEMORY_ATTRIBUTES2; out-of-place: an anonymous mmap as the memslot's
-userspace_addr, made private with KVM_SET_MEMORY_ATTRIBUTES). Every outcome comes from running the scenario.
+Pure Python (no ipywidgets, no matplotlib): the widgets, the notebook, the figures' tests and the benchmark all use it.
+The toggles are what the thread argues about (patch v8 23/46,
+20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com, and the replies in it); the ioctl sequences are the two
+memory models of tests/scenario_helpers.py (in-place: guest_memfd with MMAP + INIT_SHARED, mmapped, written while
+shared, converted with KVM_SET_MEMORY_ATTRIBUTES2; out-of-place: an anonymous mmap as the memslot's userspace_addr, made
+private with KVM_SET_MEMORY_ATTRIBUTES). Every outcome comes from running the scenario.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ GMEM_MMAP_VA = 0x7F8000000000  # out-of-place only: a mapping of the (private) g
 UNMAPPED_VA = 0x7FC000000000  # nothing is ever mapped here
 IMAGE_TEXT = "image page {i}, written while shared"
 SOURCE_TEXT = "image page {i}, from the separate buffer"
-VA0_TEXT = "Y"  # Yan's C program: mmap(0, MAP_FIXED) and write 'Y' (L-ACK-0626)
+VA0_TEXT = "Y"  # Yan's C program: mmap(0, MAP_FIXED) and write 'Y' (quoted in
+# CAEvNRgHb6WmOha6Pct_Tn8Ucuov95L=fj5=2R9gcHfx=b2V_+A@mail.gmail.com)
 
 KERNELS = tuple(FLAVOURS)  # pre-2a62345b3052, 2a62345b3052, kvm-x86-2026-06, v8
 
@@ -97,7 +99,7 @@ def source_addr(t: Toggles) -> int:
 
 
 def build_scenario(t: Toggles) -> dict[str, Any]:
-    """The scenario document (scenario-format.md) for one set of toggles: build a TD, add the image, finalize.
+    """The scenario document (docs/scenario.md) for one set of toggles: build a TD, add the image, finalize.
 
     Raises ValueError with `explain_impossible`'s sentence for a combination that cannot exist.
     """
@@ -247,7 +249,7 @@ SIGBUS_SRC = Source("kvm_gmem_fault_user_mapping", "virt/kvm/guest_memfd.c kvm_g
 ZERO = Source("v8 21/46 __kvm_gmem_get_pfn", "virt/kvm/guest_memfd.c __kvm_gmem_get_pfn (v8 21/46)")
 SHARED = Source("kvm_gmem_populate: not private", "virt/kvm/guest_memfd.c kvm_gmem_populate (v8 10/16)")
 NORMAL = Source("tdx.c:tdx_gmem_post_populate", "arch/x86/kvm/vmx/tdx.c tdx_gmem_post_populate")
-DOUBLE = Source("mmu.c:kvm_tdp_mmu_map_private_pfn", "akMPZePBdwQlD74H@google.com")
+DOUBLE = Source("mmu.c:kvm_tdp_mmu_map_private_pfn", "akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com")
 EEXIST = Source("guest_memfd.c: folio prepared", "virt/kvm/guest_memfd.c kvm_gmem_populate (before the rework)")
 
 

@@ -25,7 +25,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "07-source-addr-zero.ipynb"
 CHROMIUM = os.environ.get("TDXSIM_CHROMIUM", "/usr/bin/chromium")
-# Flags for a root user on a machine with no network (ecosystem.md §3; env/machines/python.md).
+# Flags for a root user on a machine with no network: Chromium refuses to run as root without --no-sandbox.
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
