@@ -17,7 +17,7 @@ from tdxsim.kvm.guest_memfd import kvm_gmem_populate
 from tdxsim.kvm.uapi import KVM_TDX_MEASURE_MEMORY_REGION, TDX_TD_ATTR_SEPT_VE_DISABLE
 from tdxsim.physmem import Owner
 from tdxsim.tdx.mrtd import EXTEND_CHUNK
-from tdxsim.tdx.status import STATUS, is_busy, is_error, status_name
+from tdxsim.tdx.status import STATUS, is_busy, status_name
 
 if TYPE_CHECKING:
     from tdxsim.kvm.kvm_main import Kvm, Vcpu
@@ -87,7 +87,8 @@ class KvmTdx:
         return not gpa >> self.shared_bit() & 1
 
     def _bug(self, leaf: str, err: int) -> int:
-        """TDX_BUG_ON / KVM_BUG_ON: an unexpected SEAMCALL error bugs the VM; the caller returns -EIO."""
+        """TDX_BUG_ON / KVM_BUG_ON: a SEAMCALL status the caller did not expect bugs the VM; the caller returns -EIO.
+        `__TDX_BUG_ON` tests `!!(__err)`: every non-zero status, not only those with error bit 63."""
         self.kvm.kvm_vm_bugged(f"{leaf} failed: {status_name(err)}")
         return -EIO
 
@@ -404,11 +405,12 @@ class KvmTdx:
     @traced("kvm")
     def tdx_sept_remove_leaf_spte(self, gfn: int, level: int, pfn: int) -> int:
         """Remove a private page: TDH.MEM.RANGE.BLOCK, tdx_track, TDH.MEM.PAGE.REMOVE, TDH.PHYMEM.PAGE.WBINVD,
-        tdx_quirk_reset_paddr (a no-op on parts without X86_BUG_TDX_PW_MCE, as the simulated one). Any failure
-        bugs the VM."""
+        tdx_quirk_reset_paddr (a no-op on parts without X86_BUG_TDX_PW_MCE, as the simulated one). Any non-zero
+        status bugs the VM, a success-class one such as TDX_GPA_RANGE_ALREADY_BLOCKED included: `TDX_BUG_ON_2` is
+        `__TDX_BUG_ON`, whose test is `!!(__err)` (tdx.c in kvm-x86 09c6f74e and sean-jc/linux 07f26358)."""
         module, gpa = self.module, gfn << 12
         err = self._tdh_do_no_vcpus(module.tdh_mem_range_block, self.tdr, gpa, level)
-        if is_error(err):
+        if err:
             return self._bug("TDH.MEM.RANGE.BLOCK", err)
         self.tdx_track()
         err = self._tdh_do_no_vcpus(module.tdh_mem_page_remove, self.tdr, gpa, Owner.GMEM_PRIVATE)
