@@ -302,7 +302,8 @@ def parse_header(doc: Any) -> tuple[str, bool]:
     if not isinstance(in_place, bool):
         raise ScenarioError('"gmem_in_place_conversion" must be true or false')
     if in_place and not FLAVOURS[kernel].has_in_place:
-        raise ScenarioError(f'kernel {kernel!r} has no gmem_in_place_conversion parameter (only "v8" has it)')
+        names = " and ".join(f'"{name}"' for name, fl in FLAVOURS.items() if fl.has_in_place)
+        raise ScenarioError(f"kernel {kernel!r} has no gmem_in_place_conversion parameter (only {names} have it)")
     if not isinstance(doc.get("steps"), list):
         raise ScenarioError('"steps" must be a list of steps')
     return kernel, in_place

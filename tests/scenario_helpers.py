@@ -42,8 +42,8 @@ def _op(op: str, label: str | None = None, **args) -> dict:
 
 
 def default_in_place(kernel: str) -> bool:
-    """The contract: gmem_in_place_conversion defaults to true for v8 and false for every other flavour."""
-    return kernel == "v8"
+    """The contract: gmem_in_place_conversion defaults to true for v8 and v13 and false for every other flavour."""
+    return kernel in ("v8", "v13")
 
 
 def td_setup(

@@ -252,8 +252,10 @@ class KvmTdx:
 
     @traced("kvm")
     def tdx_vcpu_init_mem_region(self, vcpu: Vcpu, cmd: KvmTdxCmd, region: KvmTdxInitMemRegion) -> int:
-        """KVM_TDX_INIT_MEM_REGION: validate (kvm-uapi.md §2.2 steps 5-9), then one kvm_gmem_populate per page;
-        the region is written back whatever the result, pointing at the first page not done."""
+        """KVM_TDX_INIT_MEM_REGION: validate, then one kvm_gmem_populate per page; the region is written back whatever
+        the result, pointing at the first page not done (tdx.c tdx_vcpu_init_mem_region). A zero source_addr is
+        -EINVAL in the validation on kvm-x86 09c6f74e, and on v13 when gmem_in_place_conversion is off
+        (`(!gmem_in_place_conversion && !region.source_addr)`, sean-jc/linux 07f26358)."""
         if vcpu.tdx_state != VCPU_TD_STATE_INITIALIZED:
             return -EINVAL
         if self.state == TD_STATE_RUNNABLE:
@@ -261,9 +263,11 @@ class KvmTdx:
         if cmd.flags & ~KVM_TDX_MEASURE_MEMORY_REGION:
             return -EINVAL
         end = region.gpa + (region.nr_pages << 12)
+        flavour = self.kvm.flavour
         if (
             region.source_addr % PAGE_SIZE
-            or (self.kvm.flavour.null_source_einval and not region.source_addr)
+            or (flavour.null_source_einval and not region.source_addr)
+            or (flavour.null_source_needs_in_place and not self.kvm.in_place and not region.source_addr)
             or region.gpa % PAGE_SIZE
             or not region.nr_pages
             or end <= region.gpa
@@ -286,8 +290,8 @@ class KvmTdx:
             if gmem_ret != 1:
                 ret = -EIO
                 break
-            # v8 23/46 advances a NULL source no further; before it, source_addr always moves on.
-            if region.source_addr or not self.kvm.flavour.has_in_place:
+            # v8 23/46 and v13 advance a NULL source no further; before them, source_addr always moves on.
+            if region.source_addr or not flavour.has_in_place:
                 region.source_addr += PAGE_SIZE
             region.gpa += PAGE_SIZE
             region.nr_pages -= 1
@@ -302,7 +306,8 @@ class KvmTdx:
 
         `src` is the source page (since 2a62345b3052; None for source_addr 0) or, before it, the user address this
         function GUPs itself. With v8 and gmem_in_place_conversion, no source means "use the target page"
-        (20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com).
+        (20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com); on v13 always, the caller having
+        refused a zero source_addr without in-place conversion.
         """
         _vcpu, flags = arg
         kvm, flavour = self.kvm, self.kvm.flavour
@@ -315,7 +320,8 @@ class KvmTdx:
             if ret != 1:
                 return -ENOMEM
         elif src is None:
-            if not (flavour.has_in_place and kvm.in_place):
+            # v13: `src_page ?: pfn_to_page(pfn)` (sean-jc/linux 07f26358); v8 23/46: only with in-place on.
+            if not (flavour.null_source_needs_in_place or (flavour.has_in_place and kvm.in_place)):
                 return -EOPNOTSUPP
             src = pfn
         self.page_add_src = src

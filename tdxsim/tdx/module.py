@@ -449,8 +449,9 @@ class TdxModule:
         else:
             frame = self.mem.frames.get(src_pfn)
             data_read = bytes(PAGE_SIZE) if frame is None else self.mem.read(src_pfn, keyid=src_keyid)
-            self.mem.clear(page)
-            self.mem.write(page, 0, data_read, f"PAGE.ADD copy of pfn {src_pfn:#x}")
+            origin = f"PAGE.ADD copy of pfn {src_pfn:#x}"
+            self.mem.clear(page, origin)
+            self.mem.write(page, 0, data_read, origin)
         self._assign(page, PageType.PT_REG, td, td.hkid)
         self._set_sept(td, 0, gpa, MAPPED, leaf)
         td.sept_pfn[(0, gpa)] = page

@@ -44,7 +44,8 @@ class Vmm:
         if gmem_in_place_conversion is None:
             gmem_in_place_conversion = self.flavour.has_in_place
         if gmem_in_place_conversion and not self.flavour.has_in_place:
-            raise ValueError(f"kernel {kernel!r} has no gmem_in_place_conversion parameter (only 'v8' does)")
+            names = " and ".join(name for name, fl in FLAVOURS.items() if fl.has_in_place)
+            raise ValueError(f"kernel {kernel!r} has no gmem_in_place_conversion parameter (only {names} have it)")
         self.in_place = gmem_in_place_conversion
         self.trace = Trace(enabled=record)
         self.mem = PhysicalMemory(self.trace)
