@@ -173,6 +173,7 @@ OPS: dict[str, dict[str, tuple[Callable, Any]]] = {
         "attributes": (_bits(uapi.TD_ATTRIBUTES), ["SEPT_VE_DISABLE"]),
         "gpaw": (_num, 48),
         "hw_error": (_num, 0),
+        "cpuid_nent": (_int32, 1),
     },
     "KVM_CREATE_VCPU": {"id": (_int32, REQUIRED)},
     "KVM_TDX_INIT_VCPU": {"vcpu": (_int32, REQUIRED), "hw_error": (_num, 0), "data": (_num, 0)},

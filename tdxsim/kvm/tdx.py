@@ -110,8 +110,15 @@ class KvmTdx:
         return -EINVAL
 
     @traced("kvm")
-    def tdx_td_init(self, cmd: KvmTdxCmd, attributes: int, gpaw: int, nent: int = 0) -> int:
-        """KVM_TDX_INIT_VM: checks in tdx_td_init and setup_tdparams order, then __tdx_td_init's SEAMCALLs."""
+    def tdx_td_init(self, cmd: KvmTdxCmd, attributes: int, gpaw: int, nent: int) -> int:
+        """KVM_TDX_INIT_VM: checks in tdx_td_init and setup_tdparams order, then __tdx_td_init's SEAMCALLs.
+
+        `nent` is `kvm_tdx_init_vm.cpuid.nent`, which tdx_td_init reads with get_user() first: above
+        KVM_MAX_CPUID_ENTRIES it is -E2BIG before anything else is copied. The entries themselves are QEMU's; the one
+        modelled is CPUID 0x80000008, whose EAX[23:16] is `gpaw`: with nent 0 there is none, and
+        setup_tdparams_eptp_controls returns -EINVAL. setup_tdparams' `kvm->created_vcpus` -> -EBUSY is not
+        modelled: a vCPU exists only once the TD is INITIALIZED (tdx_vcpu_create), and then the first check fails.
+        """
         if self.state != TD_STATE_UNINITIALIZED:
             return -EINVAL
         if cmd.flags:
@@ -119,11 +126,9 @@ class KvmTdx:
         if nent > KVM_MAX_CPUID_ENTRIES:
             return -E2BIG
         # setup_tdparams
-        if self.kvm.vcpus:
-            return -EBUSY
         if attributes & ~KVM_SUPPORTED_TDX_TD_ATTRS:
             return -EINVAL
-        if gpaw not in (48, 52):
+        if not nent or gpaw not in (48, 52):  # setup_tdparams_eptp_controls: no 0x80000008 entry, or its GPAW
             return -EINVAL
         return self.__tdx_td_init(cmd, attributes, gpaw)
 
