@@ -26,7 +26,7 @@ SRC_VA = 0x7F4000000000  # separate source buffers
 SHARED_BIT = 1 << 47  # gpaw 48 (the default): kvm-uapi.md §1 row 3, TDX_SHARED_BIT_PWL_4
 MEASURE = ["KVM_TDX_MEASURE_MEMORY_REGION"]
 PRIVATE = ["KVM_MEMORY_ATTRIBUTE_PRIVATE"]
-KERNELS = ("pre-2a62345b3052", "2a62345b3052", "kvm-x86-2026-06", "v8")
+KERNELS = ("pre-2a62345b3052", "2a62345b3052", "kvm-x86-2026-06", "v8", "v13")
 LEAF_STATES = {"MAPPED", "PENDING", "BLOCKED", "PENDING_BLOCKED"}
 
 
@@ -298,7 +298,7 @@ SEED_ON = {
     "misaligned": "EINVAL",
     "gmem_page": "EFAULT",
 }
-SEED_KERNELS = ("pre-2a62345b3052", "2a62345b3052", "kvm-x86-2026-06", "v8", "v13")
+SEED_KERNELS = KERNELS
 
 
 def seed_expected(

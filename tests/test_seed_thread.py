@@ -221,13 +221,14 @@ SOURCE_ZERO_OUTCOME = {
     "2a62345b3052": ("EOPNOTSUPP", "EOPNOTSUPP"),  # L-2A62: `if (!src_page) return -EOPNOTSUPP`
     "kvm-x86-2026-06": ("EINVAL", "EINVAL"),  # K-TDX / L-SEV: `!region.source_addr` rejected up front
     "v8": ("EOPNOTSUPP", "EOPNOTSUPP"),  # v8 23/46 with gmem_in_place_conversion off
+    "v13": ("EINVAL", "EINVAL"),  # sean-jc/linux 07f26358: `(!gmem_in_place_conversion && !region.source_addr)`
 }
 
 
 @pytest.mark.parametrize("va0_mapped", [False, True], ids=["va0-unmapped", "va0-mapped"])
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_source_addr_zero_under_each_kernel_flavour(kernel, va0_mapped):
-    """One scenario (out-of-place, gmem_in_place_conversion false) replayed under the four flavours of the contract;
+    """One scenario (out-of-place, gmem_in_place_conversion false) replayed under the five flavours of the contract;
     the source_addr = 0 outcome is §2.5's row for that flavour. None means success with the VA-0 page as source.
     """
     steps = td_setup(kernel, False, "out-of-place")

@@ -94,7 +94,7 @@ FLAVOURS: dict[str, Flavour] = {
                 "Proposed, not merged: 20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com on kvm-x86/next "
                 "b7fbe9a1bf9e. With gmem_in_place_conversion on, a NULL source makes the target page its own "
                 "PAGE.ADD source; off, -EOPNOTSUPP. A never-written page is zeroed in __kvm_gmem_get_pfn() "
-                "(v8 21/46) and added as zeros. History since v13 landed."
+                "(v8 21/46) and added as zeros. Superseded by v13 (below)."
             ),
         ),
         Flavour(
