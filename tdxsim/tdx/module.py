@@ -27,7 +27,6 @@ from tdxsim.tdx.status import (
 )
 
 S = SeptState
-PAGE_SIZE = platform.PAGE_SIZE
 # Members bound to plain names: Enum attribute access costs a descriptor call on every use in the hot paths.
 FREE, NL_MAPPED, NL_BLOCKED, MAPPED = S.FREE, S.NL_MAPPED, S.NL_BLOCKED, S.MAPPED
 SUCCESS = 0
@@ -444,14 +443,13 @@ class TdxModule:
         if self.page_type(page) is not PageType.PT_NDA:
             return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_R8, **data)
         src_pfn, src_keyid = platform.split_keyid(source)
-        if src_pfn == page and src_keyid == self.mem.frames[page].keyid:
+        frame = self.mem.frames.get(src_pfn)
+        if frame is None or frame.keyid != src_keyid:  # read through a KeyID the frame is not encrypted under
+            self.mem.clear(page, f"PAGE.ADD copy of pfn {src_pfn:#x} (read through KeyID {src_keyid}: zeros)")
+        elif src_pfn == page:
             self.mem.copy_page(page, page, "in-place PAGE.ADD (source = target)")
         else:
-            frame = self.mem.frames.get(src_pfn)
-            data_read = bytes(PAGE_SIZE) if frame is None else self.mem.read(src_pfn, keyid=src_keyid)
-            origin = f"PAGE.ADD copy of pfn {src_pfn:#x}"
-            self.mem.clear(page, origin)
-            self.mem.write(page, 0, data_read, origin)
+            self.mem.copy_page(page, src_pfn, f"PAGE.ADD copy of pfn {src_pfn:#x}")
         self._assign(page, PageType.PT_REG, td, td.hkid)
         self._set_sept(td, 0, gpa, MAPPED, leaf)
         td.sept_pfn[(0, gpa)] = page
