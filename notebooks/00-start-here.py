@@ -42,7 +42,7 @@
 # | [04 — Building a TD](04-building-a-td.ipynb) | VMM developers | the creation flow ioctl by ioctl; PAGE.ADD (build time) vs PAGE.AUG + ACCEPT (runtime); what FINALIZE locks | 30 min |
 # | [05 — What the measurement covers](05-what-the-measurement-covers.ipynb) | attestation and firmware people | MRTD replayed record by record; PAGE.ADD measures the GPA only; MEASURE_MEMORY_REGION; RTMRs | 30 min |
 # | [06 — Conversions at runtime](06-conversions-at-runtime.ipynb) | KVM and VMM developers | MapGPA → exit → attributes → zap → fault; what happens to contents in v8 | 30 min |
-# | [07 — What does `source_addr = 0` mean?](07-source-addr-zero.ipynb) | reviewers, speakers | the seed thread as an executable table: in-place add, `-EOPNOTSUPP`, four kernels, the double add's `-EIO` | 30 min |
+# | [07 — What does `source_addr = 0` mean?](07-source-addr-zero.ipynb) | reviewers, speakers | the seed thread as an executable table: in-place add, `-EOPNOTSUPP`, five kernels (v13 as landed), the double add's `-EIO` | 30 min |
 # | [08 — Under the hood of populate](08-under-the-hood-of-populate.ipynb) | kernel developers | `kvm_gmem_populate()`, GUP, and the lock-order deadlock that commit 2a62345b3052 removed | 30 min |
 # | [09 — The talk](09-the-talk.ipynb) | speakers and their audiences | "A zero that means nothing": about twelve slides with live toggles | 20 min |
 #

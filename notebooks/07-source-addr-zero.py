@@ -24,13 +24,15 @@
 # **What you will learn:**
 # 1. what `KVM_TDX_INIT_MEM_REGION` does with `source_addr`, and why `0` means *no source page*;
 # 2. why the same ioctl with the same arguments succeeds or fails depending on guest_memfd in-place conversion;
-# 3. how the answer changed across four kernels (before and after commit 2a62345b3052, kvm-x86 of June 2026, v8);
+# 3. how the answer changed across five kernels (before and after commit 2a62345b3052, kvm-x86 of June 2026, v8,
+#    and v13, the version of the series that landed);
 # 4. why adding the same GPA twice is `-EIO`, and why that is harmless.
 #
 # **Time:** about 30 minutes.
 #
-# *State of the thread as of 1 July 2026 (v8 of the series). Every result below is computed by running the
-# `tdxsim` simulator; every expected value in an `assert` is quoted from the patch or the mails.*
+# *The thread is about v8 of the series (June 2026); the series landed as v13 in September 2026, and the last
+# section shows what changed. Every result below is computed by running the `tdxsim` simulator; every expected
+# value in an `assert` is quoted from the patch, the mails or the kernel source.*
 
 # %%
 from IPython.display import Image
@@ -268,12 +270,40 @@ reveal(
 reveal("Because no VMM passes 0: QEMU always hands KVM a separate, mapped buffer (Ackerley, #10).")
 
 # %% [markdown]
+# ## What landed
+#
+# The series went on to v10, v12 and v13; v13 was applied in September 2026. Its `tdx.c` keeps the meaning the
+# thread settled on, 0 is *no source page*, but moves the refusal: without in-place conversion a zero `source_addr`
+# is now rejected with `-EINVAL` in the up-front validation, before any guest_memfd page is looked up, and the
+# post-populate callback no longer has an error path of its own:
+#
+# ```c
+# if (!PAGE_ALIGNED(region.source_addr) ||
+#     (!gmem_in_place_conversion && !region.source_addr) ||      // tdx_vcpu_init_mem_region()
+#     !PAGE_ALIGNED(region.gpa) || !region.nr_pages)
+#         return -EINVAL;
+# ...
+# kvm_tdx->page_add_src = src_page ?: pfn_to_page(pfn);           // tdx_gmem_post_populate()
+# ```
+#
+# Compare the `v8` and `v13` columns of the table above: they differ only in the `off · 0` rows.
+
+# %%
+landed = run_cell(Toggles(kernel="v13", in_place=False, source="zero"))
+assert landed.result["ret"] == -errno.EINVAL  # (!gmem_in_place_conversion && !region.source_addr) -> -EINVAL
+assert landed.result["seamcalls"] == []  # refused before the loop: nothing reaches the TDX module
+in_place = run_cell(Toggles(kernel="v13", in_place=True, source="zero"))
+assert in_place.result["ret"] == 0  # src_page ?: pfn_to_page(pfn): the target is its own source
+print("v13, in-place off, source_addr 0 →", landed.result["errno"], "| in-place on →", in_place.result["ret"])
+
+# %% [markdown]
 # ## Where is this in the kernel?
 #
 # | what | file | function | link |
 # |---|---|---|---|
 # | the ioctl (a vCPU ioctl since commit c846b45), its validation and the per-page loop | `arch/x86/kvm/vmx/tdx.c` | `tdx_vcpu_init_mem_region` | [intel-tdx.rst](https://docs.kernel.org/virt/kvm/x86/intel-tdx.html) |
 # | NULL source → in-place add or `-EOPNOTSUPP` | `arch/x86/kvm/vmx/tdx.c` | `tdx_gmem_post_populate` | [v8 23/46](https://lore.kernel.org/all/20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com/) |
+# | as landed (v13): `-EINVAL` up front without in-place conversion; `src_page ?: pfn_to_page(pfn)` | `arch/x86/kvm/vmx/tdx.c` | `tdx_vcpu_init_mem_region`, `tdx_gmem_post_populate` | [sean-jc/linux 07f26358](https://github.com/sean-jc/linux/blob/07f26358894029ac26441664ce21bd73748903d0/arch/x86/kvm/vmx/tdx.c), [v13 cover letter](https://lore.kernel.org/all/20260910-gmem-inplace-conversion-v13-0-dd6fbf94f4e1@google.com/) |
 # | GUP of a non-NULL source, the private check | `virt/kvm/guest_memfd.c` | `kvm_gmem_populate` | [2a62345b3052](https://lore.kernel.org/all/20260108214622.1084057-7-michael.roth@amd.com/) |
 # | zeroing a folio before first use | `virt/kvm/guest_memfd.c` | `__kvm_gmem_get_pfn` | [v8 series](https://lore.kernel.org/all/20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com/) |
 # | double add → `RET_PF_SPURIOUS` → `-EIO` | `arch/x86/kvm/mmu/mmu.c` | `kvm_tdp_mmu_map_private_pfn` | [akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com](https://lore.kernel.org/all/akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com/) |

@@ -24,7 +24,8 @@
 # **You will take away:** why the *same* `KVM_TDX_INIT_MEM_REGION` call succeeds or fails depending on a memory
 # mode; why 0 means "no source page"; and the deadlock that put the source-page GUP where it is.
 #
-# *Every number on these slides is computed by the `tdxsim` simulator. State of the thread: 1 July 2026 (v8).
+# *Every number on these slides is computed by the `tdxsim` simulator. The thread: 1 July 2026 (v8); the series
+# landed as v13 in September 2026 (the last live slide).
 # Offline deck: `tools/export-talk`. Previous chapter: [08 — under the hood](08-under-the-hood-of-populate.ipynb);
 # start of the suite: [00 — start here](00-start-here.ipynb).*
 
@@ -116,7 +117,8 @@ Image(plot.to_png(lock_order_figure(list(locking.ERAS.items())), dpi=DPI))
 # ## The whole thread as one table — live
 #
 # **Try it:** pick "off · 0, VA 0 mapped ('Y')" and step through the kernels: the old kernel copies the `'Y'`,
-# v8 refuses. Same ioctl, same arguments.
+# v8 refuses with `-EOPNOTSUPP`, v13 (as landed) with `-EINVAL` before touching guest_memfd. Same ioctl, same
+# arguments.
 
 # %% slideshow={"slide_type": "-"}
 cells = run_matrix()
@@ -130,6 +132,19 @@ seed_matrix(cells)
 
 # %% slideshow={"slide_type": "-"}
 control_panel()
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## What landed: v13
+#
+# Same meaning — 0 is *no source page* — but the refusal moved up front:
+# `(!gmem_in_place_conversion && !region.source_addr)` → `-EINVAL` in `tdx_vcpu_init_mem_region()`, and the
+# callback takes `src_page ?: pfn_to_page(pfn)`.
+
+# %% slideshow={"slide_type": "-"}
+v8_off = run_cell(Toggles(kernel="v8", in_place=False, source="zero"))
+v13_off = run_cell(Toggles(kernel="v13", in_place=False, source="zero"))
+print("in-place off, source_addr 0:  v8 →", v8_off.result["errno"], "·  v13 →", v13_off.result["errno"])
+assert (v8_off.result["ret"], v13_off.result["ret"]) == (-errno.EOPNOTSUPP, -errno.EINVAL)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Sean's three rules
@@ -198,7 +213,8 @@ reveal("<b>Zeros.</b> v8 21/46 zeroes a folio that is not up to date when KVM ge
 # | what | file | function |
 # |---|---|---|
 # | validation, the per-page loop | `arch/x86/kvm/vmx/tdx.c` | `tdx_vcpu_init_mem_region` |
-# | NULL source → in-place add or `-EOPNOTSUPP` | `arch/x86/kvm/vmx/tdx.c` | `tdx_gmem_post_populate` |
+# | NULL source → in-place add or `-EOPNOTSUPP` (v8) | `arch/x86/kvm/vmx/tdx.c` | `tdx_gmem_post_populate` |
+# | as landed: `-EINVAL` up front without in-place conversion (v13; sean-jc/linux 07f26358) | `arch/x86/kvm/vmx/tdx.c` | `tdx_vcpu_init_mem_region` |
 # | GUP before the invalidate lock | `virt/kvm/guest_memfd.c` | `kvm_gmem_populate` |
 # | double add → `-EIO` | `arch/x86/kvm/mmu/mmu.c` | `kvm_tdp_mmu_map_private_pfn` |
 #

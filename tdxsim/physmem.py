@@ -50,7 +50,7 @@ class PhysicalMemory:
         self.trace = trace
         self.frames: dict[int, Frame] = {}
         self._next = platform.PHYS_ALLOC_START // PAGE_SIZE
-        self._limit = platform.PHYS_MEM_SIZE // PAGE_SIZE
+        self._limit = platform.SEAMRR_BASE // PAGE_SIZE  # SEAMRR is never handed out
         self._freed: list[int] = []
 
     def alloc(self, owner: Owner, origin: str = "") -> int:

@@ -13,6 +13,14 @@ PHYS_MEM_SIZE = 1 << 40
 #: The allocator hands out the lowest free frame at or above this address (the first 1 MiB stays unused, as on a PC).
 PHYS_ALLOC_START = 1 << 20
 
+#: Physical address width including the KeyID bits (MK-TME takes the top bits of the physical address): HKIDs
+#: 0-63 live in bits [KEYID_SHIFT, MAX_PA). The TDX module refuses any HPA operand with a bit at or above MAX_PA.
+MAX_PA = 46
+KEYID_SHIFT = 40
+#: SEAMRR, the range holding the TDX module: the top 64 MiB of simulated RAM, never handed out by the allocator.
+SEAMRR_SIZE = 1 << 26
+SEAMRR_BASE = PHYS_MEM_SIZE - SEAMRR_SIZE
+
 #: CPU packages: TDH.MNG.KEY.CONFIG runs once per package (tdx_td_init, arch/x86/kvm/vmx/tdx.c).
 NR_PACKAGES = 1
 #: Private KeyIDs are [16, 64), the example range of Documentation/arch/x86/tdx.rst. The kernel keeps the first as
@@ -31,6 +39,17 @@ DEFAULT_GPAW = 48
 #: TSC offset and multiplier read back with TDH.MNG.RD after TDH.MNG.INIT (arbitrary, fixed for determinism).
 TSC_OFFSET = 0
 TSC_MULTIPLIER = 1 << 48
+
+
+def pa_with_keyid(pfn: int, keyid: int) -> int:
+    """A pfn with HKID bits set, as software names a page through a KeyID (the HKID sits in the address)."""
+    return pfn | keyid << (KEYID_SHIFT - PAGE_SHIFT)
+
+
+def split_keyid(pa_pfn: int) -> tuple[int, int]:
+    """(pfn, HKID) of a pfn that may carry HKID bits."""
+    shift = KEYID_SHIFT - PAGE_SHIFT
+    return pa_pfn & ((1 << shift) - 1), pa_pfn >> shift
 
 
 def describe() -> dict:

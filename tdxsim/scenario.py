@@ -173,6 +173,7 @@ OPS: dict[str, dict[str, tuple[Callable, Any]]] = {
         "attributes": (_bits(uapi.TD_ATTRIBUTES), ["SEPT_VE_DISABLE"]),
         "gpaw": (_num, 48),
         "hw_error": (_num, 0),
+        "cpuid_nent": (_int32, 1),
     },
     "KVM_CREATE_VCPU": {"id": (_int32, REQUIRED)},
     "KVM_TDX_INIT_VCPU": {"vcpu": (_int32, REQUIRED), "hw_error": (_num, 0), "data": (_num, 0)},
@@ -302,7 +303,8 @@ def parse_header(doc: Any) -> tuple[str, bool]:
     if not isinstance(in_place, bool):
         raise ScenarioError('"gmem_in_place_conversion" must be true or false')
     if in_place and not FLAVOURS[kernel].has_in_place:
-        raise ScenarioError(f'kernel {kernel!r} has no gmem_in_place_conversion parameter (only "v8" has it)')
+        names = " and ".join(f'"{name}"' for name, fl in FLAVOURS.items() if fl.has_in_place)
+        raise ScenarioError(f"kernel {kernel!r} has no gmem_in_place_conversion parameter (only {names} have it)")
     if not isinstance(doc.get("steps"), list):
         raise ScenarioError('"steps" must be a list of steps')
     return kernel, in_place

@@ -28,7 +28,7 @@ SRC_VA = 0x7F4000000000  # separate source buffers
 SHARED_BIT = 1 << 47  # gpaw 48 (the default): TDX_SHARED_BIT_PWL_4 (arch/x86/kvm/vmx/tdx.c, kvm-x86 09c6f74ecb86)
 MEASURE = ["KVM_TDX_MEASURE_MEMORY_REGION"]
 PRIVATE = ["KVM_MEMORY_ATTRIBUTE_PRIVATE"]
-KERNELS = ("pre-2a62345b3052", "2a62345b3052", "kvm-x86-2026-06", "v8")
+KERNELS = ("pre-2a62345b3052", "2a62345b3052", "kvm-x86-2026-06", "v8", "v13")
 LEAF_STATES = {"MAPPED", "PENDING", "BLOCKED", "PENDING_BLOCKED"}
 
 
@@ -44,8 +44,8 @@ def _op(op: str, label: str | None = None, **args) -> dict:
 
 
 def default_in_place(kernel: str) -> bool:
-    """The contract: gmem_in_place_conversion defaults to true for v8 and false for every other flavour."""
-    return kernel == "v8"
+    """The contract: gmem_in_place_conversion defaults to true for v8 and v13 and false for every other flavour."""
+    return kernel in ("v8", "v13")
 
 
 def td_setup(
@@ -272,3 +272,52 @@ def mrtd(pages: list[tuple[int, bytes | None]]) -> str:
             for i in range(0, PAGE, 256):
                 h.update(record(b"MR.EXTEND", gpa + i) + content[i : i + 256])
     return h.hexdigest()
+
+
+# -- the seed thread's answers (tdxsim.widgets.seed toggles), from the sources --------------------------------------
+
+#: Out-of-place (in-place conversion off), per source_addr choice, per kernel flavour, in the flavours' order
+#: (pre-2a62345b3052, 2a62345b3052, kvm-x86-2026-06, v8, v13). Sources: a separate buffer is the normal copy
+#: (tdx_gmem_post_populate); 0 is GUP'd as an address before 2a62345b3052 (EFAULT unmapped, the 'Y' when VA 0 is
+#: mapped: Yan, CAEvNRgHb6WmOha6…), -EOPNOTSUPP after it and in v8 (`if (!src_page) return -EOPNOTSUPP`, v8 23/46),
+#: -EINVAL up front in kvm-x86 09c6f74e (`!region.source_addr`) and v13 (`!gmem_in_place_conversion &&
+#: !region.source_addr`, sean-jc/linux 07f26358); an unmapped address and a private guest_memfd page fail the GUP
+#: (-EFAULT; kvm_gmem_fault_user_mapping refuses private pages); a misaligned one is -EINVAL (`!PAGE_ALIGNED`).
+SEED_OFF = {
+    "buffer": ("OK", "OK", "OK", "OK", "OK"),
+    "zero": ("EFAULT", "EOPNOTSUPP", "EINVAL", "EOPNOTSUPP", "EINVAL"),
+    "zero_va0": ("OK", "EOPNOTSUPP", "EINVAL", "EOPNOTSUPP", "EINVAL"),
+    "unmapped": ("EFAULT",) * 5,
+    "misaligned": ("EINVAL",) * 5,
+    "gmem_page": ("EFAULT",) * 5,
+}
+#: In-place conversion on (v8 and v13 only): 0 is the target page itself (v8 23/46; v13 `src_page ?: pfn_to_page`),
+#: also when VA 0 is mapped (seed mail: the mapping "is irrelevant"); a page left shared is -EINVAL (not private,
+#: kvm_gmem_populate); the guest_memfd page as a source faults private (-EFAULT); unmapped -EFAULT; misaligned
+#: -EINVAL; a separate buffer is copied.
+SEED_ON = {
+    "buffer": "OK",
+    "zero": "OK",
+    "zero_va0": "OK",
+    "unmapped": "EFAULT",
+    "misaligned": "EINVAL",
+    "gmem_page": "EFAULT",
+}
+SEED_KERNELS = KERNELS
+
+
+def seed_expected(
+    kernel: str, in_place: bool, source: str, converted: bool = True, add_twice: bool = False
+) -> str | None:
+    """The errno name (or "OK") the sources give for one set of seed toggles; None when the kernel has no in-place
+    conversion. A second add of the same GPA is -EIO (kvm_tdp_mmu_map_private_pfn, RET_PF_SPURIOUS; Yan,
+    akSx0Bx1RKe9DCXw…), -EEXIST before 2a62345b3052 (the folio is already prepared); a page never converted to
+    private is -EINVAL whatever the source (kvm_gmem_populate's private check)."""
+    if in_place and kernel not in ("v8", "v13"):
+        return None
+    first = SEED_ON[source] if in_place else SEED_OFF[source][SEED_KERNELS.index(kernel)]
+    if in_place and not converted and first == "OK":
+        return "EINVAL"
+    if add_twice and first == "OK":
+        return "EEXIST" if kernel == "pre-2a62345b3052" else "EIO"
+    return first

@@ -80,3 +80,25 @@ def test_relative_links_resolve(name: str) -> None:
         assert resolved.exists(), f"{name}: broken link {target}"
         if anchor and resolved.suffix == ".md":
             assert anchor in _anchors(resolved), f"{name}: no anchor #{anchor} in {path}"
+
+
+def _nbval_sanitize(text: str) -> str:
+    """Apply notebooks/nbval_sanitize.cfg as nbval does (nbval.plugin get_sanitize_patterns, then re.sub in order)."""
+    from nbval.plugin import get_sanitize_patterns
+
+    for regex, replace in get_sanitize_patterns((NOTEBOOKS / "nbval_sanitize.cfg").read_text(encoding="utf-8")):
+        text = re.sub(regex, replace, text)
+    return text
+
+
+def test_sanitizer_keeps_mrtds_and_blanks_animation_ids():
+    """Chapter 05 prints 32-hex-digit MRTD prefixes (SHA-384, intel/tdx-module TDX_1.5.01 tdh_mr_finalize.c): nbval must see them change, so the
+    sanitizer leaves them alone; matplotlib's to_jshtml element ids (`anim` + uuid4().hex, matplotlib/animation.py)
+    differ on every run and are blanked."""
+    mrtd_line = "classic, single-pass   90c20107ca5e46ed436217582a2633f4…"
+    full_mrtd = "fcdabf6fdf38b87d2e3a89b1ab68c242abb261dffa70ef6f1dc2220c2752d2729cdf1be92afc2e0e4297f04e2b629552"
+    assert _nbval_sanitize(mrtd_line) == mrtd_line
+    assert _nbval_sanitize(full_mrtd) == full_mrtd
+    uid = "5c13ecdb486088ebccdb2f4d84a935ab"
+    html = f'<img id="_anim_img{uid}"><script>var anim{uid} = new Animation();</script>'
+    assert _nbval_sanitize(html) == '<img id="_anim_imgID"><script>var animID = new Animation();</script>'

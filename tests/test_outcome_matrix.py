@@ -443,6 +443,40 @@ def test_row18_2a62345b3052_null_source_eopnotsupp(va0_mapped):
     _nothing_added(out)
 
 
+@pytest.mark.parametrize("va0_mapped", [False, True])
+def test_v13_in_place_off_null_source_is_einval_up_front(va0_mapped):
+    """The series as it landed (sean-jc/linux 07f26358 arch/x86/kvm/vmx/tdx.c tdx_vcpu_init_mem_region):
+    "if (!PAGE_ALIGNED(region.source_addr) || (!gmem_in_place_conversion && !region.source_addr) || ...)
+    return -EINVAL;" before the loop, so no kvm_gmem_populate, no SEAMCALL and no copy_to_user of the region (v8's
+    -EOPNOTSUPP came from post_populate, inside the loop, with the region written back). VA 0 is irrelevant.
+    """
+    out = _va0_scenario("v13", va0_mapped)
+    st = step(out, "add")
+    assert_errno(st, "EINVAL")
+    assert st["seamcalls"] == []
+    assert_region_not_written(st, 0, 0, 1)
+    _nothing_added(out)
+
+
+@pytest.mark.parametrize("nr_pages", [1, 2])
+def test_v13_in_place_add_of_written_page(nr_pages):
+    """sean-jc/linux 07f26358 tdx_gmem_post_populate: "kvm_tdx->page_add_src = src_page ?: pfn_to_page(pfn);" and
+    tdx_vcpu_init_mem_region: "if (region.source_addr) region.source_addr += PAGE_SIZE;": with in-place conversion,
+    source_addr 0 adds each page in place from what userspace wrote while it was shared; source_addr stays 0."""
+    contents = [DATA, DATA2][:nr_pages]
+    steps = td_setup("v13", model="in-place")
+    steps += [write(GMEM_VA + i * PAGE, c) for i, c in enumerate(contents)]
+    steps += [set_private("in-place", 0, nr_pages * PAGE), init_mem_region(0, 0, nr_pages=nr_pages, label="add")]
+    steps += [finalize()] + [guest_read(i * PAGE, PAGE, label=f"read{i}") for i in range(nr_pages)]
+    out = run(steps, "v13", True)
+    st = step(out, "add")
+    assert_ok(st)
+    assert leaves(st, "TDH.MEM.PAGE.ADD") == ["TDH.MEM.PAGE.ADD"] * nr_pages
+    assert st["region"] == region(0, nr_pages * PAGE, 0)
+    for i, c in enumerate(contents):
+        assert bytes.fromhex(step(out, f"read{i}")["data"])[: len(c)] == c
+
+
 def test_row19_pre_2a62345b3052_va0_unmapped():
     """Row 19, VA 0 unmapped (Ackerley, CAEvNRgHb6WmOha6Pct_Tn8Ucuov95L=fj5=2R9gcHfx=b2V_+A@mail.gmail.com, Yan: before
     2a62345b3052 TDX's post_populate GUP'd source_addr itself): the GUP fails, "-EFAULT typ." (inferred); the contract

@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
+from scenario_helpers import SEED_KERNELS, seed_expected
 
 from tdxsim import errno, plot
 from tdxsim.plot.ownership import OWNER_INDEX, OwnershipView
@@ -185,15 +186,19 @@ def test_timeline_highlight_and_size():
 # -- outcome matrix ----------------------------------------------------------------------------------------------
 
 
-def test_matrix_cells_carry_the_errno_of_their_run():
+def test_matrix_cells_show_the_sources_answers():
+    """Every cell of the figure carries the errno the sources give for its row and kernel (scenario_helpers
+    SEED_OFF / SEED_ON / seed_expected, each value cited there), not the run's own answer read back."""
     cells = run_matrix()
     g = gids(plot.outcome_matrix(cells, selected=(1, 3)))
     assert "selected:1:3" in g
+    assert [cell.kernel for cell in cells[0]] == list(SEED_KERNELS)
     for r, row in enumerate(cells):
+        t = row[0].row.toggles
         for c, cell in enumerate(row):
-            assert f"cell:{r}:{c}:{cell.errno or 'n/a'}" in g
+            expected = seed_expected(cell.kernel, t.in_place, t.source, t.converted, t.add_twice)
+            assert f"cell:{r}:{c}:{expected or 'n/a'}" in g, (row[0].row.label, cell.kernel)
             if cell.run is not None:
-                assert cell.errno == (cell.run.result["errno"] or "OK")
                 assert cell.source is not None and (cell.source.url or "." in cell.source.ref)
 
 

@@ -42,6 +42,7 @@ from scenario_helpers import (
     source_buffer,
     step,
     td_setup,
+    tdx_error,
     write,
 )
 
@@ -160,6 +161,20 @@ def test_row34_runtime_of_an_augmented_accepted_page(model):
     assert_ok(st)
     assert leaves(st) == ZAP_RUNNING
     assert "0x3000" not in out["final"]["sept"]
+
+
+@pytest.mark.parametrize("status", ["TDX_GPA_RANGE_ALREADY_BLOCKED", "TDX_OPERAND_INVALID"])
+def test_any_non_zero_block_status_bugs_the_vm(status):
+    """arch/x86/kvm/vmx/tdx.c (kvm-x86 09c6f74e, sean-jc/linux 07f26358) tdx_sept_remove_leaf_spte:
+    "if (TDX_BUG_ON_2(err, TDH_MEM_RANGE_BLOCK, entry, level_state, kvm)) return -EIO;", and __TDX_BUG_ON's test is
+    "bool __ret = !!(__err);": a success-class status (bit 63 clear, TDX_GPA_RANGE_ALREADY_BLOCKED 0x00000B07…)
+    bugs the VM exactly as an error does. The zap stops at BLOCK: no TRACK, no REMOVE."""
+    model = "in-place"
+    steps = setup(model) + add_page(model) + [finalize(), tdx_error("TDH.MEM.RANGE.BLOCK", status)]
+    out = run(steps + [to_shared(model, 0, label="conv")], in_place=True)
+    st = step(out, "conv")
+    assert leaves(st) == ["TDH.MEM.RANGE.BLOCK"]
+    assert out["final"]["vm_dead"] is True
 
 
 def test_runtime_zap_of_a_pending_page():

@@ -231,14 +231,16 @@ SOURCE_ZERO_OUTCOME = {
     "2a62345b3052": ("EOPNOTSUPP", "EOPNOTSUPP"),  # 2a62345b3052: `if (!src_page) return -EOPNOTSUPP`
     "kvm-x86-2026-06": ("EINVAL", "EINVAL"),  # tdx.c at kvm-x86 09c6f74ecb86: `!region.source_addr`
     "v8": ("EOPNOTSUPP", "EOPNOTSUPP"),  # v8 23/46 with gmem_in_place_conversion off
+    "v13": ("EINVAL", "EINVAL"),  # sean-jc/linux 07f26358: `(!gmem_in_place_conversion && !region.source_addr)`
 }
 
 
 @pytest.mark.parametrize("va0_mapped", [False, True], ids=["va0-unmapped", "va0-mapped"])
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_source_addr_zero_under_each_kernel_flavour(kernel, va0_mapped):
-    """One scenario (out-of-place, gmem_in_place_conversion false) replayed under the four flavours of the contract; the
-    source_addr = 0 outcome is that flavour's (SOURCE_ZERO_OUTCOME). None means success with the VA-0 page as source.
+    """One scenario (out-of-place, gmem_in_place_conversion false) replayed under the five flavours of the contract;
+    the source_addr = 0 outcome is that flavour's (SOURCE_ZERO_OUTCOME). None means success with the VA-0 page as
+    source.
     """
     steps = td_setup(kernel, False, "out-of-place")
     if va0_mapped:

@@ -52,6 +52,8 @@ TDX_EPT_PAGE_NOT_FREE = 0xC0000B0E00000000
 STATUS_MASK = 0xFFFFFFFF00000000  # TDX_SEAMCALL_STATUS_MASK
 # operand ids: RCX from arch/x86/kvm/vmx/tdx_errno.h; R8/R9 follow the GPR numbering (RCX=1, RDX=2)
 RCX, R8, R9 = 0x01, 0x08, 0x09
+#: intel/tdx-module tag TDX_1.5.01 include/auto_gen/tdx_error_codes_defs.h: "#define OPERAND_ID_SEPT_TREE 146ULL".
+SEPT_TREE = 146
 
 # -- PAMT page types (pamt_manager.h) and the owners the simulator pairs with them -------------------------------------
 
@@ -553,16 +555,35 @@ def test_page_add_gpa_not_private_4k_is_operand_invalid(m, gpa):
     assert m.pt(target) == PT_NDA and m.state_events(mark, "pamt") == []
 
 
-def test_page_add_source_with_a_private_keyid_is_rejected_on_r9(m):
-    """tdh_mem_page_add.c: the source (R9) must pass shared_hpa_check (KeyID bits below private_hkid_min); a TD-private
-    page carries the TD's private HKID. tdh_mem_page_add.c: source is checked as R9, after the entry state and before
-    the target."""
+def test_page_add_source_check_is_the_address_not_the_frame(m):
+    """intel/tdx-module TDX_1.5.01 tdh_mem_page_add.c: "shared_hpa_check_with_pwr_2_alignment(source_pa, …)" then
+    "api_error_with_operand_id(return_val, OPERAND_ID_R9)"; helpers.c shared_hpa_check: "Check that HKID bits in
+    the HPA are in the range configured for shared HKIDs". The frame's own KeyID is not consulted: a TD-private
+    frame named without HKID bits passes, and the copy reads it through KeyID 0 (what the host would read: zeros,
+    docs/fidelity.md); the same frame named through its private HKID is refused on R9."""
     m.sept_path()  # GPA and GPA + PAGE share their S-EPT tables
     private_src = m.add(GPA)
+    assert m.mem.frames[private_src].keyid == HKID
     target, mark = m.page(), m.mark()
-    ret = m.module.tdh_mem_page_add(m.tdr, GPA + PAGE, target, private_src)
-    assert ret >> 63 and ret & ~STATUS_MASK == R9
+    ret = m.module.tdh_mem_page_add(m.tdr, GPA + PAGE, m.page(), platform.pa_with_keyid(private_src, HKID))
+    assert ret == TDX_OPERAND_INVALID | R9 == 0xC000010000000009
     assert_untouched(m, mark, GPA + PAGE, 0, "FREE")
+    assert m.module.tdh_mem_page_add(m.tdr, GPA + PAGE, target, private_src) == TDX_SUCCESS
+    assert bytes(m.mem.view(target)) == bytes(PAGE) != DATA
+
+
+@pytest.mark.parametrize(
+    "source",
+    [1 << (46 - 12), (platform.SEAMRR_BASE >> 12) + 1],
+    ids=["bit-at-MAX_PA", "inside-SEAMRR"],
+)
+def test_page_add_source_beyond_max_pa_or_in_seamrr_is_rejected_on_r9(m, source):
+    """helpers.c shared_hpa_check (TDX_1.5.01): "Check that no bits above MAX_PA are set" and "Check that the
+    provided HPA is outside SEAMRR", each TDX_OPERAND_INVALID, reported by PAGE.ADD with OPERAND_ID_R9."""
+    m.sept_path()
+    target, mark = m.page(), m.mark()
+    assert m.module.tdh_mem_page_add(m.tdr, GPA, target, source) == TDX_OPERAND_INVALID | R9
+    assert_untouched(m, mark, GPA, 0, "FREE")
 
 
 def test_page_add_target_not_pt_nda_is_rejected_on_r8(m):
@@ -580,7 +601,7 @@ def test_page_add_check_order(m):
     two checks at once and must report the earlier one."""
     bad_target = m.td.tdcs[0]
     m.sept_path()
-    private_src = m.add(GPA)
+    private_src = platform.pa_with_keyid(m.add(GPA), HKID)  # a source address with private HKID bits
     # entry state (MAPPED) before source and target
     assert m.module.tdh_mem_page_add(m.tdr, GPA, bad_target, private_src) == TDX_EPT_ENTRY_STATE_INCORRECT | RCX
     # source before target
@@ -697,6 +718,19 @@ def test_page_aug_pre_states(m, phase, state):
     assert m.pt(target) == PT_NDA
 
 
+def test_page_aug_checks_the_entry_before_the_target(m):
+    """tdh_mem_page_aug.c (TDX_1.5.01): the walk and "sept_state_is_seamcall_leaf_allowed(TDH_MEM_PAGE_AUG_LEAF, …)"
+    (TDX_EPT_ENTRY_STATE_INCORRECT, OPERAND_ID_RCX) come before "check_and_lock_free_range_hpa(td_page_pa,
+    OPERAND_ID_R8, …)". An AUG of the very page already MAPPED there fails two checks and reports the entry."""
+    m.sept_path()
+    page = m.add()
+    m.finalize()
+    assert m.pt(page) == PT_REG
+    assert m.module.tdh_mem_page_aug(m.tdr, GPA, page) == TDX_EPT_ENTRY_STATE_INCORRECT | RCX
+    # A FREE entry with a target that is not PT_NDA is the target's failure, on R8.
+    assert m.module.tdh_mem_page_aug(m.tdr, GPA + PAGE, page) == TDX_PAGE_METADATA_INCORRECT | R8
+
+
 def test_page_aug_is_not_measured():
     """tdh_mem_page_aug.c: AUG does no measurement, so a TD finalized after AUGs only has the empty MRTD
     (tests/data/mrtd-vectors.json vector 1)."""
@@ -785,7 +819,8 @@ def test_range_unblock_when_runnable_needs_tlb_tracking(m, state):
     m.block(GPA, level)
     mark = m.mark()
     ret = m.module.tdh_mem_range_unblock(m.tdr, base(GPA, level), level)
-    assert ret & STATUS_MASK == TDX_TLB_TRACKING_NOT_DONE
+    # tdh_mem_range_unblock.c (TDX_1.5.01): "api_error_with_operand_id(TDX_TLB_TRACKING_NOT_DONE, OPERAND_ID_SEPT_TREE)"
+    assert ret == TDX_TLB_TRACKING_NOT_DONE | SEPT_TREE == 0xC0000B0800000092
     assert_untouched(m, mark, GPA, level, state)
     assert m.module.tdh_mem_track(m.tdr) == TDX_SUCCESS
     mark = m.mark()
@@ -801,7 +836,7 @@ def test_track_before_block_does_not_count(m):
     m.finalize()
     assert m.module.tdh_mem_track(m.tdr) == TDX_SUCCESS
     m.block()
-    assert m.module.tdh_mem_range_unblock(m.tdr, GPA, 0) & STATUS_MASK == TDX_TLB_TRACKING_NOT_DONE
+    assert m.module.tdh_mem_range_unblock(m.tdr, GPA, 0) == TDX_TLB_TRACKING_NOT_DONE | SEPT_TREE
 
 
 # == TDH.MEM.PAGE.REMOVE and TDH.PHYMEM.PAGE.WBINVD (tdh_mem_page_remove.c) ============================================
@@ -841,16 +876,18 @@ def test_page_remove_when_runnable_needs_block_and_track(m, state):
     page = m.td.sept_pfn[(0, GPA)]
     mark = m.mark()
     ret = m.module.tdh_mem_page_remove(m.tdr, GPA, Owner.GMEM_PRIVATE)
+    # tdh_mem_page_remove.c (TDX_1.5.01): "api_error_with_operand_id(TDX_GPA_RANGE_NOT_BLOCKED, OPERAND_ID_RCX)" and
+    # "api_error_with_operand_id(TDX_TLB_TRACKING_NOT_DONE, OPERAND_ID_RCX)".
     if state in ("MAPPED", "PENDING"):
-        assert ret & STATUS_MASK == TDX_GPA_RANGE_NOT_BLOCKED
+        assert ret == TDX_GPA_RANGE_NOT_BLOCKED | RCX == 0xC0000B0600000001
         assert_untouched(m, mark, GPA, 0, state)
         m.block()
         state = BLOCK_POST[state]
     else:
-        assert ret & STATUS_MASK == TDX_TLB_TRACKING_NOT_DONE
+        assert ret == TDX_TLB_TRACKING_NOT_DONE | RCX == 0xC0000B0800000001
         assert_untouched(m, mark, GPA, 0, state)
     mark = m.mark()
-    assert m.module.tdh_mem_page_remove(m.tdr, GPA, Owner.GMEM_PRIVATE) & STATUS_MASK == TDX_TLB_TRACKING_NOT_DONE
+    assert m.module.tdh_mem_page_remove(m.tdr, GPA, Owner.GMEM_PRIVATE) == TDX_TLB_TRACKING_NOT_DONE | RCX
     assert_untouched(m, mark, GPA, 0, state)
     assert m.module.tdh_mem_track(m.tdr) == TDX_SUCCESS
     mark = m.mark()
@@ -926,7 +963,8 @@ def test_sept_remove_needs_every_child_free(m, child):
     table = m.td.sept_pfn[(1, base(GPA, 1))]
     mark = m.mark()
     ret = m.module.tdh_mem_sept_remove(m.tdr, base(GPA, 1), 1, Owner.HOST)
-    assert ret & STATUS_MASK == TDX_EPT_PAGE_NOT_FREE
+    # tdh_mem_sept_remove.c (TDX_1.5.01): "api_error_with_operand_id(TDX_EPT_PAGE_NOT_FREE, OPERAND_ID_RCX)"
+    assert ret == TDX_EPT_PAGE_NOT_FREE | RCX == 0xC0000B0E00000001
     assert_untouched(m, mark, GPA, 1, "NL_MAPPED")
     assert m.pt(table) == PT_EPT
     assert m.module.tdh_mem_page_remove(m.tdr, GPA + PAGE, Owner.HOST) == TDX_SUCCESS
@@ -942,12 +980,13 @@ def test_sept_remove_when_runnable_needs_block_and_track(m):
     m.finalize()
     mark = m.mark()
     ret = m.module.tdh_mem_sept_remove(m.tdr, base(GPA, 1), 1, Owner.HOST)
-    assert ret & STATUS_MASK == TDX_GPA_RANGE_NOT_BLOCKED
+    # tdh_mem_sept_remove.c (TDX_1.5.01): TDX_GPA_RANGE_NOT_BLOCKED and TDX_TLB_TRACKING_NOT_DONE, each OPERAND_ID_RCX
+    assert ret == TDX_GPA_RANGE_NOT_BLOCKED | RCX
     assert_untouched(m, mark, GPA, 1, "NL_MAPPED")
     m.block(GPA, 1)
     mark = m.mark()
     ret = m.module.tdh_mem_sept_remove(m.tdr, base(GPA, 1), 1, Owner.HOST)
-    assert ret & STATUS_MASK == TDX_TLB_TRACKING_NOT_DONE
+    assert ret == TDX_TLB_TRACKING_NOT_DONE | RCX
     assert_untouched(m, mark, GPA, 1, "NL_BLOCKED")
     assert m.module.tdh_mem_track(m.tdr) == TDX_SUCCESS
     mark = m.mark()

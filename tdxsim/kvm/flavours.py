@@ -18,8 +18,13 @@ class Flavour:
     #: kvm_gmem_populate() GUPs a non-NULL source before taking the filemap invalidate lock (2a62345b3052).
     gup_in_populate: bool
     #: tdx_vcpu_init_mem_region() rejects source_addr == 0 with -EINVAL up front (Sean's change after the
-    #: "kvm: sev: Fix issues reported by Sashiko" thread, Jun 2026; kvm-x86 09c6f74e arch/x86/kvm/vmx/tdx.c).
+    #: "kvm: sev: Fix issues reported by Sashiko" thread, Jun 2026; kvm-x86 09c6f74e arch/x86/kvm/vmx/tdx.c:
+    #: `!region.source_addr` in the first validation).
     null_source_einval: bool
+    #: The series as it landed: the up-front check is `(!gmem_in_place_conversion && !region.source_addr)` -> -EINVAL,
+    #: and tdx_gmem_post_populate() takes `src_page ?: pfn_to_page(pfn)`, with no -EOPNOTSUPP left (sean-jc/linux
+    #: 07f26358894029ac26441664ce21bd73748903d0 arch/x86/kvm/vmx/tdx.c).
+    null_source_needs_in_place: bool
     #: kvm_gmem_populate() refuses an already-prepared folio with -EEXIST (preparation tracking, dropped by the
     #: populate rework that ends in 2a62345b3052).
     populate_checks_prepared: bool
@@ -40,6 +45,7 @@ FLAVOURS: dict[str, Flavour] = {
             summary="kvm-x86 before Jan 2026: tdx_gmem_post_populate() GUPs source_addr itself, even 0",
             gup_in_populate=False,
             null_source_einval=False,
+            null_source_needs_in_place=False,
             populate_checks_prepared=True,
             has_in_place=False,
             map_gpa_ret_eagain=False,
@@ -57,6 +63,7 @@ FLAVOURS: dict[str, Flavour] = {
             summary="kvm-x86 with Michael Roth's populate rework: a NULL source is -EOPNOTSUPP in post_populate",
             gup_in_populate=True,
             null_source_einval=False,
+            null_source_needs_in_place=False,
             populate_checks_prepared=False,
             has_in_place=False,
             map_gpa_ret_eagain=False,
@@ -70,6 +77,7 @@ FLAVOURS: dict[str, Flavour] = {
             summary="kvm-x86 at 09c6f74e: source_addr == 0 is -EINVAL in the up-front validation",
             gup_in_populate=True,
             null_source_einval=True,
+            null_source_needs_in_place=False,
             populate_checks_prepared=False,
             has_in_place=False,
             map_gpa_ret_eagain=True,
@@ -83,6 +91,7 @@ FLAVOURS: dict[str, Flavour] = {
             summary="the guest_memfd in-place conversion series v8: 0 means 'no source page'",
             gup_in_populate=True,
             null_source_einval=False,
+            null_source_needs_in_place=False,
             populate_checks_prepared=False,
             has_in_place=True,
             map_gpa_ret_eagain=True,
@@ -90,7 +99,34 @@ FLAVOURS: dict[str, Flavour] = {
                 "Proposed, not merged: 20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com on kvm-x86/next "
                 "b7fbe9a1bf9e. With gmem_in_place_conversion on, a NULL source makes the target page its own "
                 "PAGE.ADD source; off, -EOPNOTSUPP. A never-written page is zeroed in __kvm_gmem_get_pfn() "
-                "(v8 21/46) and added as zeros."
+                "(v8 21/46) and added as zeros. Superseded by v13 (below)."
+            ),
+        ),
+        Flavour(
+            name="v13",
+            summary="the in-place conversion series as it landed (v13): 0 without in-place is -EINVAL up front",
+            gup_in_populate=True,
+            null_source_einval=False,
+            null_source_needs_in_place=True,
+            populate_checks_prepared=False,
+            has_in_place=True,
+            map_gpa_ret_eagain=True,
+            notes=(
+                "Confirmed at sean-jc/linux 07f26358894029ac26441664ce21bd73748903d0 arch/x86/kvm/vmx/tdx.c: "
+                "tdx_vcpu_init_mem_region() returns -EINVAL for (!gmem_in_place_conversion && !region.source_addr) "
+                "in its first validation, before any folio is looked up; tdx_gmem_post_populate() sets "
+                "page_add_src = src_page ?: pfn_to_page(pfn), so a NULL source is always the target page; "
+                "source_addr advances only when non-zero; tdx_complete_vmcall_map_gpa maps EAGAIN/EINVAL and fails "
+                "other values with -EINVAL; __TDX_BUG_ON bugs the VM on any non-zero status. "
+                "Inferred: that this tdx.c is v13 as applied (20260910-gmem-inplace-conversion-v13-0-dd6fbf94f4e1"
+                "@google.com, 44 patches, after v10 20260807-gmem-inplace-conversion-v10-0-2fc18ee6d3ba@google.com "
+                "and v12 20260830-gmem-inplace-conversion-v12-0-85e5fd25252a@google.com): the cover letters and the "
+                "applied commit could not be reached; a lore digest of 24 Sep 2026 reports a b4 'applied' reply to "
+                "v13 without naming the tree. Inferred from v8: everything in guest_memfd (per-index attributes, "
+                "KVM_SET_MEMORY_ATTRIBUTES2, INIT_SHARED, the zeroing of a folio that is not up to date in "
+                "__kvm_gmem_get_pfn, v8 21/46), since no guest_memfd.c of the landed series could be read; and "
+                "intel-tdx.rst, whose stored sean-jc/linux copy (1934f0de) still has v8's sentence 'If guest_memfd "
+                "in-place conversion is enabled, pass NULL for @source_addr'."
             ),
         ),
     )

@@ -17,7 +17,7 @@ from tdxsim.kvm.guest_memfd import kvm_gmem_populate
 from tdxsim.kvm.uapi import KVM_TDX_MEASURE_MEMORY_REGION, TDX_TD_ATTR_SEPT_VE_DISABLE
 from tdxsim.physmem import Owner
 from tdxsim.tdx.mrtd import EXTEND_CHUNK
-from tdxsim.tdx.status import STATUS, is_busy, is_error, status_name
+from tdxsim.tdx.status import STATUS, is_busy, status_name
 
 if TYPE_CHECKING:
     from tdxsim.kvm.kvm_main import Kvm, Vcpu
@@ -87,7 +87,8 @@ class KvmTdx:
         return not gpa >> self.shared_bit() & 1
 
     def _bug(self, leaf: str, err: int) -> int:
-        """TDX_BUG_ON / KVM_BUG_ON: an unexpected SEAMCALL error bugs the VM; the caller returns -EIO."""
+        """TDX_BUG_ON / KVM_BUG_ON: a SEAMCALL status the caller did not expect bugs the VM; the caller returns -EIO.
+        `__TDX_BUG_ON` tests `!!(__err)`: every non-zero status, not only those with error bit 63."""
         self.kvm.kvm_vm_bugged(f"{leaf} failed: {status_name(err)}")
         return -EIO
 
@@ -109,8 +110,15 @@ class KvmTdx:
         return -EINVAL
 
     @traced("kvm")
-    def tdx_td_init(self, cmd: KvmTdxCmd, attributes: int, gpaw: int, nent: int = 0) -> int:
-        """KVM_TDX_INIT_VM: checks in tdx_td_init and setup_tdparams order, then __tdx_td_init's SEAMCALLs."""
+    def tdx_td_init(self, cmd: KvmTdxCmd, attributes: int, gpaw: int, nent: int) -> int:
+        """KVM_TDX_INIT_VM: checks in tdx_td_init and setup_tdparams order, then __tdx_td_init's SEAMCALLs.
+
+        `nent` is `kvm_tdx_init_vm.cpuid.nent`, which tdx_td_init reads with get_user() first: above
+        KVM_MAX_CPUID_ENTRIES it is -E2BIG before anything else is copied. The entries themselves are QEMU's; the one
+        modelled is CPUID 0x80000008, whose EAX[23:16] is `gpaw`: with nent 0 there is none, and
+        setup_tdparams_eptp_controls returns -EINVAL. setup_tdparams' `kvm->created_vcpus` -> -EBUSY is not
+        modelled: a vCPU exists only once the TD is INITIALIZED (tdx_vcpu_create), and then the first check fails.
+        """
         if self.state != TD_STATE_UNINITIALIZED:
             return -EINVAL
         if cmd.flags:
@@ -118,11 +126,9 @@ class KvmTdx:
         if nent > KVM_MAX_CPUID_ENTRIES:
             return -E2BIG
         # setup_tdparams
-        if self.kvm.vcpus:
-            return -EBUSY
         if attributes & ~KVM_SUPPORTED_TDX_TD_ATTRS:
             return -EINVAL
-        if gpaw not in (48, 52):
+        if not nent or gpaw not in (48, 52):  # setup_tdparams_eptp_controls: no 0x80000008 entry, or its GPAW
             return -EINVAL
         return self.__tdx_td_init(cmd, attributes, gpaw)
 
@@ -252,7 +258,10 @@ class KvmTdx:
     @traced("kvm")
     def tdx_vcpu_init_mem_region(self, vcpu: Vcpu, cmd: KvmTdxCmd, region: KvmTdxInitMemRegion) -> int:
         """KVM_TDX_INIT_MEM_REGION: validate (tdx_vcpu_init_mem_region's checks), then one kvm_gmem_populate per page;
-        the region is written back whatever the result, pointing at the first page not done."""
+        the region is written back whatever the result, pointing at the first page not done (tdx.c
+        tdx_vcpu_init_mem_region). A zero source_addr is -EINVAL in the validation on kvm-x86 09c6f74e, and on v13
+        when gmem_in_place_conversion is off (`(!gmem_in_place_conversion && !region.source_addr)`, sean-jc/linux
+        07f26358)."""
         if vcpu.tdx_state != VCPU_TD_STATE_INITIALIZED:
             return -EINVAL
         if self.state == TD_STATE_RUNNABLE:
@@ -260,9 +269,11 @@ class KvmTdx:
         if cmd.flags & ~KVM_TDX_MEASURE_MEMORY_REGION:
             return -EINVAL
         end = region.gpa + (region.nr_pages << 12)
+        flavour = self.kvm.flavour
         if (
             region.source_addr % PAGE_SIZE
-            or (self.kvm.flavour.null_source_einval and not region.source_addr)
+            or (flavour.null_source_einval and not region.source_addr)
+            or (flavour.null_source_needs_in_place and not self.kvm.in_place and not region.source_addr)
             or region.gpa % PAGE_SIZE
             or not region.nr_pages
             or end <= region.gpa
@@ -285,8 +296,8 @@ class KvmTdx:
             if gmem_ret != 1:
                 ret = -EIO
                 break
-            # v8 23/46 advances a NULL source no further; before it, source_addr always moves on.
-            if region.source_addr or not self.kvm.flavour.has_in_place:
+            # v8 23/46 and v13 advance a NULL source no further; before them, source_addr always moves on.
+            if region.source_addr or not flavour.has_in_place:
                 region.source_addr += PAGE_SIZE
             region.gpa += PAGE_SIZE
             region.nr_pages -= 1
@@ -301,7 +312,8 @@ class KvmTdx:
 
         `src` is the source page (since 2a62345b3052; None for source_addr 0) or, before it, the user address this
         function GUPs itself. With v8 and gmem_in_place_conversion, no source means "use the target page"
-        (20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com).
+        (20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com); on v13 always, the caller having
+        refused a zero source_addr without in-place conversion.
         """
         _vcpu, flags = arg
         kvm, flavour = self.kvm, self.kvm.flavour
@@ -314,7 +326,8 @@ class KvmTdx:
             if ret != 1:
                 return -ENOMEM
         elif src is None:
-            if not (flavour.has_in_place and kvm.in_place):
+            # v13: `src_page ?: pfn_to_page(pfn)` (sean-jc/linux 07f26358); v8 23/46: only with in-place on.
+            if not (flavour.null_source_needs_in_place or (flavour.has_in_place and kvm.in_place)):
                 return -EOPNOTSUPP
             src = pfn
         self.page_add_src = src
@@ -404,11 +417,12 @@ class KvmTdx:
     @traced("kvm")
     def tdx_sept_remove_leaf_spte(self, gfn: int, level: int, pfn: int) -> int:
         """Remove a private page: TDH.MEM.RANGE.BLOCK, tdx_track, TDH.MEM.PAGE.REMOVE, TDH.PHYMEM.PAGE.WBINVD,
-        tdx_quirk_reset_paddr (a no-op on parts without X86_BUG_TDX_PW_MCE, as the simulated one). Any failure
-        bugs the VM."""
+        tdx_quirk_reset_paddr (a no-op on parts without X86_BUG_TDX_PW_MCE, as the simulated one). Any non-zero
+        status bugs the VM, a success-class one such as TDX_GPA_RANGE_ALREADY_BLOCKED included: `TDX_BUG_ON_2` is
+        `__TDX_BUG_ON`, whose test is `!!(__err)` (tdx.c in kvm-x86 09c6f74e and sean-jc/linux 07f26358)."""
         module, gpa = self.module, gfn << 12
         err = self._tdh_do_no_vcpus(module.tdh_mem_range_block, self.tdr, gpa, level)
-        if is_error(err):
+        if err:
             return self._bug("TDH.MEM.RANGE.BLOCK", err)
         self.tdx_track()
         err = self._tdh_do_no_vcpus(module.tdh_mem_page_remove, self.tdr, gpa, Owner.GMEM_PRIVATE)

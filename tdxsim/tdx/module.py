@@ -21,6 +21,7 @@ from tdxsim.tdx.status import (
     OPERAND_R9,
     OPERAND_RCX,
     OPERAND_RDX,
+    OPERAND_SEPT,
     STATUS,
     status_name,
 )
@@ -70,6 +71,17 @@ _OWNER_OF_TYPE = {
     PageType.PT_TDVPR: Owner.TDX_METADATA,
     PageType.PT_EPT: Owner.TDX_METADATA,
 }
+
+
+def shared_hpa_check(pa: int) -> bool:
+    """helpers.c shared_hpa_check (tag TDX_1.5.01), on a pfn that may carry HKID bits: no bit at or above MAX_PA,
+    no overlap with SEAMRR, and the address's HKID below the first private KeyID (`private_hkid_min`)."""
+    if pa >> (platform.MAX_PA - platform.PAGE_SHIFT):
+        return False
+    pfn, keyid = platform.split_keyid(pa)
+    if platform.SEAMRR_BASE <= pfn << platform.PAGE_SHIFT < platform.SEAMRR_BASE + platform.SEAMRR_SIZE:
+        return False
+    return keyid < platform.TDX_GLOBAL_KEYID
 
 
 @dataclass
@@ -409,8 +421,11 @@ class TdxModule:
         PT_REG) and extend MRTD with the GPA only. Only while OP_STATE is INITIALIZED (tdh_mem_page_add.c).
         Check order as the module's: TDR, OP_STATE, GPA, S-EPT walk and entry state, source (R9), target (R8).
 
-        The source passes `shared_hpa_check` only (alignment, MAX_PA, KeyID bits); nothing compares it with the
-        target, so source == target is the in-place add (tdh_mem_page_add.c, helpers.c shared_hpa_check).
+        The source (R9) passes `shared_hpa_check_with_pwr_2_alignment` only (helpers.c, tag TDX_1.5.01): below MAX_PA,
+        outside SEAMRR, and the HKID bits *of the address* below the first private KeyID. The frame's current owner
+        or KeyID is not looked at, and nothing compares source with target, so source == target is the in-place
+        add. `source` is a pfn that may carry HKID bits (`platform.pa_with_keyid`); the copy reads the frame through
+        that KeyID, so a frame encrypted under another key copies as what that read returns (zeros here).
         """
         leaf = "TDH.MEM.PAGE.ADD"
         data = {"gpa": gpa, "level": 0}
@@ -424,12 +439,18 @@ class TdxModule:
         state, err = self._walk_for(td, leaf, gpa, 0, data)
         if state is None:
             return err
-        if self.mem.frames[source].keyid != 0:
+        if not shared_hpa_check(source):
             return self._fail(leaf, "TDX_OPERAND_INVALID", OPERAND_R9, **data)
         if self.page_type(page) is not PageType.PT_NDA:
             return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_R8, **data)
-        origin = "in-place PAGE.ADD (source = target)" if source == page else f"PAGE.ADD copy of pfn {source:#x}"
-        self.mem.copy_page(page, source, origin)
+        src_pfn, src_keyid = platform.split_keyid(source)
+        frame = self.mem.frames.get(src_pfn)
+        if frame is None or frame.keyid != src_keyid:  # read through a KeyID the frame is not encrypted under
+            self.mem.clear(page, f"PAGE.ADD copy of pfn {src_pfn:#x} (read through KeyID {src_keyid}: zeros)")
+        elif src_pfn == page:
+            self.mem.copy_page(page, page, "in-place PAGE.ADD (source = target)")
+        else:
+            self.mem.copy_page(page, src_pfn, f"PAGE.ADD copy of pfn {src_pfn:#x}")
         self._assign(page, PageType.PT_REG, td, td.hkid)
         self._set_sept(td, 0, gpa, MAPPED, leaf)
         td.sept_pfn[(0, gpa)] = page
@@ -502,7 +523,9 @@ class TdxModule:
 
     def tdh_mem_page_aug(self, tdr: int, gpa: int, page: int) -> int:
         """TDH.MEM.PAGE.AUG: 4 KiB leaf FREE -> PENDING, PT_NDA -> PT_REG, no copy, no measurement
-        (tdh_mem_page_aug.c). The module allows it while INITIALIZED too; "AUG after finalize" is KVM's policy."""
+        (tdh_mem_page_aug.c, tag TDX_1.5.01). Check order as the module's: TDR, OP_STATE, GPA, S-EPT walk and entry
+        state, then the target page (R8). The module allows it while INITIALIZED too; "AUG after finalize" is KVM's
+        policy."""
         leaf = "TDH.MEM.PAGE.AUG"
         data = {"gpa": gpa, "level": 0}
         if (err := self._injected(leaf, data)) is not None:
@@ -512,11 +535,11 @@ class TdxModule:
             return err
         if gpa & 0xFFF or not self._private_gpa(td, gpa):
             return self._fail(leaf, "TDX_OPERAND_INVALID", OPERAND_RCX, **data)
-        if self.page_type(page) is not PageType.PT_NDA:
-            return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_R8, **data)
         state, err = self._walk_for(td, leaf, gpa, 0, data)
         if state is None:
             return err
+        if self.page_type(page) is not PageType.PT_NDA:  # check_and_lock_free_range_hpa(td_page_pa, OPERAND_ID_R8, …)
+            return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_R8, **data)
         self._assign(page, PageType.PT_REG, td, td.hkid)
         self._set_sept(td, 0, gpa, S.PENDING, leaf)
         td.sept_pfn[(0, gpa)] = page
@@ -548,7 +571,8 @@ class TdxModule:
         return self._ret(leaf, SUCCESS, **data)
 
     def tdh_mem_range_unblock(self, tdr: int, gpa: int, level: int) -> int:
-        """TDH.MEM.RANGE.UNBLOCK: undo a BLOCK; once the TD runs, only after TLB tracking (tdh_mem_range_unblock.c)."""
+        """TDH.MEM.RANGE.UNBLOCK: undo a BLOCK; once the TD runs, only after TLB tracking, else
+        TDX_TLB_TRACKING_NOT_DONE|OPERAND_ID_SEPT_TREE (0x92) (tdh_mem_range_unblock.c, tag TDX_1.5.01)."""
         leaf = "TDH.MEM.RANGE.UNBLOCK"
         data = {"gpa": gpa, "level": level}
         if (err := self._injected(leaf, data)) is not None:
@@ -556,12 +580,15 @@ class TdxModule:
         td, err = self._td(tdr, leaf, LIVE, **data)
         if td is None:
             return err
+        if not 0 <= level <= td.root_level or not self._private_gpa(td, gpa) or gpa != entry_base(gpa, level):
+            return self._fail(leaf, "TDX_OPERAND_INVALID", OPERAND_RCX, **data)  # verify_page_info_input
         state, err = self._walk_for(td, leaf, gpa, level, data)
         if state is None:
             return err
         key = (level, entry_base(gpa, level))
         if td.op_state is RUNNABLE and not self._is_tlb_tracked(td, key):
-            return self._fail(leaf, "TDX_TLB_TRACKING_NOT_DONE", **data)
+            # The only status in this leaf whose operand id is the S-EPT tree, not RCX.
+            return self._fail(leaf, "TDX_TLB_TRACKING_NOT_DONE", OPERAND_SEPT, **data)
         self._set_sept(td, level, gpa, UNBLOCK[state], leaf)
         td.bepoch.pop(key, None)
         return self._ret(leaf, SUCCESS, **data)
@@ -580,8 +607,9 @@ class TdxModule:
 
     def tdh_mem_page_remove(self, tdr: int, gpa: int, owner: Owner) -> int:
         """TDH.MEM.PAGE.REMOVE: leaf -> FREE, PT_REG -> PT_NDA (the page goes back to `owner`). Once RUNNABLE the
-        entry must be blocked and TLB-tracked; while INITIALIZED a MAPPED page may go directly (tdh_mem_page_remove.c,
-        `state_flags_lookup` tlb_tracking_required)."""
+        entry must be blocked (else TDX_GPA_RANGE_NOT_BLOCKED|RCX) and TLB-tracked (else TDX_TLB_TRACKING_NOT_DONE|RCX);
+        while INITIALIZED a MAPPED page may go directly (tdh_mem_page_remove.c, tag TDX_1.5.01;
+        `op_state_is_tlb_tracking_required`)."""
         leaf = "TDH.MEM.PAGE.REMOVE"
         data = {"gpa": gpa, "level": 0}
         if (err := self._injected(leaf, data)) is not None:
@@ -589,15 +617,17 @@ class TdxModule:
         td, err = self._td(tdr, leaf, LIVE, **data)
         if td is None:
             return err
+        if gpa & 0xFFF or not self._private_gpa(td, gpa):
+            return self._fail(leaf, "TDX_OPERAND_INVALID", OPERAND_RCX, **data)  # verify_page_info_input, GPA check
         state, err = self._walk_for(td, leaf, gpa, 0, data)
         if state is None:
             return err
         key = (0, gpa)
         if td.op_state is RUNNABLE:
             if state not in BLOCKED_STATES:
-                return self._fail(leaf, "TDX_GPA_RANGE_NOT_BLOCKED", **data)
+                return self._fail(leaf, "TDX_GPA_RANGE_NOT_BLOCKED", OPERAND_RCX, **data)
             if not self._is_tlb_tracked(td, key):
-                return self._fail(leaf, "TDX_TLB_TRACKING_NOT_DONE", **data)
+                return self._fail(leaf, "TDX_TLB_TRACKING_NOT_DONE", OPERAND_RCX, **data)
         page = td.sept_pfn[key]
         self._set_sept(td, 0, gpa, FREE, leaf)
         td.bepoch.pop(key, None)
@@ -607,8 +637,8 @@ class TdxModule:
 
     def tdh_mem_sept_remove(self, tdr: int, gpa: int, level: int, owner: Owner) -> int:
         """TDH.MEM.SEPT.REMOVE: a non-leaf entry NL_MAPPED/NL_BLOCKED -> FREE and its S-EPT page PT_EPT -> PT_NDA
-        (back to `owner`); the child table must be all FREE (TDX_EPT_PAGE_NOT_FREE); once RUNNABLE the entry must be
-        blocked and TLB-tracked (tdh_mem_sept_remove.c)."""
+        (back to `owner`); once RUNNABLE the entry must be blocked and TLB-tracked, then the child table must be all
+        FREE; each refusal carries OPERAND_ID_RCX (tdh_mem_sept_remove.c, tag TDX_1.5.01)."""
         leaf = "TDH.MEM.SEPT.REMOVE"
         data = {"gpa": gpa, "level": level}
         if (err := self._injected(leaf, data)) is not None:
@@ -624,12 +654,12 @@ class TdxModule:
         key = (level, entry_base(gpa, level))
         if td.op_state is RUNNABLE:
             if state is not NL_BLOCKED:
-                return self._fail(leaf, "TDX_GPA_RANGE_NOT_BLOCKED", **data)
+                return self._fail(leaf, "TDX_GPA_RANGE_NOT_BLOCKED", OPERAND_RCX, **data)
             if not self._is_tlb_tracked(td, key):
-                return self._fail(leaf, "TDX_TLB_TRACKING_NOT_DONE", **data)
+                return self._fail(leaf, "TDX_TLB_TRACKING_NOT_DONE", OPERAND_RCX, **data)
         end = key[1] + (1 << (12 + 9 * level))
         if any(lvl == level - 1 and key[1] <= base < end for lvl, base in td.sept):
-            return self._fail(leaf, "TDX_EPT_PAGE_NOT_FREE", **data)
+            return self._fail(leaf, "TDX_EPT_PAGE_NOT_FREE", OPERAND_RCX, **data)
         page = td.sept_pfn[key]
         self._set_sept(td, level, gpa, FREE, leaf)
         td.bepoch.pop(key, None)

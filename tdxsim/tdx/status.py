@@ -63,11 +63,6 @@ def status_code(name: str) -> int:
     return STATUS[name]
 
 
-def is_error(code: int) -> bool:
-    """Bit 63 set: the SEAMCALL failed (success-class statuses such as TDX_GPA_RANGE_ALREADY_BLOCKED have it clear)."""
-    return bool(code >> 63)
-
-
 def is_busy(code: int) -> bool:
     """KVM's tdx_operand_busy(): the TDX_OPERAND_BUSY class (arch/x86/kvm/vmx/tdx.c)."""
     return code & TDX_SEAMCALL_STATUS_MASK == STATUS["TDX_OPERAND_BUSY"]

@@ -44,7 +44,8 @@ class Vmm:
         if gmem_in_place_conversion is None:
             gmem_in_place_conversion = self.flavour.has_in_place
         if gmem_in_place_conversion and not self.flavour.has_in_place:
-            raise ValueError(f"kernel {kernel!r} has no gmem_in_place_conversion parameter (only 'v8' does)")
+            names = " and ".join(name for name, fl in FLAVOURS.items() if fl.has_in_place)
+            raise ValueError(f"kernel {kernel!r} has no gmem_in_place_conversion parameter (only {names} have it)")
         self.in_place = gmem_in_place_conversion
         self.trace = Trace(enabled=record)
         self.mem = PhysicalMemory(self.trace)
@@ -92,13 +93,15 @@ class Vmm:
         self.trace.state("kvm", "td_state", old=None, new=self.kvm.tdx.state)
         return {"ret": 0}
 
-    def KVM_TDX_INIT_VM(self, attributes: int, gpaw: int = platform.DEFAULT_GPAW, hw_error: int = 0) -> dict[str, Any]:
-        """KVM_MEMORY_ENCRYPT_OP(KVM_TDX_INIT_VM) on the VM fd."""
+    def KVM_TDX_INIT_VM(
+        self, attributes: int, gpaw: int = platform.DEFAULT_GPAW, hw_error: int = 0, cpuid_nent: int = 1
+    ) -> dict[str, Any]:
+        """KVM_MEMORY_ENCRYPT_OP(KVM_TDX_INIT_VM) on the VM fd; `cpuid_nent` is kvm_tdx_init_vm.cpuid.nent."""
         kvm, ret = self._vm()
         if kvm is None:
             return {"ret": ret}
         cmd = KvmTdxCmd(KVM_TDX_INIT_VM, hw_error=hw_error)
-        ret = kvm.tdx.tdx_vm_ioctl(cmd, attributes=attributes, gpaw=gpaw)
+        ret = kvm.tdx.tdx_vm_ioctl(cmd, attributes=attributes, gpaw=gpaw, nent=cpuid_nent)
         return {"ret": ret, "hw_error": cmd.hw_error}
 
     def KVM_CREATE_VCPU(self, id: int) -> dict[str, Any]:  # noqa: A002

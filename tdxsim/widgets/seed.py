@@ -30,7 +30,7 @@ SOURCE_TEXT = "image page {i}, from the separate buffer"
 VA0_TEXT = "Y"  # Yan's C program: mmap(0, MAP_FIXED) and write 'Y' (quoted in
 # CAEvNRgHb6WmOha6Pct_Tn8Ucuov95L=fj5=2R9gcHfx=b2V_+A@mail.gmail.com)
 
-KERNELS = tuple(FLAVOURS)  # pre-2a62345b3052, 2a62345b3052, kvm-x86-2026-06, v8
+KERNELS = tuple(FLAVOURS)  # pre-2a62345b3052, 2a62345b3052, kvm-x86-2026-06, v8, v13
 
 #: source_addr choices: key -> what the control panel shows.
 SOURCES: dict[str, str] = {
@@ -70,9 +70,9 @@ def explain_impossible(t: Toggles) -> str | None:
         return f"There is no source choice {t.source!r}; pick one of {', '.join(SOURCES)}."
     if t.in_place and not FLAVOURS[t.kernel].has_in_place:
         return (
-            f"Kernel {t.kernel} has no gmem_in_place_conversion parameter: in-place conversion is the v8 series "
-            "(20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com). Turn in-place conversion off, or "
-            "pick the v8 kernel."
+            f"Kernel {t.kernel} has no gmem_in_place_conversion parameter: in-place conversion is the guest_memfd "
+            "series (v8 20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com; v13 as it landed). Turn "
+            "in-place conversion off, or pick the v8 or v13 kernel."
         )
     if not 1 <= t.image_pages <= t.td_pages:
         return f"The image ({t.image_pages} pages) must be at least one page and fit in the TD ({t.td_pages} pages)."
@@ -242,6 +242,8 @@ ROTH = Source("guest_memfd.c:kvm_gmem_populate", "20260108214622.1084057-7-micha
 ROTH_RFC = Source("Roth RFC (B): private source", "20251113230759.1562024-1-michael.roth@amd.com")
 YAN_VA0 = Source("Yan: 0 worked if VA 0 mapped", "CAEvNRgHb6WmOha6Pct_Tn8Ucuov95L=fj5=2R9gcHfx=b2V_+A@mail.gmail.com")
 K_TDX_NULL = Source("tdx.c:tdx_vcpu_init_mem_region", "kvm-x86 09c6f74e arch/x86/kvm/vmx/tdx.c")
+V13_NULL = Source("tdx.c: !in-place && !source_addr", "sean-jc/linux 07f26358 arch/x86/kvm/vmx/tdx.c")
+V13_POP = Source("tdx.c: src_page ?: pfn_to_page", "sean-jc/linux 07f26358 arch/x86/kvm/vmx/tdx.c")
 ALIGN = Source("tdx.c:tdx_vcpu_init_mem_region", "arch/x86/kvm/vmx/tdx.c !PAGE_ALIGNED(source_addr)")
 GUP = Source("mm/gup.c via kvm_gmem_populate", "virt/kvm/guest_memfd.c kvm_gmem_populate")
 GUP_OLD = Source("tdx.c:tdx_gmem_post_populate GUP", "arch/x86/kvm/vmx/tdx.c tdx_gmem_post_populate")
@@ -267,12 +269,12 @@ ROWS: tuple[Row, ...] = (
     Row(
         "off · 0, nothing at VA 0",
         Toggles(in_place=False, source="zero"),
-        {"pre-2a62345b3052": GUP_OLD, "2a62345b3052": ROTH, "kvm-x86-2026-06": K_TDX_NULL, "*": V8_23},
+        {"pre-2a62345b3052": GUP_OLD, "2a62345b3052": ROTH, "kvm-x86-2026-06": K_TDX_NULL, "v13": V13_NULL, "*": V8_23},
     ),
     Row(
         "off · 0, VA 0 mapped ('Y')",
         Toggles(in_place=False, source="zero_va0"),
-        {"pre-2a62345b3052": YAN_VA0, "2a62345b3052": ROTH, "kvm-x86-2026-06": K_TDX_NULL, "*": SEED},
+        {"pre-2a62345b3052": YAN_VA0, "2a62345b3052": ROTH, "kvm-x86-2026-06": K_TDX_NULL, "v13": V13_NULL, "*": SEED},
     ),
     Row("off · unmapped address", Toggles(in_place=False, source="unmapped"), {"pre-2a62345b3052": GUP_OLD, "*": GUP}),
     Row("off · misaligned address", Toggles(in_place=False, source="misaligned"), {"*": ALIGN}),
@@ -283,7 +285,7 @@ ROWS: tuple[Row, ...] = (
         {"pre-2a62345b3052": EEXIST, "*": DOUBLE},
     ),
     Row("on · separate buffer", Toggles(source="buffer"), {"*": ROTH_RFC}),
-    Row("on · 0, written while shared", Toggles(source="zero"), {"*": V8_23}),
+    Row("on · 0, written while shared", Toggles(source="zero"), {"v13": V13_POP, "*": V8_23}),
     Row("on · 0, never written", Toggles(source="zero", written_while_shared=False), {"*": ZERO}),
     Row("on · 0, VA 0 mapped ('Y')", Toggles(source="zero_va0"), {"*": SEED}),
     Row("on · 0, page left shared", Toggles(source="zero", converted=False), {"*": SHARED}),
