@@ -131,6 +131,9 @@ class TdxModule:
         #: Successful calls per leaf (what `tdxsim mrtd --json` counts); see `success_count`.
         self.successes: dict[str, int] = {}
         self.extends = 0  # successful TDH.MR.EXTENDs taken by the fast path
+        #: When a list: every MRTD extend in call order, `gpa << 1` for PAGE.ADD, `gpa << 1 | 1` for MR.EXTEND. The
+        #: real module keeps no such log (only the SHA-384 state); tools that explain an MRTD switch it on.
+        self.mr_log: list[int] | None = None
 
     # -- helpers -----------------------------------------------------------------------------------------------
 
@@ -434,6 +437,8 @@ class TdxModule:
         td.sept_pfn[(0, gpa)] = page
         td.chldcnt += 1
         td.sha.update(mrtd.record(mrtd.TAG_PAGE_ADD, gpa))
+        if self.mr_log is not None:
+            self.mr_log.append(gpa << 1)
         return self._ret(leaf, SUCCESS, **data)
 
     def tdh_mr_extend(self, tdr: int, gpa: int) -> int:
@@ -456,6 +461,8 @@ class TdxModule:
         td.sha.update(_EXTEND_TAG + gpa.to_bytes(8, "little") + _PAD)
         td.sha.update(_ZERO_CHUNK if data is None else memoryview(data)[offset : offset + 256])
         self.extends += 1
+        if self.mr_log is not None:
+            self.mr_log.append(gpa << 1 | 1)
         if self.trace.enabled:
             self.trace.seamcall("TDH.MR.EXTEND", "TDX_SUCCESS", SUCCESS, gpa=gpa)
         return SUCCESS
@@ -479,6 +486,8 @@ class TdxModule:
         offset = gpa & 0xFFF
         td.sha.update(mrtd.record(mrtd.TAG_MR_EXTEND, gpa))
         td.sha.update(self.mem.view(td.sept_pfn[(0, base)])[offset : offset + mrtd.EXTEND_CHUNK])
+        if self.mr_log is not None:
+            self.mr_log.append(gpa << 1 | 1)
         return self._ret(leaf, SUCCESS, gpa=gpa)
 
     def tdh_mr_finalize(self, tdr: int) -> int:
