@@ -265,3 +265,19 @@ def test_bad_mrtd_arguments_are_one_line_exit_2(args: list[str], tmp_path: Path)
     image.write_bytes(_firmware())
     out = _cli(str(image), *args)
     assert out.returncode == 2 and out.stdout == "" and len(out.stderr.splitlines()) == 1
+
+
+def test_doctor_widget_names_the_variant_and_refuses_a_non_mrtd() -> None:
+    """The chapter's widget, given the replay's two-pass digest of the demo image, shows the two-pass match and
+    draws two-pass against single-pass; text that is not 96 hex digits gives a message, not a diagnosis."""
+    from tdxsim.lessons.doctor import demo_image
+    from tdxsim.widgets.doctor import mrtd_doctor
+
+    image = demo_image()
+    box = mrtd_doctor(replay_mrtd(image, read_sections(image), order="two-pass"))
+    assert [r.variant.name for r in box.state.diagnosis.matches] == ["two-pass"]
+    assert box.state.shown == "two-pass" and bytes(box.state.figure.value).startswith(b"\x89PNG")
+    assert "record 1" in box.state.caption.value
+    box.controls["mrtd"].value = "not an mrtd"
+    box.controls["diagnose"].click()
+    assert box.state.diagnosis is None and "96 hex digits" in box.state.text.value
