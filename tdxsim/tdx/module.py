@@ -140,7 +140,8 @@ class TdxModule:
     def _ret(self, leaf: str, code: int, **data: object) -> int:
         if not code:
             self.successes[leaf] = self.successes.get(leaf, 0) + 1
-        self.trace.seamcall(leaf, status_name(code), code, **data)
+        if self.trace.enabled:  # the status name only matters to the record
+            self.trace.seamcall(leaf, status_name(code), code, **data)
         return code
 
     def _fail(self, leaf: str, name: str, operand: int = 0, **data: object) -> int:
