@@ -104,6 +104,15 @@ def cmd_mrtd(args: argparse.Namespace) -> int:
         check_qemu_loadable(sections)
     except TdvfError as exc:
         return _fail(args.firmware, str(exc))
+    if expected is None and args.variant is None and not args.transcript:
+        from tdxsim.vmm.firmware import measure_firmware  # the plain load needs no variant catalogue
+
+        try:
+            result = measure_firmware(raw, record=False, sections=sections, two_pass=args.two_pass)
+        except TdvfError as exc:
+            return _fail(args.firmware, str(exc))
+        _emit({**result.to_json(), "variant": result.order}, args.json, result.mrtd)
+        return 0
     from tdxsim.vmm import variants
 
     if expected is not None:
@@ -120,34 +129,17 @@ def cmd_mrtd(args: argparse.Namespace) -> int:
         _emit(out, args.json, text)
         return 0 if diagnosis.matches else 1
     name = args.variant or ("two-pass" if args.two_pass else "single-pass")
-    try:
-        variant = variants.find_variant(sections, name)
-        result = variants.run_variant(raw, sections, variant) if args.transcript else None
+    try:  # TdvfError is a ValueError too
+        result = variants.run_variant(raw, sections, variants.find_variant(sections, name))
     except ValueError as exc:
         return _fail(args.firmware, str(exc))
-    except TdvfError as exc:
-        return _fail(args.firmware, str(exc))
-    if result is not None:
-        records = variants.transcript(result)
-        head = f"# variant {name}: MRTD {result.mrtd}, {result.page_add} PAGE.ADD, {result.mr_extend} MR.EXTEND"
-        obj = {"variant": name, "mrtd": result.mrtd, "records": records}
-        _emit(obj, args.json, head + "\n" + variants.transcript_text(records))
+    if not args.transcript:
+        _emit({**result.to_json(), "variant": name}, args.json, result.mrtd)
         return 0
-    from tdxsim.vmm.firmware import measure_firmware
-
-    try:
-        result = measure_firmware(
-            raw,
-            record=False,
-            sections=sections,
-            order=variant.order,
-            measure=list(variant.measure),
-            add=list(variant.add),
-        )
-    except TdvfError as exc:
-        return _fail(args.firmware, str(exc))
-    obj = {**result.to_json(), "variant": name}
-    _emit(obj, args.json, result.mrtd)
+    records = variants.transcript(result)
+    head = f"# variant {name}: MRTD {result.mrtd}, {result.page_add} PAGE.ADD, {result.mr_extend} MR.EXTEND"
+    text = head + "\n" + variants.transcript_text(records)
+    _emit({"variant": name, "mrtd": result.mrtd, "records": records}, args.json, text)
     return 0
 
 
