@@ -41,12 +41,14 @@
 # | [03 — Three page tables](03-three-page-tables.ipynb) | readers of KVM's MMU | shared EPT, mirror EPT, Secure EPT; which SEAMCALL edits which entry; the S-EPT state machine | 30 min |
 # | [04 — Building a TD](04-building-a-td.ipynb) | VMM developers | the creation flow ioctl by ioctl; PAGE.ADD (build time) vs PAGE.AUG + ACCEPT (runtime); what FINALIZE locks | 30 min |
 # | [05 — What the measurement covers](05-what-the-measurement-covers.ipynb) | attestation and firmware people | MRTD replayed record by record; PAGE.ADD measures the GPA only; MEASURE_MEMORY_REGION; RTMRs | 30 min |
+# | [10 — Why doesn't my MRTD match?](10-why-doesnt-my-mrtd-match.ipynb) | attestation people with a mismatch | which loader variant made a TD's MRTD, where two record streams part, MRTD out of a real quote | 20 min |
 # | [06 — Conversions at runtime](06-conversions-at-runtime.ipynb) | KVM and VMM developers | MapGPA → exit → attributes → zap → fault; what happens to contents in v8 | 30 min |
 # | [07 — What does `source_addr = 0` mean?](07-source-addr-zero.ipynb) | reviewers, speakers | the seed thread as an executable table: in-place add, `-EOPNOTSUPP`, five kernels (v13 as landed), the double add's `-EIO` | 30 min |
 # | [08 — Under the hood of populate](08-under-the-hood-of-populate.ipynb) | kernel developers | `kvm_gmem_populate()`, GUP, and the lock-order deadlock that commit 2a62345b3052 removed | 30 min |
 # | [09 — The talk](09-the-talk.ipynb) | speakers and their audiences | "A zero that means nothing": about twelve slides with live toggles | 20 min |
 #
-# **Reading order.** 01 → 02 → 03 → 04 → 05 → 06 → 08 → 07 → 09 takes you from zero to the seed thread.
+# **Reading order.** 01 → 02 → 03 → 04 → 05 → 06 → 08 → 07 → 09 takes you from zero to the seed thread; 10 follows
+# 05 for whoever has an MRTD that does not match.
 # Chapter 07 also stands alone after 02 and 04, and 09 reuses the figures of all the others. Every term the
 # chapters use has an entry in the [glossary](../docs/glossary.md), with where it lives in the kernel.
 

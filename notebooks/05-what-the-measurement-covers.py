@@ -29,6 +29,7 @@
 # **Time:** about 25 minutes.
 #
 # ← [04 — building a TD](04-building-a-td.ipynb) · [06 — conversions at runtime](06-conversions-at-runtime.ipynb) →
+# · an MRTD that does not match? [10 — why doesn't my MRTD match?](10-why-doesnt-my-mrtd-match.ipynb)
 # · terms: [MRTD](../docs/glossary.md#mrtd), [TDH.MR.EXTEND](../docs/glossary.md#tdh-mr-extend),
 # [KVM_TDX_MEASURE_MEMORY_REGION](../docs/glossary.md#kvm-tdx-measure-memory-region), [TDVF](../docs/glossary.md#tdvf),
 # [RTMR](../docs/glossary.md#rtmr)
@@ -107,9 +108,10 @@ mrtd_explorer()
 # ## What is not modelled
 #
 # **RTMRs** (the four runtime measurement registers the firmware and the guest extend after boot) are not modelled:
-# tdxsim stops at `TDH.MR.FINALIZE`. Nor are MRCONFIGID, MROWNER and MROWNERCONFIG (given in `KVM_TDX_INIT_VM`, not
-# part of MRTD), TDREPORT and quotes. Sections with the PAGE.AUG attribute are skipped, as the peer MRTD tools
-# do (QEMU itself does not look at the attribute; OVMF images carry none, docs/fidelity.md).
+# tdxsim stops at `TDH.MR.FINALIZE` (chapter [10](10-why-doesnt-my-mrtd-match.ipynb) reads their values, with
+# MRTD's, out of a real quote). Nor are MRCONFIGID, MROWNER and MROWNERCONFIG (given in `KVM_TDX_INIT_VM`, not
+# part of MRTD). Sections with the PAGE.AUG attribute are skipped, as the peer MRTD tools do (QEMU itself does not
+# look at the attribute; OVMF images carry none, docs/fidelity.md).
 
 # %% [markdown]
 # ## Misconceptions

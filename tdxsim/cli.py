@@ -1,5 +1,5 @@
-"""The command line: `tdxsim run SCENARIO.json` and `tdxsim mrtd FIRMWARE.fd [--two-pass] [--json]`
-(the contract: docs/scenario.md). Bad input gets one line on stderr and exit status 2, never a traceback."""
+"""The command line: `tdxsim run SCENARIO.json` and `tdxsim mrtd [FIRMWARE.fd] [options]` (docs/scenario.md).
+Bad input gets one line on stderr and exit status 2, never a traceback."""
 
 from __future__ import annotations
 
@@ -52,23 +52,94 @@ def cmd_run(path: str) -> int:
     return 0
 
 
-def cmd_mrtd(path: str, two_pass: bool, as_json: bool) -> int:
-    """Load a TDVF image as QEMU does, finalize the TD and print its MRTD."""
-    from tdxsim.tdvf import TdvfError
-    from tdxsim.vmm.firmware import measure_firmware
+def _expected_hex(text: str) -> str | None:
+    """An MRTD as typed: 96 hex digits, optional 0x, spaces and colons ignored; None if it is not one."""
+    digits = text.strip().lower().removeprefix("0x").replace(" ", "").replace(":", "")
+    if len(digits) != 96 or any(c not in "0123456789abcdef" for c in digits):
+        return None
+    return digits
 
-    raw = _read(path)
-    if isinstance(raw, str):
-        return _fail(path, raw)
-    try:
-        result = measure_firmware(raw, two_pass=two_pass, record=False)
-    except TdvfError as exc:
-        return _fail(path, str(exc))
+
+def _emit(obj: object, as_json: bool, text: str) -> None:
     if as_json:
-        json.dump(result.to_json(), sys.stdout, indent=1)
+        json.dump(obj, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write(result.mrtd + "\n")
+        sys.stdout.write(text + "\n")
+
+
+def cmd_mrtd(args: argparse.Namespace) -> int:
+    """Load a TDVF image as QEMU does (or as a loader variant does), finalize the TD and print its MRTD; with
+    --expect/--quote/--tdreport, find the variant that reproduces the TD's MRTD (exit 0) or say none does (1)."""
+    from tdxsim.tdvf import TdvfError, check_qemu_loadable, parse_tdvf
+
+    td = None
+    for flag, path in (("--quote", args.quote), ("--tdreport", args.tdreport)):
+        if path is None:
+            continue
+        from tdxsim.quote import QuoteError, parse_quote, parse_tdreport
+
+        raw = _read(path)
+        if isinstance(raw, str):
+            return _fail(path, raw)
+        try:
+            td = parse_quote(raw) if flag == "--quote" else parse_tdreport(raw)
+        except QuoteError as exc:
+            return _fail(path, str(exc))
+    if args.firmware is None:
+        if td is None:
+            return _fail("mrtd", "give a FIRMWARE image, or --quote/--tdreport FILE to read one")
+        _emit(td.to_json(), args.json, td.text())
+        return 0
+    expected = td.mrtd if td is not None else None
+    if args.expect is not None:
+        expected = _expected_hex(args.expect)
+        if expected is None:
+            return _fail("--expect", f"{args.expect!r} is not an MRTD: give 96 hex digits (48 bytes)")
+    raw = _read(args.firmware)
+    if isinstance(raw, str):
+        return _fail(args.firmware, raw)
+    try:
+        sections = parse_tdvf(raw)
+        check_qemu_loadable(sections)
+    except TdvfError as exc:
+        return _fail(args.firmware, str(exc))
+    if expected is None and args.variant is None and not args.transcript:
+        from tdxsim.vmm.firmware import measure_firmware  # the plain load needs no variant catalogue
+
+        try:
+            result = measure_firmware(raw, record=False, sections=sections, two_pass=args.two_pass)
+        except TdvfError as exc:
+            return _fail(args.firmware, str(exc))
+        _emit({**result.to_json(), "variant": result.order}, args.json, result.mrtd)
+        return 0
+    from tdxsim.vmm import variants
+
+    if expected is not None:
+        try:
+            diagnosis = variants.diagnose(raw, expected, sections)
+        except TdvfError as exc:
+            return _fail(args.firmware, str(exc))
+        text = diagnosis.report()
+        if td is not None:
+            text = td.text() + "\n\n" + text
+        out = diagnosis.to_json()
+        if td is not None:
+            out["td"] = td.to_json()
+        _emit(out, args.json, text)
+        return 0 if diagnosis.matches else 1
+    name = args.variant or ("two-pass" if args.two_pass else "single-pass")
+    try:  # TdvfError is a ValueError too
+        result = variants.run_variant(raw, sections, variants.find_variant(sections, name))
+    except ValueError as exc:
+        return _fail(args.firmware, str(exc))
+    if not args.transcript:
+        _emit({**result.to_json(), "variant": name}, args.json, result.mrtd)
+        return 0
+    records = variants.transcript(result)
+    head = f"# variant {name}: MRTD {result.mrtd}, {result.page_add} PAGE.ADD, {result.mr_extend} MR.EXTEND"
+    text = head + "\n" + variants.transcript_text(records)
+    _emit({"variant": name, "mrtd": result.mrtd, "records": records}, args.json, text)
     return 0
 
 
@@ -78,15 +149,29 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="replay a scenario file and print what happened as JSON")
     run.add_argument("scenario", help="a scenario JSON file (format 1)")
-    mrtd = sub.add_parser("mrtd", help="load a TDVF/OVMF image as QEMU does and print the TD's MRTD")
-    mrtd.add_argument("firmware", help="a TDVF image such as /usr/share/ovmf/OVMF.fd")
-    mrtd.add_argument("--two-pass", action="store_true", help="all PAGE.ADDs of a section, then its MR.EXTENDs")
-    mrtd.add_argument("--json", action="store_true", help="print sections and SEAMCALL counts as JSON")
+    mrtd = sub.add_parser(
+        "mrtd",
+        help="load a TDVF/OVMF image as QEMU does and print the TD's MRTD, or find why an MRTD does not match",
+        description="Exit status: 0 done (with --expect/--quote/--tdreport: a loader variant matches), "
+        "1 no variant matches, 2 bad input.",
+    )
+    mrtd.add_argument("firmware", nargs="?", help="a TDVF image such as /usr/share/ovmf/OVMF.fd")
+    order = mrtd.add_mutually_exclusive_group()
+    order.add_argument("--two-pass", action="store_true", help="all PAGE.ADDs of a section, then its MR.EXTENDs")
+    order.add_argument("--variant", metavar="NAME", help="load as this loader variant (see --expect for the list)")
+    want = mrtd.add_mutually_exclusive_group()
+    want.add_argument("--expect", metavar="HEX", help="the TD's MRTD: try every loader variant and explain")
+    want.add_argument("--quote", metavar="FILE", help="read the TD's MRTD (and RTMRs) from a TD quote v4/v5")
+    want.add_argument("--tdreport", metavar="FILE", help="read the TD's MRTD (and RTMRs) from a TDREPORT_STRUCT")
+    want.add_argument("--transcript", action="store_true", help="print every MRTD record in call order")
+    mrtd.add_argument("--json", action="store_true", help="print JSON instead of text")
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
             return cmd_run(args.scenario)
-        return cmd_mrtd(args.firmware, args.two_pass, args.json)
+        if (args.two_pass or args.variant) and (args.expect or args.quote or args.tdreport):
+            parser.error("--two-pass/--variant choose one load; --expect/--quote/--tdreport try them all")
+        return cmd_mrtd(args)
     except KeyboardInterrupt:
         sys.stderr.write("tdxsim: interrupted\n")
         return 130

@@ -74,42 +74,69 @@ def record(tag: bytes, gpa: int) -> bytes:
     return tag.ljust(16, b"\0") + struct.pack("<Q", gpa) + bytes(RECORD_SIZE - 24)
 
 
-def _page_add(section: SectionLike, page: int) -> Iterator[tuple[bytes, int, bytes]]:
-    """The PAGE.ADD for one page, unless the section is left to PAGE.AUG (tdvf.rs `compute_mrtd`)."""
-    if not section.attributes & ATTR_PAGE_AUG:
+def _page_add(section: SectionLike, page: int, add: bool | None = None) -> Iterator[tuple[bytes, int, bytes]]:
+    """The PAGE.ADD for one page, unless the section is left to PAGE.AUG (tdvf.rs `compute_mrtd`) or `add` says
+    otherwise."""
+    if (not section.attributes & ATTR_PAGE_AUG) if add is None else add:
         yield b"MEM.PAGE.ADD", section.memory_address + page * PAGE_SIZE, b""
 
 
-def _extends(image: bytes, section: SectionLike, page: int) -> Iterator[tuple[bytes, int, bytes]]:
-    """The 16 MR.EXTENDs of one page, content read from the image at DataOffset + page*4K + i*256 (tdvf.rs)."""
-    if section.attributes & ATTR_MR_EXTEND:
+def _extends(
+    image: bytes, section: SectionLike, page: int, measure: bool | None = None
+) -> Iterator[tuple[bytes, int, bytes]]:
+    """The 16 MR.EXTENDs of one page, content read from the image at DataOffset + page*4K + i*256 (tdvf.rs) for
+    sections with raw data (BFV/CFV); sections without raw data (TD HOB, TempMem) are zero pages in the TD."""
+    if (section.attributes & ATTR_MR_EXTEND) if measure is None else measure:
         for off in range(page * PAGE_SIZE, (page + 1) * PAGE_SIZE, CHUNK_SIZE):
-            content = image[section.data_offset + off : section.data_offset + off + CHUNK_SIZE]
+            if getattr(section, "raw_data_size", 1):
+                content = image[section.data_offset + off : section.data_offset + off + CHUNK_SIZE]
+            else:
+                content = bytes(CHUNK_SIZE)
             assert len(content) == CHUNK_SIZE, "MR.EXTEND chunk runs past the end of the image"
             yield b"MR.EXTEND", section.memory_address + off, content
 
 
 def calls(
-    image: bytes, sections: Iterable[SectionLike], *, two_pass: bool = False
+    image: bytes,
+    sections: Iterable[SectionLike],
+    *,
+    two_pass: bool = False,
+    order: str | None = None,
+    measure: dict[int, bool] | None = None,
+    add: dict[int, bool] | None = None,
 ) -> Iterator[tuple[bytes, int, bytes]]:
-    """(tag, gpa, measured bytes) per SEAMCALL, in single-pass (KVM) or two-pass (older QEMU) order (tdx.c
-    tdx_gmem_post_populate)."""
-    for s in sections:
+    """(tag, gpa, measured bytes) per SEAMCALL in call order (tdx.c tdx_gmem_post_populate): "single-pass" (KVM:
+    per page, ADD then its EXTENDs), "two-pass" (per section: all ADDs, then all EXTENDs;
+    tdx-measure --two-pass-add-pages) or
+    "two-pass-image" (all ADDs of every section, then every EXTEND). `measure`/`add` override, by section index,
+    whether a section is extended / added (None: as its attributes say)."""
+    order = order or ("two-pass" if two_pass else "single-pass")
+    measure, add = measure or {}, add or {}
+    sections = list(sections)
+    later: list[tuple[int, SectionLike]] = []
+    for i, s in enumerate(sections):
         pages = range(s.memory_data_size // PAGE_SIZE)
-        if two_pass:
+        if order == "single-pass":
             for page in pages:
-                yield from _page_add(s, page)
-            for page in pages:
-                yield from _extends(image, s, page)
+                yield from _page_add(s, page, add.get(i))
+                yield from _extends(image, s, page, measure.get(i))
         else:
             for page in pages:
-                yield from _page_add(s, page)
-                yield from _extends(image, s, page)
+                yield from _page_add(s, page, add.get(i))
+            if order == "two-pass":
+                for page in pages:
+                    yield from _extends(image, s, page, measure.get(i))
+            else:
+                later.append((i, s))
+    for i, s in later:
+        for page in range(s.memory_data_size // PAGE_SIZE):
+            yield from _extends(image, s, page, measure.get(i))
 
 
-def mrtd(image: bytes, sections: Iterable[SectionLike], *, two_pass: bool = False) -> str:
-    """MRTD as 96 hex digits: SHA-384 of every record (and extended chunk) in call order (tdh_mr_finalize.c)."""
+def mrtd(image: bytes, sections: Iterable[SectionLike], **variant: object) -> str:
+    """MRTD as 96 hex digits: SHA-384 of every record (and extended chunk) in call order (tdh_mr_finalize.c);
+    `variant` as for `calls`."""
     h = hashlib.sha384()
-    for tag, gpa, content in calls(image, sections, two_pass=two_pass):
+    for tag, gpa, content in calls(image, sections, **variant):  # type: ignore[arg-type]
         h.update(record(tag, gpa) + content)
     return h.hexdigest()

@@ -92,9 +92,9 @@ def _nbval_sanitize(text: str) -> str:
 
 
 def test_sanitizer_keeps_mrtds_and_blanks_animation_ids():
-    """Chapter 05 prints 32-hex-digit MRTD prefixes (SHA-384, intel/tdx-module TDX_1.5.01 tdh_mr_finalize.c): nbval must see them change, so the
-    sanitizer leaves them alone; matplotlib's to_jshtml element ids (`anim` + uuid4().hex, matplotlib/animation.py)
-    differ on every run and are blanked."""
+    """Chapter 05 prints 32-hex-digit MRTD prefixes (SHA-384, intel/tdx-module TDX_1.5.01 tdh_mr_finalize.c): nbval must
+    see them change, so the sanitizer leaves them alone; matplotlib's to_jshtml element ids (`anim` + uuid4().hex,
+    matplotlib/animation.py) differ on every run and are blanked."""
     mrtd_line = "classic, single-pass   90c20107ca5e46ed436217582a2633f4…"
     full_mrtd = "fcdabf6fdf38b87d2e3a89b1ab68c242abb261dffa70ef6f1dc2220c2752d2729cdf1be92afc2e0e4297f04e2b629552"
     assert _nbval_sanitize(mrtd_line) == mrtd_line

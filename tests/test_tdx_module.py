@@ -672,6 +672,17 @@ def test_mr_extend_pre_states(m, state):
     assert m.state(GPA, level) == {"NL_BLOCKED_ABOVE": "NL_BLOCKED", "MISSING_LEVEL": "FREE"}.get(state, state)
 
 
+def test_mr_extend_after_the_leaf_was_removed_is_not_present(m):
+    """The walk is per call (tdh_mr_extend.c check_and_walk_private_gpa_to_leaf): a page extended once, then removed
+    (PAGE.REMOVE of a MAPPED page is allowed before FINALIZE, tdh_mem_page_remove.c), is no longer present to the
+    next MR.EXTEND."""
+    m.sept_path()
+    m.add()
+    assert m.module.tdh_mr_extend(m.tdr, GPA) == TDX_SUCCESS
+    assert m.module.tdh_mem_page_remove(m.tdr, GPA, Owner.HOST) & STATUS_MASK == TDX_SUCCESS
+    assert m.module.tdh_mr_extend(m.tdr, GPA + 256) == TDX_EPT_ENTRY_NOT_PRESENT | RCX
+
+
 @pytest.mark.parametrize("offset", [0x80, 0x1, 0xFF])
 def test_mr_extend_not_256_aligned_is_operand_invalid(m, offset):
     """tdh_mr_extend.c: "not 256-aligned -> OPERAND_INVALID|RCX"; tdh_mr_extend.c: "GPA must be 256-byte aligned ->

@@ -335,9 +335,9 @@ class KvmTdx:
         self.page_add_src = None
         if ret or not flags & KVM_TDX_MEASURE_MEMORY_REGION:
             return ret
-        gpa = gfn << 12
+        gpa, tdr, tdh_mr_extend = gfn << 12, self.tdr, self.module.tdh_mr_extend
         for offset in range(0, PAGE_SIZE, EXTEND_CHUNK):
-            if err := self.module.tdh_mr_extend(self.tdr, gpa + offset):
+            if err := tdh_mr_extend(tdr, gpa + offset):
                 return self._bug("TDH.MR.EXTEND", err)
         return 0
 

@@ -8,6 +8,7 @@ intel/tdx-module TDX_1.5.01 (tag on branch tdx_1.5: `src/vmm_dispatcher/api_call
 from __future__ import annotations
 
 import hashlib
+import struct
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -58,7 +59,8 @@ class OpState(StrEnum):
     OP_STATE_RUNNABLE = "OP_STATE_RUNNABLE"
 
 
-_EXTEND_TAG, _PAD, _ZERO_CHUNK = mrtd.TAG_MR_EXTEND_PADDED, mrtd.PAD, bytes(mrtd.EXTEND_CHUNK)
+#: One MR.EXTEND record (tag, GPA u64 LE, zeros: sha384_128B_block_t), packed in place ahead of its 256-byte chunk.
+_EXTEND_RECORD = struct.Struct("<16sQ104x")
 _TDR_IN_RCX = frozenset({"TDH.MNG.INIT", "TDH.MNG.RD", "TDH.MR.FINALIZE", "TDH.MEM.TRACK"})
 UNINIT, INIT, RUNNABLE = OpState.OP_STATE_UNINITIALIZED, OpState.OP_STATE_INITIALIZED, OpState.OP_STATE_RUNNABLE
 BUILD = (INIT,)
@@ -116,6 +118,8 @@ class Td:
     chldcnt: int = 0
     sha: object = field(default_factory=hashlib.sha384)
     mrtd: bytes | None = None
+    #: (base GPA, plaintext view) of the leaf the last MR.EXTEND measured, while no S-EPT entry changed since.
+    ext_page: tuple[int, memoryview | bytes] | None = None
 
     @property
     def root_level(self) -> int:
@@ -143,13 +147,18 @@ class TdxModule:
         #: Successful calls per leaf (what `tdxsim mrtd --json` counts); see `success_count`.
         self.successes: dict[str, int] = {}
         self.extends = 0  # successful TDH.MR.EXTENDs taken by the fast path
+        #: When a list: every MRTD extend in call order, `gpa << 1` for PAGE.ADD, `gpa << 1 | 1` for MR.EXTEND. The
+        #: real module keeps no such log (only the SHA-384 state); tools that explain an MRTD switch it on.
+        self.mr_log: list[int] | None = None
+        self._ext_buf = bytearray(mrtd.RECORD_SIZE + mrtd.EXTEND_CHUNK)  # one record and its chunk, one update
 
     # -- helpers -----------------------------------------------------------------------------------------------
 
     def _ret(self, leaf: str, code: int, **data: object) -> int:
         if not code:
             self.successes[leaf] = self.successes.get(leaf, 0) + 1
-        self.trace.seamcall(leaf, status_name(code), code, **data)
+        if self.trace.enabled:  # the status name only matters to the record
+            self.trace.seamcall(leaf, status_name(code), code, **data)
         return code
 
     def _fail(self, leaf: str, name: str, operand: int = 0, **data: object) -> int:
@@ -192,6 +201,7 @@ class TdxModule:
 
     def _set_sept(self, td: Td, level: int, gpa: int, new: SeptState, leaf: str) -> None:
         key = (level, entry_base(gpa, level))
+        td.ext_page = None  # the MR.EXTEND fast path re-walks after any S-EPT change
         old = td.sept.get(key, FREE)
         td.nl_blocked += (new is NL_BLOCKED) - (old is NL_BLOCKED)
         if new is FREE:
@@ -456,6 +466,8 @@ class TdxModule:
         td.sept_pfn[(0, gpa)] = page
         td.chldcnt += 1
         td.sha.update(mrtd.record(mrtd.TAG_PAGE_ADD, gpa))
+        if self.mr_log is not None:
+            self.mr_log.append(gpa << 1)
         return self._ret(leaf, SUCCESS, **data)
 
     def tdh_mr_extend(self, tdr: int, gpa: int) -> int:
@@ -466,19 +478,26 @@ class TdxModule:
 
         The common case is checked first and cheaply (16 of these per measured page): OP_STATE INITIALIZED implies
         the lifecycle and TDCS checks passed, and a MAPPED leaf with no NL_BLOCKED entry anywhere implies the walk
-        to it succeeds; anything else takes the full checks in the module's order.
+        to it succeeds (remembered for the page until an S-EPT entry changes); anything else takes the full checks
+        in the module's order.
         """
         td = self.tds.get(tdr)
         if self.injected or td is None or td.op_state is not INIT or gpa & 0xFF or gpa >> td._shared_bit:
             return self._tdh_mr_extend_checked(tdr, gpa)
-        key = (0, gpa & ~0xFFF)
-        if td.nl_blocked or td.sept.get(key) is not MAPPED:
-            return self._tdh_mr_extend_checked(tdr, gpa)
-        offset = gpa & 0xFFF
-        data = self.mem.frames[td.sept_pfn[key]].data
-        td.sha.update(_EXTEND_TAG + gpa.to_bytes(8, "little") + _PAD)
-        td.sha.update(_ZERO_CHUNK if data is None else memoryview(data)[offset : offset + 256])
+        base = gpa & ~0xFFF
+        page = td.ext_page
+        if page is None or page[0] != base:
+            key = (0, base)
+            if td.nl_blocked or td.sept.get(key) is not MAPPED:
+                return self._tdh_mr_extend_checked(tdr, gpa)
+            page = td.ext_page = (base, self.mem.view(td.sept_pfn[key]))
+        buf, offset = self._ext_buf, gpa & 0xFFF
+        _EXTEND_RECORD.pack_into(buf, 0, mrtd.TAG_MR_EXTEND, gpa)
+        buf[mrtd.RECORD_SIZE :] = page[1][offset : offset + mrtd.EXTEND_CHUNK]
+        td.sha.update(buf)
         self.extends += 1
+        if self.mr_log is not None:
+            self.mr_log.append(gpa << 1 | 1)
         if self.trace.enabled:
             self.trace.seamcall("TDH.MR.EXTEND", "TDX_SUCCESS", SUCCESS, gpa=gpa)
         return SUCCESS
@@ -502,6 +521,8 @@ class TdxModule:
         offset = gpa & 0xFFF
         td.sha.update(mrtd.record(mrtd.TAG_MR_EXTEND, gpa))
         td.sha.update(self.mem.view(td.sept_pfn[(0, base)])[offset : offset + mrtd.EXTEND_CHUNK])
+        if self.mr_log is not None:
+            self.mr_log.append(gpa << 1 | 1)
         return self._ret(leaf, SUCCESS, gpa=gpa)
 
     def tdh_mr_finalize(self, tdr: int) -> int:

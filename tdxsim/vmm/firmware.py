@@ -14,12 +14,14 @@ Two ways to feed KVM:
   written through its mapping while shared, converted to private with KVM_SET_MEMORY_ATTRIBUTES2, and added with
   source_addr = 0 (Yan Zhao's seven steps, ajjc0hw8PjGw69e9@yzhao56-desk.sh.intel.com).
 
-Two orders:
+Three orders:
 - single-pass (upstream KVM): each page's TDH.MEM.PAGE.ADD, then its 16 TDH.MR.EXTENDs;
 - two-pass (older stacks): KVM_TDX_INIT_MEM_REGION without MEASURE adds every page of a section, then the v19
   series' KVM_TDX_EXTEND_MEMORY extends them (Isaku Yamahata, "KVM: TDX: Extend memory measurement with initial
   guest memory", KVM TDX v19, 2024; QEMU's "i386/tdx: Add TDVF memory via KVM_TDX_INIT_MEM_REGION" called it for
-  every MR.EXTEND section).
+  every MR.EXTEND section); the order of tinfoilsh/tdx-measure `--two-pass-add-pages`;
+- two-pass-image: every section added first, then the measured ones extended; no stack is known to use it, see
+  tdxsim.vmm.variants.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class FirmwareMeasurement:
     page_add: int
     mr_extend: int
     vmm: Vmm = field(repr=False)
+    #: The module's record log when asked for (`log=True`): `gpa << 1` per PAGE.ADD, `gpa << 1 | 1` per MR.EXTEND.
+    records: list[int] | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """The `mrtd --json` object of docs/scenario.md."""
@@ -96,8 +100,34 @@ def _check(step: str, result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def load_tdvf(vmm: Vmm, image: bytes, sections: list[TdvfSection], *, two_pass: bool = False) -> None:
-    """Build a TD around the firmware and populate its sections as QEMU does, then finalize it."""
+#: The orders a loader can issue the SEAMCALLs in (see the module docstring and tdxsim.vmm.variants).
+SINGLE_PASS, TWO_PASS, TWO_PASS_IMAGE = "single-pass", "two-pass", "two-pass-image"
+ORDERS = (SINGLE_PASS, TWO_PASS, TWO_PASS_IMAGE)
+
+
+def load_tdvf(
+    vmm: Vmm,
+    image: bytes,
+    sections: list[TdvfSection],
+    *,
+    two_pass: bool = False,
+    order: str | None = None,
+    measure: list[bool] | None = None,
+    add: list[bool] | None = None,
+) -> None:
+    """Build a TD around the firmware and populate its sections as QEMU does, then finalize it.
+
+    By default the load is metadata-faithful: a section is added unless it has PAGE.AUG and measured iff it has
+    MR.EXTEND. `measure`/`add` (one bool per section) and `order` describe other loaders (tdxsim.vmm.variants):
+    single-pass passes KVM_TDX_MEASURE_MEMORY_REGION (KVM extends each page right after its PAGE.ADD); two-pass
+    adds a section without it, then extends it with KVM_TDX_EXTEND_MEMORY; two-pass-image adds every section
+    first and extends the measured ones afterwards, in section order. Every record is a SEAMCALL through KVM.
+    """
+    order = order or (TWO_PASS if two_pass else SINGLE_PASS)
+    if order not in ORDERS:
+        raise ValueError(f"unknown order {order!r}: one of {', '.join(ORDERS)}")
+    measure = [s.measured for s in sections] if measure is None else measure
+    add = [not s.augmented for s in sections] if add is None else add
     in_place = vmm.in_place
     hob = next(s for s in sections if s.type == TD_HOB)
     _check("KVM_CREATE_VM", vmm.KVM_CREATE_VM(KVM_X86_TDX_VM))
@@ -120,8 +150,9 @@ def load_tdvf(vmm: Vmm, image: bytes, sections: list[TdvfSection], *, two_pass: 
         windows.append((start, end, fd, mapping))
     _check("KVM_TDX_INIT_VCPU", vmm.KVM_TDX_INIT_VCPU(0, data=hob.memory_address))
 
-    for s in sections:
-        if s.augmented:
+    extend_later: list[TdvfSection] = []
+    for s, added, measured in zip(sections, add, measure, strict=True):
+        if not added:
             continue
         start, _end, fd, mapping = next(w for w in windows if w[0] <= s.memory_address < w[1])
         data = b""
@@ -140,38 +171,54 @@ def load_tdvf(vmm: Vmm, image: bytes, sections: list[TdvfSection], *, two_pass: 
             source = vmm.mmap(s.memory_data_size)["addr"]
             if any(data):
                 _check("write", vmm.write(source, data))
-        measure = s.measured and not two_pass
-        _check(
-            "KVM_TDX_INIT_MEM_REGION",
-            vmm.KVM_TDX_INIT_MEM_REGION(
-                0, source, s.memory_address, s.pages, KVM_TDX_MEASURE_MEMORY_REGION if measure else 0
-            ),
-        )
-        if s.measured and two_pass:
+        flags = KVM_TDX_MEASURE_MEMORY_REGION if measured and order == SINGLE_PASS else 0
+        _check("KVM_TDX_INIT_MEM_REGION", vmm.KVM_TDX_INIT_MEM_REGION(0, source, s.memory_address, s.pages, flags))
+        if measured and order == TWO_PASS:
             _check("KVM_TDX_EXTEND_MEMORY", vmm.KVM_TDX_EXTEND_MEMORY(s.memory_address, s.pages))
+        elif measured and order == TWO_PASS_IMAGE:
+            extend_later.append(s)
         if not in_place:
             vmm.munmap(source, s.memory_data_size)  # QEMU drops the TD HOB / TempMem buffers after the ADD
+    for s in extend_later:
+        _check("KVM_TDX_EXTEND_MEMORY", vmm.KVM_TDX_EXTEND_MEMORY(s.memory_address, s.pages))
     _check("KVM_TDX_FINALIZE_VM", vmm.KVM_TDX_FINALIZE_VM())
 
 
 def measure_firmware(
-    image: bytes, *, two_pass: bool = False, in_place: bool = False, record: bool = True
+    image: bytes,
+    *,
+    two_pass: bool = False,
+    in_place: bool = False,
+    record: bool = True,
+    order: str | None = None,
+    measure: list[bool] | None = None,
+    add: list[bool] | None = None,
+    log: bool = False,
+    sections: list[TdvfSection] | None = None,
 ) -> FirmwareMeasurement:
     """Parse, load and finalize: the MRTD and the SEAMCALL counts. Raises TdvfError for an image QEMU refuses.
-    `record=False` keeps no event record (the CLI needs only the MRTD and the module's counters)."""
-    sections = parse_tdvf(image)
-    check_qemu_loadable(sections)
+
+    `record=False` keeps no event record (the CLI needs only the MRTD and the module's counters); `log=True` keeps
+    the module's record log (`FirmwareMeasurement.records`); `sections` skips parsing (already checked).
+    `order`, `measure` and `add` select a loader variant (see `load_tdvf`)."""
+    if sections is None:
+        sections = parse_tdvf(image)
+        check_qemu_loadable(sections)
+    order = order or (TWO_PASS if two_pass else SINGLE_PASS)
     vmm = Vmm(kernel="v8", gmem_in_place_conversion=in_place, record=record)
+    if log:
+        vmm.module.mr_log = []
     try:
-        load_tdvf(vmm, image, sections, two_pass=two_pass)
+        load_tdvf(vmm, image, sections, order=order, measure=measure, add=add)
     except FirmwareLoadError as exc:
         raise TdvfError(f"loading the image failed: {exc}") from None
     td = vmm.module.tds[vmm.kvm.tdx.tdr]
     return FirmwareMeasurement(
         mrtd=td.mrtd.hex(),
-        order="two-pass" if two_pass else "single-pass",
+        order=order,
         sections=sections,
         page_add=vmm.module.success_count("TDH.MEM.PAGE.ADD"),
         mr_extend=vmm.module.success_count("TDH.MR.EXTEND"),
         vmm=vmm,
+        records=vmm.module.mr_log,
     )
