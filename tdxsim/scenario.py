@@ -1,4 +1,4 @@
-"""The scenario runner: replay a scenario document (../shared/spec/scenario-format.md, format 1) through the
+"""The scenario runner: replay a scenario document (docs/scenario.md, format 1) through the
 simulator and describe what happened in the contract's output format.
 
 `run_scenario(doc)` takes the parsed JSON and returns the output object; a scenario that cannot be replayed raises
@@ -24,6 +24,8 @@ from tdxsim.vmm.process import Vmm
 FORMAT = 1
 #: The most bytes one read, write or pin step may touch (64 MiB): enough for any lesson, small enough to stay quick.
 MAX_ACCESS = 64 << 20
+#: The most steps one scenario may have (docs/scenario.md "Limits").
+MAX_STEPS = 10_000
 _NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|[0-9]+")
 _HEX_BYTES = re.compile(r"(?:[0-9a-fA-F]{2})*")
 U64 = (1 << 64) - 1
@@ -64,18 +66,28 @@ class ScenarioError(ValueError):
 # -- argument types ----------------------------------------------------------------------------------------------
 
 
+def _show(value: Any) -> str:
+    """A short, one-line rendering of a JSON value for a message, whatever its size or depth."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _number(value: Any, what: str, lo: int = 0, hi: int = U64) -> int:
     """A JSON integer, or a string in hex ("0x1000") or decimal."""
     if isinstance(value, bool):
-        raise ValueError(f"{what} must be a number, not {json.dumps(value)}")
+        raise ValueError(f"{what} must be a number, not {_show(value)}")
     if isinstance(value, int):
         n = value
     elif isinstance(value, str) and _NUMBER.fullmatch(value):
         n = int(value, 16) if value[:2] in ("0x", "0X") else int(value, 10)
     elif isinstance(value, str):
-        raise ValueError(f'{what} must be a number, or a string such as "0x1000" or "4096", not {value!r}')
+        raise ValueError(f'{what} must be a number, or a string such as "0x1000" or "4096", not {_show(value)}')
     else:
-        raise ValueError(f"{what} must be a number, not {json.dumps(value)}")
+        raise ValueError(f"{what} must be a number, not {_show(value)}")
     if not lo <= n <= hi:
         raise ValueError(f"{what} = {n} is out of range [{lo}, {hi:#x}]")
     return n
@@ -89,7 +101,7 @@ def _bits(names: dict[str, int]) -> Callable[[Any, str], int]:
             bits = 0
             for name in value:
                 if not isinstance(name, str) or name not in names:
-                    raise ValueError(f"{what}: unknown name {json.dumps(name)}; known: {', '.join(names)}")
+                    raise ValueError(f"{what}: unknown name {_show(name)}; known: {', '.join(names)}")
                 bits |= names[name]
             return bits
         return _number(value, what)
@@ -104,7 +116,7 @@ def _enum(names: dict[str, int]) -> Callable[[Any, str], int]:
         if isinstance(value, str) and value in names:
             return names[value]
         if isinstance(value, str) and not value[:1].isdigit():
-            raise ValueError(f"{what}: unknown name {value!r}; known: {', '.join(names)}")
+            raise ValueError(f"{what}: unknown name {_show(value)}; known: {', '.join(names)}")
         return _number(value, what)
 
     return parse
@@ -113,7 +125,7 @@ def _enum(names: dict[str, int]) -> Callable[[Any, str], int]:
 def _choice(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
     def parse(value: Any, what: str) -> str:
         if value not in choices:
-            raise ValueError(f"{what} must be one of {', '.join(choices)}, not {json.dumps(value)}")
+            raise ValueError(f"{what} must be one of {', '.join(choices)}, not {_show(value)}")
         return value
 
     return parse
@@ -121,7 +133,7 @@ def _choice(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
 
 def _bool(value: Any, what: str) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"{what} must be true or false, not {json.dumps(value)}")
+        raise ValueError(f"{what} must be true or false, not {_show(value)}")
     return value
 
 
@@ -131,7 +143,7 @@ def _data(value: Any, what: str) -> bytes:
         try:
             return bytes.fromhex(value)
         except ValueError:
-            raise ValueError(f'{what} must be a hex string such as "48656c6c6f", not {value!r}') from None
+            raise ValueError(f'{what} must be a hex string such as "48656c6c6f", not {_show(value)}') from None
     if isinstance(value, dict) and set(value) == {"fill", "length"}:
         fill = _number(value["fill"], f"{what}.fill", 0, 255)
         return bytes([fill]) * _number(value["length"], f"{what}.length", 0, MAX_ACCESS)
@@ -152,12 +164,12 @@ def _mmap_fd(value: Any, what: str) -> int | None:
         return None
     if isinstance(value, str) and value.startswith("guest_memfd:"):
         return _gmem_ref(value, what)
-    raise ValueError(f'{what} must be null (anonymous) or "guest_memfd:N", not {json.dumps(value)}')
+    raise ValueError(f'{what} must be null (anonymous) or "guest_memfd:N", not {_show(value)}')
 
 
 def _status(value: Any, what: str) -> str:
     if not isinstance(value, str) or value not in STATUS or value == "TDX_SUCCESS":
-        raise ValueError(f'{what} must be a TDX status name such as "TDX_OPERAND_BUSY", not {json.dumps(value)}')
+        raise ValueError(f'{what} must be a TDX status name such as "TDX_OPERAND_BUSY", not {_show(value)}')
     return value
 
 
@@ -263,13 +275,13 @@ def parse_step(step: Any, index: int) -> tuple[str, dict[str, Any]]:
     if not isinstance(op, str):
         raise ScenarioError('missing "op"', index)
     if op not in OPS:
-        raise ScenarioError(f"unknown op {op!r}; see the Ops table of scenario-format.md", index)
+        raise ScenarioError(f"unknown op {_show(op)}; see the Ops table of scenario-format.md", index)
     if "label" in step and not isinstance(step["label"], str):
         raise ScenarioError('"label" must be a string', index)
     spec = OPS[op]
     for key in step:
         if key not in spec and key not in STEP_KEYS:
-            raise ScenarioError(f"{op} has no argument {key!r}; it takes {', '.join(spec) or 'none'}", index)
+            raise ScenarioError(f"{op} has no argument {_show(key)}; it takes {', '.join(spec) or 'none'}", index)
     args: dict[str, Any] = {}
     for name, (parse, default) in spec.items():
         if name in step:
@@ -292,12 +304,13 @@ def parse_header(doc: Any) -> tuple[str, bool]:
         raise ScenarioError('a scenario must be a JSON object with "format" and "steps"')
     unknown = set(doc) - {"format", "kernel", "gmem_in_place_conversion", "steps", "description", "comment"}
     if unknown:
-        raise ScenarioError(f"unknown top-level field {sorted(unknown)[0]!r}")
-    if doc.get("format") != FORMAT:
-        raise ScenarioError(f'"format" must be {FORMAT}, not {json.dumps(doc.get("format"))}')
+        raise ScenarioError(f"unknown top-level field {_show(sorted(unknown)[0])}")
+    fmt = doc.get("format")
+    if type(fmt) is not int or fmt != FORMAT:  # true and 1.0 compare equal to 1 in Python, not in the format
+        raise ScenarioError(f'"format" must be {FORMAT}, not {_show(fmt)}')
     kernel = doc.get("kernel", DEFAULT_FLAVOUR)
-    if kernel not in FLAVOURS:
-        raise ScenarioError(f"unknown kernel {json.dumps(kernel)}; expected one of {', '.join(FLAVOURS)}")
+    if not isinstance(kernel, str) or kernel not in FLAVOURS:
+        raise ScenarioError(f"unknown kernel {_show(kernel)}; expected one of {', '.join(FLAVOURS)}")
     in_place = doc.get("gmem_in_place_conversion", FLAVOURS[kernel].has_in_place)
     if not isinstance(in_place, bool):
         raise ScenarioError('"gmem_in_place_conversion" must be true or false')
@@ -305,6 +318,10 @@ def parse_header(doc: Any) -> tuple[str, bool]:
         raise ScenarioError(f'kernel {kernel!r} has no gmem_in_place_conversion parameter (only "v8" has it)')
     if not isinstance(doc.get("steps"), list):
         raise ScenarioError('"steps" must be a list of steps')
+    if len(doc["steps"]) > MAX_STEPS:
+        raise ScenarioError(
+            f'"steps" has {len(doc["steps"])} steps; the limit is {MAX_STEPS} (docs/scenario.md "Limits")'
+        )
     return kernel, in_place
 
 
