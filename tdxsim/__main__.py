@@ -14,7 +14,7 @@ except ImportError:  # an interpreter without CPython's _signal
 
 
 def _interrupted(signum: int, frame: object) -> None:
-    try:
+    try:  # noqa: SIM105 (no import in the signal window)
         os.write(2, b"tdxsim: interrupted\n")
     except OSError:
         pass
