@@ -23,6 +23,8 @@ every step these must hold:
 (f) the VMM never sees TD-private plaintext (tdx-module.md §2.1 "zeros / garbage, never plaintext"): every write
     stores a unique marker; a marker that at some point existed only under a TD's key (in a td_private page and in
     no KeyID-0 page) must never again appear in KeyID-0 memory nor in the bytes a `read` returns.
+(g) no frame is mapped by the guest after it was freed or while it belongs to another owner (issue 12;
+    tests/mapping_invariant.py).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mapping_invariant import stale_guest_mappings
 
 from tdxsim.kvm.uapi import MAP_SHARED
 from tdxsim.physmem import Owner
@@ -379,6 +382,7 @@ class Checker:
         self.sept_events_are_transitions(where)
         self.nothing_private_is_mapped(where)
         self.no_private_plaintext(where, op_name, result)
+        assert stale_guest_mappings(self.vmm) == [], where  # (g)
 
     def ownership(self, where: str) -> None:
         """(a) tdx-module.md §2.1. Once KVM has bugged the VM after a failed S-EPT zap, the kernel gives no such

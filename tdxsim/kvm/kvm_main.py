@@ -175,8 +175,11 @@ class Kvm:
     @traced("kvm")
     def kvm_gmem_create(self, size: int, flags: int) -> int:
         """KVM_CREATE_GUEST_MEMFD: unsupported flags, then a size that is 0 or not page aligned, are -EINVAL.
-        INIT_SHARED is supported for a VM with private memory only with in-place conversion (v8 25/46,
-        kvm_arch_supports_gmem_init_shared). Returns the new guest_memfd's number."""
+        MMAP is supported for every VM: "KVM: guest_memfd: Allow mmap() on guest_memfd for x86 VMs with private
+        memory" (20251003232606.4070510-6-seanjc@google.com, kvm_gmem_get_supported_flags) replaced the older
+        kvm_arch_supports_gmem_mmap() refusal (3d3a04fad25a) before any modelled flavour; INIT_SHARED is supported
+        for a VM with private memory only with in-place conversion (kvm_arch_supports_gmem_init_shared; v8 25/46).
+        Returns the new guest_memfd's number."""
         supported = GUEST_MEMFD_FLAG_MMAP
         if self.flavour.has_in_place and self.in_place:
             supported |= GUEST_MEMFD_FLAG_INIT_SHARED
