@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tdxsim.errno import errno_name
-from tdxsim.events import expand_seamcalls
+from tdxsim.events import TraceLimitError, expand_seamcalls
 from tdxsim.kvm import uapi
 from tdxsim.kvm.flavours import DEFAULT_FLAVOUR, FLAVOURS
 from tdxsim.tdx.sept import SeptState
@@ -22,8 +22,14 @@ from tdxsim.tdx.status import STATUS, status_name
 from tdxsim.vmm.process import Vmm
 
 FORMAT = 1
-#: The most bytes one read, write or pin step may touch (64 MiB): enough for any lesson, small enough to stay quick.
+#: The most bytes one read, write, pin or guest access may touch (64 MiB): enough for any lesson, small enough to
+#: stay quick. docs/scenario.md "Limits" has every limit, and tests/test_limits.py checks that table against the code.
 MAX_ACCESS = 64 << 20
+#: The most bytes all the accesses of one scenario may touch together (128 MiB): a `read` returns its bytes as hex.
+MAX_TOTAL_ACCESS = 128 << 20
+#: The ops whose cost grows with the bytes they touch, and the argument that says how many.
+_ACCESS_OPS = {"read": "length", "guest_read": "length", "pin": "length", "unpin": "length", "write": "data"}
+_ACCESS_OPS["guest_write"] = "data"
 #: The most steps one scenario may have (docs/scenario.md "Limits").
 MAX_STEPS = 10_000
 _NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|[0-9]+")
@@ -140,6 +146,8 @@ def _bool(value: Any, what: str) -> bool:
 def _data(value: Any, what: str) -> bytes:
     """Bytes: a hex string, {"fill": "0xab", "length": N} or {"text": "..."}."""
     if isinstance(value, str):
+        if len(value) > 2 * MAX_ACCESS:
+            raise ValueError(f"{what} is {len(value) // 2} bytes; the limit is {MAX_ACCESS}")
         try:
             return bytes.fromhex(value)
         except ValueError:
@@ -148,7 +156,13 @@ def _data(value: Any, what: str) -> bytes:
         fill = _number(value["fill"], f"{what}.fill", 0, 255)
         return bytes([fill]) * _number(value["length"], f"{what}.length", 0, MAX_ACCESS)
     if isinstance(value, dict) and set(value) == {"text"} and isinstance(value["text"], str):
-        return value["text"].encode()
+        try:
+            data = value["text"].encode()
+        except UnicodeEncodeError:
+            raise ValueError(f"{what}.text has a lone surrogate, which UTF-8 cannot encode") from None
+        if len(data) > MAX_ACCESS:
+            raise ValueError(f"{what} is {len(data)} bytes; the limit is {MAX_ACCESS}")
+        return data
     raise ValueError(f'{what} must be a hex string, {{"fill": …, "length": …}} or {{"text": …}}')
 
 
@@ -249,7 +263,7 @@ OPS: dict[str, dict[str, tuple[Callable, Any]]] = {
     },
     "guest_read": {
         "gpa": (_num, REQUIRED),
-        "length": (_pages, REQUIRED),
+        "length": (_access, REQUIRED),
         "vcpu": (_int32, 0),
         "shared": (_bool, False),
     },
@@ -440,15 +454,30 @@ class Replay:
 def replay_scenario(doc: Any) -> Replay:
     """Validate the whole scenario first, then replay it; raises ScenarioError for a malformed one."""
     kernel, in_place = parse_header(doc)
-    parsed = [parse_step(step, i) for i, step in enumerate(doc["steps"])]
+    parsed, total = [], 0
+    for i, step in enumerate(doc["steps"]):
+        parsed.append(parse_step(step, i))
+        op, args = parsed[-1]
+        if op in _ACCESS_OPS:
+            n = args[_ACCESS_OPS[op]]
+            total += n if isinstance(n, int) else len(n)
+            if total > MAX_TOTAL_ACCESS:
+                raise ScenarioError(
+                    f"{op}: the scenario's reads, writes and pins add up to more than {MAX_TOTAL_ACCESS} bytes, "
+                    'the limit (docs/scenario.md "Limits")',
+                    i,
+                )
     creates = [i for i, (op, _) in enumerate(parsed) if op == "KVM_CREATE_VM"]
     if len(creates) > 1:
         raise ScenarioError("a second KVM_CREATE_VM: tdxsim models one VM per scenario", creates[1])
     vmm = Vmm(kernel, in_place)
     steps_out, marks = [], []
-    for (op, args), raw in zip(parsed, doc["steps"], strict=True):
+    for i, ((op, args), raw) in enumerate(zip(parsed, doc["steps"], strict=True)):
         marks.append(len(vmm.trace.events))
-        result = _call_vmm(vmm, op, args)
+        try:
+            result = _call_vmm(vmm, op, args)
+        except TraceLimitError as exc:
+            raise ScenarioError(f"{op}: {exc}", i) from None
         steps_out.append(_describe_step(op, raw.get("label"), result, vmm.trace.since(marks[-1])))
     marks.append(len(vmm.trace.events))
     output = {

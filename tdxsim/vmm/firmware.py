@@ -24,10 +24,12 @@ Two orders:
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
 from tdxsim import platform
+from tdxsim.errno import errno_name
 from tdxsim.kvm.uapi import (
     GUEST_MEMFD_FLAG_INIT_SHARED,
     GUEST_MEMFD_FLAG_MMAP,
@@ -41,6 +43,8 @@ from tdxsim.tdvf import BFV, CFV, TD_HOB, TdvfError, TdvfSection, check_qemu_loa
 from tdxsim.vmm.process import Vmm
 
 PAGE_SIZE = platform.PAGE_SIZE
+#: The most 4 KiB pages `measure_firmware` adds (docs/scenario.md "Limits"): 256 MiB, 64 times an OVMF image.
+MAX_FIRMWARE_PAGES = 1 << 16
 
 
 @dataclass
@@ -92,7 +96,7 @@ class FirmwareLoadError(RuntimeError):
 
 def _check(step: str, result: dict[str, Any]) -> dict[str, Any]:
     if result["ret"]:
-        raise FirmwareLoadError(f"{step} failed with {result['ret']}")
+        raise FirmwareLoadError(f"{step} failed with {result['ret']} ({errno_name(result['ret'])})")
     return result
 
 
@@ -107,7 +111,7 @@ def load_tdvf(vmm: Vmm, image: bytes, sections: list[TdvfSection], *, two_pass: 
     windows: list[tuple[int, int, int, int]] = []  # (gpa start, gpa end, guest_memfd number, userspace address)
     for slot, (start, end) in enumerate(_regions(sections)):
         fd = _check("KVM_CREATE_GUEST_MEMFD", vmm.KVM_CREATE_GUEST_MEMFD(end - start, gmem_flags))["fd"]
-        mapping = vmm.mmap(end - start, fd=fd if in_place else None)["addr"]
+        mapping = _check("mmap", vmm.mmap(end - start, fd=fd if in_place else None))["addr"]
         _check(
             "KVM_SET_USER_MEMORY_REGION2",
             vmm.KVM_SET_USER_MEMORY_REGION2(slot, KVM_MEM_GUEST_MEMFD, start, end - start, mapping, fd, 0),
@@ -120,10 +124,12 @@ def load_tdvf(vmm: Vmm, image: bytes, sections: list[TdvfSection], *, two_pass: 
         windows.append((start, end, fd, mapping))
     _check("KVM_TDX_INIT_VCPU", vmm.KVM_TDX_INIT_VCPU(0, data=hob.memory_address))
 
+    window_starts = [w[0] for w in windows]
     for s in sections:
         if s.augmented:
             continue
-        start, _end, fd, mapping = next(w for w in windows if w[0] <= s.memory_address < w[1])
+        # The window holding the section (the last one starting at or below it: windows are sorted and disjoint).
+        start, _end, fd, mapping = windows[bisect.bisect_right(window_starts, s.memory_address) - 1]
         data = b""
         if s.type in (BFV, CFV):
             data = image[s.data_offset : s.data_offset + s.memory_data_size]
@@ -137,7 +143,7 @@ def load_tdvf(vmm: Vmm, image: bytes, sections: list[TdvfSection], *, two_pass: 
             )
             source = 0
         else:
-            source = vmm.mmap(s.memory_data_size)["addr"]
+            source = _check("mmap", vmm.mmap(s.memory_data_size))["addr"] if s.memory_data_size else 0
             if any(data):
                 _check("write", vmm.write(source, data))
         measure = s.measured and not two_pass
@@ -149,7 +155,7 @@ def load_tdvf(vmm: Vmm, image: bytes, sections: list[TdvfSection], *, two_pass: 
         )
         if s.measured and two_pass:
             _check("KVM_TDX_EXTEND_MEMORY", vmm.KVM_TDX_EXTEND_MEMORY(s.memory_address, s.pages))
-        if not in_place:
+        if not in_place and s.memory_data_size:
             vmm.munmap(source, s.memory_data_size)  # QEMU drops the TD HOB / TempMem buffers after the ADD
     _check("KVM_TDX_FINALIZE_VM", vmm.KVM_TDX_FINALIZE_VM())
 
@@ -161,6 +167,12 @@ def measure_firmware(
     `record=False` keeps no event record (the CLI needs only the MRTD and the module's counters)."""
     sections = parse_tdvf(image)
     check_qemu_loadable(sections)
+    pages = sum(s.pages for s in sections if not s.augmented)
+    if pages > MAX_FIRMWARE_PAGES:
+        raise TdvfError(
+            f"the sections add {pages} pages of guest memory; tdxsim loads at most {MAX_FIRMWARE_PAGES} "
+            '(docs/scenario.md "Limits")'
+        )
     vmm = Vmm(kernel="v8", gmem_in_place_conversion=in_place, record=record)
     try:
         load_tdvf(vmm, image, sections, two_pass=two_pass)
