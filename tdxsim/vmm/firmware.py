@@ -30,6 +30,7 @@ from typing import Any
 
 from tdxsim import platform
 from tdxsim.errno import errno_name
+from tdxsim.events import TraceLimitError
 from tdxsim.kvm.uapi import (
     GUEST_MEMFD_FLAG_INIT_SHARED,
     GUEST_MEMFD_FLAG_MMAP,
@@ -176,7 +177,7 @@ def measure_firmware(
     vmm = Vmm(kernel="v8", gmem_in_place_conversion=in_place, record=record)
     try:
         load_tdvf(vmm, image, sections, two_pass=two_pass)
-    except FirmwareLoadError as exc:
+    except (FirmwareLoadError, TraceLimitError) as exc:
         raise TdvfError(f"loading the image failed: {exc}") from None
     td = vmm.module.tds[vmm.kvm.tdx.tdr]
     return FirmwareMeasurement(
