@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         _say("tdxsim: interrupted")
         return 130
     except MemoryError:
-        _say(f"tdxsim: {path}: out of memory")
+        _say(f"tdxsim: {path!r}: out of memory")
         return 2
     except OSError as exc:  # stdout full (ENOSPC), closed or a broken pipe (EPIPE)
         _silence_stdout()
@@ -180,5 +180,6 @@ def main(argv: list[str] | None = None) -> int:
 
         if not isinstance(exc, (InputError, ScenarioError, TdvfError)):
             raise
-        _say(f"tdxsim: {path}: {exc}")
+        shown = path if path.isprintable() else repr(path)  # a newline in a file name must not make two lines
+        _say(f"tdxsim: {shown}: {exc}")
         return 2

@@ -267,3 +267,7 @@ def test_ten_thousand_one_page_sections(tmp_path: Path) -> None:
     proc = tdxsim("mrtd", firmware(tmp_path, sections), "--json", timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert '"page_add": 10001' in proc.stdout
+
+
+def test_a_newline_in_the_file_name_stays_one_line(tmp_path: Path) -> None:
+    one_line_exit_2(tdxsim("run", str(tmp_path / "a\nb.json")), "no such file")
