@@ -88,6 +88,8 @@ def _number(value: Any, what: str, lo: int = 0, hi: int = U64) -> int:
         raise ValueError(f"{what} must be a number, not {_show(value)}")
     if isinstance(value, int):
         n = value
+    elif isinstance(value, str) and len(value) > 40:
+        raise ValueError(f"{what} must be a number of at most 40 digits, not a string of {len(value)} characters")
     elif isinstance(value, str) and _NUMBER.fullmatch(value):
         n = int(value, 16) if value[:2] in ("0x", "0X") else int(value, 10)
     elif isinstance(value, str):
