@@ -108,11 +108,14 @@ def load_json(raw: bytes) -> object:
 
 
 def _emit(text: str) -> None:
-    """Write the result to stdout and flush it here, so a full or broken stdout is reported like any error."""
-    if sys.stdout is None:
-        raise OSError("closed")
+    """Write the result to stdout."""
     sys.stdout.write(text)
+
+
+def _flushed(status: int) -> int:
+    """Flush stdout inside main's error path, so a full or broken stdout is reported like any error."""
     sys.stdout.flush()
+    return status
 
 
 def cmd_run(path: str) -> int:
@@ -148,27 +151,26 @@ def _silence_stdout() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status. The one error path of the CLI."""
-    path = "-"
+    parser = _Parser(prog="python -m tdxsim", description="Simulate how KVM and the TDX module build a TD.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser("run", help="replay a scenario file and print what happened as JSON")
+    run.add_argument("scenario", help="a scenario JSON file (format 1)")
+    mrtd = sub.add_parser("mrtd", help="load a TDVF/OVMF image as QEMU does and print the TD's MRTD")
+    mrtd.add_argument("firmware", help="a TDVF image such as /usr/share/ovmf/OVMF.fd")
+    mrtd.add_argument("--two-pass", action="store_true", help="all PAGE.ADDs of a section, then its MR.EXTENDs")
+    mrtd.add_argument("--json", action="store_true", help="print sections and SEAMCALL counts as JSON")
+    args = parser.parse_args(argv)
     try:
-        parser = _Parser(prog="python -m tdxsim", description="Simulate how KVM and the TDX module build a TD.")
-        sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-        run = sub.add_parser("run", help="replay a scenario file and print what happened as JSON")
-        run.add_argument("scenario", help="a scenario JSON file (format 1)")
-        mrtd = sub.add_parser("mrtd", help="load a TDVF/OVMF image as QEMU does and print the TD's MRTD")
-        mrtd.add_argument("firmware", help="a TDVF image such as /usr/share/ovmf/OVMF.fd")
-        mrtd.add_argument("--two-pass", action="store_true", help="all PAGE.ADDs of a section, then its MR.EXTENDs")
-        mrtd.add_argument("--json", action="store_true", help="print sections and SEAMCALL counts as JSON")
-        args = parser.parse_args(argv)
+        if sys.stdout is None:
+            raise OSError("closed")
         if args.command == "run":
-            path = args.scenario
-            return cmd_run(path)
-        path = args.firmware
-        return cmd_mrtd(path, args.two_pass, args.json)
+            return _flushed(cmd_run(args.scenario))
+        return _flushed(cmd_mrtd(args.firmware, args.two_pass, args.json))
     except KeyboardInterrupt:
         _say("tdxsim: interrupted")
         return 130
     except MemoryError:
-        _say(f"tdxsim: {path!r}: out of memory")
+        _say("tdxsim: out of memory")
         return 2
     except OSError as exc:  # stdout full (ENOSPC), closed or a broken pipe (EPIPE)
         _silence_stdout()
@@ -180,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if not isinstance(exc, (InputError, ScenarioError, TdvfError)):
             raise
+        path = args.scenario if args.command == "run" else args.firmware
         shown = path if path.isprintable() else repr(path)  # a newline in a file name must not make two lines
         _say(f"tdxsim: {shown}: {exc}")
         return 2
