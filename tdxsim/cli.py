@@ -87,6 +87,22 @@ def read_input(path: str, limit: int = MAX_INPUT_BYTES) -> bytes:
         os.close(fd)
 
 
+def _read(path: str) -> bytes | str:
+    """The file's bytes through `read_input`, or a one-line reason it cannot be read (for commands that report
+    their own errors with `_fail`)."""
+    try:
+        return read_input(path)
+    except InputError as exc:
+        return str(exc)
+
+
+def _fail(path: str, message: str) -> int:
+    """One line on stderr (`tdxsim: PATH: message`) and exit status 2."""
+    shown = path if isinstance(path, str) and path.isprintable() else repr(path)  # a newline: still one line
+    _say(f"tdxsim: {shown}: {message}")
+    return 2
+
+
 def _json_int(text: str) -> int:
     if len(text.lstrip("-")) > MAX_INT_DIGITS:
         raise InputError(f"not valid JSON for tdxsim: an integer of {len(text)} digits (at most {MAX_INT_DIGITS})")
@@ -107,11 +123,6 @@ def load_json(raw: bytes) -> object:
         raise InputError(f"not valid JSON: {exc}") from None
 
 
-def _emit(text: str) -> None:
-    """Write the result to stdout."""
-    sys.stdout.write(text)
-
-
 def _flushed(status: int) -> int:
     """Flush stdout inside main's error path, so a full or broken stdout is reported like any error."""
     sys.stdout.flush()
@@ -123,7 +134,8 @@ def cmd_run(path: str) -> int:
     from tdxsim.scenario import run_scenario
 
     out = run_scenario(load_json(read_input(path)))
-    _emit(json.dumps(out, indent=1) + "\n")
+    json.dump(out, sys.stdout, indent=1)
+    sys.stdout.write("\n")
     return 0
 
 
@@ -133,9 +145,10 @@ def cmd_mrtd(path: str, two_pass: bool, as_json: bool) -> int:
 
     result = measure_firmware(read_input(path), two_pass=two_pass, record=False)
     if as_json:
-        _emit(json.dumps(result.to_json(), indent=1) + "\n")
+        json.dump(result.to_json(), sys.stdout, indent=1)
+        sys.stdout.write("\n")
     else:
-        _emit(result.mrtd + "\n")
+        sys.stdout.write(result.mrtd + "\n")
     return 0
 
 
@@ -182,7 +195,4 @@ def main(argv: list[str] | None = None) -> int:
 
         if not isinstance(exc, (InputError, ScenarioError, TdvfError)):
             raise
-        path = args.scenario if args.command == "run" else args.firmware
-        shown = path if path.isprintable() else repr(path)  # a newline in a file name must not make two lines
-        _say(f"tdxsim: {shown}: {exc}")
-        return 2
+        return _fail(args.scenario if args.command == "run" else args.firmware, str(exc))
