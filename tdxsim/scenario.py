@@ -30,6 +30,8 @@ MAX_TOTAL_ACCESS = 128 << 20
 #: The ops whose cost grows with the bytes they touch, and the argument that says how many.
 _ACCESS_OPS = {"read": "length", "guest_read": "length", "pin": "length", "unpin": "length", "write": "data"}
 _ACCESS_OPS["guest_write"] = "data"
+#: The longest number written as a string ("0x1000", "4096"): no 4300-digit conversion inside int().
+MAX_NUMBER_CHARS = 40
 #: The most steps one scenario may have (docs/scenario.md "Limits").
 MAX_STEPS = 10_000
 _NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|[0-9]+")
@@ -88,8 +90,8 @@ def _number(value: Any, what: str, lo: int = 0, hi: int = U64) -> int:
         raise ValueError(f"{what} must be a number, not {_show(value)}")
     if isinstance(value, int):
         n = value
-    elif isinstance(value, str) and len(value) > 40:
-        raise ValueError(f"{what} must be a number of at most 40 digits, not a string of {len(value)} characters")
+    elif isinstance(value, str) and len(value) > MAX_NUMBER_CHARS:
+        raise ValueError(f"{what}: a number string has at most {MAX_NUMBER_CHARS} characters, not {len(value)}")
     elif isinstance(value, str) and _NUMBER.fullmatch(value):
         n = int(value, 16) if value[:2] in ("0x", "0X") else int(value, 10)
     elif isinstance(value, str):

@@ -32,7 +32,7 @@ def limits_table() -> dict[str, int]:
 
 def test_the_table_is_the_code() -> None:
     table = limits_table()
-    assert len(table) == 7
+    assert len(table) == 8
     for dotted, value in table.items():
         module, name = dotted.rsplit(".", 1)
         assert getattr(importlib.import_module(module), name) == value, dotted
@@ -67,6 +67,8 @@ def test_step_and_integer_limits_are_enforced() -> None:
         run_scenario({"format": 1, "steps": [{"op": "signal_pending"}] * (MAX_STEPS + 1)})
     with pytest.raises(InputError, match="41 digits"):
         load_json(b'{"n": ' + b"9" * 41 + b"}")
+    with pytest.raises(ScenarioError, match="at most 40 characters"):
+        run_scenario({"format": 1, "steps": [{"op": "mmap", "length": "0x" + "f" * 39}]})
 
 
 def test_event_limit_is_enforced() -> None:
