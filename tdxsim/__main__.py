@@ -1,5 +1,28 @@
-"""`python -m tdxsim`: the command line (see tdxsim.cli)."""
+"""`python -m tdxsim`: the command line (see tdxsim.cli).
 
-from tdxsim.cli import main
+SIGINT gets its handler before anything else is imported: an interrupt while the package is still importing ends
+with one line and exit status 130, as it does later. (`_signal`, the C half of `signal`, is already loaded at
+start-up, so installing the handler imports nothing; an interrupt before this file runs, during the interpreter's
+own start-up, is Python's to report.)"""
+
+import os
+
+try:
+    import _signal as signal
+except ImportError:  # an interpreter without CPython's _signal
+    import signal
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    try:  # noqa: SIM105 (no import in the signal window)
+        os.write(2, b"tdxsim: interrupted\n")
+    except OSError:
+        pass
+    os._exit(130)
+
+
+signal.signal(signal.SIGINT, _interrupted)
+
+from tdxsim.cli import main  # noqa: E402
 
 raise SystemExit(main())

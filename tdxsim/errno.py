@@ -29,4 +29,6 @@ _NAMES = {v: k for k, v in globals().items() if k.startswith("E") and isinstance
 
 def errno_name(err: int) -> str:
     """The symbolic name of a (positive or negative) errno, e.g. -22 -> "EINVAL"."""
+    if abs(err) not in _NAMES:
+        raise ValueError(f"errno {err} is not one the simulator returns ({', '.join(_NAMES.values())})")
     return _NAMES[abs(err)]

@@ -27,20 +27,37 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+#: The most events one machine records (docs/scenario.md "Limits"): about 2.5 KiB of memory each once a scenario's
+#: output is built, so a run stays well inside 2 GiB and 30 s; a populated and measured page costs about 18.
+MAX_EVENTS = 250_000
+
+
+class TraceLimitError(RuntimeError):
+    """The machine recorded MAX_EVENTS events: the run is stopped where it is (its state is then half-done)."""
+
+
 class Trace:
     """An append-only event record shared by every layer of one simulated machine."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True, limit: int | None = None) -> None:
         #: False: record nothing (the `mrtd` command, which needs only the module's counters, runs faster).
         self.enabled = enabled
+        self.limit = MAX_EVENTS if limit is None else limit
         self.events: list[Event] = []
         self.depth = 0
         self._open: list[Event] = []
 
+    def _append(self, ev: Event) -> None:
+        if len(self.events) >= self.limit:
+            raise TraceLimitError(
+                f'the simulation recorded {self.limit} events, the limit (docs/scenario.md "Limits"); ask for less'
+            )
+        self.events.append(ev)
+
     def enter(self, layer: str, name: str, **data: Any) -> Event:
         """Record entry into a function of `layer`; pair with `leave`."""
         ev = Event("call", layer, name, self.depth, data)
-        self.events.append(ev)
+        self._append(ev)
         self._open.append(ev)
         self.depth += 1
         return ev
@@ -74,27 +91,25 @@ class Trace:
         ):
             last.data["count"] += 1
             return
-        self.events.append(
-            Event("seamcall", "tdx", leaf, self.depth, {"status": status, "code": code, "count": 1, **data})
-        )
+        self._append(Event("seamcall", "tdx", leaf, self.depth, {"status": status, "code": code, "count": 1, **data}))
 
     def tdcall(self, leaf: str, status: str, code: int, **data: Any) -> None:
         """Record a TDCALL the guest made and its status."""
         if not self.enabled:
             return
-        self.events.append(Event("tdcall", "guest", leaf, self.depth, {"status": status, "code": code, **data}))
+        self._append(Event("tdcall", "guest", leaf, self.depth, {"status": status, "code": code, **data}))
 
     def state(self, layer: str, name: str, **data: Any) -> None:
         """Record a state change (`old`/`new` plus what changed: an S-EPT entry, a page owner, a TD state…)."""
         if not self.enabled:
             return
-        self.events.append(Event("state", layer, name, self.depth, data))
+        self._append(Event("state", layer, name, self.depth, data))
 
     def emit(self, kind: str, layer: str, name: str, **data: Any) -> None:
         """Record any other event (an exit to userspace, a signal)."""
         if not self.enabled:
             return
-        self.events.append(Event(kind, layer, name, self.depth, data))
+        self._append(Event(kind, layer, name, self.depth, data))
 
     def since(self, mark: int) -> list[Event]:
         """The events recorded after `mark` (a former `len(trace.events)`)."""

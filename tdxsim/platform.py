@@ -34,6 +34,9 @@ TDCS_PAGES = 6
 #: TDCX pages per vCPU added with TDH.VP.ADDCX: tdvps_base_size / PAGE_SIZE - 1 = MIN_TDVPS_PAGES - 1
 #: (KVM's tdcx_nr_pages in arch/x86/kvm/vmx/tdx.c).
 TDVPX_PAGES = 5
+#: The host's physical address width as KVM sees it (kvm_host.maxphyaddr, boot_cpu_data.x86_phys_bits): with TDP,
+#: kvm_mmu_max_gfn() is 2^(MAXPHYADDR - 12) - 1 (arch/x86/kvm/mmu.h); 52 stands for a host with 5-level EPT.
+HOST_MAXPHYADDR = 52
 #: CPUID.0x80000008.EAX[23:16]: the guest physical address width KVM passes to TDH.MNG.INIT by default.
 DEFAULT_GPAW = 48
 #: TSC offset and multiplier read back with TDH.MNG.RD after TDH.MNG.INIT (arbitrary, fixed for determinism).

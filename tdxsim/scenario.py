@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tdxsim.errno import errno_name
-from tdxsim.events import expand_seamcalls
+from tdxsim.events import TraceLimitError, expand_seamcalls
 from tdxsim.kvm import uapi
 from tdxsim.kvm.flavours import DEFAULT_FLAVOUR, FLAVOURS
 from tdxsim.tdx.sept import SeptState
@@ -22,8 +22,18 @@ from tdxsim.tdx.status import STATUS, status_name
 from tdxsim.vmm.process import Vmm
 
 FORMAT = 1
-#: The most bytes one read, write or pin step may touch (64 MiB): enough for any lesson, small enough to stay quick.
+#: The most bytes one read, write, pin or guest access may touch (64 MiB): enough for any lesson, small enough to
+#: stay quick. docs/scenario.md "Limits" has every limit, and tests/test_limits.py checks that table against the code.
 MAX_ACCESS = 64 << 20
+#: The most bytes all the accesses of one scenario may touch together (128 MiB): a `read` returns its bytes as hex.
+MAX_TOTAL_ACCESS = 128 << 20
+#: The ops whose cost grows with the bytes they touch, and the argument that says how many.
+_ACCESS_OPS = {"read": "length", "guest_read": "length", "pin": "length", "unpin": "length", "write": "data"}
+_ACCESS_OPS["guest_write"] = "data"
+#: The longest number written as a string ("0x1000", "4096"): no 4300-digit conversion inside int().
+MAX_NUMBER_CHARS = 40
+#: The most steps one scenario may have (docs/scenario.md "Limits").
+MAX_STEPS = 10_000
 _NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|[0-9]+")
 _HEX_BYTES = re.compile(r"(?:[0-9a-fA-F]{2})*")
 U64 = (1 << 64) - 1
@@ -64,18 +74,30 @@ class ScenarioError(ValueError):
 # -- argument types ----------------------------------------------------------------------------------------------
 
 
+def _show(value: Any) -> str:
+    """A short, one-line rendering of a JSON value for a message, whatever its size or depth."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _number(value: Any, what: str, lo: int = 0, hi: int = U64) -> int:
     """A JSON integer, or a string in hex ("0x1000") or decimal."""
     if isinstance(value, bool):
-        raise ValueError(f"{what} must be a number, not {json.dumps(value)}")
+        raise ValueError(f"{what} must be a number, not {_show(value)}")
     if isinstance(value, int):
         n = value
+    elif isinstance(value, str) and len(value) > MAX_NUMBER_CHARS:
+        raise ValueError(f"{what}: a number string has at most {MAX_NUMBER_CHARS} characters, not {len(value)}")
     elif isinstance(value, str) and _NUMBER.fullmatch(value):
         n = int(value, 16) if value[:2] in ("0x", "0X") else int(value, 10)
     elif isinstance(value, str):
-        raise ValueError(f'{what} must be a number, or a string such as "0x1000" or "4096", not {value!r}')
+        raise ValueError(f'{what} must be a number, or a string such as "0x1000" or "4096", not {_show(value)}')
     else:
-        raise ValueError(f"{what} must be a number, not {json.dumps(value)}")
+        raise ValueError(f"{what} must be a number, not {_show(value)}")
     if not lo <= n <= hi:
         raise ValueError(f"{what} = {n} is out of range [{lo}, {hi:#x}]")
     return n
@@ -89,7 +111,7 @@ def _bits(names: dict[str, int]) -> Callable[[Any, str], int]:
             bits = 0
             for name in value:
                 if not isinstance(name, str) or name not in names:
-                    raise ValueError(f"{what}: unknown name {json.dumps(name)}; known: {', '.join(names)}")
+                    raise ValueError(f"{what}: unknown name {_show(name)}; known: {', '.join(names)}")
                 bits |= names[name]
             return bits
         return _number(value, what)
@@ -104,7 +126,7 @@ def _enum(names: dict[str, int]) -> Callable[[Any, str], int]:
         if isinstance(value, str) and value in names:
             return names[value]
         if isinstance(value, str) and not value[:1].isdigit():
-            raise ValueError(f"{what}: unknown name {value!r}; known: {', '.join(names)}")
+            raise ValueError(f"{what}: unknown name {_show(value)}; known: {', '.join(names)}")
         return _number(value, what)
 
     return parse
@@ -113,7 +135,7 @@ def _enum(names: dict[str, int]) -> Callable[[Any, str], int]:
 def _choice(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
     def parse(value: Any, what: str) -> str:
         if value not in choices:
-            raise ValueError(f"{what} must be one of {', '.join(choices)}, not {json.dumps(value)}")
+            raise ValueError(f"{what} must be one of {', '.join(choices)}, not {_show(value)}")
         return value
 
     return parse
@@ -121,22 +143,30 @@ def _choice(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
 
 def _bool(value: Any, what: str) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"{what} must be true or false, not {json.dumps(value)}")
+        raise ValueError(f"{what} must be true or false, not {_show(value)}")
     return value
 
 
 def _data(value: Any, what: str) -> bytes:
     """Bytes: a hex string, {"fill": "0xab", "length": N} or {"text": "..."}."""
     if isinstance(value, str):
+        if len(value) > 2 * MAX_ACCESS:
+            raise ValueError(f"{what} is {len(value) // 2} bytes; the limit is {MAX_ACCESS}")
         try:
             return bytes.fromhex(value)
         except ValueError:
-            raise ValueError(f'{what} must be a hex string such as "48656c6c6f", not {value!r}') from None
+            raise ValueError(f'{what} must be a hex string such as "48656c6c6f", not {_show(value)}') from None
     if isinstance(value, dict) and set(value) == {"fill", "length"}:
         fill = _number(value["fill"], f"{what}.fill", 0, 255)
         return bytes([fill]) * _number(value["length"], f"{what}.length", 0, MAX_ACCESS)
     if isinstance(value, dict) and set(value) == {"text"} and isinstance(value["text"], str):
-        return value["text"].encode()
+        try:
+            data = value["text"].encode()
+        except UnicodeEncodeError:
+            raise ValueError(f"{what}.text has a lone surrogate, which UTF-8 cannot encode") from None
+        if len(data) > MAX_ACCESS:
+            raise ValueError(f"{what} is {len(data)} bytes; the limit is {MAX_ACCESS}")
+        return data
     raise ValueError(f'{what} must be a hex string, {{"fill": …, "length": …}} or {{"text": …}}')
 
 
@@ -152,12 +182,12 @@ def _mmap_fd(value: Any, what: str) -> int | None:
         return None
     if isinstance(value, str) and value.startswith("guest_memfd:"):
         return _gmem_ref(value, what)
-    raise ValueError(f'{what} must be null (anonymous) or "guest_memfd:N", not {json.dumps(value)}')
+    raise ValueError(f'{what} must be null (anonymous) or "guest_memfd:N", not {_show(value)}')
 
 
 def _status(value: Any, what: str) -> str:
     if not isinstance(value, str) or value not in STATUS or value == "TDX_SUCCESS":
-        raise ValueError(f'{what} must be a TDX status name such as "TDX_OPERAND_BUSY", not {json.dumps(value)}')
+        raise ValueError(f'{what} must be a TDX status name such as "TDX_OPERAND_BUSY", not {_show(value)}')
     return value
 
 
@@ -238,7 +268,7 @@ OPS: dict[str, dict[str, tuple[Callable, Any]]] = {
     },
     "guest_read": {
         "gpa": (_num, REQUIRED),
-        "length": (_pages, REQUIRED),
+        "length": (_access, REQUIRED),
         "vcpu": (_int32, 0),
         "shared": (_bool, False),
     },
@@ -264,13 +294,13 @@ def parse_step(step: Any, index: int) -> tuple[str, dict[str, Any]]:
     if not isinstance(op, str):
         raise ScenarioError('missing "op"', index)
     if op not in OPS:
-        raise ScenarioError(f"unknown op {op!r}; see the Ops table of docs/scenario.md", index)
+        raise ScenarioError(f"unknown op {_show(op)}; see the Ops table of docs/scenario.md", index)
     if "label" in step and not isinstance(step["label"], str):
         raise ScenarioError('"label" must be a string', index)
     spec = OPS[op]
     for key in step:
         if key not in spec and key not in STEP_KEYS:
-            raise ScenarioError(f"{op} has no argument {key!r}; it takes {', '.join(spec) or 'none'}", index)
+            raise ScenarioError(f"{op} has no argument {_show(key)}; it takes {', '.join(spec) or 'none'}", index)
     args: dict[str, Any] = {}
     for name, (parse, default) in spec.items():
         if name in step:
@@ -293,12 +323,13 @@ def parse_header(doc: Any) -> tuple[str, bool]:
         raise ScenarioError('a scenario must be a JSON object with "format" and "steps"')
     unknown = set(doc) - {"format", "kernel", "gmem_in_place_conversion", "steps", "description", "comment"}
     if unknown:
-        raise ScenarioError(f"unknown top-level field {sorted(unknown)[0]!r}")
-    if doc.get("format") != FORMAT:
-        raise ScenarioError(f'"format" must be {FORMAT}, not {json.dumps(doc.get("format"))}')
+        raise ScenarioError(f"unknown top-level field {_show(sorted(unknown)[0])}")
+    fmt = doc.get("format")
+    if type(fmt) is not int or fmt != FORMAT:  # true and 1.0 compare equal to 1 in Python, not in the format
+        raise ScenarioError(f'"format" must be {FORMAT}, not {_show(fmt)}')
     kernel = doc.get("kernel", DEFAULT_FLAVOUR)
-    if kernel not in FLAVOURS:
-        raise ScenarioError(f"unknown kernel {json.dumps(kernel)}; expected one of {', '.join(FLAVOURS)}")
+    if not isinstance(kernel, str) or kernel not in FLAVOURS:
+        raise ScenarioError(f"unknown kernel {_show(kernel)}; expected one of {', '.join(FLAVOURS)}")
     in_place = doc.get("gmem_in_place_conversion", FLAVOURS[kernel].has_in_place)
     if not isinstance(in_place, bool):
         raise ScenarioError('"gmem_in_place_conversion" must be true or false')
@@ -307,6 +338,10 @@ def parse_header(doc: Any) -> tuple[str, bool]:
         raise ScenarioError(f"kernel {kernel!r} has no gmem_in_place_conversion parameter (only {names} have it)")
     if not isinstance(doc.get("steps"), list):
         raise ScenarioError('"steps" must be a list of steps')
+    if len(doc["steps"]) > MAX_STEPS:
+        raise ScenarioError(
+            f'"steps" has {len(doc["steps"])} steps; the limit is {MAX_STEPS} (docs/scenario.md "Limits")'
+        )
     return kernel, in_place
 
 
@@ -425,15 +460,30 @@ class Replay:
 def replay_scenario(doc: Any) -> Replay:
     """Validate the whole scenario first, then replay it; raises ScenarioError for a malformed one."""
     kernel, in_place = parse_header(doc)
-    parsed = [parse_step(step, i) for i, step in enumerate(doc["steps"])]
+    parsed, total = [], 0
+    for i, step in enumerate(doc["steps"]):
+        parsed.append(parse_step(step, i))
+        op, args = parsed[-1]
+        if op in _ACCESS_OPS:
+            n = args[_ACCESS_OPS[op]]
+            total += n if isinstance(n, int) else len(n)
+            if total > MAX_TOTAL_ACCESS:
+                raise ScenarioError(
+                    f"{op}: the scenario's reads, writes and pins add up to more than {MAX_TOTAL_ACCESS} bytes, "
+                    'the limit (docs/scenario.md "Limits")',
+                    i,
+                )
     creates = [i for i, (op, _) in enumerate(parsed) if op == "KVM_CREATE_VM"]
     if len(creates) > 1:
         raise ScenarioError("a second KVM_CREATE_VM: tdxsim models one VM per scenario", creates[1])
     vmm = Vmm(kernel, in_place)
     steps_out, marks = [], []
-    for (op, args), raw in zip(parsed, doc["steps"], strict=True):
+    for i, ((op, args), raw) in enumerate(zip(parsed, doc["steps"], strict=True)):
         marks.append(len(vmm.trace.events))
-        result = _call_vmm(vmm, op, args)
+        try:
+            result = _call_vmm(vmm, op, args)
+        except TraceLimitError as exc:
+            raise ScenarioError(f"{op}: {exc}", i) from None
         steps_out.append(_describe_step(op, raw.get("label"), result, vmm.trace.since(marks[-1])))
     marks.append(len(vmm.trace.events))
     output = {

@@ -23,6 +23,8 @@ decoded with the scenario parser and applied to one `Vmm`; after every step thes
 (f) the VMM never sees TD-private plaintext (the host has no private KeyID: Documentation/arch/x86/tdx.rst): every write
     stores a unique marker; a marker that at some point existed only under a TD's key (in a td_private page and in no
     KeyID-0 page) must never again appear in KeyID-0 memory nor in the bytes a `read` returns.
+(g) no frame is mapped by the guest after it was freed or while it belongs to another owner
+    (tests/mapping_invariant.py).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mapping_invariant import stale_guest_mappings
 
 from tdxsim.kvm.uapi import MAP_SHARED
 from tdxsim.physmem import Owner
@@ -380,6 +383,7 @@ class Checker:
         self.sept_events_are_transitions(where)
         self.nothing_private_is_mapped(where)
         self.no_private_plaintext(where, op_name, result)
+        assert stale_guest_mappings(self.vmm) == [], where  # (g)
 
     def ownership(self, where: str) -> None:
         """(a) intel/tdx-module TDX_1.5.01 pamt_manager.h. Once KVM has bugged the VM after a failed S-EPT zap, the

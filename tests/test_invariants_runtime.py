@@ -21,7 +21,10 @@ applied to one `Vmm`; after every step these must hold:
     not preserved across conversion): every private guest_write stores a marker unique to its step; that marker must
     never appear in any KeyID-0 frame, in the bytes a VMM `read` returns, or in what the guest reads through the shared
     alias — whatever conversions, hole punches and re-accepts happened in between;
-(f) no exception escapes.
+(f) no exception escapes;
+(g) no frame is mapped by the guest after it was freed or while it belongs to another owner (see
+    tests/mapping_invariant.py). The third model, "out-of-place-gmem-mmap", gives the guest_memfd MMAP without
+    INIT_SHARED, so its memslot is guest_memfd-only and the guest's shared accesses map guest_memfd folios.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mapping_invariant import stale_guest_mappings
 
 from tdxsim.physmem import Owner
 from tdxsim.scenario import parse_step
@@ -47,7 +51,7 @@ MAGIC = b"\xc3SECRET\x3c"
 MARKER_LEN = len(MAGIC) + 4
 IMAGE = b"initial image, not a secret"
 
-MODELS = {"in-place": True, "out-of-place": False}
+MODELS = {"in-place": (True, False), "out-of-place": (False, False), "out-of-place-gmem-mmap": (False, True)}
 METADATA = {PageType.PT_TDR, PageType.PT_TDCX, PageType.PT_TDVPR, PageType.PT_EPT}
 TD_OWNED = {Owner.TD_PRIVATE, Owner.TDX_METADATA}
 
@@ -56,7 +60,7 @@ def op(name: str, **args: Any) -> dict:
     return {"op": name, **args}
 
 
-def setup(in_place: bool, sept_ve_disable: bool) -> list[dict]:
+def setup(in_place: bool, sept_ve_disable: bool, gmem_mmap: bool = False) -> list[dict]:
     """The intel-tdx.rst order for the model, two pages added at build time, then KVM_TDX_FINALIZE_VM."""
     size = NPAGES * PAGE
     steps = [
@@ -86,8 +90,8 @@ def setup(in_place: bool, sept_ve_disable: bool) -> list[dict]:
         ]
     else:
         steps += [
-            op("KVM_CREATE_GUEST_MEMFD", size=size),
-            op("mmap", addr=hex(GMEM_VA), length=size, fd=None),
+            op("KVM_CREATE_GUEST_MEMFD", size=size, flags=["GUEST_MEMFD_FLAG_MMAP"] if gmem_mmap else []),
+            op("mmap", addr=hex(GMEM_VA), length=size, fd="guest_memfd:0" if gmem_mmap else None),
             slot,
             op("KVM_SET_MEMORY_ATTRIBUTES", address=0, size=size, attributes=PRIVATE),
             op("mmap", addr=hex(SRC_VA), length=2 * PAGE, fd=None),
@@ -166,6 +170,18 @@ give_back = st.builds(
         ]
     ),
 )
+# The guest maps a page through the shared alias, then the VMM punches it out of the guest_memfd: with a
+# guest_memfd-only memslot the shared EPT maps the guest_memfd's folio, so the punch must zap it too.
+shared_then_punch = st.builds(
+    lambda g, n: [
+        op("guest_map_gpa", gpa=hex(g), size=PAGE, shared=True),
+        op("guest_write", gpa=hex(g), length=n, shared=True),
+        op("fallocate", guest_memfd=0, offset=hex(g), length=PAGE),
+        op("guest_read", gpa=hex(g), length=n, shared=True),
+    ],
+    page_gpa,
+    length,
+)
 
 single = st.one_of(
     guest_read,
@@ -181,7 +197,7 @@ single = st.one_of(
     vmm_read,
     vmm_write,
 ).map(lambda step: [step])
-runtime = st.lists(st.one_of(single, secret_page, give_back), min_size=1, max_size=15).map(
+runtime = st.lists(st.one_of(single, secret_page, give_back, shared_then_punch), min_size=1, max_size=15).map(
     lambda chunks: [step for chunk in chunks for step in chunk]
 )
 
@@ -234,6 +250,7 @@ class Checker:
         self.mirror_matches_sept(where)
         self.sept_events_are_transitions(where)
         self.no_plaintext_leak(where, name, args, result)
+        assert stale_guest_mappings(self.vmm) == [], where
 
     def pamt_agrees(self, where: str) -> None:
         """(a) intel/tdx-module TDX_1.5.01 pamt_manager.h."""
@@ -289,8 +306,9 @@ class Checker:
             assert not leaked, (where, f"{name} returned a secret", leaked)
 
 
-def replay(in_place: bool, sept_ve_disable: bool, runtime_steps: list[dict]) -> None:
-    steps = materialize(setup(in_place, sept_ve_disable) + runtime_steps)
+def replay(model: tuple[bool, bool], sept_ve_disable: bool, runtime_steps: list[dict]) -> None:
+    in_place, gmem_mmap = model
+    steps = materialize(setup(in_place, sept_ve_disable, gmem_mmap) + runtime_steps)
     vmm = Vmm("v8", in_place)
     checker = Checker(vmm)
     for i, raw in enumerate(steps):

@@ -94,12 +94,19 @@ class GuestMemfd:
         return gfn - slot.base_gfn + slot.gmem_offset // PAGE_SIZE
 
     def punch_hole(self, first: int, last: int) -> None:
-        """kvm_gmem_punch_hole: zap KVM's mappings of [first, last) that this file backs — the private side, and
-        the shared side only where the file holds shared pages (kvm_gmem_get_invalidate_filter: KVM_FILTER_PRIVATE
-        unless INIT_SHARED upstream; from the current attributes in v8 20/46) — and userspace's, then drop the
-        folios; a pinned folio lives on until its last pin goes."""
-        can_be_shared = self.kvm.in_place or bool(self.flags & GUEST_MEMFD_FLAG_INIT_SHARED)
-        self.kvm.kvm_gmem_invalidate(self, first, last, private=True, shared=can_be_shared)
+        """kvm_gmem_punch_hole: zap every mapping of this file's pages [first, last) — KVM's private side (mirror and
+        S-EPT), KVM's shared side wherever it maps this file's folios, and userspace's — then drop the folios; a
+        pinned folio lives on until its last pin goes.
+
+        KVM's shared EPT maps this file's folios when its memslots are guest_memfd-only, i.e. when the file has MMAP
+        (kvm_gmem_bind sets KVM_MEMSLOT_GMEM_ONLY; the shared fault goes kvm_mmu_faultin_pfn ->
+        kvm_mmu_faultin_pfn_gmem) or in-place conversion is on; otherwise the shared side is the VMM's anonymous
+        memory, which the punch leaves alone. Upstream's kvm_gmem_get_invalidate_filter asks for the shared side
+        only with INIT_SHARED, but a TD may have MMAP without INIT_SHARED (20251003232606.4070510-6-seanjc@google.com):
+        zapping only the private side there would leave the guest a mapping of a freed frame (docs/fidelity.md
+        "Choices the sources leave open")."""
+        maps_shared = self.kvm.in_place or bool(self.flags & (GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED))
+        self.kvm.kvm_gmem_invalidate(self, first, last, private=True, shared=maps_shared)
         self.kvm.mm.unmap_mapping_pages(self, first, last)
         for index in keys_in_range(self.folios, first, last):
             pfn = self.folios.pop(index)

@@ -4,6 +4,7 @@ attributes and guest_memfd creation; TDX sub-commands go to `tdxsim.kvm.tdx`.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -77,6 +78,12 @@ class Kvm:
         self.machine_vms = machine_vms
         self.vcpus: dict[int, Vcpu] = {}
         self.memslots: dict[int, Memslot] = {}
+        #: The memslots sorted by base_gfn (they never overlap) and their base GFNs, for bisection (kvm_memslots'
+        #: gfn tree); and the memslots that map userspace memory, sorted by userspace_addr (hva tree).
+        self._by_gfn: list[Memslot] = []
+        self._gfn_starts: list[int] = []
+        self._by_hva: list[tuple[int, int, Memslot]] = []
+        self._max_hva_len = 0
         self.mem_attrs = RangeMap(default=0)  # kvm->mem_attr_array: gfn -> attributes (out-of-place model)
         self.gmems: list[GuestMemfd] = []
         self.vm_dead = False
@@ -98,11 +105,33 @@ class Kvm:
         return self.signal_from_page is not None and page >= self.signal_from_page
 
     def gfn_to_memslot(self, gfn: int) -> Memslot | None:
-        """The memslot containing `gfn`."""
-        for slot in self.memslots.values():
-            if slot.base_gfn <= gfn < slot.base_gfn + slot.npages:
-                return slot
+        """The memslot containing `gfn` (search_memslots: a tree walk, here a bisection)."""
+        i = bisect.bisect_right(self._gfn_starts, gfn) - 1
+        if i >= 0 and gfn < self._by_gfn[i].base_gfn + self._by_gfn[i].npages:
+            return self._by_gfn[i]
         return None
+
+    def memslots_in(self, start: int, end: int) -> list[Memslot]:
+        """The memslots overlapping GFNs [start, end), by base_gfn (kvm_for_each_memslot_in_gfn_range)."""
+        i = bisect.bisect_right(self._gfn_starts, start) - 1
+        if i < 0 or self._by_gfn[i].base_gfn + self._by_gfn[i].npages <= start:
+            i += 1
+        return self._by_gfn[i : max(i, bisect.bisect_left(self._gfn_starts, end))]
+
+    def _index_memslot(self, slot: Memslot, add: bool) -> None:
+        """Add `slot` to the GFN and HVA indexes, or take it out."""
+        i = bisect.bisect_left(self._gfn_starts, slot.base_gfn)
+        entry = (slot.userspace_addr, slot.id, slot)
+        if add:
+            self._by_gfn.insert(i, slot)
+            self._gfn_starts.insert(i, slot.base_gfn)
+            if not slot.gmem_only:
+                bisect.insort(self._by_hva, entry, key=lambda e: (e[0], e[1]))
+                self._max_hva_len = max(self._max_hva_len, slot.npages * PAGE_SIZE)
+        else:
+            del self._by_gfn[i], self._gfn_starts[i]
+            if entry in self._by_hva:
+                self._by_hva.remove(entry)
 
     def kvm_supported_mem_attributes(self) -> int:
         """PRIVATE for a VM with private memory, except that v8 with in-place conversion deprecates per-VM
@@ -126,14 +155,12 @@ class Kvm:
         return bool(self.mem_attrs.get(gfn) & KVM_MEMORY_ATTRIBUTE_PRIVATE)
 
     def kvm_gmem_invalidate(self, gmem: GuestMemfd, first: int, last: int, private: bool, shared: bool) -> None:
-        """kvm_gmem_invalidate_start: zap the KVM mappings of file pages [first, last) in every bound memslot,
-        the private (mirror/S-EPT) side, the shared side, or both."""
-        for slot in self.memslots.values():
-            if slot.gmem is not gmem:
-                continue
-            lo = max(first, slot.gmem_offset // PAGE_SIZE)
-            hi = min(last, slot.gmem_offset // PAGE_SIZE + slot.npages)
-            if lo >= hi:
+        """kvm_gmem_invalidate_start: zap the KVM mappings of file pages [first, last) in every bound memslot (found
+        through the file's bindings, as __kvm_gmem_invalidate_begin walks f->bindings), the private (mirror/S-EPT)
+        side, the shared side, or both."""
+        for lo, hi, slot_id in list(gmem.bindings.items(first, last)):
+            slot = self.memslots.get(slot_id)
+            if slot is None:
                 continue
             start = slot.base_gfn + lo - slot.gmem_offset // PAGE_SIZE
             end = start + hi - lo
@@ -146,14 +173,15 @@ class Kvm:
     def kvm_mmu_notifier_invalidate_range_start(self, start: int, end: int) -> None:
         """User addresses [start, end) lost their pages (munmap, MADV_DONTNEED): zap the shared-EPT mappings KVM
         made from them (virt/kvm/kvm_main.c; kvm_unmap_gfn_range with KVM_FILTER_SHARED). guest_memfd-only slots
-        map nothing through userspace_addr, so they are untouched."""
-        for slot in self.memslots.values():
-            if slot.gmem_only:
-                continue
-            lo = max(start, slot.userspace_addr)
-            hi = min(end, slot.userspace_addr + slot.npages * PAGE_SIZE)
+        map nothing through userspace_addr, so they are untouched (and not in the HVA index)."""
+        lo_key = start - self._max_hva_len
+        i = bisect.bisect_right(self._by_hva, lo_key, key=lambda e: e[0])
+        j = bisect.bisect_left(self._by_hva, end, key=lambda e: e[0])
+        for hva, _id, slot in self._by_hva[i:j]:
+            lo = max(start, hva)
+            hi = min(end, hva + slot.npages * PAGE_SIZE)
             if lo < hi:
-                first = slot.base_gfn + (lo - slot.userspace_addr) // PAGE_SIZE
+                first = slot.base_gfn + (lo - hva) // PAGE_SIZE
                 self.mmu.kvm_tdp_mmu_unmap_gfn_range(first, first + (hi - lo) // PAGE_SIZE, private=False)
 
     # -- VM ioctls ----------------------------------------------------------------------------------------------
@@ -175,8 +203,11 @@ class Kvm:
     @traced("kvm")
     def kvm_gmem_create(self, size: int, flags: int) -> int:
         """KVM_CREATE_GUEST_MEMFD: unsupported flags, then a size that is 0 or not page aligned, are -EINVAL.
-        INIT_SHARED is supported for a VM with private memory only with in-place conversion (v8 25/46,
-        kvm_arch_supports_gmem_init_shared). Returns the new guest_memfd's number."""
+        MMAP is supported for every VM: "KVM: guest_memfd: Allow mmap() on guest_memfd for x86 VMs with private
+        memory" (20251003232606.4070510-6-seanjc@google.com, kvm_gmem_get_supported_flags) replaced the older
+        kvm_arch_supports_gmem_mmap() refusal (3d3a04fad25a) before any modelled flavour; INIT_SHARED is supported
+        for a VM with private memory only with in-place conversion (kvm_arch_supports_gmem_init_shared; v8 25/46).
+        Returns the new guest_memfd's number."""
         supported = GUEST_MEMFD_FLAG_MMAP
         if self.flavour.has_in_place and self.in_place:
             supported |= GUEST_MEMFD_FLAG_INIT_SHARED
@@ -223,9 +254,8 @@ class Kvm:
         if old is not None:
             return -EINVAL  # moving or resizing a slot: only deletion is modelled, and never for guest_memfd
         base_gfn, npages = guest_phys_addr // PAGE_SIZE, memory_size // PAGE_SIZE
-        for other in self.memslots.values():
-            if base_gfn < other.base_gfn + other.npages and other.base_gfn < base_gfn + npages:
-                return -EEXIST
+        if self.memslots_in(base_gfn, base_gfn + npages):
+            return -EEXIST
         gmem = None
         if flags & KVM_MEM_GUEST_MEMFD:
             if not 0 <= guest_memfd < len(self.gmems):
@@ -236,11 +266,17 @@ class Kvm:
                 return -EINVAL
             if any(v is not None for _, _, v in gmem.bindings.items(first, first + npages)):
                 return -EEXIST
+        # kvm_arch_prepare_memory_region (arch/x86/kvm/x86.c), for KVM_MR_CREATE: the last GFN above
+        # kvm_mmu_max_gfn() (host MAXPHYADDR with TDP, arch/x86/kvm/mmu.h), then one with the shared bit
+        # (kvm_is_gfn_alias), is -EINVAL.
+        if base_gfn + npages - 1 > (1 << (platform.HOST_MAXPHYADDR - 12)) - 1:
+            return -EINVAL
         if (base_gfn + npages - 1) >> (self.tdx.shared_bit() - 12) & 1:
-            return -EINVAL  # kvm_arch_prepare_memory_region: the last GFN has the shared bit (kvm_is_gfn_alias)
+            return -EINVAL
         if gmem is not None:
             gmem.bindings.set(first, first + npages, slot_id)
         self.memslots[slot_id] = Memslot(slot_id, base_gfn, npages, userspace_addr, flags, gmem, guest_memfd_offset)
+        self._index_memslot(self.memslots[slot_id], add=True)
         self.trace.state("kvm", "memslot", slot=slot_id, old=None, new="created", gpa=guest_phys_addr, size=memory_size)
         return 0
 
@@ -253,6 +289,7 @@ class Kvm:
             first = slot.gmem_offset // PAGE_SIZE
             slot.gmem.bindings.set(first, first + slot.npages, None)
         del self.memslots[slot.id]
+        self._index_memslot(slot, add=False)
         self.trace.state("kvm", "memslot", slot=slot.id, old="created", new=None)
         return 0
 

@@ -427,7 +427,8 @@ class Interleaving:
         if self.waiting_for(thread) is not None:
             return "blocked"
         op = self.next_op(thread)
-        assert op is not None
+        if op is None:  # not finished, so it has a next op
+            raise RuntimeError(f"{thread} has no next op although it has not finished")
         if op.action == "acquire" and op.lock:
             st = self.lock(op.lock)
             if not self._grantable(st, thread, op.mode):
@@ -451,7 +452,8 @@ class Interleaving:
             st.waiters.pop(0)
             st.holders[thread] = mode
             op = self.next_op(thread)
-            assert op is not None
+            if op is None:  # a waiter sleeps on its acquire, which is its next op
+                raise RuntimeError(f"{thread} waits for a lock but has no next op")
             self.pc[thread] += 1
             self.log.append((thread, op, "done"))
 

@@ -6,6 +6,7 @@ serves its own mmap faults without mm knowing about KVM.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -49,29 +50,43 @@ class Mm:
     def __init__(self, mem: PhysicalMemory, trace: Trace) -> None:
         self.mem = mem
         self.trace = trace
+        #: The VMAs, sorted by start and never overlapping (mm's maple tree); `_starts` mirrors their starts for bisect.
         self.vmas: list[Vma] = []
+        self._starts: list[int] = []
+        #: No free gap below this address (at or above MMAP_BASE): where the search for an unmapped area begins.
+        self._free_hint = MMAP_BASE
         self.pinned: dict[int, list[int]] = {}  # virtual page -> pfns pinned through it (the pinner's page list)
         #: MMU notifiers (mmu_notifier_invalidate_range_start): called with [start, end) of user addresses whose
         #: mappings go away; KVM registers one to zap what it mapped from them
         #: (kvm_mmu_notifier_invalidate_range_start).
         self.notifiers: list = []
 
+    def _overlapping(self, start: int, end: int) -> tuple[int, int]:
+        """The index range [i, j) of the VMAs that overlap [start, end), found by bisection."""
+        i = bisect.bisect_right(self._starts, start) - 1
+        if i < 0 or self.vmas[i].end <= start:
+            i += 1
+        return i, max(i, bisect.bisect_left(self._starts, end))
+
     def find_vma(self, addr: int) -> Vma | None:
         """The VMA containing `addr`."""
-        for vma in self.vmas:
-            if vma.start <= addr < vma.end:
-                return vma
+        i = bisect.bisect_right(self._starts, addr) - 1
+        if i >= 0 and addr < self.vmas[i].end:
+            return self.vmas[i]
         return None
 
     def _get_unmapped_area(self, length: int) -> int:
-        """The lowest free range at or above MMAP_BASE (docs/scenario.md, Conventions)."""
-        addr = MMAP_BASE
-        for vma in sorted(self.vmas, key=lambda v: v.start):
-            if vma.end <= addr:
-                continue
+        """The lowest free range at or above MMAP_BASE (docs/scenario.md), searched from the first gap on."""
+        addr = self._free_hint
+        first_gap = None
+        i, _ = self._overlapping(addr, addr + 1)
+        for vma in self.vmas[i:]:
             if vma.start >= addr + length:
                 break
-            addr = vma.end
+            if vma.start > addr and first_gap is None:
+                first_gap = addr
+            addr = max(addr, vma.end)
+        self._free_hint = addr if first_gap is None else first_gap
         return addr
 
     @traced("kvm")
@@ -87,7 +102,9 @@ class Mm:
         if addr + length > TASK_SIZE:
             return -ENOMEM
         self.do_munmap(addr, length)
-        self.vmas.append(Vma(addr, addr + length, file, offset // PAGE_SIZE, shared))
+        i = bisect.bisect_left(self._starts, addr)
+        self.vmas.insert(i, Vma(addr, addr + length, file, offset // PAGE_SIZE, shared))
+        self._starts.insert(i, addr)
         self.trace.state("vmm", "vma", start=addr, end=addr + length, file=file is not None, old=None, new="mapped")
         return addr
 
@@ -97,11 +114,9 @@ class Mm:
         if addr % PAGE_SIZE or length <= 0:
             return -EINVAL
         end = addr + -(-length // PAGE_SIZE) * PAGE_SIZE
+        i, j = self._overlapping(addr, end)
         kept: list[Vma] = []
-        for vma in self.vmas:
-            if vma.end <= addr or vma.start >= end:
-                kept.append(vma)
-                continue
+        for vma in self.vmas[i:j]:
             for part_start, part_end in ((vma.start, addr), (end, vma.end)):
                 if part_start < part_end:
                     part = Vma(
@@ -109,11 +124,13 @@ class Mm:
                     )
                     part.ptes = {v: p for v, p in vma.ptes.items() if part_start <= v * PAGE_SIZE < part_end}
                     kept.append(part)
-            for vpn, pfn in vma.ptes.items():
-                if addr <= vpn * PAGE_SIZE < end:
-                    self._drop(vma, pfn)
+            for vpn in keys_in_range(vma.ptes, addr // PAGE_SIZE, end // PAGE_SIZE):
+                self._drop(vma, vma.ptes[vpn])
         self._invalidate(addr, end)
-        self.vmas = kept
+        self.vmas[i:j] = kept
+        self._starts[i:j] = [vma.start for vma in kept]
+        if j > i:
+            self._free_hint = max(MMAP_BASE, min(self._free_hint, addr))
         return 0
 
     def _invalidate(self, start: int, end: int) -> None:
@@ -212,13 +229,18 @@ class Mm:
                 del vma.ptes[vpn]
 
     def zap_anon(self, addr: int, length: int) -> int:
-        """madvise(MADV_DONTNEED) on anonymous memory: drop the pages; the next touch reads zeros."""
-        for page in range(addr // PAGE_SIZE, -(-(addr + length) // PAGE_SIZE)):
-            vma = self.find_vma(page * PAGE_SIZE)
-            if vma is None:
-                return -ENOMEM
-            pfn = vma.ptes.pop(page, None)
-            if pfn is not None:
-                self._drop(vma, pfn)
-        self._invalidate(addr // PAGE_SIZE * PAGE_SIZE, -(-(addr + length) // PAGE_SIZE) * PAGE_SIZE)
-        return 0
+        """madvise(MADV_DONTNEED): drop the pages of every VMA in the range, by ranges (the cost follows the pages
+        present, not the length); the next touch reads zeros. As mm/madvise.c madvise_walk_vmas, a hole in the
+        range does not stop the walk but makes the result -ENOMEM."""
+        start, end = addr // PAGE_SIZE * PAGE_SIZE, -(-(addr + length) // PAGE_SIZE) * PAGE_SIZE
+        i, j = self._overlapping(start, end)
+        ret, pos = 0, start
+        for vma in self.vmas[i:j]:
+            if vma.start > pos:
+                ret = -ENOMEM
+            lo, hi = max(pos, vma.start), min(end, vma.end)
+            for vpn in keys_in_range(vma.ptes, lo // PAGE_SIZE, hi // PAGE_SIZE):
+                self._drop(vma, vma.ptes.pop(vpn))
+            self._invalidate(lo, hi)
+            pos = hi
+        return -ENOMEM if pos < end else ret

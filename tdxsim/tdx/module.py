@@ -165,7 +165,14 @@ class TdxModule:
         return self._ret(leaf, STATUS[name] | operand, **data)
 
     def inject(self, leaf: str, status: str, count: int) -> None:
-        """Make the next `count` calls of `leaf` fail with `status` (the scenario op `tdx_error`)."""
+        """Make the next `count` calls of `leaf` fail with `status` (the scenario op `tdx_error`); an unknown leaf or
+        status, TDX_SUCCESS or a count below 1 is refused here, not at the SEAMCALL it would have broken."""
+        if leaf not in LEAVES:
+            raise ValueError(f"inject: unknown leaf {leaf!r}; the module has {', '.join(sorted(LEAVES))}")
+        if status not in STATUS or status == "TDX_SUCCESS":
+            raise ValueError(f"inject: {status!r} is not a TDX error status name such as 'TDX_OPERAND_BUSY'")
+        if not isinstance(count, int) or count < 1:
+            raise ValueError(f"inject: count must be a positive integer, not {count!r}")
         self.injected[leaf] = [status, count]
 
     def _injected(self, leaf: str, data: dict) -> int | None:
@@ -741,3 +748,7 @@ class TdxModule:
     def leaf_pfn(self, tdr: int, gpa: int) -> int | None:
         """The HPA (pfn) a present 4 KiB leaf maps."""
         return self.tds[tdr].sept_pfn.get((0, gpa & ~0xFFF))
+
+
+#: The leaves this module implements, by their TDX names ("TDH.MEM.PAGE.ADD" for `tdh_mem_page_add`).
+LEAVES = frozenset(n.upper().replace("_", ".") for n in vars(TdxModule) if n.startswith(("tdh_", "tdg_")))

@@ -14,6 +14,10 @@ from tdxsim.tdx.sept import SeptState
 from tdxsim.tdx.status import status_name
 
 
+class PlaygroundError(ValueError):
+    """A request the playground cannot turn into a SEAMCALL (no such page, no such level, a TD it cannot build)."""
+
+
 class Playground:
     """One TD, built as far as `TDH.MNG.INIT` plus one initialised vCPU, and the module to poke at."""
 
@@ -25,12 +29,14 @@ class Playground:
         self.pages: dict[int, int] = {}  # gpa -> the page given to PAGE.ADD/AUG
         steps = [self.module.tdh_mng_create(self.tdr, platform.HKID_RANGE[0]), self.module.tdh_mng_key_config(self.tdr)]
         steps += [self.module.tdh_mng_addcx(self.tdr, self._page("TDCS page")) for _ in range(platform.TDCS_PAGES)]
-        steps.append(self.module.tdh_mng_init(self.tdr, 0, gpaw))
+        if code := self.module.tdh_mng_init(self.tdr, 0, gpaw):
+            raise PlaygroundError(f"TDH.MNG.INIT with GPAW {gpaw} failed with {status_name(code)}: GPAW is 48 or 52")
         tdvpr = self._page("TDVPR page")
         steps.append(self.module.tdh_vp_create(self.tdr, tdvpr))
         steps += [self.module.tdh_vp_addcx(tdvpr, self._page("TDCX page")) for _ in range(platform.TDVPX_PAGES)]
         steps.append(self.module.tdh_vp_init(tdvpr, 0))
-        assert not any(steps), "building the playground TD failed"
+        if failed := [status_name(code) for code in steps if code]:
+            raise PlaygroundError(f"building the playground TD failed: {', '.join(failed)}")
 
     def _page(self, origin: str) -> int:
         return self.mem.alloc(Owner.HOST, origin=origin)
@@ -94,10 +100,14 @@ class Playground:
 
     def reclaim(self, gpa: int) -> str:
         """TDH.PHYMEM.PAGE.RECLAIM of the page last added at `gpa` (refused while the TD lives)."""
+        if gpa not in self.pages:
+            raise PlaygroundError(f"no page was added or AUGed at GPA {gpa:#x}: RECLAIM takes the page given there")
         return status_name(self.module.tdh_phymem_page_reclaim(self.pages[gpa]))
 
     def state(self, gpa: int, level: int = 0) -> SeptState:
         """The S-EPT entry's state at `level` for `gpa` (FREE when absent)."""
         td = self.module.tds[self.tdr]
+        if not isinstance(level, int) or not 0 <= level <= td.root_level:
+            raise PlaygroundError(f"level must be 0 (4 KiB leaf) to {td.root_level} (the root), not {level!r}")
         shift = 12 + 9 * level
         return td.sept.get((level, gpa >> shift << shift), SeptState.FREE)

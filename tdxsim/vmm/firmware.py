@@ -26,10 +26,13 @@ Three orders:
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
 from tdxsim import platform
+from tdxsim.errno import errno_name
+from tdxsim.events import TraceLimitError
 from tdxsim.kvm.uapi import (
     GUEST_MEMFD_FLAG_INIT_SHARED,
     GUEST_MEMFD_FLAG_MMAP,
@@ -43,6 +46,8 @@ from tdxsim.tdvf import BFV, CFV, TD_HOB, TdvfError, TdvfSection, check_qemu_loa
 from tdxsim.vmm.process import Vmm
 
 PAGE_SIZE = platform.PAGE_SIZE
+#: The most 4 KiB pages `measure_firmware` adds (docs/scenario.md "Limits"): 256 MiB, 64 times an OVMF image.
+MAX_FIRMWARE_PAGES = 1 << 16
 
 
 @dataclass
@@ -96,7 +101,7 @@ class FirmwareLoadError(RuntimeError):
 
 def _check(step: str, result: dict[str, Any]) -> dict[str, Any]:
     if result["ret"]:
-        raise FirmwareLoadError(f"{step} failed with {result['ret']}")
+        raise FirmwareLoadError(f"{step} failed with {result['ret']} ({errno_name(result['ret'])})")
     return result
 
 
@@ -137,7 +142,7 @@ def load_tdvf(
     windows: list[tuple[int, int, int, int]] = []  # (gpa start, gpa end, guest_memfd number, userspace address)
     for slot, (start, end) in enumerate(_regions(sections)):
         fd = _check("KVM_CREATE_GUEST_MEMFD", vmm.KVM_CREATE_GUEST_MEMFD(end - start, gmem_flags))["fd"]
-        mapping = vmm.mmap(end - start, fd=fd if in_place else None)["addr"]
+        mapping = _check("mmap", vmm.mmap(end - start, fd=fd if in_place else None))["addr"]
         _check(
             "KVM_SET_USER_MEMORY_REGION2",
             vmm.KVM_SET_USER_MEMORY_REGION2(slot, KVM_MEM_GUEST_MEMFD, start, end - start, mapping, fd, 0),
@@ -150,11 +155,13 @@ def load_tdvf(
         windows.append((start, end, fd, mapping))
     _check("KVM_TDX_INIT_VCPU", vmm.KVM_TDX_INIT_VCPU(0, data=hob.memory_address))
 
+    window_starts = [w[0] for w in windows]
     extend_later: list[TdvfSection] = []
     for s, added, measured in zip(sections, add, measure, strict=True):
         if not added:
             continue
-        start, _end, fd, mapping = next(w for w in windows if w[0] <= s.memory_address < w[1])
+        # The window holding the section (the last one starting at or below it: windows are sorted and disjoint).
+        start, _end, fd, mapping = windows[bisect.bisect_right(window_starts, s.memory_address) - 1]
         data = b""
         if s.type in (BFV, CFV):
             data = image[s.data_offset : s.data_offset + s.memory_data_size]
@@ -168,7 +175,7 @@ def load_tdvf(
             )
             source = 0
         else:
-            source = vmm.mmap(s.memory_data_size)["addr"]
+            source = _check("mmap", vmm.mmap(s.memory_data_size))["addr"] if s.memory_data_size else 0
             if any(data):
                 _check("write", vmm.write(source, data))
         flags = KVM_TDX_MEASURE_MEMORY_REGION if measured and order == SINGLE_PASS else 0
@@ -177,7 +184,7 @@ def load_tdvf(
             _check("KVM_TDX_EXTEND_MEMORY", vmm.KVM_TDX_EXTEND_MEMORY(s.memory_address, s.pages))
         elif measured and order == TWO_PASS_IMAGE:
             extend_later.append(s)
-        if not in_place:
+        if not in_place and s.memory_data_size:
             vmm.munmap(source, s.memory_data_size)  # QEMU drops the TD HOB / TempMem buffers after the ADD
     for s in extend_later:
         _check("KVM_TDX_EXTEND_MEMORY", vmm.KVM_TDX_EXTEND_MEMORY(s.memory_address, s.pages))
@@ -204,13 +211,20 @@ def measure_firmware(
     if sections is None:
         sections = parse_tdvf(image)
         check_qemu_loadable(sections)
+    added = [not s.augmented for s in sections] if add is None else add
+    pages = sum(s.pages for s, a in zip(sections, added, strict=True) if a)
+    if pages > MAX_FIRMWARE_PAGES:
+        raise TdvfError(
+            f"the sections add {pages} pages of guest memory; tdxsim loads at most {MAX_FIRMWARE_PAGES} "
+            '(docs/scenario.md "Limits")'
+        )
     order = order or (TWO_PASS if two_pass else SINGLE_PASS)
     vmm = Vmm(kernel="v8", gmem_in_place_conversion=in_place, record=record)
     if log:
         vmm.module.mr_log = []
     try:
         load_tdvf(vmm, image, sections, order=order, measure=measure, add=add)
-    except FirmwareLoadError as exc:
+    except (FirmwareLoadError, TraceLimitError) as exc:
         raise TdvfError(f"loading the image failed: {exc}") from None
     td = vmm.module.tds[vmm.kvm.tdx.tdr]
     return FirmwareMeasurement(

@@ -354,7 +354,9 @@ class Vmm:
             steps.append({"op": op, **{k: v for k, v in args.items()}, "ret": result["ret"]})
 
         attributes = KVM_MEMORY_ATTRIBUTE_PRIVATE if to_private else 0
-        for slot in sorted(self.kvm.memslots.values(), key=lambda s: s.base_gfn):
+        if self.kvm is None:
+            raise RuntimeError("kvm_convert_memory needs a VM: call KVM_CREATE_VM first")
+        for slot in self.kvm.memslots_in(gpa // PAGE_SIZE, -(-(gpa + size) // PAGE_SIZE)):
             start = max(gpa, slot.base_gfn * PAGE_SIZE)
             end = min(gpa + size, (slot.base_gfn + slot.npages) * PAGE_SIZE)
             if start >= end or slot.gmem is None:

@@ -23,7 +23,7 @@ from tdxsim.plot import (
     to_png,
 )
 from tdxsim.plot.style import figure
-from tdxsim.widgets.panel import Panel
+from tdxsim.widgets.panel import Panel, require_choice
 
 DPI = 60
 IMAGE_LAYOUT = {"width": "100%", "max_width": "1000px"}
@@ -73,6 +73,8 @@ class WalkState:
 
 def sept_walk(gpa: int = 0, gpaw: int = 48) -> w.VBox:
     """Pick a GPA and a GPAW; step through the S-EPT changes of the first KVM_TDX_INIT_MEM_REGION there."""
+    require_choice("sept_walk", "gpa", gpa, list(pagetables.GPAS.values()))
+    require_choice("sept_walk", "gpaw", gpaw, [48, 52])
     state = WalkState(gpa, gpaw)
     gpa_ctl = w.Dropdown(
         options=list(pagetables.GPAS.items()), value=gpa, description="GPA", layout=w.Layout(width="560px")
@@ -159,6 +161,7 @@ class FlowState:
 def lifecycle_player(variant: str = "as QEMU does it") -> w.VBox:
     """Pick a variant of the creation flow (a step skipped, moved or repeated); step through its ioctls and see each
     one's result, SEAMCALLs, TD_STATE, OP_STATE and the TD's metadata pages, with its call timeline."""
+    require_choice("lifecycle_player", "variant", variant, list(lifecycle.VARIANTS))
     state = FlowState(variant)
     choice = w.Dropdown(
         options=list(lifecycle.VARIANTS), value=variant, description="the flow", layout=w.Layout(width="560px")

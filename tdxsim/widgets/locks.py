@@ -13,7 +13,7 @@ import ipywidgets as w
 from tdxsim.kvm.locking import DEADLY_SCHEDULE, ERAS, MMAP_WRITER, Interleaving, run_schedule
 from tdxsim.plot.locks import interleaving_figure
 from tdxsim.plot.style import FAIL, to_png
-from tdxsim.widgets.panel import IMAGE_LAYOUT, Panel
+from tdxsim.widgets.panel import IMAGE_LAYOUT, Panel, require_choice
 
 DPI = 60
 
@@ -59,6 +59,7 @@ def status_html(state: StepperState) -> str:
 def lock_stepper(era: str = "before 2a62345b3052", writer: bool = True) -> w.VBox:
     """Buttons that run one thread one step; the era and the mmap() thread are toggles; "the deadly interleaving"
     replays DEADLY_SCHEDULE. Returns the widget; `.state` holds the interleaving."""
+    require_choice("lock_stepper", "era", era, list(ERAS))
     state = StepperState(era, writer, _new_run(era, writer))
     era_ctl = w.ToggleButtons(options=list(ERAS), value=era, description="kernel")
     writer_ctl = w.Checkbox(

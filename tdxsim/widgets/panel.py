@@ -36,6 +36,12 @@ DPI = 72
 IMAGE_LAYOUT = {"width": "100%", "max_width": "1100px"}
 
 
+def require_choice(widget: str, name: str, value: object, choices: list) -> None:
+    """Refuse an argument a widget cannot show, with the choices it has, before any control is built."""
+    if value not in choices:
+        raise ValueError(f"{widget}: {name} must be one of {', '.join(map(repr, choices))}, not {value!r}")
+
+
 @cache
 def _blank_png(message: str) -> bytes:
     """A small placeholder picture that says why there is no figure."""
@@ -337,6 +343,10 @@ class PlayerState:
 
 def step_player(run: Run, label: str = "add", window: int = 14) -> w.VBox:
     """Step through the events of one scenario step (default: the INIT_MEM_REGION): previous, next, play."""
+    labels = [s["label"] for s in run.out["steps"] if "label" in s]
+    require_choice("step_player", "label", label, labels)
+    if window < 1:
+        raise ValueError(f"step_player: window must be at least 1, not {window!r}")
     i = next(k for k, s in enumerate(run.out["steps"]) if s.get("label") == label)
     state = PlayerState(run.events, run.step_marks, run.marks[i], max(run.marks[i + 1], run.marks[i] + 1))
     last = state.stop - state.start - 1

@@ -15,7 +15,7 @@ import ipywidgets as w
 from tdxsim.lessons.readers import ACTORS, PAGES, SHARED_GFN, Read, read_page, shared_mask
 from tdxsim.plot import to_png
 from tdxsim.plot.actors import address_bar, three_boxes
-from tdxsim.widgets.panel import IMAGE_LAYOUT, Panel
+from tdxsim.widgets.panel import IMAGE_LAYOUT, Panel, require_choice
 
 DPI = 72
 #: Badge colours by outcome (Okabe–Ito, as tdxsim.plot.style).
@@ -66,6 +66,9 @@ class ReaderState:
 
 def who_can_read(actor: str = "vmm", page: str = "image", shared_bit: bool = False, gpaw: int = 48) -> w.VBox:
     """Choose a reader, a page, the TD's shared bit and GPAW; each change replays the TD and tries the read."""
+    require_choice("who_can_read", "actor", actor, list(ACTORS))
+    require_choice("who_can_read", "page", page, list(PAGES))
+    require_choice("who_can_read", "gpaw", gpaw, [48, 52])
     state = ReaderState()
     style = {"description_width": "120px"}
     c = {
