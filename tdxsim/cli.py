@@ -6,10 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import NoReturn
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, as for any other bad input
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, as for any other bad input
         sys.stderr.write(f"tdxsim: {message} (see 'python -m tdxsim --help')\n")
         raise SystemExit(2)
 

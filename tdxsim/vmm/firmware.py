@@ -166,7 +166,9 @@ def measure_firmware(
         load_tdvf(vmm, image, sections, two_pass=two_pass)
     except FirmwareLoadError as exc:
         raise TdvfError(f"loading the image failed: {exc}") from None
-    td = vmm.module.tds[vmm.kvm.tdx.tdr]
+    assert vmm.kvm is not None  # load_tdvf made the VM or raised
+    td = vmm.module.tds[vmm.kvm.tdx.tdr_pfn]
+    assert td.mrtd is not None  # and finalized it
     return FirmwareMeasurement(
         mrtd=td.mrtd.hex(),
         order="two-pass" if two_pass else "single-pass",
