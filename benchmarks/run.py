@@ -1,4 +1,7 @@
-"""Run every benchmark in this folder, one after the other: python benchmarks/run.py"""
+"""Run every benchmark in this folder, one after the other: python benchmarks/run.py
+
+bench_setup.py is among them: it installs the notebook stack several times over from the package index (minutes).
+"""
 
 import subprocess
 import sys

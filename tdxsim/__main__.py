@@ -8,7 +8,7 @@ own start-up, is Python's to report.)"""
 import os
 
 try:
-    import _signal as signal
+    import _signal as signal  # type: ignore[import-not-found]  # CPython's C module ships no stub
 except ImportError:  # an interpreter without CPython's _signal
     import signal
 

@@ -13,6 +13,7 @@ import json
 import os
 import stat
 import sys
+from typing import NoReturn
 
 #: The largest scenario or firmware file the CLI reads (docs/scenario.md "Limits"); OVMF images are 2-4 MiB.
 MAX_INPUT_BYTES = 64 << 20
@@ -25,7 +26,7 @@ class InputError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, as for any other bad input
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, as for any other bad input
         _say(f"tdxsim: {message} (see 'python -m tdxsim --help')")
         raise SystemExit(2)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 #: Layers, top to bottom; every event names one.
 LAYERS = ("vmm", "guest", "kvm", "tdx", "mem")
@@ -116,15 +116,24 @@ class Trace:
         return self.events[mark:]
 
 
-def traced(layer: str) -> Callable:
+class _HasTrace(Protocol):
+    trace: Trace
+
+
+_S = TypeVar("_S", bound=_HasTrace)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def traced(layer: str) -> Callable[[Callable[Concatenate[_S, _P], _R]], Callable[Concatenate[_S, _P], _R]]:
     """Decorate a method of an object with a `trace` attribute so each call and its return value are recorded."""
 
-    def deco(fn: Callable) -> Callable:
+    def deco(fn: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[_S, _P], _R]:
         name = fn.__name__
 
         @functools.wraps(fn)
-        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            trace: Trace = self.trace
+        def wrapper(self: _S, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+            trace = self.trace
             if not trace.enabled:
                 return fn(self, *args, **kwargs)
             trace.enter(layer, name)

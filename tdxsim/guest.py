@@ -42,9 +42,9 @@ class Guest:
         """Make a private page accessible: its pfn, or None with `out` holding why not (exit, #VE, VM killed)."""
         tdx, module = self.kvm.tdx, self.kvm.module
         for _ in range(2):
-            state = module.leaf_state(tdx.tdr, gpa)
+            state = module.leaf_state(tdx.tdr_pfn, gpa)
             if state is SeptState.MAPPED:
-                return module.leaf_pfn(tdx.tdr, gpa)
+                return module.leaf_pfn(tdx.tdr_pfn, gpa)
             if state in (SeptState.PENDING, SeptState.PENDING_BLOCKED):
                 if tdx.attributes & TDX_TD_ATTR_SEPT_VE_DISABLE:
                     self.tdx_is_sept_violation_unexpected_pending(gpa)
@@ -114,7 +114,7 @@ class Guest:
         tdx = self.kvm.tdx
         gpa &= ~(PAGE_SIZE - 1)
         for _ in range(2):
-            _code, ept_violation = self.kvm.module.tdg_mem_page_accept(tdx.tdr, gpa)
+            _code, ept_violation = self.kvm.module.tdg_mem_page_accept(tdx.tdr_pfn, gpa)
             if not ept_violation:
                 return out
             ret, exit_ = self.runtime.tdx_handle_ept_violation(vcpu, gpa, private=True)

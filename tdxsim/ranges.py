@@ -6,7 +6,7 @@ Cost follows the number of ranges, not their length, so describing or converting
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 
@@ -61,31 +61,31 @@ class RangeMap:
             return
         lo = bisect.bisect_left(self._ends, start)
         hi = bisect.bisect_right(self._starts, end)
-        keep_s, keep_e, keep_v = [], [], []
+        keep: list[tuple[int, int, Any]] = []  # (start, end, value) of the ranges that stay
         for i in range(lo, hi):
             s, e, v = self._starts[i], self._ends[i], self._values[i]
             if (e <= start or s >= end) and (e < start or s > end or v != value):
-                keep_s.append(s), keep_e.append(e), keep_v.append(v)
+                keep.append((s, e, v))
                 continue
             if s < start:
                 if v == value:
                     start = s
                 else:
-                    keep_s.append(s), keep_e.append(start), keep_v.append(v)
+                    keep.append((s, start, v))
             if e > end:
                 if v == value:
                     end = e
                 else:
-                    keep_s.append(end), keep_e.append(e), keep_v.append(v)
+                    keep.append((end, e, v))
         if value != self.default:
-            keep_s.append(start), keep_e.append(end), keep_v.append(value)
-        order = sorted(range(len(keep_s)), key=keep_s.__getitem__)
-        self._starts[lo:hi] = [keep_s[k] for k in order]
-        self._ends[lo:hi] = [keep_e[k] for k in order]
-        self._values[lo:hi] = [keep_v[k] for k in order]
+            keep.append((start, end, value))
+        keep.sort(key=lambda kept: kept[0])
+        self._starts[lo:hi] = [s for s, _, _ in keep]
+        self._ends[lo:hi] = [e for _, e, _ in keep]
+        self._values[lo:hi] = [v for _, _, v in keep]
 
 
-def keys_in_range(table: dict[int, object], start: int, end: int) -> list[int]:
+def keys_in_range(table: Mapping[int, object], start: int, end: int) -> list[int]:
     """The keys of `table` in [start, end), sorted, at a cost of min(len(range), len(table)) lookups: a small range
     of a big table probes the range, a big range of a small table scans the table."""
     if end - start <= len(table):

@@ -144,6 +144,8 @@ class Kvm:
         """v8 kvm_gmem_range_is_private: the guest_memfd's own attribute with in-place conversion, otherwise the
         per-VM attributes (kvm_range_has_memory_attributes upstream)."""
         if self.flavour.has_in_place and self.in_place:
+            if slot.gmem is None:
+                raise RuntimeError("simulator invariant broken: called for guest_memfd slots only")
             return slot.gmem.is_private(slot.gmem.index_of(slot, gfn))
         return bool(self.mem_attrs.get(gfn) & KVM_MEMORY_ATTRIBUTE_PRIVATE)
 

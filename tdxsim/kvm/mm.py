@@ -158,9 +158,10 @@ class Mm:
         if vma.file is None:
             pfn = self.mem.alloc(Owner.HOST, origin="zero-filled anonymous page")
         else:
-            pfn = vma.file.fault(vma.pgoff + vpn - vma.start // PAGE_SIZE)
-            if pfn == SIGBUS:
-                return SIGBUS
+            fault = vma.file.fault(vma.pgoff + vpn - vma.start // PAGE_SIZE)
+            if isinstance(fault, str):  # SIGBUS
+                return fault
+            pfn = fault
         vma.ptes[vpn] = pfn
         return pfn
 
@@ -193,13 +194,15 @@ class Mm:
 
     def pin(self, addr: int, length: int) -> int:
         """pin_user_pages(FOLL_LONGTERM) over a range: each page gets an extra reference."""
-        pfns = []
+        pfns: list[int] = []
         for page in range(addr // PAGE_SIZE, -(-(addr + length) // PAGE_SIZE)):
             ret, pfn = self.get_user_pages_fast(page * PAGE_SIZE)
             if ret < 0:
                 for p in pfns:
                     self.mem.frames[p].pins -= 1
                 return ret
+            if pfn is None:
+                raise RuntimeError("simulator invariant broken: ret 1: the page's pfn")
             self.mem.frames[pfn].pins += 1
             pfns.append(pfn)
         for vpn, pfn in zip(range(addr // PAGE_SIZE, -(-(addr + length) // PAGE_SIZE)), pfns, strict=True):

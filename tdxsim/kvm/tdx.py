@@ -7,6 +7,7 @@ differences of `tdxsim.kvm.flavours`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,7 @@ from tdxsim.tdx.mrtd import EXTEND_CHUNK
 from tdxsim.tdx.status import STATUS, is_busy, status_name
 
 if TYPE_CHECKING:
-    from tdxsim.kvm.kvm_main import Kvm, Vcpu
+    from tdxsim.kvm.kvm_main import Kvm, Memslot, Vcpu
 
 PAGE_SIZE = platform.PAGE_SIZE
 
@@ -70,6 +71,13 @@ class KvmTdx:
         self.page_add_src: int | None = None
         self.pre_fault_allowed = False
 
+    @property
+    def tdr_pfn(self) -> int:
+        """`tdr` once TDH.MNG.CREATE has succeeded, for the SEAMCALLs on the TD (kvm_tdx->td.tdr_page)."""
+        if self.tdr is None:
+            raise RuntimeError("a SEAMCALL on the TD before KVM_TDX_INIT_VM created it")  # a bug in the simulator
+        return self.tdr
+
     def is_hkid_assigned(self) -> bool:
         """is_hkid_assigned(): TDH.MNG.CREATE succeeded and the HKID was not released."""
         return self.hkid > 0
@@ -99,7 +107,7 @@ class KvmTdx:
         return -EINVAL if cmd.hw_error else 0
 
     @traced("kvm")
-    def tdx_vm_ioctl(self, cmd: KvmTdxCmd, **args: object) -> int:
+    def tdx_vm_ioctl(self, cmd: KvmTdxCmd, **args: int) -> int:
         """KVM_MEMORY_ENCRYPT_OP on the VM fd: INIT_VM and FINALIZE_VM under tdx_vm_state_guard."""
         if ret := self.tdx_get_cmd(cmd):
             return ret
@@ -186,7 +194,7 @@ class KvmTdx:
         TD_STATE_RUNNABLE, then pre_fault_allowed."""
         if not self.is_hkid_assigned() or self.state == TD_STATE_RUNNABLE:
             return -EINVAL
-        err = self.module.tdh_mr_finalize(self.tdr)
+        err = self.module.tdh_mr_finalize(self.tdr_pfn)
         cmd.hw_error = err
         if is_busy(err):
             return -EBUSY
@@ -213,6 +221,8 @@ class KvmTdx:
         if not self.is_hkid_assigned() or self.state == TD_STATE_RUNNABLE:
             return -EINVAL
         if cmd.id == KVM_TDX_INIT_MEM_REGION:
+            if region is None:
+                raise RuntimeError("simulator invariant broken: the VMM passes the struct with this command")
             return self.tdx_vcpu_init_mem_region(vcpu, cmd, region)
         if cmd.id == KVM_TDX_INIT_VCPU:
             return self.tdx_vcpu_init(vcpu, cmd)
@@ -228,6 +238,8 @@ class KvmTdx:
             return -EINVAL
         if ret := self.tdx_td_vcpu_init(vcpu, cmd.data):
             return ret
+        if vcpu.tdvpr is None:
+            raise RuntimeError("simulator invariant broken: tdx_td_vcpu_init set it")
         for field_name in ("POSTED_INTR_NV", "POSTED_INTR_DESC_ADDR", "PIN_BASED_VM_EXEC_CONTROL"):
             if err := self.module.tdh_vp_wr(vcpu.tdvpr, field_name, 0):
                 return self._bug("TDH.VP.WR", err)
@@ -240,7 +252,7 @@ class KvmTdx:
         """TDH.VP.CREATE, TDH.VP.ADDCX per TDCX page, TDH.VP.INIT with RCX (QEMU: the TD HOB's GPA)."""
         mem, module = self.kvm.mem, self.module
         tdvpr = mem.alloc(Owner.HOST, origin="TDVPR page")
-        if err := module.tdh_vp_create(self.tdr, tdvpr):
+        if err := module.tdh_vp_create(self.tdr_pfn, tdvpr):
             mem.free(tdvpr)
             return self._bug("TDH.VP.CREATE", err)
         vcpu.tdvpr = tdvpr
@@ -320,6 +332,8 @@ class KvmTdx:
         if self.page_add_src is not None:
             return self._bug("re-entrant tdx_gmem_post_populate", STATUS["TDX_OPERAND_INVALID"])
         if not flavour.gup_in_populate:
+            if src is None:
+                raise RuntimeError("simulator invariant broken: before 2a62345b3052 `src` is the user address")
             ret, src = kvm.mm.get_user_pages_fast(src)
             if ret < 0:
                 return ret
@@ -335,7 +349,7 @@ class KvmTdx:
         self.page_add_src = None
         if ret or not flags & KVM_TDX_MEASURE_MEMORY_REGION:
             return ret
-        gpa, tdr, tdh_mr_extend = gfn << 12, self.tdr, self.module.tdh_mr_extend
+        gpa, tdr, tdh_mr_extend = gfn << 12, self.tdr_pfn, self.module.tdh_mr_extend
         for offset in range(0, PAGE_SIZE, EXTEND_CHUNK):
             if err := tdh_mr_extend(tdr, gpa + offset):
                 return self._bug("TDH.MR.EXTEND", err)
@@ -352,7 +366,7 @@ class KvmTdx:
             return -EINVAL
         for page in range(nr_pages):
             for offset in range(0, PAGE_SIZE, EXTEND_CHUNK):
-                if err := self.module.tdh_mr_extend(self.tdr, gpa + page * PAGE_SIZE + offset):
+                if err := self.module.tdh_mr_extend(self.tdr_pfn, gpa + page * PAGE_SIZE + offset):
                     return self._bug("TDH.MR.EXTEND", err)
         return 0
 
@@ -360,16 +374,18 @@ class KvmTdx:
 
     def tdx_sept_set_private_spte(self, gfn: int, level: int, old_pfn: int | None, new_pfn: int | None) -> int:
         """The TDP MMU changed a mirror SPTE: link a table, map a leaf, or remove a leaf in the S-EPT."""
-        if old_pfn is None and level:
-            return self.tdx_sept_map_nonleaf_spte(gfn, level, new_pfn)
         if old_pfn is None:
+            if new_pfn is None:
+                raise RuntimeError("simulator invariant broken: non-present -> present: a new table or a new leaf")
+            if level:
+                return self.tdx_sept_map_nonleaf_spte(gfn, level, new_pfn)
             return self.tdx_sept_map_leaf_spte(gfn, level, new_pfn)
         return self.tdx_sept_remove_leaf_spte(gfn, level, old_pfn)
 
     @traced("kvm")
     def tdx_sept_map_nonleaf_spte(self, gfn: int, level: int, page: int) -> int:
         """TDH.MEM.SEPT.ADD for a missing S-EPT table; busy -> -EBUSY (the TDP MMU retries), else -EIO + bug."""
-        err = self.module.tdh_mem_sept_add(self.tdr, gfn << 12, level, page)
+        err = self.module.tdh_mem_sept_add(self.tdr_pfn, gfn << 12, level, page)
         if is_busy(err):
             return -EBUSY
         if err:
@@ -390,7 +406,7 @@ class KvmTdx:
         """TDH.MEM.PAGE.ADD(gpa, target pfn, kvm_tdx->page_add_src); busy -> -EBUSY, another error bugs the VM."""
         if self.pre_fault_allowed or self.page_add_src is None:
             return self._bug("tdx_mem_page_add without a source", STATUS["TDX_OPERAND_INVALID"])
-        err = self.module.tdh_mem_page_add(self.tdr, gfn << 12, pfn, self.page_add_src)
+        err = self.module.tdh_mem_page_add(self.tdr_pfn, gfn << 12, pfn, self.page_add_src)
         if is_busy(err):
             return -EBUSY
         if err:
@@ -400,14 +416,14 @@ class KvmTdx:
     @traced("kvm")
     def tdx_mem_page_aug(self, gfn: int, pfn: int) -> int:
         """TDH.MEM.PAGE.AUG: the page arrives PENDING, for the guest to accept."""
-        err = self.module.tdh_mem_page_aug(self.tdr, gfn << 12, pfn)
+        err = self.module.tdh_mem_page_aug(self.tdr_pfn, gfn << 12, pfn)
         if is_busy(err):
             return -EBUSY
         if err:
             return self._bug("TDH.MEM.PAGE.AUG", err)
         return 0
 
-    def _tdh_do_no_vcpus(self, call, *args: object) -> int:
+    def _tdh_do_no_vcpus(self, call: Callable[..., int], *args: object) -> int:
         """tdh_do_no_vcpus: on busy, kick every vCPU out of the guest and try once more."""
         err = call(*args)
         if is_busy(err):
@@ -468,6 +484,8 @@ class TdxRuntime:
             ret, pfn = self.kvm_gmem_get_pfn(slot, gfn)
             if ret:
                 return ret, None
+            if pfn is None:
+                raise RuntimeError("simulator invariant broken: ret 0: the folio's pfn")
             while kvm.mmu.kvm_tdp_mmu_map(gfn, pfn, prefetch=False) == "RET_PF_RETRY":
                 if kvm.vm_dead:
                     return -EIO, None
@@ -480,13 +498,17 @@ class TdxRuntime:
             ret, pfn = kvm.mm.get_user_pages_fast(slot.userspace_addr + (gfn - slot.base_gfn) * PAGE_SIZE)
             if ret < 0:
                 return ret, None
+        if pfn is None:
+            raise RuntimeError("simulator invariant broken: ret 0 or 1: the page's pfn")
         kvm.mmu.map_shared(gfn, pfn)
         return 0, None
 
     @traced("kvm")
-    def kvm_gmem_get_pfn(self, slot, gfn: int) -> tuple[int, int | None]:
+    def kvm_gmem_get_pfn(self, slot: Memslot, gfn: int) -> tuple[int, int | None]:
         """The fault path's folio lookup: zeroes a folio that is not up to date (kvm_gmem_get_pfn upstream)."""
         gmem = slot.gmem
+        if gmem is None:
+            raise RuntimeError("simulator invariant broken: the fault path asks only for guest_memfd slots")
         index = gmem.index_of(slot, gfn)
         if index in gmem.poisoned:
             return -EHWPOISON, None

@@ -116,7 +116,7 @@ class Td:
     nl_blocked: int = 0  # how many non-leaf entries are NL_BLOCKED (0: a present leaf's walk cannot fail)
     td_epoch: int = 1
     chldcnt: int = 0
-    sha: object = field(default_factory=hashlib.sha384)
+    sha: hashlib._Hash = field(default_factory=hashlib.sha384)  # typeshed's name for a hash object (annotation only)
     mrtd: bytes | None = None
     #: (base GPA, plaintext view) of the leaf the last MR.EXTEND measured, while no S-EPT entry changed since.
     ext_page: tuple[int, memoryview | bytes] | None = None
@@ -161,7 +161,7 @@ class TdxModule:
             self.trace.seamcall(leaf, status_name(code), code, **data)
         return code
 
-    def _fail(self, leaf: str, name: str, operand: int = 0, **data: object) -> int:
+    def _fail(self, leaf: str, name: str, operand: int = 0, /, **data: object) -> int:
         return self._ret(leaf, STATUS[name] | operand, **data)
 
     def inject(self, leaf: str, status: str, count: int) -> None:
@@ -220,7 +220,7 @@ class TdxModule:
             self.trace.state("tdx", "sept", gpa=key[1], level=level, old=old.value, new=new.value, leaf=leaf)
 
     def _td(
-        self, tdr: int, leaf: str, op_states: tuple[OpState, ...], need_tdcs: bool = True, **data: object
+        self, tdr: int, leaf: str, op_states: tuple[OpState, ...], need_tdcs: bool = True, /, **data: object
     ) -> tuple[Td | None, int]:
         # The TDR is RDX where RCX carries a GPA or a new page (PAGE.ADD/AUG, SEPT.ADD/REMOVE, BLOCK, UNBLOCK, REMOVE,
         # MR.EXTEND, MNG.ADDCX, VP.CREATE: check_lock_and_map_explicit_tdr(tdr_pa, OPERAND_ID_RDX, ...)), else RCX.
@@ -305,7 +305,7 @@ class TdxModule:
         leaf = "TDH.MNG.ADDCX"
         if (err := self._injected(leaf, {})) is not None:
             return err
-        td, err = self._td(tdr, leaf, (UNINIT,), need_tdcs=False)
+        td, err = self._td(tdr, leaf, (UNINIT,), False)  # need_tdcs
         if td is None:
             return err
         if self.page_type(page) is not PageType.PT_NDA:
@@ -373,7 +373,7 @@ class TdxModule:
         if (err := self._injected(leaf, {})) is not None:
             return err
         td, vp, err = self._vp(tdvpr, leaf)
-        if vp is None:
+        if td is None or vp is None:
             return err
         if vp.initialized or len(vp.tdcx) >= platform.TDVPX_PAGES:
             return self._fail(leaf, "TDX_VCPU_STATE_INCORRECT")

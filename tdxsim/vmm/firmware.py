@@ -226,7 +226,11 @@ def measure_firmware(
         load_tdvf(vmm, image, sections, order=order, measure=measure, add=add)
     except (FirmwareLoadError, TraceLimitError) as exc:
         raise TdvfError(f"loading the image failed: {exc}") from None
-    td = vmm.module.tds[vmm.kvm.tdx.tdr]
+    if vmm.kvm is None:
+        raise RuntimeError("simulator invariant broken: load_tdvf made the VM or raised")
+    td = vmm.module.tds[vmm.kvm.tdx.tdr_pfn]
+    if td.mrtd is None:
+        raise RuntimeError("simulator invariant broken: and finalized it")
     return FirmwareMeasurement(
         mrtd=td.mrtd.hex(),
         order=order,

@@ -15,6 +15,7 @@ from tdxsim.errno import EBADF, EINVAL, EIO
 from tdxsim.events import Trace
 from tdxsim.guest import Guest
 from tdxsim.kvm.flavours import DEFAULT_FLAVOUR, FLAVOURS
+from tdxsim.kvm.guest_memfd import GuestMemfd
 from tdxsim.kvm.kvm_main import Kvm, Vcpu
 from tdxsim.kvm.mm import Mm
 from tdxsim.kvm.tdx import (
@@ -70,7 +71,7 @@ class Vmm:
         vcpu = kvm.vcpus.get(vcpu_id)
         return (vcpu, 0) if vcpu is not None else (None, -EBADF)
 
-    def _gmem(self, number: int):
+    def _gmem(self, number: int) -> tuple[GuestMemfd | None, int]:
         kvm, ret = self._vm()
         if kvm is None:
             return None, ret
@@ -86,8 +87,8 @@ class Vmm:
             return {"ret": -EINVAL}
         if self.kvm is not None:
             raise RuntimeError("tdxsim models one VM per Vmm: make a new Vmm for a second VM")
-        self.kvm = Kvm(
-            self.mem, self.module, self.mm, self.trace, self.flavour, self.in_place, machine_vms=lambda: [self.kvm]
+        self.kvm = kvm = Kvm(
+            self.mem, self.module, self.mm, self.trace, self.flavour, self.in_place, machine_vms=lambda: [kvm]
         )
         self.guest = Guest(self.kvm)
         self.trace.state("kvm", "td_state", old=None, new=self.kvm.tdx.state)
@@ -114,7 +115,7 @@ class Vmm:
     def KVM_TDX_INIT_VCPU(self, vcpu: int, hw_error: int = 0, data: int = 0) -> dict[str, Any]:
         """KVM_MEMORY_ENCRYPT_OP(KVM_TDX_INIT_VCPU) on a vCPU fd; `data` is RCX (QEMU: the TD HOB's GPA)."""
         v, ret = self._vcpu(vcpu)
-        if v is None:
+        if v is None or self.kvm is None:
             return {"ret": ret}
         cmd = KvmTdxCmd(KVM_TDX_INIT_VCPU, data=data, hw_error=hw_error)
         return {"ret": self.kvm.tdx.tdx_vcpu_unlocked_ioctl(v, cmd)}
@@ -172,7 +173,7 @@ class Vmm:
     ) -> dict[str, Any]:
         """KVM_MEMORY_ENCRYPT_OP(KVM_TDX_INIT_MEM_REGION) on a vCPU fd; `region` is the struct as written back."""
         v, ret = self._vcpu(vcpu)
-        if v is None:
+        if v is None or self.kvm is None:
             self._deliver_signal()
             return {"ret": ret}
         cmd = KvmTdxCmd(KVM_TDX_INIT_MEM_REGION, flags=flags, hw_error=hw_error)
@@ -311,14 +312,14 @@ class Vmm:
     def guest_read(self, gpa: int, length: int, vcpu: int = 0, shared: bool = False) -> dict[str, Any]:
         """The guest loads [gpa, gpa+length) through its private mapping, or the shared alias."""
         v, ret = self._guest_vcpu(vcpu)
-        if v is None:
+        if v is None or self.guest is None:
             return {"ret": ret}
         return self.guest.access(v, gpa, length, None, shared)
 
     def guest_write(self, gpa: int, data: bytes, vcpu: int = 0, shared: bool = False) -> dict[str, Any]:
         """The guest stores `data` at `gpa`."""
         v, ret = self._guest_vcpu(vcpu)
-        if v is None:
+        if v is None or self.guest is None:
             return {"ret": ret}
         return self.guest.access(v, gpa, len(data), data, shared)
 
@@ -328,7 +329,7 @@ class Vmm:
         """TDG.VP.VMCALL<MapGPA>: one KVM_EXIT_HYPERCALL per chunk of at most 2 MiB; with vmm="convert" each chunk
         is converted as QEMU's kvm_convert_memory does before the reply `vmm_ret`, with "ignore" it is not."""
         v, ret = self._guest_vcpu(vcpu)
-        if v is None:
+        if v is None or self.guest is None:
             return {"ret": ret}
         out, exit_ = self.guest.map_gpa_start(gpa, size, shared)
         exits = []
@@ -381,7 +382,7 @@ class Vmm:
     def guest_accept(self, gpa: int, vcpu: int = 0) -> dict[str, Any]:
         """TDG.MEM.PAGE.ACCEPT of one 4 KiB page."""
         v, ret = self._guest_vcpu(vcpu)
-        if v is None:
+        if v is None or self.guest is None:
             return {"ret": ret}
         return self.guest.accept(v, gpa)
 

@@ -370,7 +370,10 @@ def transcript(measurement: FirmwareMeasurement) -> list[dict[str, Any]]:
     the module measured (read from the TD's page after the load), so two runs diff line by line."""
     sections = measurement.sections
     module = measurement.vmm.module
-    td = module.tds[measurement.vmm.kvm.tdx.tdr]
+    kvm = measurement.vmm.kvm
+    if kvm is None:
+        raise RuntimeError("simulator invariant broken: a measurement without a VM")
+    td = module.tds[kvm.tdx.tdr_pfn]
     out = []
     for i, rec in enumerate(measurement.records or []):
         info = record_info(sections, i, rec).to_json()
