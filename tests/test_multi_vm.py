@@ -71,6 +71,73 @@ def test_each_td_gets_the_lowest_free_hkid_at_init_time() -> None:
     assert tdcs_keyids == set(FIRST_HKIDS)  # TDCS pages are accessed with their TD's HKID (map_pa_with_hkid)
 
 
+def test_a_td_whose_init_failed_leaves_its_hkid_free() -> None:
+    """__tdx_td_init's `teardown:` runs tdx_mmu_release_hkid (TDH.MNG.VPFLUSHDONE, TDH.PHYMEM.CACHE.WB per package,
+    TDH.MNG.KEY.FREEID, then tdx_hkid_free) and tdx_reclaim_td_control_pages (TDH.PHYMEM.PAGE.RECLAIM of each added
+    TDCS page, then of the TDR, and TDH.PHYMEM.PAGE.WBINVD of the TDR): the HKID is free again, so the next TD takes
+    the same lowest one, and no page stays with the module."""
+    steps = [
+        create_vm(),
+        create_vm(),
+        {"op": "tdx_error", "leaf": "TDH.MNG.KEY.CONFIG", "status": "TDX_KEY_GENERATION_FAILED"},
+        {"op": "KVM_TDX_INIT_VM", "label": "fails"},
+        {"op": "KVM_TDX_INIT_VM", "vm": 1, "label": "ok"},
+    ]
+    out = run(steps)
+    fails = step(out, "fails")
+    assert_errno(fails, "EIO")
+    assert [c["leaf"] for c in fails["seamcalls"]] == [
+        "TDH.MNG.CREATE",
+        "TDH.MNG.KEY.CONFIG",
+        "TDH.MNG.VPFLUSHDONE",
+        "TDH.PHYMEM.CACHE.WB",  # one package (platform.NR_PACKAGES)
+        "TDH.MNG.KEY.FREEID",
+        "TDH.PHYMEM.PAGE.RECLAIM",  # no TDCS page was added yet: only the TDR
+        "TDH.PHYMEM.PAGE.WBINVD",
+    ]
+    assert_ok(step(out, "ok"))
+    assert [vm["hkid"] for vm in out["final"]["vms"]] == [None, FIRST_HKIDS[0]]
+    owners = sorted(p["owner"] for p in out["final"]["pages"].values())
+    assert owners == ["tdx_metadata"] * 7  # VM 1's TDR and six TDCS pages; VM 0 kept none
+
+
+@pytest.mark.parametrize("leaf", ["TDH.MNG.ADDCX", "TDH.MNG.INIT"])
+def test_a_failed_init_reclaims_the_tdcs_pages_it_added(leaf: str) -> None:
+    """tdx_reclaim_td_control_pages reclaims every TDCS page TDH.MNG.ADDCX took, then the TDR; the TDCS page whose
+    ADDCX failed is freed without a SEAMCALL ("Only free pages not yet added"). Retrying the init on the same VM
+    takes the same HKID."""
+    steps = [
+        create_vm(),
+        {"op": "tdx_error", "leaf": leaf, "status": "TDX_OPERAND_INVALID"},
+        {"op": "KVM_TDX_INIT_VM", "label": "fails"},
+        {"op": "KVM_TDX_INIT_VM", "label": "retry"},
+        create_vm(),
+    ]
+    out = run(steps)
+    fails = step(out, "fails")
+    added = 0 if leaf == "TDH.MNG.ADDCX" else 6  # TDCS pages added before the failure (platform.TDCS_PAGES)
+    assert [c["leaf"] for c in fails["seamcalls"]].count("TDH.PHYMEM.PAGE.RECLAIM") == added + 1
+    assert_ok(step(out, "retry"))
+    assert out["final"]["vms"][0]["hkid"] == FIRST_HKIDS[0]
+    assert len(out["final"]["pages"]) == 7
+
+
+def test_a_failed_key_freeid_leaks_the_hkid() -> None:
+    """tdx_mmu_release_hkid: "tdh_mng_key_freeid() failed. HKID %d is leaked." - KVM_BUG_ON, and the HKID stays
+    assigned, so the next TD gets the next one; the control pages are not reclaimed (is_hkid_assigned)."""
+    steps = [
+        create_vm(),
+        create_vm(),
+        {"op": "tdx_error", "leaf": "TDH.MNG.INIT", "status": "TDX_OPERAND_INVALID"},
+        {"op": "tdx_error", "leaf": "TDH.MNG.KEY.FREEID", "status": "TDX_LIFECYCLE_STATE_INCORRECT"},
+        {"op": "KVM_TDX_INIT_VM", "label": "fails"},
+        {"op": "KVM_TDX_INIT_VM", "vm": 1, "label": "next"},
+    ]
+    out = run(steps)
+    assert "TDH.PHYMEM.PAGE.RECLAIM" not in [c["leaf"] for c in step(out, "fails")["seamcalls"]]
+    assert [(vm["hkid"], vm["vm_dead"]) for vm in out["final"]["vms"]] == [(17, True), (18, False)]
+
+
 def test_numbers_are_per_vm() -> None:
     """Each VM has its own guest_memfds and vCPUs: VM 1's first guest_memfd is 0 again, its vCPU 0 is its own."""
     steps = [
@@ -216,3 +283,63 @@ def test_a_td_cannot_read_the_other_tds_private_page() -> None:
     target = vmm.mem.alloc(Owner.HOST, origin="TD 1's new page")
     vmm.module.tdh_mem_page_add(vmm.vms[1].tdx.tdr, PAGE, target, victim)
     assert b"Hello" not in bytes(vmm.mem.view(target))
+
+
+# -- the module's side of releasing an HKID (tdx-module.md §2.3, intel/tdx-module TDX_1.5.01) ----------------------
+# TDH.MNG.VPFLUSHDONE needs TD_HKID_ASSIGNED or TD_KEYS_CONFIGURED and sets TD_BLOCKED (tdh_mng_vpflushdone.c);
+# TDH.MNG.KEY.FREEID needs TD_BLOCKED (else TDX_LIFECYCLE_STATE_INCORRECT 0xC000060700000000) and the cache
+# write-back (else TDX_WBCACHE_NOT_COMPLETE 0x8000081700000000), and sets TD_TEARDOWN (tdh_mng_key_freeid.c);
+# TDH.PHYMEM.PAGE.RECLAIM needs the owner in TD_TEARDOWN and, for the TDR, CHLDCNT = 0 (else
+# TDX_TD_ASSOCIATED_PAGES_EXIST 0xC000040000000000) and leaves the page PT_NDA (tdh_phymem_page_reclaim.c).
+
+LIFECYCLE_STATE_INCORRECT = 0xC000060700000000
+WBCACHE_NOT_COMPLETE = 0x8000081700000000
+TD_ASSOCIATED_PAGES_EXIST = 0xC000040000000000
+
+
+def test_key_freeid_needs_a_blocked_td_and_the_cache_written_back() -> None:
+    from tdxsim.tdx.playground import Playground
+
+    pg = Playground()
+    module, tdr = pg.module, pg.tdr
+    assert module.tdh_mng_key_freeid(tdr) == LIFECYCLE_STATE_INCORRECT  # still TD_KEYS_CONFIGURED
+    assert module.tdh_mng_vpflushdone(tdr) == 0
+    assert module.tdh_mng_vpflushdone(tdr) == LIFECYCLE_STATE_INCORRECT  # TD_BLOCKED already
+    assert module.tdh_mng_key_freeid(tdr) == WBCACHE_NOT_COMPLETE
+    assert module.tdh_phymem_cache_wb() == 0
+    assert module.tdh_mng_key_freeid(tdr) == 0
+    assert module.tds[tdr].lifecycle.value == "TD_TEARDOWN"
+    assert module.tdh_mng_key_freeid(tdr) == LIFECYCLE_STATE_INCORRECT
+
+
+def test_the_hkid_is_free_again_only_after_key_freeid() -> None:
+    """TDH.MNG.CREATE refuses an HKID a TD holds (TDX_HKID_NOT_FREE 0xC000082000000000) until KEY.FREEID."""
+    from tdxsim.tdx.playground import Playground
+
+    pg = Playground()
+    module, hkid = pg.module, pg.module.tds[pg.tdr].hkid
+    assert module.tdh_mng_create(pg.mem.alloc(Owner.HOST), hkid) == 0xC000082000000000
+    module.tdh_mng_vpflushdone(pg.tdr)
+    module.tdh_phymem_cache_wb()
+    assert module.tdh_mng_create(pg.mem.alloc(Owner.HOST), hkid) == 0xC000082000000000  # TD_BLOCKED still holds it
+    module.tdh_mng_key_freeid(pg.tdr)
+    assert module.tdh_mng_create(pg.mem.alloc(Owner.HOST), hkid) == 0
+
+
+def test_reclaim_after_teardown_children_first_then_the_tdr() -> None:
+    from tdxsim.tdx.playground import Playground
+
+    pg = Playground()
+    module, tdr = pg.module, pg.tdr
+    tdcs = module.tds[tdr].tdcs[0]
+    assert module.tdh_phymem_page_reclaim(tdcs) == LIFECYCLE_STATE_INCORRECT  # the TD lives
+    module.tdh_mng_vpflushdone(tdr)
+    module.tdh_phymem_cache_wb()
+    module.tdh_mng_key_freeid(tdr)
+    assert module.tdh_phymem_page_reclaim(tdr) == TD_ASSOCIATED_PAGES_EXIST
+    children = [pfn for pfn, (_, owner) in module.pamt.items() if owner == tdr and pfn != tdr]
+    assert all(module.tdh_phymem_page_reclaim(pfn) == 0 for pfn in children)
+    assert all(module.page_type(pfn) is PageType.PT_NDA for pfn in children)
+    assert pg.mem.frames[tdcs].owner is Owner.HOST and pg.mem.frames[tdcs].keyid == 0
+    assert module.tdh_phymem_page_reclaim(tdr) == 0
+    assert module.page_type(tdr) is PageType.PT_NDA and tdr not in module.tds
