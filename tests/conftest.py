@@ -18,7 +18,7 @@ import pytest
 from tdxsim.tdx.module import TdxModule
 from tdxsim.tdx.status import status_name
 
-CHECKED_TEST_MODULES = {"test_tdx_module", "test_playground", "test_multi_vm"}
+CHECKED_TEST_MODULES = {"test_tdx_module", "test_playground", "test_multi_vm", "test_module_rules"}
 
 
 def _recorded(method):

@@ -1,0 +1,70 @@
+"""TDX module rules that the conformance tests reached only one way: each test below fails if the rule it names
+were broken (they were found by mutation testing, tools/mutation).
+
+Expected values come from the sources: MRTD records (tdx-module.md §4, replayed independently by
+tests/mrtd_replay.py), status codes and operand ids (intel/tdx-module TDX_1.5.01 include/auto_gen/
+tdx_error_codes_defs.h, include/tdx_api_defs.h: OPERAND_ID_RCX = 1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from mrtd_replay import record
+from scenario_helpers import mrtd
+
+from tdxsim.physmem import Owner
+from tdxsim.tdx.playground import Playground
+from tdxsim.tdx.sept import SeptState
+
+GPA = 0x1000
+DATA = bytes(range(256)) * 16
+PAGE_METADATA_INCORRECT_RCX = 0xC000030000000000 | 1
+
+
+def added(data: bytes = DATA) -> Playground:
+    pg = Playground()
+    assert pg.map_path(GPA) == ["TDX_SUCCESS"] * 3
+    assert pg.page_add(GPA, data) == "TDX_SUCCESS"
+    return pg
+
+
+def test_mr_extend_measures_the_same_on_the_checked_path() -> None:
+    """TDH.MR.EXTEND hashes its record and the 256 bytes at `gpa` of the page the leaf maps (tdh_mr_extend.c), however
+    the simulator reaches it: with a `tdx_error` pending on another leaf every extend takes the checked path."""
+    pg = added()
+    pg.module.inject("TDH.MEM.TRACK", "TDX_OPERAND_BUSY", 1)  # pending, never consumed: forces the checked path
+    assert [pg.mr_extend(GPA + i * 256) for i in range(16)] == ["TDX_SUCCESS"] * 16
+    assert pg.finalize() == "TDX_SUCCESS"
+    assert pg.module.tds[pg.tdr].mrtd.hex() == mrtd([(GPA, DATA)])
+
+
+def test_mr_extend_of_one_chunk_inside_the_page() -> None:
+    """The chunk at offset 0x300 of the page: its record names GPA + 0x300 and the bytes are DATA[0x300:0x400]."""
+    for checked in (False, True):
+        pg = added()
+        if checked:
+            pg.module.inject("TDH.MEM.TRACK", "TDX_OPERAND_BUSY", 1)
+        assert pg.mr_extend(GPA + 0x300) == "TDX_SUCCESS"
+        assert pg.finalize() == "TDX_SUCCESS"
+        expected = hashlib.sha384(
+            record(b"MEM.PAGE.ADD", GPA) + record(b"MR.EXTEND", GPA + 0x300) + DATA[0x300:0x400]
+        ).hexdigest()
+        assert pg.module.tds[pg.tdr].mrtd.hex() == expected, checked
+
+
+def test_leaf_pfn_covers_every_address_of_the_page() -> None:
+    pg = added()
+    assert pg.module.leaf_pfn(pg.tdr, GPA + 0x123) == pg.module.leaf_pfn(pg.tdr, GPA) == pg.pages[GPA]
+    assert pg.module.leaf_state(pg.tdr, GPA + 0xFFF) is SeptState.MAPPED
+
+
+def test_vp_wr_needs_a_tdvpr() -> None:
+    """TDH.VP.WR checks RCX as a PT_TDVPR page (tdh_vp_wr.c: check_and_lock_explicit_4k_private_hpa(..., PT_TDVPR)):
+    an ordinary page or a TD page of another type is TDX_PAGE_METADATA_INCORRECT|RCX."""
+    pg = added()
+    host_page = pg.mem.alloc(Owner.HOST)
+    assert pg.module.tdh_vp_wr(host_page, "POSTED_INT", 0) == PAGE_METADATA_INCORRECT_RCX
+    assert pg.module.tdh_vp_wr(pg.pages[GPA], "POSTED_INT", 0) == PAGE_METADATA_INCORRECT_RCX  # PT_REG
+    tdvpr = next(iter(pg.module.tds[pg.tdr].vps))
+    assert pg.module.tdh_vp_wr(tdvpr, "POSTED_INT", 0) == 0
