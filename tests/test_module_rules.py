@@ -68,3 +68,36 @@ def test_vp_wr_needs_a_tdvpr() -> None:
     assert pg.module.tdh_vp_wr(pg.pages[GPA], "POSTED_INT", 0) == PAGE_METADATA_INCORRECT_RCX  # PT_REG
     tdvpr = next(iter(pg.module.tds[pg.tdr].vps))
     assert pg.module.tdh_vp_wr(tdvpr, "POSTED_INT", 0) == 0
+
+
+# -- TDH.MEM.SEPT.REMOVE (tdh_mem_sept_remove.c): verify_page_info_input(gpa_mappings, LVL_PD, eptp.ept_pwl), so the
+# level is 1 (PD) up to the EPT's page-walk level (3 for a 4-level S-EPT, GPAW 48), else TDX_OPERAND_INVALID|RCX;
+# the child table must be all FREE, else TDX_EPT_PAGE_NOT_FREE (tdx-module.md §1.4). A level-1 entry covers 2 MiB.
+
+
+def test_sept_remove_levels_from_pd_up_to_the_root_entries() -> None:
+    pg = Playground()
+    assert pg.map_path(0) == ["TDX_SUCCESS"] * 3
+    assert pg.sept_remove(0, 0) == "TDX_OPERAND_INVALID"  # a 4 KiB leaf is not an S-EPT page
+    assert pg.sept_remove(0, 4) == "TDX_OPERAND_INVALID"  # above a 4-level S-EPT's root entries
+    assert [pg.sept_remove(0, level) for level in (1, 2, 3)] == ["TDX_SUCCESS"] * 3  # bottom-up, each now empty
+    assert [pg.state(0, level) for level in (1, 2, 3)] == [SeptState.FREE] * 3
+
+
+def test_sept_remove_looks_only_at_its_own_child_table() -> None:
+    """Two neighbouring level-1 tables, [0, 2 MiB) empty and [2 MiB, 4 MiB) holding a page at its first GPA: the
+    first can go, the second cannot."""
+    pg = Playground()
+    assert pg.map_path(0) == ["TDX_SUCCESS"] * 3
+    assert pg.sept_add(0x200000, 1) == "TDX_SUCCESS"
+    assert pg.page_add(0x200000, b"neighbour") == "TDX_SUCCESS"
+    assert pg.sept_remove(0x200000, 1) == "TDX_EPT_PAGE_NOT_FREE"
+    assert pg.sept_remove(0, 1) == "TDX_SUCCESS"
+
+
+def test_mr_extend_with_an_unknown_tdr() -> None:
+    """The TDR operand of TDH.MR.EXTEND is RDX (tdh_mr_extend.c: check_lock_and_map_explicit_tdr(tdr_pa,
+    OPERAND_ID_RDX, ...)); a page that is not a TDR is TDX_PAGE_METADATA_INCORRECT|RDX."""
+    pg = added()
+    not_a_tdr = pg.mem.alloc(Owner.HOST)
+    assert pg.module.tdh_mr_extend(not_a_tdr, GPA) == 0xC000030000000000 | 2
