@@ -101,3 +101,31 @@ def test_mr_extend_with_an_unknown_tdr() -> None:
     pg = added()
     not_a_tdr = pg.mem.alloc(Owner.HOST)
     assert pg.module.tdh_mr_extend(not_a_tdr, GPA) == 0xC000030000000000 | 2
+
+
+def test_is_busy_is_the_operand_busy_class_whatever_the_operand() -> None:
+    """KVM's tdx_operand_busy(): (err & TDX_SEAMCALL_STATUS_MASK) == TDX_OPERAND_BUSY (0x8000020000000000)."""
+    from tdxsim.tdx.status import is_busy
+
+    assert is_busy(0x8000020000000000) and is_busy(0x8000020000000000 | 0x92)
+    assert not is_busy(0xC000010000000000) and not is_busy(0)
+
+
+# -- the playground's own helpers -----------------------------------------------------------------------------------
+
+
+def test_playground_page_add_copies_the_data_to_the_start_of_the_page() -> None:
+    pg = added(b"abc")
+    assert bytes(pg.mem.view(pg.pages[GPA])[:4]) == b"abc\0"
+    pg2 = Playground()
+    pg2.map_path(GPA)
+    assert pg2.page_add(GPA) == "TDX_SUCCESS"
+    assert not any(pg2.mem.view(pg2.pages[GPA]))  # no data: a zero page
+
+
+def test_playground_state_reads_every_level() -> None:
+    """After the SEPT.ADDs of a path, the entries at levels 3, 2 and 1 are NL_MAPPED (tdx-module.md §1.4)."""
+    pg = Playground()
+    pg.map_path(GPA)
+    assert [pg.state(GPA, level) for level in (3, 2, 1, 0)] == [SeptState.NL_MAPPED] * 3 + [SeptState.FREE]
+    assert pg.state(0x200000, 1) is SeptState.FREE  # the next 2 MiB has no table yet
