@@ -1,4 +1,6 @@
-"""A check that runs under every test of the TDX module: each SEAMCALL records itself, once, as it was made.
+"""Checks that run under the tests of the TDX module and of KVM, on everything they do.
+
+1. Each SEAMCALL records itself, once, as it was made.
 
 The contract's `seamcalls` output (docs/scenario.md "Each step") lists each SEAMCALL with its leaf name, `gpa` and
 `level` where they apply, and its status; figures and traces read the same record. So in the module's own tests
@@ -6,6 +8,9 @@ every `TdxModule.tdh_*` call is wrapped: it must add exactly one seamcall event 
 extend the previous one instead) named as the leaf is (`tdh_mem_page_add` is TDH.MEM.PAGE.ADD, the TDH_*_LEAF
 names of intel/tdx-module include/tdx_api_defs.h), carrying the status and code the call returned and the `gpa`
 and `level` it was given.
+
+2. The record replays to the machine's state (tests/trace_replay.py): under the KVM-level tests, every scenario
+replayed through tdxsim.scenario is checked after its last step.
 """
 
 from __future__ import annotations
@@ -14,11 +19,14 @@ import functools
 import inspect
 
 import pytest
+from trace_replay import check_record_matches_state
 
+from tdxsim import scenario
 from tdxsim.tdx.module import TdxModule
 from tdxsim.tdx.status import status_name
 
 CHECKED_TEST_MODULES = {"test_tdx_module", "test_playground", "test_multi_vm", "test_module_rules"}
+REPLAYED_TEST_MODULES = {"test_outcome_matrix", "test_runtime", "test_seed_thread", "test_multi_vm", "test_kvm_rules"}
 
 
 def _recorded(method):
@@ -61,3 +69,18 @@ def seamcall_records_checked(request: pytest.FixtureRequest, monkeypatch: pytest
     for name, method in vars(TdxModule).items():
         if name.startswith("tdh_") and callable(method):
             monkeypatch.setattr(TdxModule, name, _recorded(method))
+
+
+@pytest.fixture(autouse=True)
+def record_replays_to_state(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After every scenario the KVM-level tests replay, fold its record and compare (REPLAYED_TEST_MODULES)."""
+    if request.module.__name__ not in REPLAYED_TEST_MODULES:
+        return
+    replay = scenario.replay_scenario
+
+    def checked(doc):
+        result = replay(doc)
+        check_record_matches_state(result.vmm)
+        return result
+
+    monkeypatch.setattr(scenario, "replay_scenario", checked)
