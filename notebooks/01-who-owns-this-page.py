@@ -29,7 +29,8 @@
 # 2. the two kinds of address: what the guest names ([GPA / GFN](../docs/glossary.md#gpa-gfn)) and what the
 #    machine has ([HPA / PFN](../docs/glossary.md#hpa-pfn)), and the TD's [shared bit](../docs/glossary.md#shared-bit)
 #    for GPAW 48 and 52;
-# 3. who can read a TD's private page, and why the answer is about *who may map it*, not only about encryption.
+# 3. who can read a TD's private page, and why the answer is about *who may map it*, not only about encryption;
+#    and why, with two TDs on one machine, neither can read the other's pages.
 #
 # **Time:** about 20 minutes.
 #
@@ -41,7 +42,7 @@ from IPython.display import Image
 
 from tdxsim import plot
 from tdxsim.lessons import readers
-from tdxsim.plot.actors import address_bar, three_boxes
+from tdxsim.plot.actors import address_bar, three_boxes, two_tds, two_tds_alt
 from tdxsim.widgets import reveal
 from tdxsim.widgets.readers import who_can_read
 
@@ -140,6 +141,33 @@ for page, row in zip(readers.PAGES, readers.read_table(), strict=True):
     print(f"{page:>6}: " + " | ".join(f"{r.actor}: {r.text}" for r in row))
 
 # %% [markdown]
+# ## Two TDs on one machine
+#
+# One VMM process can create several TDs: each `KVM_CREATE_VM` is a new VM, and each TD gets its own HKID, the
+# lowest one free when `KVM_TDX_INIT_VM` runs. The two TDs share everything else — the physical memory, the one TDX
+# module and its [PAMT](../docs/glossary.md#pamt). Below, TD A and TD B are each built like the TD above, with one
+# firmware page each, both at GPA 0. **Can TD B read TD A's page?** Each row is a reader, each column a TD's page;
+# look at the two yellow cells.
+
+# %%
+hkids, cross = readers.two_td_reads()
+who = readers.two_td_readers(hkids)
+Image(plot.to_png(two_tds(hkids, cross, who), dpi=60), alt=two_tds_alt(hkids, cross, who))
+
+# %% [markdown]
+# Each TD reads its own page through its own Secure EPT and its own HKID. It has no guest physical address for the
+# other TD's page: its S-EPT does not map that frame, and the host cannot make it. To map a page into a TD, the
+# host asks the TDX module (`TDH.MEM.PAGE.AUG`), which first checks the frame in the PAMT: a page already given to a
+# TD is `PT_REG` with that TD's TDR as owner, not `PT_NDA` (free), so the module refuses it with
+# `TDX_PAGE_METADATA_INCORRECT` (intel/tdx-module, `tdh_mem_page_aug.c` → `check_and_lock_free_range_hpa`). And
+# read through the wrong key — KeyID 0 for the host, the other TD's HKID — a frame gives zeros here, never the
+# plaintext.
+
+# %%
+for row in cross:
+    print(f"{who[row[0].reader]:<28}" + " | ".join(f"{c.outcome:<9} {c.detail}" for c in row))
+
+# %% [markdown]
 # ## Misconception: "the host can read TD private memory; it is just ciphertext"
 #
 # No. guest_memfd was built so that private memory is never mapped into host userspace: with TDX, "accessing guest
@@ -198,12 +226,27 @@ reveal(
 )
 
 # %% [markdown]
+# **4.** The host hands TD B's `TDH.MEM.PAGE.AUG` the frame that holds TD A's firmware page. What does the module
+# answer, and which HKID does each TD have?
+
+# %%
+ex4 = cross[3][0]  # TD B's row, TD A's page
+assert hkids == [17, 18]  # the lowest free HKIDs of [17, 64): tdx_guest_keyid_alloc (arch/x86/virt/vmx/tdx/tdx.c)
+assert ex4.outcome == "refused" and "TDX_PAGE_METADATA_INCORRECT" in ex4.detail  # PT_REG, not PT_NDA
+reveal(
+    "<b>TDX_PAGE_METADATA_INCORRECT.</b> The PAMT records that frame as <code>PT_REG</code>, owned by TD A's TDR; "
+    "PAGE.AUG takes only a <code>PT_NDA</code> page. TD A has HKID 17 and TD B HKID 18: the first two free after "
+    "the module's own global KeyID 16."
+)
+
+# %% [markdown]
 # ## Where is this in the kernel?
 #
 # | what | file | function | link |
 # |---|---|---|---|
 # | SEAMCALL wrappers (host → module) | `arch/x86/virt/vmx/tdx/tdx.c` | `tdh_mng_create`, `tdh_mem_page_add`, … | [Documentation/arch/x86/tdx.rst](https://docs.kernel.org/arch/x86/tdx.html) |
 # | the TD's HKID, TDR and TDCS, GPAW and the shared bit | `arch/x86/kvm/vmx/tdx.c` | `tdx_td_init`, `setup_tdparams`; `kvm_gfn_direct_bits` | [intel-tdx.rst](https://docs.kernel.org/virt/kvm/x86/intel-tdx.html) |
+# | the lowest free HKID for each TD | `arch/x86/virt/vmx/tdx/tdx.c` | `tdx_guest_keyid_alloc` | [Documentation/arch/x86/tdx.rst](https://docs.kernel.org/arch/x86/tdx.html) |
 # | private or shared GPA | `arch/x86/kvm/vmx/tdx.c` | `vt_is_tdx_private_gpa` | [TDX MMU Part 2](https://lore.kernel.org/all/20241112073327.21979-1-yan.y.zhao@intel.com/) |
 # | SIGBUS on a private page | `virt/kvm/guest_memfd.c` | `kvm_gmem_fault_user_mapping` | [v8 cover](https://lore.kernel.org/all/20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com/) |
 # | the guest side (TDCALL) | `arch/x86/coco/tdx/tdx.c` | `__tdcall`, `tdx_accept_memory` | [tdx.rst](https://docs.kernel.org/arch/x86/tdx.html) |

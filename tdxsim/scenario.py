@@ -17,6 +17,7 @@ from tdxsim.errno import errno_name
 from tdxsim.events import TraceLimitError, expand_seamcalls
 from tdxsim.kvm import uapi
 from tdxsim.kvm.flavours import DEFAULT_FLAVOUR, FLAVOURS
+from tdxsim.kvm.kvm_main import Kvm
 from tdxsim.tdx.sept import SeptState
 from tdxsim.tdx.status import STATUS, status_name
 from tdxsim.vmm.process import Vmm
@@ -60,6 +61,10 @@ SEAMCALL_LEAVES = (
     "TDH.MEM.TRACK",
     "TDH.MEM.PAGE.REMOVE",
     "TDH.PHYMEM.PAGE.WBINVD",
+    "TDH.MNG.VPFLUSHDONE",
+    "TDH.PHYMEM.CACHE.WB",
+    "TDH.MNG.KEY.FREEID",
+    "TDH.PHYMEM.PAGE.RECLAIM",
 )
 
 
@@ -284,6 +289,30 @@ OPS: dict[str, dict[str, tuple[Callable, Any]]] = {
     },
 }
 STEP_KEYS = {"op", "label", "comment"}
+#: Ops that act on a VM, its vCPUs, guest_memfds or guest: they take the optional step field `vm`, the index of the VM
+#: in creation order (default 0, the first). The others act on the process or the machine, shared by every VM.
+VM_OPS = frozenset(
+    {
+        "KVM_TDX_INIT_VM",
+        "KVM_CREATE_VCPU",
+        "KVM_TDX_INIT_VCPU",
+        "KVM_CREATE_GUEST_MEMFD",
+        "KVM_SET_USER_MEMORY_REGION2",
+        "KVM_SET_MEMORY_ATTRIBUTES",
+        "KVM_SET_MEMORY_ATTRIBUTES2",
+        "KVM_TDX_INIT_MEM_REGION",
+        "KVM_TDX_FINALIZE_VM",
+        "mmap",
+        "fallocate",
+        "signal_pending",
+        "memory_failure",
+        "guest_read",
+        "guest_write",
+        "guest_accept",
+        "guest_map_gpa",
+    }
+)
+MAX_VM = 1 << 20
 
 
 def parse_step(step: Any, index: int) -> tuple[str, dict[str, Any]]:
@@ -298,8 +327,15 @@ def parse_step(step: Any, index: int) -> tuple[str, dict[str, Any]]:
     if "label" in step and not isinstance(step["label"], str):
         raise ScenarioError('"label" must be a string', index)
     spec = OPS[op]
+    if "vm" in step:
+        if op not in VM_OPS:
+            raise ScenarioError(f"{op} does not act on one VM, so it takes no 'vm'", index)
+        try:
+            _number(step["vm"], "vm", 0, MAX_VM)
+        except ValueError as exc:
+            raise ScenarioError(f"{op}: {exc}", index) from None
     for key in step:
-        if key not in spec and key not in STEP_KEYS:
+        if key not in spec and key not in STEP_KEYS and key != "vm":
             raise ScenarioError(f"{op} has no argument {_show(key)}; it takes {', '.join(spec) or 'none'}", index)
     args: dict[str, Any] = {}
     for name, (parse, default) in spec.items():
@@ -315,6 +351,11 @@ def parse_step(step: Any, index: int) -> tuple[str, dict[str, Any]]:
         else:
             args[name] = default
     return op, args
+
+
+def step_vm(step: dict[str, Any]) -> int:
+    """The VM a validated step targets: its `vm` field, or 0 (the first VM)."""
+    return _number(step.get("vm", 0), "vm", 0, MAX_VM)
 
 
 def parse_header(doc: Any) -> tuple[str, bool]:
@@ -384,6 +425,8 @@ def _describe_step(op: str, label: str | None, result: dict[str, Any], events: l
     out: dict[str, Any] = {"op": op}
     if label is not None:
         out["label"] = label
+    if "vm" in result:
+        out["vm"] = result.pop("vm")
     out["ret"] = ret
     out["errno"] = errno_name(ret) if ret < 0 else None
     out["seamcalls"] = [
@@ -418,12 +461,9 @@ def _describe_step(op: str, label: str | None, result: dict[str, Any], events: l
     return out
 
 
-def describe_final(vmm: Vmm) -> dict[str, Any]:
-    """The contract's `final` object: TD state, VM death, MRTD, S-EPT leaves, pages, memory, platform."""
-    from tdxsim import platform
-
-    kvm = vmm.kvm
-    final: dict[str, Any] = {
+def _describe_vm(vmm: Vmm, kvm: Kvm | None) -> dict[str, Any]:
+    """One VM's part of `final`: TD state, VM death, MRTD and S-EPT leaves."""
+    out: dict[str, Any] = {
         "td_state": "TD_STATE_UNINITIALIZED" if kvm is None else kvm.tdx.state,
         "vm_dead": bool(kvm and kvm.vm_dead),
         "mrtd": None,
@@ -432,12 +472,24 @@ def describe_final(vmm: Vmm) -> dict[str, Any]:
     td = vmm.module.tds.get(kvm.tdx.tdr) if kvm is not None and kvm.tdx.tdr is not None else None
     if td is not None:
         if td.mrtd is not None:
-            final["mrtd"] = td.mrtd.hex()
-        final["sept"] = {
+            out["mrtd"] = td.mrtd.hex()
+        out["sept"] = {
             hex(base): state.value
             for (level, base), state in sorted(td.sept.items(), key=lambda kv: kv[0][1])
             if level == 0 and state is not SeptState.FREE
         }
+    return out
+
+
+def describe_final(vmm: Vmm) -> dict[str, Any]:
+    """The contract's `final` object: TD state, VM death, MRTD, S-EPT leaves, pages, memory, platform."""
+    from tdxsim import platform
+
+    final = _describe_vm(vmm, vmm.vms[0] if vmm.vms else None)
+    if len(vmm.vms) > 1:
+        final["vms"] = [
+            {**_describe_vm(vmm, kvm), "hkid": kvm.tdx.hkid if kvm.tdx.is_hkid_assigned() else None} for kvm in vmm.vms
+        ]
     final["pages"] = vmm.describe_pages()
     memory: dict[str, int] = {}
     for page in final["pages"].values():
@@ -473,19 +525,20 @@ def replay_scenario(doc: Any) -> Replay:
                     'the limit (docs/scenario.md "Limits")',
                     i,
                 )
-    creates = [i for i, (op, _) in enumerate(parsed) if op == "KVM_CREATE_VM"]
-    if len(creates) > 1:
-        raise ScenarioError("a second KVM_CREATE_VM: tdxsim models one VM per scenario", creates[1])
     vmm = Vmm(kernel, in_place)
     steps_out, marks = [], []
     for i, ((op, args), raw) in enumerate(zip(parsed, doc["steps"], strict=True)):
         marks.append(len(vmm.trace.events))
+        vmm.select_vm(step_vm(raw))
         try:
             result = _call_vmm(vmm, op, args)
         except TraceLimitError as exc:
             raise ScenarioError(f"{op}: {exc}", i) from None
+        if "vm" in raw:
+            result = {"vm": step_vm(raw), **result}
         steps_out.append(_describe_step(op, raw.get("label"), result, vmm.trace.since(marks[-1])))
     marks.append(len(vmm.trace.events))
+    vmm.select_vm(0)
     output = {
         "format": FORMAT,
         "kernel": kernel,

@@ -18,6 +18,7 @@ for guest_memfd, kvm_arch_pre_set_memory_attributes for conversions):
 from __future__ import annotations
 
 from tdxsim import platform
+from tdxsim.kvm.kvm_main import Kvm
 from tdxsim.physmem import Owner
 from tdxsim.vmm.process import Vmm
 
@@ -26,14 +27,16 @@ TD_OWNED = {Owner.TD_PRIVATE, Owner.TDX_METADATA}
 
 
 def stale_guest_mappings(vmm: Vmm) -> list[str]:
-    """Every guest mapping that breaks the invariant, described; [] when it holds."""
-    kvm = vmm.kvm
-    if kvm is None:
-        return []
+    """Every guest mapping of every VM that breaks the invariant, described; [] when it holds."""
+    return [bad for number, kvm in enumerate(vmm.vms) for bad in _stale_in(vmm, kvm, f"VM {number}: ")]
+
+
+def _stale_in(vmm: Vmm, kvm: Kvm, vm: str) -> list[str]:
+    """The broken mappings of one VM."""
     frames = vmm.mem.frames
     bad = []
     for gfn, pfn in sorted(kvm.mmu.shared.items()):
-        where = f"shared EPT GPA {gfn * PAGE:#x} -> pfn {pfn:#x}"
+        where = f"{vm}shared EPT GPA {gfn * PAGE:#x} -> pfn {pfn:#x}"
         if pfn not in frames:
             bad.append(f"{where}: the frame was freed")
             continue
@@ -52,7 +55,7 @@ def stale_guest_mappings(vmm: Vmm) -> list[str]:
         if backing != pfn:
             bad.append(f"{where}: the GPA is now backed by {backing}")
     for gfn, pfn in [] if kvm.vm_dead else sorted(kvm.mmu.mirror.items()):
-        where = f"mirror EPT GPA {gfn * PAGE:#x} -> pfn {pfn:#x}"
+        where = f"{vm}mirror EPT GPA {gfn * PAGE:#x} -> pfn {pfn:#x}"
         if pfn not in frames:
             bad.append(f"{where}: the frame was freed")
             continue

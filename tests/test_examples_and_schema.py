@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 SCHEMA = json.loads((REPO / "docs" / "scenario.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
-STEP_ONLY = {"op", "label", "comment"}
+STEP_ONLY = {"op", "label", "comment", "vm"}
 
 # Labelled step -> expected errno name (None: success), per example; every unlabelled step is setup and succeeds.
 EXPECTED = {
@@ -47,6 +47,16 @@ EXPECTED = {
     "pre-2a62-va0.json": {"va0-unmapped": "EFAULT", "va0-mapped": None, "finalize": None, "read": None},
     # tdx_vcpu_init_mem_region (kvm-x86 09c6f74ecb86): `!region.source_addr` -> -EINVAL up front.
     "kvm-x86-2026-06-null.json": {"null-source": "EINVAL", "with-source": None},
+    # Two TDs, each built as seed-thread-in-place.json (v8 23/46: source_addr 0 with in-place conversion on);
+    # tests/test_multi_vm.py.
+    "two-tds.json": {
+        "add-0": None,
+        "add-1": None,
+        "finalize-0": None,
+        "finalize-1": None,
+        "read-0": None,
+        "read-1": None,
+    },
 }
 
 

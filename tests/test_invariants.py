@@ -2,10 +2,12 @@
 
 Hypothesis draws a scenario (docs/scenario.md, format 1) for each kernel flavour and both gmem_in_place_conversion
 settings the contract allows: a usual TD set-up (intel-tdx.rst order, each step kept with high probability), a build
-phase, usually KVM_TDX_FINALIZE_VM, and a run-time phase, each a random mix of every op of the contract (one VM per
-scenario), with arguments drawn from small pools so they hit the interesting values (page 0, unaligned, past the end,
-the shared bit, NULL), and short macros that make adding, accepting and converting the same pages likely. Each step is
-decoded with the scenario parser and applied to one `Vmm`; after every step these must hold:
+phase, usually KVM_TDX_FINALIZE_VM, and a run-time phase, each a random mix of every op of the contract, with
+arguments drawn from small pools so they hit the interesting values (page 0, unaligned, past the end, the shared
+bit, NULL), and short macros that make adding, accepting and converting the same pages likely. A second family draws
+scenarios with two or three VMs (the step field `vm`): each VM gets its own set-up at its own virtual addresses, and
+every chunk of steps is aimed at one of them. Each step is decoded with the scenario parser and applied to one `Vmm`;
+after every step these must hold:
 
 (a) every frame has one owner, and, unless KVM has bugged the VM, it agrees with the PAMT (intel/tdx-module TDX_1.5.01
     pamt_manager.h): PT_REG <=> td_private, PT_TDR/TDCX/TDVPR/EPT <=> tdx_metadata, PT_NDA <=> neither; the PAMT names
@@ -25,6 +27,10 @@ decoded with the scenario parser and applied to one `Vmm`; after every step thes
     KeyID-0 page) must never again appear in KeyID-0 memory nor in the bytes a `read` returns.
 (g) no frame is mapped by the guest after it was freed or while it belongs to another owner
     (tests/mapping_invariant.py).
+(h) with several VMs, a TD never sees another TD's private plaintext (each TD has its own private KeyID,
+    Documentation/arch/x86/tdx.rst; the TDX module maps a TD's pages only with its HKID): a marker sealed under one
+    HKID never appears in a page under another HKID, nor in what another TD's `guest_read` returns; and every VM's
+    mirror EPT matches its own TD's S-EPT ((b) per VM).
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from mapping_invariant import stale_guest_mappings
 
 from tdxsim.kvm.uapi import MAP_SHARED
 from tdxsim.physmem import Owner
-from tdxsim.scenario import SEAMCALL_LEAVES, parse_step, run_scenario
+from tdxsim.scenario import SEAMCALL_LEAVES, VM_OPS, parse_step, run_scenario, step_vm
 from tdxsim.tdx.module import PageType
 from tdxsim.tdx.sept import TRANSITIONS, SeptState
 from tdxsim.vmm.process import Vmm
@@ -375,6 +381,7 @@ class Checker:
         self.vmm = vmm
         self.seen_events = 0
         self.sealed: set[bytes] = set()
+        self.sealed_by: dict[bytes, int] = {}  # marker -> the HKID it was first seen under
 
     def check(self, index: int, op_name: str, result: dict) -> None:
         where = f"after step {index} ({op_name})"
@@ -384,6 +391,10 @@ class Checker:
         self.nothing_private_is_mapped(where)
         self.no_private_plaintext(where, op_name, result)
         assert stale_guest_mappings(self.vmm) == [], where  # (g)
+        self.no_cross_td_plaintext(where, op_name, result)  # (h)
+
+    def any_dead(self) -> bool:
+        return any(kvm.vm_dead for kvm in self.vmm.vms)
 
     def ownership(self, where: str) -> None:
         """(a) intel/tdx-module TDX_1.5.01 pamt_manager.h. Once KVM has bugged the VM after a failed S-EPT zap, the
@@ -391,7 +402,7 @@ class Checker:
         could be reallocated and used outside the VM" (Yan Zhao, "KVM: TDX: Drop superfluous page pinning in S-EPT
         management", 20251030200951.3402865-9-seanjc@google.com); only the one-owner part is checked then."""
         mem, module = self.vmm.mem, self.vmm.module
-        dead = self.vmm.kvm is not None and self.vmm.kvm.vm_dead
+        dead = self.any_dead()
         hkids = {td.tdr: td.hkid for td in module.tds.values()}
         for pfn, frame in mem.frames.items():
             assert isinstance(frame.owner, Owner), (where, pfn, frame.owner)
@@ -410,11 +421,13 @@ class Checker:
         assert dead or not stale, (where, "PAMT entries for freed frames", stale)
 
     def mirror_matches_sept(self, where: str) -> None:
-        """(b) tdx.c tdx_sept_set_private_spte, tdx_sept_remove_leaf_spte: the mirror EPT and the S-EPT agree on the
-        private 4 KiB leaves."""
-        kvm = self.vmm.kvm
-        if kvm is None or kvm.vm_dead:
-            return
+        """(b) tdx.c tdx_sept_set_private_spte, tdx_sept_remove_leaf_spte: each VM's mirror EPT and its TD's S-EPT
+        agree on the private 4 KiB leaves."""
+        for kvm in self.vmm.vms:
+            if not kvm.vm_dead:
+                self.vm_mirror_matches_sept(where, kvm)
+
+    def vm_mirror_matches_sept(self, where: str, kvm) -> None:
         td = self.vmm.module.tds.get(kvm.tdx.tdr) if kvm.tdx.tdr is not None else None
         sept = {}
         if td is not None:
@@ -442,7 +455,7 @@ class Checker:
         page in (tdx.c tdx_sept_set_private_spte, tdx_sept_remove_leaf_spte: "Any SEAMCALL failure -> TDX_BUG_ON"; the
         page stays with the TD)."""
         frames = self.vmm.mem.frames
-        dead = self.vmm.kvm is not None and self.vmm.kvm.vm_dead
+        dead = self.any_dead()
         for vma in self.vmm.mm.vmas:
             for vpn, pfn in vma.ptes.items():
                 assert pfn in frames, (where, "PTE to a freed frame", hex(vpn * PAGE), hex(pfn))
@@ -462,6 +475,19 @@ class Checker:
             assert not leaked, (where, "read returned TD-private plaintext", leaked)
         self.sealed |= td - host
 
+    def no_cross_td_plaintext(self, where: str, op_name: str, result: dict) -> None:
+        """(h) a marker first seen under one TD's HKID never shows up under another, nor in another TD's read."""
+        for frame in self.vmm.mem.frames.values():
+            if frame.data is None or not frame.keyid:
+                continue
+            for m in markers_in(frame.data):
+                first = self.sealed_by.setdefault(m, frame.keyid)
+                assert first == frame.keyid, (where, "marker moved between TDs", m, first, frame.keyid)
+        if op_name == "guest_read" and "data" in result and self.vmm.kvm is not None:
+            own = self.vmm.kvm.tdx.hkid
+            foreign = {m for m in markers_in(result["data"]) if self.sealed_by.get(m, own) != own}
+            assert not foreign, (where, "a TD read another TD's private plaintext", foreign)
+
 
 def call(vmm: Vmm, name: str, args: dict[str, Any]) -> dict:
     """Apply one decoded step to the VMM (the scenario runner's dispatch: mmap's flags decide MAP_SHARED)."""
@@ -479,13 +505,17 @@ def replay(kernel: str, in_place: bool, steps: list[dict]) -> None:
     rets = []
     for i, raw in enumerate(steps):
         name, args = parse_step(raw, i)
+        vmm.select_vm(step_vm(raw))
         result = call(vmm, name, args)
         rets.append(result["ret"])
         checker.check(i, name, result)
     # (d) through the contract's door: the same scenario, replayed in one go, gives the same returns.
-    out = run_scenario({"format": 1, "kernel": kernel, "gmem_in_place_conversion": in_place, "steps": steps})
+    doc = {"format": 1, "kernel": kernel, "gmem_in_place_conversion": in_place, "steps": steps}
+    out = run_scenario(doc)
     json.dumps(out)
     assert [st_["ret"] for st_ in out["steps"]] == rets
+    if len(vmm.vms) > 1:  # and replaying it again gives the same output, byte for byte (deterministic)
+        assert json.dumps(run_scenario(doc)) == json.dumps(out)
 
 
 @pytest.mark.parametrize("kernel,in_place", SETTINGS, ids=[f"{k}-{'in' if p else 'out-of'}-place" for k, p in SETTINGS])
@@ -500,6 +530,57 @@ def replay(kernel: str, in_place: bool, steps: list[dict]) -> None:
 def test_invariants_hold_after_every_step(kernel, in_place, data):
     """(a)-(f) of the module docstring, after every step of a random scenario."""
     replay(kernel, in_place, data.draw(scenarios(in_place), label="steps"))
+
+
+# -- several VMs -----------------------------------------------------------------------------------------------------
+
+#: VM n's set-up and steps use the virtual addresses of VM 0 moved up by n * VM_VA_STRIDE, so each VM has its own
+#: guest_memfd mapping and source buffers in the one VMM address space.
+VM_VA_STRIDE = 1 << 36
+VA_ARGS = ("addr", "userspace_addr", "source_addr")
+
+
+def on_vm(steps: list[dict], vm: int) -> list[dict]:
+    """The steps aimed at VM `vm`: `vm` on the ops that take it, and VM 0's virtual addresses moved to VM `vm`'s."""
+    out = []
+    for raw in steps:
+        raw = dict(raw)
+        if vm and raw["op"] in VM_OPS:
+            raw["vm"] = vm
+        for key in VA_ARGS:
+            value = raw.get(key)
+            if value is not None and int(str(value), 0) >= GMEM_VA:
+                raw[key] = hex(int(str(value), 0) + vm * VM_VA_STRIDE)
+        out.append(raw)
+    return out
+
+
+@st.composite
+def multi_vm_scenarios(draw: st.DrawFn, in_place: bool) -> list[dict]:
+    """Two or three VMs, each with its own set-up, then build and run-time chunks each aimed at one VM, and usually
+    a KVM_TDX_FINALIZE_VM per VM in between."""
+    nvms = draw(s(2, 2, 3))
+    vm = st.integers(0, nvms - 1)
+    steps = [step for v in range(nvms) for step in on_vm(draw(set_up(in_place)), v)]
+    build = draw(st.lists(st.tuples(vm, build_steps), max_size=10))
+    fin = [v for v in range(nvms) if draw(st.sampled_from([True, True, True, False]))]
+    run = draw(st.lists(st.tuples(vm, run_steps), max_size=10))
+    chunks = [*build, *((v, [op("KVM_TDX_FINALIZE_VM")]) for v in fin), *run]
+    return steps + [step for v, chunk in chunks for step in on_vm(chunk, v)]
+
+
+@pytest.mark.parametrize("kernel,in_place", SETTINGS, ids=[f"{k}-{'in' if p else 'out-of'}-place" for k, p in SETTINGS])
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data())
+def test_invariants_hold_with_several_vms(kernel, in_place, data):
+    """(a)-(g) after every step of a random scenario with two or three VMs, and a deterministic replay."""
+    replay(kernel, in_place, data.draw(multi_vm_scenarios(in_place), label="steps"))
 
 
 # -- regressions: minimal sequences the property test once failed on ---------------------------------------------------

@@ -119,3 +119,54 @@ def test_widget_every_combination():
                         "no address",
                     }
                     assert box.state.bar.value[:4] == b"\x89PNG"
+
+
+# -- two TDs (tdxsim.lessons.readers.two_td_reads, tdxsim.plot.actors.two_tds) -----------------------------------
+# Expected: each TD reads only its own page (Documentation/arch/x86/tdx.rst: each TD has its own private KeyID); the
+# host's PAGE.AUG of the other TD's PT_REG frame is TDX_PAGE_METADATA_INCORRECT (intel/tdx-module TDX_1.5.01
+# tdh_mem_page_aug.c: check_and_lock_free_range_hpa wants PT_NDA); HKIDs 17 and 18 (tdx_guest_keyid_alloc, lowest
+# free of [17, 64)); SIGBUS and zeros for the host as for one TD (above).
+
+
+@pytest.fixture(scope="module")
+def cross():
+    return readers.two_td_reads()
+
+
+def test_each_td_reads_only_its_own_page(cross):
+    hkids, rows = cross
+    assert hkids == [17, 18]
+    outcome = {(c.reader, c.page): c.outcome for row in rows for c in row}
+    assert outcome == {
+        ("vmm", 0): "SIGBUS",
+        ("vmm", 1): "SIGBUS",
+        ("kernel", 0): "zeros",
+        ("kernel", 1): "zeros",
+        ("td0", 0): "plaintext",
+        ("td0", 1): "refused",
+        ("td1", 0): "refused",
+        ("td1", 1): "plaintext",
+    }
+    own = {c.page: c.detail for row in rows for c in row if c.outcome == "plaintext"}
+    assert own == {0: repr(readers.TWO_TD_TEXT[0]), 1: repr(readers.TWO_TD_TEXT[1])}
+    assert {c.detail for row in rows for c in row if c.outcome == "refused"} == {
+        "PAGE.AUG: TDX_PAGE_METADATA_INCORRECT"
+    }
+
+
+def test_two_tds_figure_has_a_cell_per_reader_and_page_and_alt_text(cross):
+    from tdxsim.plot.actors import READ_OUTCOMES, two_tds, two_tds_alt
+
+    hkids, rows = cross
+    who = readers.two_td_readers(hkids)
+    fig = two_tds(hkids, rows, who)
+    gids = {p.get_gid() for p in fig.axes[0].patches}
+    assert {g for g in gids if g.startswith("cell:")} == {
+        f"cell:{c.reader}:{c.page}:{c.outcome}" for row in rows for c in row
+    }
+    assert {"page:0", "page:1"} <= gids
+    hatches = {p.get_gid(): p.get_hatch() for p in fig.axes[0].patches}
+    assert hatches["cell:td1:0:refused"] == READ_OUTCOMES["refused"][1] != READ_OUTCOMES["plaintext"][1]
+    alt = two_tds_alt(hkids, rows, who)
+    assert "TD B (HKID 18) on TD A's page (HKID 17): module refuses to map it" in alt
+    assert alt.count(";") == 7  # eight cells, all described

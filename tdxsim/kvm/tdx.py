@@ -66,6 +66,7 @@ class KvmTdx:
         self.state = TD_STATE_UNINITIALIZED
         self.hkid = -1
         self.tdr: int | None = None
+        self.tdcs_pages: list[int] = []  # kvm_tdx->td.tdcs_pages: the TDCS pages TDH.MNG.ADDCX took
         self.attributes = 0
         self.gpaw = platform.DEFAULT_GPAW
         self.page_add_src: int | None = None
@@ -152,8 +153,8 @@ class KvmTdx:
     def __tdx_td_init(self, cmd: KvmTdxCmd, attributes: int, gpaw: int) -> int:
         """TDH.MNG.CREATE, TDH.MNG.KEY.CONFIG per package, TDH.MNG.ADDCX per TDCS page, TDH.MNG.INIT, TDH.MNG.RD.
 
-        On a failure after TDH.MNG.CREATE the kernel tears the TD down (HKID released, pages reclaimed); here the
-        HKID is released and the pages stay with the module, since teardown SEAMCALLs are not modelled.
+        On a failure after TDH.MNG.CREATE the kernel tears the TD down (`teardown:`): the TDCS page that was not
+        added is freed, then tdx_mmu_release_hkid and tdx_reclaim_td_control_pages.
         """
         module, mem = self.module, self.kvm.mem
         hkid = self.tdx_guest_keyid_alloc()
@@ -172,7 +173,9 @@ class KvmTdx:
         for _ in range(platform.TDCS_PAGES):
             page = mem.alloc(Owner.HOST, origin="TDCS page")
             if err := module.tdh_mng_addcx(tdr, page):
+                mem.free(page)  # "Only free pages not yet added"
                 return self._td_init_failed(-EAGAIN if status_name(err) == "TDX_RND_NO_ENTROPY" else -EIO)
+            self.tdcs_pages.append(page)
         err = module.tdh_mng_init(tdr, attributes, gpaw)
         if err:
             cmd.hw_error = err
@@ -185,8 +188,54 @@ class KvmTdx:
         return 0
 
     def _td_init_failed(self, ret: int = -EIO) -> int:
-        self.hkid = -1
+        """__tdx_td_init's `teardown:` label: release the HKID, then reclaim the control pages."""
+        self.tdx_mmu_release_hkid()
+        self.tdx_reclaim_td_control_pages()
         return ret
+
+    @traced("kvm")
+    def tdx_mmu_release_hkid(self) -> None:
+        """TDH.MNG.VPFLUSHDONE, TDH.PHYMEM.CACHE.WB on every package, TDH.MNG.KEY.FREEID, then tdx_hkid_free
+        (arch/x86/kvm/vmx/tdx.c tdx_mmu_release_hkid). A failed VPFLUSHDONE or KEY.FREEID bugs the VM and leaks the
+        HKID ("HKID %d is leaked"); TDX_FLUSHVP_NOT_DONE just leaves it assigned."""
+        if not self.is_hkid_assigned():
+            return
+        module = self.module
+        err = module.tdh_mng_vpflushdone(self.tdr_pfn)
+        if status_name(err) == "TDX_FLUSHVP_NOT_DONE":
+            return
+        if err:
+            self._bug("TDH.MNG.VPFLUSHDONE", err)
+            return
+        for _ in range(platform.NR_PACKAGES):
+            module.tdh_phymem_cache_wb()  # an error here is TDX_BUG_ON(err, ..., NULL): no VM; FREEID then fails
+        err = module.tdh_mng_key_freeid(self.tdr_pfn)
+        if err:
+            self._bug("TDH.MNG.KEY.FREEID", err)
+            return
+        self.hkid = -1  # tdx_hkid_free
+
+    @traced("kvm")
+    def tdx_reclaim_td_control_pages(self) -> None:
+        """Reclaim each TDCS page, then the TDR (TDH.PHYMEM.PAGE.RECLAIM, then TDH.PHYMEM.PAGE.WBINVD of the TDR
+        under the global KeyID) and free them (arch/x86/kvm/vmx/tdx.c tdx_reclaim_td_control_pages). Nothing if
+        the HKID could not be released; a page whose reclaim fails is leaked (tdx_reclaim_control_page)."""
+        if self.is_hkid_assigned():
+            return
+        module, mem = self.module, self.kvm.mem
+        for page in self.tdcs_pages:
+            if not module.tdh_phymem_page_reclaim(page):
+                mem.free(page)
+        self.tdcs_pages = []
+        if self.tdr is None:
+            return
+        if module.tdh_phymem_page_reclaim(self.tdr):
+            return
+        if err := module.tdh_phymem_page_wbinvd(self.tdr):
+            self._bug("TDH.PHYMEM.PAGE.WBINVD", err)
+            return
+        mem.free(self.tdr)
+        self.tdr = None
 
     @traced("kvm")
     def tdx_td_finalize(self, cmd: KvmTdxCmd) -> int:

@@ -15,6 +15,7 @@ from functools import cache
 from typing import Any
 
 from tdxsim.scenario import replay_scenario, run_scenario
+from tdxsim.tdx.status import status_name
 from tdxsim.vmm.process import Vmm
 
 PAGE = 4096
@@ -237,3 +238,122 @@ def read_table(gpaw: int = 48) -> list[list[Read]]:
     """Every actor against every page, rows in PAGES order, columns in ACTORS order; the TD uses each page's own
     alias (private for the image, shared for the shared page)."""
     return [[read_page(actor, page, page == "shared", gpaw) for actor in ACTORS] for page in PAGES]
+
+
+# -- two TDs side by side ----------------------------------------------------------------------------------------
+
+#: The two TDs' firmware texts and where the VMM maps each TD's guest_memfd (one process, two VMs).
+TWO_TD_NAMES = ("TD A", "TD B")
+TWO_TD_TEXT = ("TD A's secret", "TD B's secret")
+TWO_TD_VA = (GMEM_VA, GMEM_VA + (1 << 32))
+#: A GPA neither TD has added: where one TD's host tries to map the other TD's page.
+UNUSED_GPA = IMAGE_PAGES * PAGE
+
+
+def two_tds_scenario() -> dict[str, Any]:
+    """Two TDs in one VMM process (the step field `vm`), each built as `build_scenario` builds its TD: a 16-page
+    guest_memfd mapped at its own address, one firmware page written while shared, converted, added in place, and
+    the TD finalized. KVM_TDX_INIT_VM gives each the lowest free HKID (tdx_guest_keyid_alloc)."""
+    size = TD_PAGES * PAGE
+    steps: list[dict[str, Any]] = []
+    for vm, (text, va) in enumerate(zip(TWO_TD_TEXT, TWO_TD_VA, strict=True)):
+        on = {"vm": vm} if vm else {}
+        steps.append({"op": "KVM_CREATE_VM", "type": "KVM_X86_TDX_VM"})
+        steps += [
+            {**on, **step}
+            for step in (
+                {"op": "KVM_TDX_INIT_VM"},
+                {"op": "KVM_CREATE_VCPU", "id": 0},
+                {"op": "KVM_TDX_INIT_VCPU", "vcpu": 0},
+                {"op": "KVM_CREATE_GUEST_MEMFD", "size": size, "flags": GMEM_FLAGS},
+                {"op": "mmap", "addr": hex(va), "length": size, "fd": "guest_memfd:0", "offset": 0},
+                {
+                    "op": "KVM_SET_USER_MEMORY_REGION2",
+                    "slot": 0,
+                    "flags": ["KVM_MEM_GUEST_MEMFD"],
+                    "guest_phys_addr": 0,
+                    "memory_size": size,
+                    "userspace_addr": hex(va),
+                    "guest_memfd": 0,
+                    "guest_memfd_offset": 0,
+                },
+            )
+        ]
+        steps.append({"op": "write", "addr": hex(va), "data": {"text": text}})
+        steps += [
+            {**on, **step}
+            for step in (
+                {
+                    "op": "KVM_SET_MEMORY_ATTRIBUTES2",
+                    "guest_memfd": 0,
+                    "offset": 0,
+                    "size": PAGE,
+                    "attributes": ["KVM_MEMORY_ATTRIBUTE_PRIVATE"],
+                },
+                {"op": "KVM_TDX_INIT_MEM_REGION", "vcpu": 0, "source_addr": 0, "gpa": 0, "nr_pages": 1},
+                {"op": "KVM_TDX_FINALIZE_VM"},
+            )
+        ]
+    return {"format": 1, "kernel": "v8", "gmem_in_place_conversion": True, "steps": steps}
+
+
+@dataclass
+class CrossRead:
+    """One reader against one of the two TDs' firmware pages."""
+
+    reader: str  # "vmm", "kernel", "td0" or "td1"
+    page: int  # whose page: 0 (TD A) or 1 (TD B)
+    outcome: str  # "plaintext", "SIGBUS", "zeros" or "refused"
+    detail: str  # what happened, in a few words
+
+
+def two_td_readers(hkids: list[int]) -> dict[str, str]:
+    """The readers of the two-TD table, in its row order."""
+    return {
+        "vmm": "the VMM (its mmap)",
+        "kernel": "the host kernel (KeyID 0)",
+        **{f"td{i}": f"{name} (HKID {hkid})" for i, (name, hkid) in enumerate(zip(TWO_TD_NAMES, hkids, strict=True))},
+    }
+
+
+def two_td_reads() -> tuple[list[int], list[list[CrossRead]]]:
+    """Every reader against both TDs' firmware pages, on one machine: (the TDs' HKIDs, rows in `two_td_readers`
+    order, columns TD A's page then TD B's).
+
+    A TD reads its own page through its S-EPT and its HKID. It has no GPA for the other TD's page; the only way to
+    get one would be for its host to map that frame into its S-EPT, and the TDX module refuses: TDH.MEM.PAGE.AUG
+    wants a PT_NDA page and the PAMT says PT_REG, owner the other TDR (check_and_lock_free_range_hpa,
+    intel/tdx-module TDX_1.5.01 tdh_mem_page_aug.c). Read through its own HKID, the other TD's frame is not the
+    plaintext (zeros in tdxsim).
+    """
+    vmm = replay_scenario(two_tds_scenario()).vmm
+    pfns = [kvm.gmems[0].folios[0] for kvm in vmm.vms]
+    hkids = [kvm.tdx.hkid for kvm in vmm.vms]
+    rows: list[list[CrossRead]] = []
+    for reader in two_td_readers(hkids):
+        row = []
+        for page, pfn in enumerate(pfns):
+            if reader == "vmm":
+                result = vmm.read(TWO_TD_VA[page], READ_LENGTH)
+                if "signal" in result:
+                    row.append(CrossRead(reader, page, result["signal"], "kvm_gmem_fault_user_mapping: private"))
+                else:
+                    row.append(CrossRead(reader, page, _classify(result["data"]), "mapped"))
+                continue
+            if reader == "kernel":
+                data = vmm.mem.read(pfn, 0, READ_LENGTH, keyid=0)
+                row.append(CrossRead(reader, page, _classify(data), f"HPA {pfn * PAGE:#x} through KeyID 0"))
+                continue
+            td = int(reader[2:])
+            vmm.select_vm(td)
+            if td == page:
+                data = vmm.guest_read(0, READ_LENGTH)["data"]
+                row.append(CrossRead(reader, page, _classify(data), repr(data.rstrip(b"\0").decode())))
+                continue
+            status = vmm.module.tdh_mem_page_aug(vmm.kvm.tdx.tdr, UNUSED_GPA, pfn)
+            keyed = vmm.mem.read(pfn, 0, READ_LENGTH, keyid=hkids[td])
+            outcome = "refused" if status else _classify(keyed)
+            row.append(CrossRead(reader, page, outcome, f"PAGE.AUG: {status_name(status)}"))
+        rows.append(row)
+    vmm.select_vm(0)
+    return hkids, rows

@@ -1,9 +1,12 @@
-"""Notebook 01's figures: the three actors (after Documentation/arch/x86/tdx.rst) and a GPA cut into its fields.
+"""Notebook 01's figures: the three actors (after Documentation/arch/x86/tdx.rst), a GPA cut into its fields, and two
+TDs' pages with who can read which.
 
 Same visual language as the other figures (tdxsim.plot.style): Okabe–Ito colours with a hatch each, talk-size fonts.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
@@ -136,3 +139,86 @@ def address_bar(gpa: int, gpaw: int) -> Figure:
         fontsize=FONT,
     )
     return fig
+
+
+#: What a reader got from a TD's page (tdxsim.lessons.readers.CrossRead.outcome): (colour, hatch, words).
+READ_OUTCOMES: dict[str, tuple[str, str, str]] = {
+    "plaintext": (OKABE_ITO["green"], "", "reads the plaintext"),
+    "SIGBUS": (OKABE_ITO["orange"], "//", "SIGBUS: no mapping"),
+    "zeros": (OKABE_ITO["sky"], "..", "wrong key: zeros"),
+    "refused": (OKABE_ITO["yellow"], "xx", "module refuses to map it"),
+}
+
+
+def two_tds(hkids: list[int], rows: list[list[Any]], readers: dict[str, str]) -> Figure:
+    """Two TDs' private pages (columns) and what each reader gets from each (rows): a cell per reader and page,
+    coloured and hatched by outcome; above each column, the page itself in the TD-private colour with its HKID.
+
+    `rows` are tdxsim.lessons.readers.two_td_reads()'s (objects with `reader`, `page`, `outcome`, `detail`).
+    """
+    td_colour, td_hatch = _OWNER["td_private"]
+    fig = figure(12.0, 6.4)
+    ax = fig.add_axes((0, 0, 1, 0.92))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.axis("off")
+    x0, width, top, height = 0.30, 0.33, 0.80, 0.17
+    for page, hkid in enumerate(hkids):
+        x = x0 + page * (width + 0.02)
+        ax.add_patch(
+            Rectangle(
+                (x, top + 0.02),
+                width,
+                0.12,
+                facecolor=td_colour,
+                alpha=0.55,
+                hatch=td_hatch,
+                edgecolor="#444444",
+                gid=f"page:{page}",
+            )
+        )
+        name = "TD A" if page == 0 else "TD B"
+        ax.text(
+            x + width / 2,
+            top + 0.08,
+            f"{name}'s private page\nencrypted with HKID {hkid}",
+            ha="center",
+            va="center",
+            fontsize=SMALL,
+            fontweight="bold",
+        )
+    for r, row in enumerate(rows):
+        y = top - (r + 1) * height
+        ax.text(x0 - 0.02, y + height / 2, readers[row[0].reader], ha="right", va="center", fontsize=FONT)
+        for cell in row:
+            colour, hatch, words = READ_OUTCOMES[cell.outcome]
+            x = x0 + cell.page * (width + 0.02)
+            ax.add_patch(
+                Rectangle(
+                    (x, y + 0.01),
+                    width,
+                    height - 0.02,
+                    facecolor=colour,
+                    alpha=0.45,
+                    hatch=hatch,
+                    edgecolor="#444444",
+                    gid=f"cell:{cell.reader}:{cell.page}:{cell.outcome}",
+                )
+            )
+            ax.text(
+                x + width / 2, y + height / 2 + 0.025, words, ha="center", va="center", fontsize=FONT, fontweight="bold"
+            )
+            ax.text(x + width / 2, y + height / 2 - 0.035, cell.detail, ha="center", va="center", fontsize=SMALL - 1)
+    fig.suptitle("Two TDs, one TDX module: each TD reads only its own page", fontsize=TITLE)
+    return fig
+
+
+def two_tds_alt(hkids: list[int], rows: list[list[Any]], readers: dict[str, str]) -> str:
+    """The alt text of `two_tds`: the same table in words."""
+    names = [f"{'TD A' if page == 0 else 'TD B'}'s page (HKID {hkid})" for page, hkid in enumerate(hkids)]
+    parts = [
+        f"{readers[cell.reader]} on {names[cell.page]}: {READ_OUTCOMES[cell.outcome][2]}"
+        for row in rows
+        for cell in row
+    ]
+    return f"Table of {len(rows)} readers by 2 TD-private pages. " + "; ".join(parts) + "."

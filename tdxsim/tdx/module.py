@@ -49,6 +49,8 @@ class Lifecycle(StrEnum):
 
     TD_HKID_ASSIGNED = "TD_HKID_ASSIGNED"
     TD_KEYS_CONFIGURED = "TD_KEYS_CONFIGURED"
+    TD_BLOCKED = "TD_BLOCKED"
+    TD_TEARDOWN = "TD_TEARDOWN"
 
 
 class OpState(StrEnum):
@@ -103,6 +105,7 @@ class Td:
     hkid: int
     lifecycle: Lifecycle = Lifecycle.TD_HKID_ASSIGNED
     packages_configured: int = 0
+    packages_written_back: int = 0  # TDH.PHYMEM.CACHE.WBs since TDH.MNG.VPFLUSHDONE blocked the TD
     op_state: OpState = UNINIT
     tdcs: list[int] = field(default_factory=list)
     gpaw: int = platform.DEFAULT_GPAW
@@ -276,8 +279,8 @@ class TdxModule:
             return err
         if self.page_type(tdr) is not PageType.PT_NDA:
             return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_RCX)
-        if any(td.hkid == hkid for td in self.tds.values()):
-            return self._fail(leaf, "TDX_HKID_NOT_FREE")
+        if any(td.hkid == hkid and td.lifecycle is not Lifecycle.TD_TEARDOWN for td in self.tds.values()):
+            return self._fail(leaf, "TDX_HKID_NOT_FREE")  # TDH.MNG.KEY.FREEID frees it (TD_TEARDOWN)
         td = Td(tdr=tdr, hkid=hkid)
         self.tds[tdr] = td
         self._assign(tdr, PageType.PT_TDR, td, platform.TDX_GLOBAL_KEYID)  # TDRs use the global private KeyID
@@ -708,15 +711,70 @@ class TdxModule:
     def tdh_phymem_page_reclaim(self, pfn: int) -> int:
         """TDH.PHYMEM.PAGE.RECLAIM: give a TD's page back to the host after teardown (tdh_phymem_page_reclaim.c). A
         PT_NDA page is TDX_PAGE_METADATA_INCORRECT; a page whose TD is not in TD_TEARDOWN is
-        TDX_LIFECYCLE_STATE_INCORRECT. Teardown (VPFLUSHDONE, KEY.FREEID) is not modelled, so while a TD lives
-        every reclaim of its pages is refused, as the module refuses it."""
+        TDX_LIFECYCLE_STATE_INCORRECT; the TDR goes last: while the TD owns other pages (CHLDCNT),
+        TDX_TD_ASSOCIATED_PAGES_EXIST. On success the page is PT_NDA again; reclaiming the TDR ends the TD."""
         leaf = "TDH.PHYMEM.PAGE.RECLAIM"
         if (err := self._injected(leaf, {})) is not None:
             return err
         entry = self.pamt.get(pfn)
         if entry is None:
             return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_RCX)
-        return self._fail(leaf, "TDX_LIFECYCLE_STATE_INCORRECT")
+        pt, tdr = entry
+        td = self.tds[tdr]
+        if td.lifecycle is not Lifecycle.TD_TEARDOWN:
+            return self._fail(leaf, "TDX_LIFECYCLE_STATE_INCORRECT")
+        if pt is PageType.PT_TDR and any(owner == tdr for page, (_, owner) in self.pamt.items() if page != tdr):
+            return self._fail(leaf, "TDX_TD_ASSOCIATED_PAGES_EXIST")
+        self._release(pfn, Owner.HOST)
+        if pt is PageType.PT_TDR:
+            del self.tds[tdr]
+        return self._ret(leaf, SUCCESS)
+
+    # -- teardown: releasing the HKID --------------------------------------------------------------------------
+
+    def tdh_mng_vpflushdone(self, tdr: int) -> int:
+        """TDH.MNG.VPFLUSHDONE: no vCPU is associated any more; lifecycle HKID_ASSIGNED or KEYS_CONFIGURED ->
+        TD_BLOCKED (tdh_mng_vpflushdone.c). KVM flushes every vCPU first (TDH.VP.FLUSH), so the module's
+        TDX_FLUSHVP_NOT_DONE for a still-associated vCPU cannot happen here."""
+        leaf = "TDH.MNG.VPFLUSHDONE"
+        if (err := self._injected(leaf, {})) is not None:
+            return err
+        td = self.tds.get(tdr)
+        if td is None:
+            return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_RCX)
+        if td.lifecycle not in (Lifecycle.TD_HKID_ASSIGNED, Lifecycle.TD_KEYS_CONFIGURED):
+            return self._fail(leaf, "TDX_LIFECYCLE_STATE_INCORRECT")
+        self.trace.state("tdx", "lifecycle", tdr=tdr, old=td.lifecycle.value, new=Lifecycle.TD_BLOCKED.value)
+        td.lifecycle, td.packages_written_back = Lifecycle.TD_BLOCKED, 0
+        return self._ret(leaf, SUCCESS)
+
+    def tdh_phymem_cache_wb(self) -> int:
+        """TDH.PHYMEM.CACHE.WB on one package: write back and invalidate the cache lines of the HKIDs being freed,
+        i.e. of every TD_BLOCKED TD (tdh_phymem_cache_wb.c)."""
+        leaf = "TDH.PHYMEM.CACHE.WB"
+        if (err := self._injected(leaf, {})) is not None:
+            return err
+        for td in self.tds.values():
+            if td.lifecycle is Lifecycle.TD_BLOCKED:
+                td.packages_written_back += 1
+        return self._ret(leaf, SUCCESS)
+
+    def tdh_mng_key_freeid(self, tdr: int) -> int:
+        """TDH.MNG.KEY.FREEID: free the TD's HKID; TD_BLOCKED -> TD_TEARDOWN, after a cache write-back on every
+        package (tdh_mng_key_freeid.c: TDX_LIFECYCLE_STATE_INCORRECT, TDX_WBCACHE_NOT_COMPLETE)."""
+        leaf = "TDH.MNG.KEY.FREEID"
+        if (err := self._injected(leaf, {})) is not None:
+            return err
+        td = self.tds.get(tdr)
+        if td is None:
+            return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_RCX)
+        if td.lifecycle is not Lifecycle.TD_BLOCKED:
+            return self._fail(leaf, "TDX_LIFECYCLE_STATE_INCORRECT")
+        if td.packages_written_back < platform.NR_PACKAGES:
+            return self._fail(leaf, "TDX_WBCACHE_NOT_COMPLETE")
+        self.trace.state("tdx", "lifecycle", tdr=tdr, old=td.lifecycle.value, new=Lifecycle.TD_TEARDOWN.value)
+        td.lifecycle = Lifecycle.TD_TEARDOWN
+        return self._ret(leaf, SUCCESS)
 
     # -- the guest's TDCALL ------------------------------------------------------------------------------------
 

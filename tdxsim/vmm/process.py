@@ -4,6 +4,12 @@ Every method takes decoded arguments (integers, flag bits) and returns a dict wi
 own results (`fd`, `addr`, `region`, `error_offset`, `data`, `signal`, `exits`, `exception`). Naming a VM, vCPU or
 guest_memfd that does not exist is -EBADF, as for an fd that is not open; once KVM has marked the VM dead, every
 KVM ioctl is -EIO (kvm_vm_ioctl, kvm_vcpu_ioctl).
+
+One process may create several VMs (each KVM_CREATE_VM returns a new VM fd: kvm_dev_ioctl_create_vm in
+virt/kvm/kvm_main.c). They share the machine (physical memory, the one TDX module and its PAMT) and the process's
+address space; each has its own KVM state, vCPUs, guest_memfds and, once initialised, its own HKID. `select_vm(n)`
+picks the VM (in creation order, 0 first) that the VM, vCPU, guest_memfd and guest methods act on; `kvm` and `guest`
+are the selected VM and its guest.
 """
 
 from __future__ import annotations
@@ -52,8 +58,25 @@ class Vmm:
         self.mem = PhysicalMemory(self.trace)
         self.module = TdxModule(self.mem, self.trace)
         self.mm = Mm(self.mem, self.trace)
-        self.kvm: Kvm | None = None
-        self.guest: Guest | None = None
+        self.vms: list[Kvm] = []
+        self.guests: list[Guest] = []
+        self.selected = 0
+
+    @property
+    def kvm(self) -> Kvm | None:
+        """The selected VM (None until it exists)."""
+        return self.vms[self.selected] if self.selected < len(self.vms) else None
+
+    @property
+    def guest(self) -> Guest | None:
+        """The software inside the selected VM's TD."""
+        return self.guests[self.selected] if self.selected < len(self.guests) else None
+
+    def select_vm(self, index: int) -> None:
+        """Direct the next calls to VM `index` (creation order); a VM not created yet makes them -EBADF."""
+        if index < 0:
+            raise ValueError(f"VM index {index} is negative")
+        self.selected = index
 
     # -- fds ----------------------------------------------------------------------------------------------------
 
@@ -85,14 +108,14 @@ class Vmm:
         """KVM_CREATE_VM(KVM_X86_TDX_VM): tdx_vm_init; the VM gets a split IRQ chip and KVM_CAP_EXIT_HYPERCALL."""
         if type != KVM_X86_TDX_VM:
             return {"ret": -EINVAL}
-        if self.kvm is not None:
-            raise RuntimeError("tdxsim models one VM per Vmm: make a new Vmm for a second VM")
-        self.kvm = kvm = Kvm(
-            self.mem, self.module, self.mm, self.trace, self.flavour, self.in_place, machine_vms=lambda: [kvm]
-        )
-        self.guest = Guest(self.kvm)
-        self.trace.state("kvm", "td_state", old=None, new=self.kvm.tdx.state)
-        return {"ret": 0}
+        kvm = Kvm(self.mem, self.module, self.mm, self.trace, self.flavour, self.in_place, machine_vms=self._all_vms)
+        self.vms.append(kvm)
+        self.guests.append(Guest(kvm))
+        self.trace.state("kvm", "td_state", old=None, new=kvm.tdx.state)
+        return {"ret": 0, "vm": len(self.vms) - 1}
+
+    def _all_vms(self) -> list[Kvm]:
+        return self.vms
 
     def KVM_TDX_INIT_VM(
         self, attributes: int, gpaw: int = platform.DEFAULT_GPAW, hw_error: int = 0, cpuid_nent: int = 1
@@ -391,17 +414,21 @@ class Vmm:
     def describe_pages(self) -> dict[str, dict[str, Any]]:
         """Every allocated physical page: owner, KeyID, where its contents came from, and what maps it."""
         backs: dict[int, dict[str, Any]] = {}
-        if self.kvm is not None:
-            for gmem in self.kvm.gmems:
+        for number, kvm in enumerate(self.vms):
+            # With several VMs, `vm` says whose guest_memfd or GPA it is (guest_memfd numbers are per VM).
+            which = {"vm": number} if len(self.vms) > 1 else {}
+            for gmem in kvm.gmems:
                 for index, pfn in gmem.folios.items():
                     backs.setdefault(pfn, {})["guest_memfd"] = f"guest_memfd:{gmem.number}+{index * PAGE_SIZE:#x}"
+                    backs[pfn].update(which)
                     slot_id = gmem.bindings.get(index)
-                    if slot_id is not None and slot_id in self.kvm.memslots:
-                        slot = self.kvm.memslots[slot_id]
+                    if slot_id is not None and slot_id in kvm.memslots:
+                        slot = kvm.memslots[slot_id]
                         gfn = slot.base_gfn + index - slot.gmem_offset // PAGE_SIZE
                         backs[pfn]["gpa"] = hex(gfn * PAGE_SIZE)
-            for gfn, pfn in self.kvm.mmu.shared.items():
+            for gfn, pfn in kvm.mmu.shared.items():
                 backs.setdefault(pfn, {})["shared_gpa"] = hex(gfn * PAGE_SIZE)
+                backs[pfn].update(which)
         for vma in self.mm.vmas:
             for vpn, pfn in vma.ptes.items():
                 backs.setdefault(pfn, {})["va"] = hex(vpn * PAGE_SIZE)

@@ -1,0 +1,129 @@
+"""KVM and mm rules that the scenario tests reached only one way: each test below fails if the rule it names were broken
+(they were found by mutation testing, tools/mutation). Expected values come from the sources named in each docstring;
+the helpers are tests/test_runtime.py's (the TD set-up of Documentation/virt/kvm/x86/intel-tdx.rst in both memory
+models).
+"""
+
+from __future__ import annotations
+
+import pytest
+from scenario_helpers import GMEM_VA, PAGE, _op, assert_ok, finalize, run, step, tdx_error, write
+from test_runtime import MODELS, add_page, g_read, in_place, map_gpa, setup, to_shared
+
+from tdxsim.errno import EFAULT, EINVAL, ENOMEM
+from tdxsim.scenario import replay_scenario
+from tdxsim.vmm.process import Vmm
+
+VA = 0x7F8000000000
+
+
+# -- mm: long-term pins, MADV_DONTNEED (mm/gup.c pin_user_pages FOLL_LONGTERM, mm/madvise.c) ----------------------
+
+
+def anon_page(vmm: Vmm, data: bytes = b"x") -> int:
+    assert vmm.mmap(PAGE, VA)["ret"] == 0
+    assert vmm.write(VA, data)["ret"] == 0
+    return vmm.mm.find_vma(VA).ptes[VA // PAGE]
+
+
+def test_a_pinned_anonymous_page_outlives_madvise_until_unpin() -> None:
+    """A long-term pin is an extra reference: MADV_DONTNEED drops the mapping, the pinned page stays allocated
+    (scenario.md pin/unpin); the next touch is a new zero page; unpin drops the last reference and frees it."""
+    vmm = Vmm()
+    pfn = anon_page(vmm)
+    assert vmm.pin(VA, PAGE)["ret"] == 0
+    assert vmm.madvise(VA, PAGE)["ret"] == 0
+    assert pfn in vmm.mem.frames
+    assert vmm.read(VA, 1)["data"] == b"\0"
+    assert vmm.unpin(VA, PAGE)["ret"] == 0
+    assert pfn not in vmm.mem.frames
+    assert vmm.unpin(VA, PAGE)["ret"] == -EINVAL  # no pin left to drop
+
+
+def test_madvise_frees_an_unpinned_page_at_once() -> None:
+    vmm = Vmm()
+    pfn = anon_page(vmm)
+    assert vmm.madvise(VA, PAGE)["ret"] == 0
+    assert pfn not in vmm.mem.frames
+
+
+def test_a_failed_pin_takes_no_pin_at_all() -> None:
+    """pin_user_pages unpins what it pinned when a later page cannot be faulted in (-EFAULT), so nothing holds the
+    first page afterwards: MADV_DONTNEED frees it and unpin finds nothing to drop."""
+    vmm = Vmm()
+    pfn = anon_page(vmm)
+    assert vmm.pin(VA, 2 * PAGE)["ret"] == -EFAULT  # the second page is not mapped
+    assert vmm.mem.frames[pfn].pins == 0
+    assert vmm.unpin(VA, PAGE)["ret"] == -EINVAL
+    assert vmm.madvise(VA, PAGE)["ret"] == 0
+    assert pfn not in vmm.mem.frames
+
+
+def test_madvise_of_an_unmapped_range_is_enomem() -> None:
+    """madvise(2): ENOMEM, "addresses in the specified range are not currently mapped"."""
+    vmm = Vmm()
+    anon_page(vmm)
+    assert vmm.madvise(VA, 2 * PAGE)["ret"] == -ENOMEM
+
+
+def test_madvise_zaps_only_the_shared_ept_entries_of_its_own_range() -> None:
+    """The MMU notifier range of MADV_DONTNEED is the page range itself (kvm_mmu_notifier_invalidate_range_start):
+    the guest's shared mapping of GPA 0 goes, that of GPA 0x1000 stays."""
+    model = "out-of-place"
+    steps = setup(model) + [finalize(), to_shared(model, 0, 2 * PAGE), write(GMEM_VA + PAGE, b"keep")]
+    steps += [g_read(0, 1, shared=True), g_read(PAGE, 4, shared=True), _op("madvise", addr=hex(GMEM_VA), length=PAGE)]
+    out = run(steps, in_place=False)
+    shared = {p.get("shared_gpa") for p in out["final"]["pages"].values()} - {None}
+    assert shared == {"0x1000"}
+
+
+# -- guest_memfd -------------------------------------------------------------------------------------------------
+
+
+def test_a_user_fault_past_the_end_of_the_guest_memfd_is_sigbus() -> None:
+    """kvm_gmem_fault_user_mapping: pgoff >= i_size >> PAGE_SHIFT -> VM_FAULT_SIGBUS; the last page is fine."""
+    vmm = Vmm("v8", True)
+    vmm.KVM_CREATE_VM()
+    gmem = vmm.KVM_CREATE_GUEST_MEMFD(2 * PAGE, flags=0b11)["fd"]  # MMAP | INIT_SHARED
+    assert vmm.mmap(3 * PAGE, VA, fd=gmem)["ret"] == 0
+    assert "signal" not in vmm.read(VA + PAGE, 1)
+    assert vmm.read(VA + 2 * PAGE, 1)["signal"] == "SIGBUS"
+
+
+def test_in_place_punch_hole_zaps_the_shared_ept_too() -> None:
+    """v8 20/46: with in-place conversion the invalidation filter comes from the range's attributes, so a punched
+    shared page leaves the shared EPT as well (kvm_gmem_punch_hole -> kvm_gmem_invalidate_begin); the guest's next
+    shared read maps a new zero folio."""
+    model = "in-place"
+    steps = setup(model) + [finalize(), write(GMEM_VA, b"old"), g_read(0, 3, shared=True)]
+    steps += [_op("fallocate", "punch", guest_memfd=0, offset=0, length=PAGE), g_read(0, 3, "rd", shared=True)]
+    out = run(steps)
+    assert_ok(step(out, "punch"))
+    assert step(out, "rd")["data"] == "000000"
+
+
+# -- TDX: tdh_do_no_vcpus and the MapGPA exit ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_busy_range_block_is_retried_once(model: str) -> None:
+    """tdh_do_no_vcpus: on TDX_OPERAND_BUSY kick every vCPU out and try once more (arch/x86/kvm/vmx/tdx.c); a second
+    busy is an error and TDX_BUG_ON bugs the VM."""
+    for busy, dead in ((1, False), (2, True)):
+        steps = (
+            setup(model) + add_page(model) + [finalize(), tdx_error("TDH.MEM.RANGE.BLOCK", "TDX_OPERAND_BUSY", busy)]
+        )
+        out = run(steps + [to_shared(model, 0, label="conv")], in_place=in_place(model))
+        blocks = [c["status"] for c in step(out, "conv")["seamcalls"] if c["leaf"] == "TDH.MEM.RANGE.BLOCK"]
+        assert blocks == ["TDX_OPERAND_BUSY"] * busy + ([] if dead else ["TDX_SUCCESS"])
+        assert out["final"]["vm_dead"] is dead
+        assert (out["final"]["sept"] == {}) is not dead
+
+
+def test_map_gpa_exits_are_recorded_per_chunk() -> None:
+    """One KVM_EXIT_HYPERCALL(KVM_HC_MAP_GPA_RANGE) per chunk of at most 2 MiB (tdx_map_gpa, scenario.md
+    guest_map_gpa): 4 MiB is two exits, each in the record as a KVM exit."""
+    model = "in-place"
+    r = replay_scenario({"format": 1, "kernel": "v8", "steps": [*setup(model), finalize(), map_gpa(0, 4 << 20, True)]})
+    exits = [(ev.layer, ev.name) for ev in r.vmm.trace.events if ev.kind == "exit"]
+    assert exits == [("kvm", "KVM_EXIT_HYPERCALL")] * 2

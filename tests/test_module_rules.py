@@ -1,0 +1,130 @@
+"""TDX module rules that the conformance tests reached only one way: each test below fails if the rule it names were
+broken (they were found by mutation testing, tools/mutation). Expected values come from the sources: MRTD records
+(intel/tdx-module TDX_1.5.01 tdh_mem_page_add.c, tdh_mr_extend.c; replayed independently by tests/mrtd_replay.py),
+status codes and operand ids (intel/tdx-module TDX_1.5.01 include/auto_gen/tdx_error_codes_defs.h,
+include/tdx_api_defs.h: OPERAND_ID_RCX = 1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from mrtd_replay import record
+from scenario_helpers import mrtd
+
+from tdxsim.physmem import Owner
+from tdxsim.tdx.playground import Playground
+from tdxsim.tdx.sept import SeptState
+
+GPA = 0x1000
+DATA = bytes(range(256)) * 16
+PAGE_METADATA_INCORRECT_RCX = 0xC000030000000000 | 1
+
+
+def added(data: bytes = DATA) -> Playground:
+    pg = Playground()
+    assert pg.map_path(GPA) == ["TDX_SUCCESS"] * 3
+    assert pg.page_add(GPA, data) == "TDX_SUCCESS"
+    return pg
+
+
+def test_mr_extend_measures_the_same_on_the_checked_path() -> None:
+    """TDH.MR.EXTEND hashes its record and the 256 bytes at `gpa` of the page the leaf maps (tdh_mr_extend.c), however
+    the simulator reaches it: with a `tdx_error` pending on another leaf every extend takes the checked path."""
+    pg = added()
+    pg.module.inject("TDH.MEM.TRACK", "TDX_OPERAND_BUSY", 1)  # pending, never consumed: forces the checked path
+    assert [pg.mr_extend(GPA + i * 256) for i in range(16)] == ["TDX_SUCCESS"] * 16
+    assert pg.finalize() == "TDX_SUCCESS"
+    assert pg.module.tds[pg.tdr].mrtd.hex() == mrtd([(GPA, DATA)])
+
+
+def test_mr_extend_of_one_chunk_inside_the_page() -> None:
+    """The chunk at offset 0x300 of the page: its record names GPA + 0x300 and the bytes are DATA[0x300:0x400]."""
+    for checked in (False, True):
+        pg = added()
+        if checked:
+            pg.module.inject("TDH.MEM.TRACK", "TDX_OPERAND_BUSY", 1)
+        assert pg.mr_extend(GPA + 0x300) == "TDX_SUCCESS"
+        assert pg.finalize() == "TDX_SUCCESS"
+        expected = hashlib.sha384(
+            record(b"MEM.PAGE.ADD", GPA) + record(b"MR.EXTEND", GPA + 0x300) + DATA[0x300:0x400]
+        ).hexdigest()
+        assert pg.module.tds[pg.tdr].mrtd.hex() == expected, checked
+
+
+def test_leaf_pfn_covers_every_address_of_the_page() -> None:
+    pg = added()
+    assert pg.module.leaf_pfn(pg.tdr, GPA + 0x123) == pg.module.leaf_pfn(pg.tdr, GPA) == pg.pages[GPA]
+    assert pg.module.leaf_state(pg.tdr, GPA + 0xFFF) is SeptState.MAPPED
+
+
+def test_vp_wr_needs_a_tdvpr() -> None:
+    """TDH.VP.WR checks RCX as a PT_TDVPR page (tdh_vp_wr.c: check_and_lock_explicit_4k_private_hpa(..., PT_TDVPR)):
+    an ordinary page or a TD page of another type is TDX_PAGE_METADATA_INCORRECT|RCX."""
+    pg = added()
+    host_page = pg.mem.alloc(Owner.HOST)
+    assert pg.module.tdh_vp_wr(host_page, "POSTED_INT", 0) == PAGE_METADATA_INCORRECT_RCX
+    assert pg.module.tdh_vp_wr(pg.pages[GPA], "POSTED_INT", 0) == PAGE_METADATA_INCORRECT_RCX  # PT_REG
+    tdvpr = next(iter(pg.module.tds[pg.tdr].vps))
+    assert pg.module.tdh_vp_wr(tdvpr, "POSTED_INT", 0) == 0
+
+
+# -- TDH.MEM.SEPT.REMOVE (tdh_mem_sept_remove.c): verify_page_info_input(gpa_mappings, LVL_PD, eptp.ept_pwl), so the
+# level is 1 (PD) up to the EPT's page-walk level (3 for a 4-level S-EPT, GPAW 48), else TDX_OPERAND_INVALID|RCX;
+# the child table must be all FREE, else TDX_EPT_PAGE_NOT_FREE (tdh_mem_sept_remove.c). A level-1 entry covers 2 MiB.
+
+
+def test_sept_remove_levels_from_pd_up_to_the_root_entries() -> None:
+    pg = Playground()
+    assert pg.map_path(0) == ["TDX_SUCCESS"] * 3
+    assert pg.sept_remove(0, 0) == "TDX_OPERAND_INVALID"  # a 4 KiB leaf is not an S-EPT page
+    assert pg.sept_remove(0, 4) == "TDX_OPERAND_INVALID"  # above a 4-level S-EPT's root entries
+    assert [pg.sept_remove(0, level) for level in (1, 2, 3)] == ["TDX_SUCCESS"] * 3  # bottom-up, each now empty
+    assert [pg.state(0, level) for level in (1, 2, 3)] == [SeptState.FREE] * 3
+
+
+def test_sept_remove_looks_only_at_its_own_child_table() -> None:
+    """Two neighbouring level-1 tables, [0, 2 MiB) empty and [2 MiB, 4 MiB) holding a page at its first GPA: the
+    first can go, the second cannot."""
+    pg = Playground()
+    assert pg.map_path(0) == ["TDX_SUCCESS"] * 3
+    assert pg.sept_add(0x200000, 1) == "TDX_SUCCESS"
+    assert pg.page_add(0x200000, b"neighbour") == "TDX_SUCCESS"
+    assert pg.sept_remove(0x200000, 1) == "TDX_EPT_PAGE_NOT_FREE"
+    assert pg.sept_remove(0, 1) == "TDX_SUCCESS"
+
+
+def test_mr_extend_with_an_unknown_tdr() -> None:
+    """The TDR operand of TDH.MR.EXTEND is RDX (tdh_mr_extend.c: check_lock_and_map_explicit_tdr(tdr_pa,
+    OPERAND_ID_RDX, ...)); a page that is not a TDR is TDX_PAGE_METADATA_INCORRECT|RDX."""
+    pg = added()
+    not_a_tdr = pg.mem.alloc(Owner.HOST)
+    assert pg.module.tdh_mr_extend(not_a_tdr, GPA) == 0xC000030000000000 | 2
+
+
+def test_is_busy_is_the_operand_busy_class_whatever_the_operand() -> None:
+    """KVM's tdx_operand_busy(): (err & TDX_SEAMCALL_STATUS_MASK) == TDX_OPERAND_BUSY (0x8000020000000000)."""
+    from tdxsim.tdx.status import is_busy
+
+    assert is_busy(0x8000020000000000) and is_busy(0x8000020000000000 | 0x92)
+    assert not is_busy(0xC000010000000000) and not is_busy(0)
+
+
+# -- the playground's own helpers -----------------------------------------------------------------------------------
+
+
+def test_playground_page_add_copies_the_data_to_the_start_of_the_page() -> None:
+    pg = added(b"abc")
+    assert bytes(pg.mem.view(pg.pages[GPA])[:4]) == b"abc\0"
+    pg2 = Playground()
+    pg2.map_path(GPA)
+    assert pg2.page_add(GPA) == "TDX_SUCCESS"
+    assert not any(pg2.mem.view(pg2.pages[GPA]))  # no data: a zero page
+
+
+def test_playground_state_reads_every_level() -> None:
+    """After the SEPT.ADDs of a path, the entries at levels 3, 2 and 1 are NL_MAPPED (tdh_mem_sept_add.c)."""
+    pg = Playground()
+    pg.map_path(GPA)
+    assert [pg.state(GPA, level) for level in (3, 2, 1, 0)] == [SeptState.NL_MAPPED] * 3 + [SeptState.FREE]
+    assert pg.state(0x200000, 1) is SeptState.FREE  # the next 2 MiB has no table yet

@@ -1,0 +1,126 @@
+"""The event record replays to the machine's state: every state change is recorded, in order, as it happened.
+
+STYLE's rule for the package ("every transition is recorded as an event, so figures and traces are drawn from the
+same record that tests check"), as a check: fold the `state` events of a run, each one's `old` equal to what the
+fold says at that point, and compare the result with the live objects at the end — frame owners, PAMT types,
+S-EPT entries, TD lifecycle and OP_STATE, KVM's TD and vCPU states, VM death, memslots, guest_memfd folios, the
+mirror and shared EPT, and the memory attributes. Used by tests/conftest.py on every scenario the KVM-level tests
+replay (one VM; with several, KVM's events do not say which VM they belong to).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from tdxsim.kvm.uapi import KVM_MEMORY_ATTRIBUTE_PRIVATE
+from tdxsim.vmm.process import Vmm
+
+PAGE = 4096
+
+
+def _chain(fold: dict, key: Any, ev: Any, default: Any = None) -> None:
+    """One transition of `key`: its recorded `old` must be the folded value; then it becomes `new`."""
+    assert fold.get(key, default) == ev.data["old"], (ev.layer, ev.name, key, "folded", fold.get(key, default), ev)
+    if ev.data["new"] == default:
+        fold.pop(key, None)
+    else:
+        fold[key] = ev.data["new"]
+
+
+def check_record_matches_state(vmm: Vmm) -> None:
+    """Fold the run's state events and compare with the machine (see the module docstring)."""
+    if not vmm.trace.enabled or len(vmm.vms) > 1:
+        return
+    owners: dict = {}
+    pamt: dict = {}
+    sept: dict = {}
+    lifecycle: dict = {}
+    op_state: dict = {}
+    kvm_state: dict = {}
+    vcpus: dict = {}
+    memslots: dict = {}
+    folios: dict = {}
+    mirror: dict = {}
+    mirror_nonleaf: dict = {}
+    shared: dict = {}
+    gmems: list = []
+    dead: list = []
+    attrs: dict = {}
+    gmem_attrs: dict = defaultdict(dict)
+    for ev in vmm.trace.events:
+        if ev.kind != "state":
+            continue
+        d, what = ev.data, (ev.layer, ev.name)
+        if what == ("mem", "owner"):
+            _chain(owners, d["pfn"], ev)
+        elif what == ("tdx", "pamt"):
+            _chain(pamt, d["pfn"], ev, "PT_NDA")
+        elif what == ("tdx", "sept"):
+            _chain(sept, (d["level"], d["gpa"]), ev, "FREE")
+        elif what == ("tdx", "lifecycle"):
+            _chain(lifecycle, d["tdr"], ev)
+        elif what == ("tdx", "op_state"):
+            _chain(op_state, d["tdr"], ev, "OP_STATE_UNINITIALIZED")
+        elif what == ("kvm", "td_state"):
+            _chain(kvm_state, "td", ev)
+        elif what == ("kvm", "vm_dead"):
+            assert (d["old"], d["new"]) == (False, True), ev
+            dead.append(d["why"])
+        elif what == ("kvm", "vcpu_state"):
+            _chain(vcpus, d["vcpu"], ev)
+        elif what == ("kvm", "memslot"):
+            _chain(memslots, d["slot"], ev)
+        elif what == ("kvm", "guest_memfd"):
+            assert (d["old"], d["new"]) == (None, "created"), ev
+            gmems.append((d["gmem"], d["size"], d["flags"]))
+        elif what == ("kvm", "gmem_folio"):
+            _chain(folios, (d["gmem"], d["index"]), ev)
+        elif what == ("kvm", "mirror_spte"):
+            present = {"present": d.get("pfn", True)}.get(d["new"])
+            fold = mirror if d["level"] == 0 else mirror_nonleaf
+            key = d["gpa"] >> 12 if d["level"] == 0 else (d["level"], d["gpa"])
+            assert (key in fold) == (d["old"] == "present"), ev
+            if present is None:
+                fold.pop(key)
+            else:
+                fold[key] = present
+        elif what == ("kvm", "shared_spte"):
+            assert d["level"] == 0 and (d["gpa"] >> 12 in shared) == (d["old"] == "present"), ev
+            if d["new"] == "present":
+                shared[d["gpa"] >> 12] = d["pfn"]
+            else:
+                del shared[d["gpa"] >> 12]
+        elif what == ("kvm", "mem_attributes"):
+            assert d["old"] != d["new"] and d["new"] in ("private", "shared"), ev
+            for gfn in range(d["address"] // PAGE, (d["address"] + d["size"]) // PAGE):
+                attrs[gfn] = d["new"] == "private"
+        elif what == ("kvm", "gmem_attributes"):
+            assert d["old"] != d["new"] and d["new"] in ("private", "shared"), ev
+            for index in range(d["offset"] // PAGE, (d["offset"] + d["size"]) // PAGE):
+                gmem_attrs[d["gmem"]][index] = d["new"] == "private"
+    mem, module, kvm = vmm.mem, vmm.module, vmm.kvm
+    assert owners == {pfn: f.owner.value for pfn, f in mem.frames.items()}, "frame owners"
+    assert pamt == {pfn: pt.value for pfn, (pt, _) in module.pamt.items()}, "PAMT"
+    for tdr, td in module.tds.items():
+        assert lifecycle.get(tdr) == td.lifecycle.value, "TD lifecycle"
+        assert op_state.get(tdr, "OP_STATE_UNINITIALIZED") == td.op_state.value, "OP_STATE"
+    if len(module.tds) == 1:
+        (td,) = module.tds.values()
+        assert sept == {key: state.value for key, state in td.sept.items()}, "S-EPT"
+    if kvm is None:
+        return
+    assert kvm_state.get("td") == kvm.tdx.state, "KVM TD state"
+    assert bool(dead) == kvm.vm_dead and len(dead) <= 1, ("vm_dead", dead)
+    assert vcpus == {vid: v.tdx_state for vid, v in kvm.vcpus.items()}, "vCPU states"
+    assert set(memslots) == set(kvm.memslots), "memslots"
+    assert gmems == [(g.number, g.size, g.flags) for g in kvm.gmems], "guest_memfds"
+    assert folios == {(g.number, i): pfn for g in kvm.gmems for i, pfn in g.folios.items()}, "guest_memfd folios"
+    assert mirror == kvm.mmu.mirror, "mirror EPT leaves"
+    assert set(mirror_nonleaf) == set(kvm.mmu.mirror_nonleaf), "mirror EPT tables"
+    assert shared == kvm.mmu.shared, "shared EPT"
+    for gfn, private in attrs.items():
+        assert bool(kvm.mem_attrs.get(gfn) & KVM_MEMORY_ATTRIBUTE_PRIVATE) == private, ("attribute", hex(gfn))
+    for gmem in kvm.gmems:
+        for index, private in gmem_attrs[gmem.number].items():
+            assert gmem.is_private(index) == private, ("guest_memfd attribute", gmem.number, index)
