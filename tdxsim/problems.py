@@ -234,8 +234,17 @@ def fold_seamcalls(calls: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _value(v: Any) -> str:
+    """An argument as the reader would write it: flags OR-ed, data as what it holds."""
+    if isinstance(v, list):
+        return "|".join(v) or "0"
+    if isinstance(v, dict):
+        return repr(v["text"]) if "text" in v else f"{v['length']}×{v['fill']:#04x}"
+    return str(v)
+
+
 def _describe(step: dict[str, Any]) -> str:
-    args = " ".join(f"{k}={v}" for k, v in step.items() if k not in ("op", "label"))
+    args = " ".join(f"{k}={_value(v)}" for k, v in step.items() if k not in ("op", "label"))
     return f"{step['op']} {args}".rstrip()
 
 
