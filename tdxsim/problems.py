@@ -41,6 +41,14 @@ ORDERS: tuple[str, ...] = (
     "add before memslot",
 )
 
+#: Which tree each flavour is, without saying what it does (that is the question).
+KERNEL_TEXT = {
+    "pre-2a62345b3052": "kvm-x86 before Michael Roth's populate rework (before Jan 2026)",
+    "2a62345b3052": "kvm-x86 with Michael Roth's populate rework (commit 2a62345b3052, Jan 2026)",
+    "kvm-x86-2026-06": "kvm-x86 at 09c6f74e (Jun 2026), without the in-place conversion series",
+    "v8": "the guest_memfd in-place conversion series v8 (Jun 2026, proposed)",
+    "v13": "the in-place conversion series as it landed (v13, Sep 2026)",
+}
 SOURCE_TEXT = {
     "buffer": "a separate source buffer at {src} holding the page's bytes",
     "zero": "0, with nothing mapped at virtual address 0",
@@ -251,11 +259,10 @@ def _describe(step: dict[str, Any]) -> str:
 def text(problem: Problem, with_answer: bool = False) -> str:
     """The problem as OSTEP prints one: every parameter, the steps, the questions, and with_answer the answers."""
     p = problem
-    flavour = FLAVOURS[p.kernel]
     lines = [
         f"tdxsim problem, seed {p.seed}",
         "",
-        f"  kernel                    {p.kernel}: {flavour.summary}",
+        f"  kernel                    {p.kernel}: {KERNEL_TEXT[p.kernel]}",
         f"  gmem_in_place_conversion  {'on' if p.in_place else 'off'}",
         f"  memory model              {p.model}",
         f"  source_addr               {hex(p.source_addr)}: " + SOURCE_TEXT[p.source].format(src=hex(SRC_VA)),
