@@ -194,3 +194,5 @@ def test_saved_chapter_07_has_no_answer_text():
     for entry in KEY.values():
         if entry.chapter == "07":
             assert _j(entry.explanation) not in saved and _j(entry.hint) not in saved
+    assert "<problem, seed " in saved  # the workshop cell ran and was saved unanswered ...
+    assert "Answers (" not in saved and ": right>" not in saved and ": shown>" not in saved
