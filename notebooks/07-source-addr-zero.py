@@ -308,3 +308,18 @@ print("v13, in-place off, source_addr 0 →", landed.result["errno"], "| in-plac
 # | zeroing a folio before first use | `virt/kvm/guest_memfd.c` | `__kvm_gmem_get_pfn` | [v8 series](https://lore.kernel.org/all/20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com/) |
 # | double add → `RET_PF_SPURIOUS` → `-EIO` | `arch/x86/kvm/mmu/mmu.c` | `kvm_tdp_mmu_map_private_pfn` | [akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com](https://lore.kernel.org/all/akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com/) |
 # | the decision and the doc wording (the seed mail) | — | — | [akPEKslqAhygyjhg@google.com](https://lore.kernel.org/all/akPEKslqAhygyjhg@google.com/) |
+
+# %% [markdown]
+# ## Workshop: your own problem
+#
+# Each table takes its own seed: change `SEED` to your table's number and run the cell. The seed draws a kernel, a
+# conversion model, a source, a GPA and an order of steps around one `KVM_TDX_INIT_MEM_REGION`; answer the three
+# questions in the boxes and press **Check**. The simulator replays the scenario only when you ask, so nothing above
+# gives the answer away. The same seed gives the same problem on every machine; in a terminal,
+# `python -m tdxsim problem --seed 7` prints it and `--answer` adds the answers.
+
+# %%
+from tdxsim.widgets.exercise import problem
+
+SEED = 7  # your table's seed: any whole number from 0 to 4294967295
+problem(SEED)

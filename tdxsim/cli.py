@@ -1,4 +1,5 @@
-"""The command line: `tdxsim run SCENARIO.json` and `tdxsim mrtd [FIRMWARE.fd] [options]` (docs/scenario.md).
+"""The command line: `tdxsim run SCENARIO.json`, `tdxsim mrtd [FIRMWARE.fd] [options]` and `tdxsim problem --seed N`
+(docs/scenario.md).
 Bad input gets one line on stderr and exit status 2, never a traceback.
 
 Every file the CLI opens goes through `read_input` (regular files only, at most `MAX_INPUT_BYTES`), and every
@@ -231,6 +232,22 @@ def cmd_mrtd(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_problem(args: argparse.Namespace) -> int:
+    """Draw the seeded practice problem and print it, with --answer the simulator's answers too."""
+    from tdxsim import problems
+
+    text = args.seed
+    seed = int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else None  # decimal digits only
+    if seed is None or seed > problems.MAX_SEED:
+        return _fail("--seed", f"{args.seed!r} is not a seed: give an integer from 0 to {problems.MAX_SEED}")
+    problem = problems.draw(seed)
+    if args.json:
+        _emit(problems.to_json(problem, args.answer), True, "")
+    else:
+        _emit(None, False, problems.text(problem, args.answer))
+    return 0
+
+
 def _silence_stdout() -> None:
     """After stdout failed, point fd 1 at /dev/null so the interpreter's final flush cannot fail again."""
     try:
@@ -263,12 +280,18 @@ def main(argv: list[str] | None = None) -> int:
     want.add_argument("--tdreport", metavar="FILE", help="read the TD's MRTD (and RTMRs) from a TDREPORT_STRUCT")
     want.add_argument("--transcript", action="store_true", help="print every MRTD record in call order")
     mrtd.add_argument("--json", action="store_true", help="print JSON instead of text")
+    problem = sub.add_parser("problem", help="draw a practice problem around one KVM_TDX_INIT_MEM_REGION, by seed")
+    problem.add_argument("--seed", required=True, metavar="N", help="which problem: an integer from 0 to 2^32-1")
+    problem.add_argument("--answer", action="store_true", help="also print the answers, replayed by the simulator")
+    problem.add_argument("--json", action="store_true", help="print JSON instead of text")
     args = parser.parse_args(argv)
     try:
         if sys.stdout is None:
             raise OSError("closed")
         if args.command == "run":
             return _flushed(cmd_run(args.scenario))
+        if args.command == "problem":
+            return _flushed(cmd_problem(args))
         if (args.two_pass or args.variant) and (args.expect or args.quote or args.tdreport):
             parser.error("--two-pass/--variant choose one load; --expect/--quote/--tdreport try them all")
         return _flushed(cmd_mrtd(args))
