@@ -174,7 +174,7 @@ print(len(pt_ept), "S-EPT pages, owner:", {page["owner"] for page in pt_ept})
 exercise("03.sept-adds-4-level", 1)
 
 # %%
-exercise("03.sept-adds-5-level", 2)
+exercise("03.sept-adds-next-2m", 2)
 
 # %%
 exercise("03.zap-order", 3)

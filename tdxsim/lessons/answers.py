@@ -400,15 +400,21 @@ KEY: dict[str, Entry] = {
             "TDCS page added by TDH.MNG.ADDCX in KVM_TDX_INIT_VM; the leaf at level 0 is the page itself."
         ),
     ),
-    "03.sept-adds-5-level": Entry(
+    "03.sept-adds-next-2m": Entry(
         chapter="03",
-        prompt="And with GPAW 52: how many <code>TDH.MEM.SEPT.ADD</code> for the first page?",
+        prompt=(
+            "GPA 0 has been added (three <code>TDH.MEM.SEPT.ADD</code>, then PAGE.ADD). Before finalize, KVM adds a "
+            "second page at GPA <code>0x20_0000</code> (2 MiB). How many <code>TDH.MEM.SEPT.ADD</code> does that "
+            "second add need?"
+        ),
         kind="number",
-        answer="4",
-        hint="How many levels does the S-EPT have with GPAW 52?",
+        answer="1",
+        hint="Which of the tables the first add linked also cover 2 MiB? A level-1 table covers 2 MiB.",
         explanation=(
-            "<b>Four</b>: GPAW 52 makes the S-EPT 5-level (KVM passes GPAW to TDH.MNG.INIT, "
-            "<code>setup_tdparams</code> in arch/x86/kvm/vmx/tdx.c), one more table, at level 4."
+            "<b>One</b>, at level 1. The level-3 table (512 GiB) and the level-2 table (1 GiB) of the first add also "
+            "cover GPA 2 MiB, but the level-1 table covers only [0, 2 MiB): the TDP MMU links only the missing table "
+            "(<code>tdp_mmu_link_sp</code>, arch/x86/kvm/mmu/tdp_mmu.c; Documentation/virt/kvm/x86/tdx-tdp-mmu.rst, "
+            "&quot;adding a private page&quot;), and TDX's hook turns that into one TDH.MEM.SEPT.ADD."
         ),
     ),
     "03.zap-order": Entry(
