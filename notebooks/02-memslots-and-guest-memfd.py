@@ -220,7 +220,7 @@ exercise("02.out-of-place-backing", 1)
 exercise("02.in-place-vmm-loads-private", 2)
 
 # %%
-exercise("02.attributes2-without-in-place", 3)
+exercise("02.in-place-backing", 3)
 
 # %% [markdown]
 # ## Where is this in the kernel?

@@ -334,23 +334,24 @@ def test_02_out_of_place_backing():
     assert exercises.check("02.out-of-place-backing", str(guest_backing(out) // 4096))[0]
 
 
-def test_02_private_page_sigbus_and_no_attributes2():
-    """v8 01/46 kvm_gmem_fault_user_mapping (SIGBUS); v8 13/46: KVM_SET_MEMORY_ATTRIBUTES2 is -ENOTTY without
-    gmem_in_place_conversion."""
-    from tdxsim.kvm import uapi
+def test_02_private_page_sigbus():
+    """v8 01/46 kvm_gmem_fault_user_mapping: SIGBUS on a private page."""
     from tdxsim.lessons.backing import GMEM_VA, Setup, run
-    from tdxsim.vmm.process import Vmm
     from tdxsim.widgets.seed import replay
 
     vmm, _ = replay(run(Setup(in_place=True))[0])
     assert exercises.check("02.in-place-vmm-loads-private", vmm.read(GMEM_VA, 1)["signal"])[0]
-    v = Vmm(kernel="v8", gmem_in_place_conversion=False)
-    v.KVM_CREATE_VM()
-    fd = v.KVM_CREATE_GUEST_MEMFD(size=4096)["fd"]
-    ret = v.KVM_SET_MEMORY_ATTRIBUTES2(
-        guest_memfd=fd, offset=0, size=4096, attributes=uapi.KVM_MEMORY_ATTRIBUTE_PRIVATE
-    )
-    assert exercises.check("02.attributes2-without-in-place", str(ret["ret"]))[0]
+
+
+def test_02_in_place_backing_is_one_page_per_gfn():
+    """v8 cover letter: in place, shared and private are one page; the control is the out-of-place run without
+    discard, which needs a second page for each shared GFN."""
+    from tdxsim.lessons.backing import Setup, guest_backing, run
+
+    in_place = guest_backing(run(Setup(in_place=True, pages=64, shared_pages=16))[1]) // 4096
+    two = guest_backing(run(Setup(in_place=False, pages=64, shared_pages=16, discard=False))[1]) // 4096
+    assert two == in_place + 16
+    assert exercises.check("02.in-place-backing", str(in_place))[0]
 
 
 def test_02_bytes_written_while_shared_reach_the_td_only_in_place():

@@ -300,18 +300,20 @@ KEY: dict[str, Entry] = {
             "private page is never mapped to userspace (v8 cover letter)."
         ),
     ),
-    "02.attributes2-without-in-place": Entry(
+    "02.in-place-backing": Entry(
         chapter="02",
         prompt=(
-            "The VMM runs with <code>gmem_in_place_conversion</code> off and calls "
-            "<code>KVM_SET_MEMORY_ATTRIBUTES2</code> on its guest_memfd. What does it return?"
+            "The same 64-page guest shares the same 16 pages, but with in-place conversion on. How many 4 KiB pages "
+            "back the guest at the end (TDX metadata aside)?"
         ),
-        kind="errno",
-        answer="ENOTTY",
-        hint="Without in-place conversion, does guest_memfd have this ioctl at all?",
+        kind="number",
+        answer="64",
+        hint="In place, is a shared GFN's page a different page from its private one?",
         explanation=(
-            "<b>-ENOTTY</b>: without in-place conversion the per-guest_memfd ioctl does not exist "
-            "(<code>kvm_gmem_set_attributes</code>, virt/kvm/guest_memfd.c, v8 13/46)."
+            "<b>64: one page per GFN.</b> In place, shared and private are the same guest_memfd folio and only its "
+            "attribute flips (<code>KVM_SET_MEMORY_ATTRIBUTES2</code>, v8 13/46-17/46), so sharing costs no second "
+            "page and needs no discard (v8 cover letter, "
+            "20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com)."
         ),
     ),
     "02.review-shared-bytes-in-place": Entry(
