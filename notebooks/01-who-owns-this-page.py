@@ -202,7 +202,7 @@ print("VMM:", vmm_read.text, "| host kernel:", kernel_read.text)
 exercise("01.gpaw52-alias", 1)
 
 # %%
-exercise("01.vmm-loads-private", 2)
+exercise("01.vmm-writes-private", 2)
 
 # %%
 exercise("01.kernel-reads-private", 3)

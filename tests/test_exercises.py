@@ -290,8 +290,10 @@ def test_01_readers_of_a_private_page():
     only in SEAM mode, so the kernel's KeyID-0 read holds no plaintext."""
     from tdxsim.lessons import readers
 
-    vmm = readers.read_page("vmm", "image")
-    assert exercises.check("01.vmm-loads-private", vmm.outcome)[0]
+    machine = readers.machine(48)
+    store = machine.write(readers.GMEM_VA, b"patch")  # the firmware page, private
+    assert machine.write(readers.GMEM_VA + readers.SHARED_GFN * 4096, b"ok").get("signal") is None  # the control
+    assert exercises.check("01.vmm-writes-private", store["signal"])[0]
     kernel = readers.read_page("kernel", "image")
     secret = readers.IMAGE_TEXT.format(i=0).encode()
     assert readers.read_page("td", "image").data.startswith(secret)  # the control: the TD does read it

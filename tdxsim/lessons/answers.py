@@ -143,19 +143,27 @@ KEY: dict[str, Entry] = {
             "to the page the VMM wrote. With GPAW 48 the same GPA would be outside the guest's address width."
         ),
     ),
-    "01.vmm-loads-private": Entry(
+    "01.vmm-writes-private": Entry(
         chapter="01",
         prompt=(
-            "After the conversion to private, the VMM loads from its own mapping of the firmware page. What happens?"
+            "After the conversion to private, the VMM tries to <i>write</i> a patch into the firmware page through "
+            "its own mapping. What happens?"
         ),
         kind="choice",
-        choices=("it reads the plaintext", "it reads ciphertext", "SIGBUS", "it reads zeros"),
+        choices=(
+            "the write lands, and the TD sees the patch",
+            "the write lands in a copy the TD never sees",
+            "SIGBUS",
+            "the write is silently dropped",
+        ),
         answer="SIGBUS",
         hint="Does the VMM still have a page-table entry for a page that became private? Who handles the next fault?",
         explanation=(
-            "<b>SIGBUS.</b> Converting to private zapped the VMM's PTEs (<code>unmap_mapping_pages</code>), and the "
-            "next fault asks guest_memfd, whose <code>kvm_gmem_fault_user_mapping()</code> refuses a private page "
-            "(v8 cover letter, 20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com; v8 01/46)."
+            "<b>SIGBUS</b>, for a store as for a load. Converting to private zapped the VMM's PTEs "
+            "(<code>unmap_mapping_pages</code>), and the next fault asks guest_memfd, whose "
+            "<code>kvm_gmem_fault_user_mapping()</code> refuses a private page (v8 cover letter, "
+            "20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com; v8 01/46). The host cannot patch what it "
+            "handed to the TD."
         ),
     ),
     "01.kernel-reads-private": Entry(
