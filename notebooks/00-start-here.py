@@ -21,7 +21,7 @@
 # **Who it is for:** everyone who opens this suite: newcomers to confidential computing, kernel and VMM
 # developers, reviewers of the guest_memfd in-place conversion series, and speakers who want the short story.
 #
-# **What you will get:** a map of the nine chapters (who each is for, what it teaches, in which order), and a
+# **What you will get:** a map of the ten chapters (who each is for, what it teaches, in which order), and a
 # five-minute tour: one real run of the simulator, one page-ownership map, one outcome, and one toggle that
 # changes it.
 #
@@ -38,17 +38,18 @@
 # |---|---|---|---|
 # | [01 — Who owns this page?](01-who-owns-this-page.ipynb) | newcomers | the host, the TDX module and the TD; SEAMCALL vs TDCALL; GPA vs HPA and the shared bit; who can read a private page | 20 min |
 # | [02 — Memslots and guest_memfd](02-memslots-and-guest-memfd.ipynb) | newcomers, VMM developers | memslots, guest_memfd, per-VM vs per-guest_memfd attributes; out-of-place (two pages per GFN) vs in-place (one); SIGBUS | 25 min |
-# | [03 — Three page tables](03-three-page-tables.ipynb) | readers of KVM's MMU | shared EPT, mirror EPT, Secure EPT; which SEAMCALL edits which entry; the S-EPT state machine | 30 min |
+# | [03 — Three page tables](03-three-page-tables.ipynb) | readers of KVM's MMU | shared EPT, mirror EPT, Secure EPT; which SEAMCALL edits which entry; the S-EPT state machine | 25 min |
 # | [04 — Building a TD](04-building-a-td.ipynb) | VMM developers | the creation flow ioctl by ioctl; PAGE.ADD (build time) vs PAGE.AUG + ACCEPT (runtime); what FINALIZE locks | 30 min |
-# | [05 — What the measurement covers](05-what-the-measurement-covers.ipynb) | attestation and firmware people | MRTD replayed record by record; PAGE.ADD measures the GPA only; MEASURE_MEMORY_REGION; RTMRs | 30 min |
+# | [05 — What the measurement covers](05-what-the-measurement-covers.ipynb) | attestation and firmware people | MRTD replayed record by record; PAGE.ADD measures the GPA only; MEASURE_MEMORY_REGION | 25 min |
 # | [10 — Why doesn't my MRTD match?](10-why-doesnt-my-mrtd-match.ipynb) | attestation people with a mismatch | which loader variant made a TD's MRTD, where two record streams part, MRTD out of a real quote | 20 min |
 # | [06 — Conversions at runtime](06-conversions-at-runtime.ipynb) | KVM and VMM developers | MapGPA → exit → attributes → zap → fault; what happens to contents in v8 | 30 min |
 # | [07 — What does `source_addr = 0` mean?](07-source-addr-zero.ipynb) | reviewers, speakers | the seed thread as an executable table: in-place add, `-EOPNOTSUPP`, five kernels (v13 as landed), the double add's `-EIO` | 30 min |
-# | [08 — Under the hood of populate](08-under-the-hood-of-populate.ipynb) | kernel developers | `kvm_gmem_populate()`, GUP, and the lock-order deadlock that commit 2a62345b3052 removed | 30 min |
+# | [08 — Under the hood of populate](08-under-the-hood-of-populate.ipynb) | kernel developers | `kvm_gmem_populate()`, GUP, and the lock-order deadlock that commit 2a62345b3052 removed | 25 min |
 # | [09 — The talk](09-the-talk.ipynb) | speakers and their audiences | "A zero that means nothing": about twelve slides with live toggles | 20 min |
 #
-# **Reading order.** 01 → 02 → 03 → 04 → 05 → 06 → 08 → 07 → 09 takes you from zero to the seed thread; 10 follows
-# 05 for whoever has an MRTD that does not match.
+# **Reading order.** One order, the order of the table: 01 → 02 → 03 → 04 → 05 → 10 → 06 → 07 → 08 → 09. It takes
+# you from zero to the seed thread; every chapter's "next" link follows it. Chapter 10 may be skipped by whoever
+# has no MRTD to match.
 # Chapter 07 also stands alone after 02 and 04, and 09 reuses the figures of all the others. Every term the
 # chapters use has an entry in the [glossary](../docs/glossary.md), with where it lives in the kernel.
 
@@ -58,9 +59,10 @@ from pathlib import Path
 
 from IPython.display import Image
 
-from tdxsim import errno, plot  # errno: Linux's numbers, whatever the host runs
+from tdxsim import plot
 from tdxsim.scenario import run_scenario
-from tdxsim.widgets import control_panel, reveal
+from tdxsim.widgets import control_panel
+from tdxsim.widgets.exercise import exercise, review
 
 # %% [markdown]
 # ## The five-minute tour
@@ -135,25 +137,14 @@ control_panel()
 # %% [markdown]
 # ## Check yourself
 #
-# **1.** In the tour, what does the guest read back at GPA 0?
+# Answer in the box and press **Check**: you are told whether you are right, and why. Try things in the control
+# panel above first, if you like.
 
 # %%
-assert bytes.fromhex(read["data"]) == b"Hello"  # v8 23/46: in-place add uses what userspace wrote while shared
-reveal(
-    "<b>Hello</b>: the VMM wrote it while the page was shared; the in-place add turned that very page into TD "
-    "memory (\"initialize the memory region using memory contents already populated in guest_memfd memory\", "
-    "patch v8 23/46)."
-)
-
-# %% [markdown]
-# **2.** Run the repository's out-of-place example (in-place conversion off, `source_addr = 0`): what does the add
-# return?
+exercise("00.skip-conversion", 1)
 
 # %%
-oop = run_scenario(json.loads(Path("../examples/source-zero-out-of-place.json").read_text()))
-oop_add = next(step for step in oop["steps"] if step.get("label") == "add")
-assert oop_add["ret"] == -errno.EOPNOTSUPP  # v8 23/46: !src_page && !gmem_in_place_conversion
-reveal("<b>-EOPNOTSUPP</b>: a source page is required when in-place conversion isn't enabled (Sean, akPEKslqAhygyjhg).")
+exercise("00.image-extends", 2)
 
 # %% [markdown]
 # ## Where is this in the kernel?
@@ -167,5 +158,14 @@ reveal("<b>-EOPNOTSUPP</b>: a source page is required when in-place conversion i
 #
 # The scenario format is documented in `docs/scenario.md`; the same run from a shell:
 # `python -m tdxsim run examples/seed-thread-in-place.json`.
+
+# %% [markdown]
+# ## Review
 #
+# Three questions on the whole tour, each explained once you answer it.
+
+# %%
+review("00")
+
+# %% [markdown]
 # **Next:** [01 — Who owns this page?](01-who-owns-this-page.ipynb) Terms: [glossary](../docs/glossary.md).

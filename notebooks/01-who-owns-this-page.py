@@ -43,7 +43,7 @@ from IPython.display import Image
 from tdxsim import plot
 from tdxsim.lessons import readers
 from tdxsim.plot.actors import address_bar, three_boxes, two_tds, two_tds_alt
-from tdxsim.widgets import reveal
+from tdxsim.widgets.exercise import exercise, review
 from tdxsim.widgets.readers import who_can_read
 
 # %% [markdown]
@@ -141,6 +141,14 @@ for page, row in zip(readers.PAGES, readers.read_table(), strict=True):
     print(f"{page:>6}: " + " | ".join(f"{r.actor}: {r.text}" for r in row))
 
 # %% [markdown]
+# The `tdr` row is the TD's root page. The TDX module keeps it under its own **global private KeyID** — not KeyID 0,
+# and not the TD's HKID: the kernel reserves the first private KeyID for the module (`tdx_global_keyid`) and
+# flushes the TDR with it (`tdh_phymem_page_wbinvd_tdr`, `arch/x86/virt/vmx/tdx/tdx.c`). Private KeyIDs work only
+# in SEAM mode (Documentation/arch/x86/tdx.rst), so the host kernel, reading through its direct map with KeyID 0,
+# gets no plaintext: zeros in tdxsim. The module row reads zeros for another reason: tdxsim keeps the control
+# structures as fields, not as bytes (`docs/fidelity.md`). Neither the VMM nor the TD has an address for the TDR.
+
+# %% [markdown]
 # ## Two TDs on one machine
 #
 # One VMM process can create several TDs: each `KVM_CREATE_VM` is a new VM, and each TD gets its own HKID, the
@@ -187,57 +195,23 @@ print("VMM:", vmm_read.text, "| host kernel:", kernel_read.text)
 # %% [markdown]
 # ## Exercises
 #
-# Predict, then run: each `assert` checks the simulator against the source named beside it.
-#
-# **1.** A TD with GPAW 52 reads GPA `0x8_0000_0000_F000`. Which alias is that, and what does it read?
+# Predict first; the widgets above and the simulator are there to try things. Answer in the box and press
+# **Check**: you are told whether you are right, and why.
 
 # %%
-ex1 = readers.read_page("td", "shared", shared_bit=True, gpaw=52)
-assert readers.shared_mask(52) == 1 << 51  # TDX_SHARED_BIT_PWL_5 (arch/x86/kvm/vmx/tdx.c)
-assert ex1.address == "GPA 0x800000000f000"
-assert ex1.data.startswith(b"virtio ring")  # the shared page the VMM wrote (scenario step "share")
-reveal(
-    "<b>The shared alias of GFN 0xF.</b> 0x8_0000_0000_0000 is bit 51, the shared bit of a GPAW-52 TD, so the "
-    "access goes through the shared EPT to the page the VMM wrote. With GPAW 48 the same GPA would be outside "
-    "the guest's address width."
-)
-
-# %% [markdown]
-# **2.** After the conversion to private, the VMM loads from its own mapping of the firmware page. What happens?
+exercise("01.gpaw52-alias", 1)
 
 # %%
-ex2 = readers.read_page("vmm", "image")
-assert ex2.outcome == "SIGBUS"  # v8 cover letter; kvm_gmem_fault_user_mapping (v8 01/46)
-reveal(
-    "<b>SIGBUS.</b> Converting to private zapped the VMM's PTEs (<code>unmap_mapping_pages</code>), and the next "
-    "fault asks guest_memfd, whose fault handler refuses a private page."
-)
-
-# %% [markdown]
-# **3.** The host kernel reads the same frame by its physical address. Does it see the TD's secret?
+exercise("01.vmm-writes-private", 2)
 
 # %%
-ex3 = readers.read_page("kernel", "image")
-secret = readers.IMAGE_TEXT.format(i=0).encode()
-assert secret not in ex3.data  # private KeyIDs work only in SEAM mode (Documentation/arch/x86/tdx.rst)
-reveal(
-    "<b>No.</b> The kernel reads with KeyID 0; the page is encrypted under the TD's HKID. The host "
-    "<i>allocated</i> the page and knows where it is, but cannot <i>use</i> it."
-)
-
-# %% [markdown]
-# **4.** The host hands TD B's `TDH.MEM.PAGE.AUG` the frame that holds TD A's firmware page. What does the module
-# answer, and which HKID does each TD have?
+exercise("01.kernel-reads-private", 3)
 
 # %%
-ex4 = cross[3][0]  # TD B's row, TD A's page
-assert hkids == [17, 18]  # the lowest free HKIDs of [17, 64): tdx_guest_keyid_alloc (arch/x86/virt/vmx/tdx/tdx.c)
-assert ex4.outcome == "refused" and "TDX_PAGE_METADATA_INCORRECT" in ex4.detail  # PT_REG, not PT_NDA
-reveal(
-    "<b>TDX_PAGE_METADATA_INCORRECT.</b> The PAMT records that frame as <code>PT_REG</code>, owned by TD A's TDR; "
-    "PAGE.AUG takes only a <code>PT_NDA</code> page. TD A has HKID 17 and TD B HKID 18: the first two free after "
-    "the module's own global KeyID 16."
-)
+exercise("01.cross-td-aug", 4)
+
+# %%
+exercise("01.td-b-hkid", 5)
 
 # %% [markdown]
 # ## Where is this in the kernel?
@@ -254,6 +228,15 @@ reveal(
 # In tdxsim: `tdxsim/physmem.py` (frames, owners, KeyIDs), `tdxsim/tdx/module.py` (one method per SEAMCALL),
 # `tdxsim/kvm/guest_memfd.py` (`fault`), `tdxsim/guest.py` (the TD's loads), and this chapter's
 # `tdxsim/lessons/readers.py`.
+
+# %% [markdown]
+# ## Review
 #
+# Three questions on the chapter, each explained once you answer it.
+
+# %%
+review("01")
+
+# %% [markdown]
 # **Next:** [02 — Memslots, guest_memfd, and two ways to convert](02-memslots-and-guest-memfd.ipynb): where the
 # TD's pages come from, and why one model needs two of them per GFN. Terms: [glossary](../docs/glossary.md).

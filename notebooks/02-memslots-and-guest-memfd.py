@@ -42,11 +42,11 @@ from IPython.display import Image
 
 from tdxsim import errno, plot  # errno: Linux's numbers, whatever the host runs
 from tdxsim.kvm import uapi
-from tdxsim.lessons.backing import GMEM_VA, Setup, build_scenario, guest_backing, pages_per_owner, run
+from tdxsim.lessons.backing import GMEM_VA, Setup, build_scenario, run
 from tdxsim.plot.backing import memory_bars
 from tdxsim.vmm.process import Vmm
-from tdxsim.widgets import reveal
 from tdxsim.widgets.backing import backing_panel
+from tdxsim.widgets.exercise import exercise, review
 from tdxsim.widgets.seed import replay
 
 # %% [markdown]
@@ -177,10 +177,31 @@ for name, va in (("firmware page", GMEM_VA), ("shared page", GMEM_VA + 63 * 4096
 # Yan Zhao: "TDX's in-place add does not rely on gmem in-place conversion"; Sean: without in-place conversion it is
 # useless, because userspace can never have written the target.
 #
-# **"Conversions keep memory contents."** Not guaranteed. In v8 KVM does not change contents on an attribute
-# update, but removing a page from the TD has firmware-dependent side effects, so a private→shared conversion must
-# be treated as losing the contents (v8 17/46, the api.rst text). In tdxsim the plaintext stays behind the TD's key:
-
+# **"Conversions keep memory contents."** It depends on the model and the direction; v8 promises nothing more
+# than that KVM itself does not change contents on an attribute update (v8 17/46, the api.rst text). What tdxsim
+# models (`docs/fidelity.md`):
+#
+# | conversion | out-of-place (per-VM attributes) | in-place (per-guest_memfd attributes) |
+# |---|---|---|
+# | shared → private | **lost**: the private side is another page (the guest_memfd one); the shared bytes stay in the anonymous page behind `userspace_addr`, which the VMM's discard then frees | **kept**: one folio, only its attribute flips |
+# | private → shared, page in the TD | **lost**: the shared side is the anonymous page, which never held the TD's data (the VMM's discard punches the private page out of guest_memfd) | **lost**: the page leaves the TD (BLOCK, TRACK, PAGE.REMOVE) and what the TD wrote stays under its HKID; v8's api.rst says to treat this direction as losing the contents, since removal has firmware-dependent side effects |
+#
+# That is why the bytes a VMM writes into a guest_memfd page while it is shared survive the conversion to private
+# and reach the TD through an **in-place add**: the folio is the same, and before `KVM_TDX_FINALIZE_VM`
+# `KVM_TDX_INIT_MEM_REGION` with `source_addr = 0` makes that very page TD memory with `TDH.MEM.PAGE.ADD`, source =
+# target (v8 23/46, chapter [07](07-source-addr-zero.ipynb)). Out of place there is nothing in the private page to
+# add, and v8 refuses `source_addr = 0` with `-EOPNOTSUPP`.
+#
+# The build-time door and the run-time door differ on contents, whatever the model:
+#
+# * **build time, `TDH.MEM.PAGE.ADD`** (before finalize): the TDX module copies a source page into the new private
+#   page, or, in place, keeps the page's own contents; it can measure them (`KVM_TDX_MEASURE_MEMORY_REGION`).
+# * **run time, `TDH.MEM.PAGE.AUG` + `TDG.MEM.PAGE.ACCEPT`** (after finalize): AUG maps the page PENDING with no
+#   copy and no measurement (`tdx_mem_page_aug`), and the guest's ACCEPT initialises it to zero (intel/tdx-module
+#   TDX_1.5.01 `tdg_mem_page_accept.c`). A page the guest converts to private at run time starts as zeros, even
+#   in place. Chapter [06](06-conversions-at-runtime.ipynb) follows such a conversion call by call.
+#
+# In tdxsim the TD's plaintext stays behind the TD's key when a page goes back to shared:
 # %%
 vmm.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=0, offset=0, size=4096, attributes=0)
 print("firmware page after private -> shared:", vmm.read(GMEM_VA, 16)["data"])
@@ -189,39 +210,17 @@ print(vmm.describe_pages()[hex(vmm.kvm.gmems[0].folios[0] * 4096)]["contents"])
 # %% [markdown]
 # ## Exercises
 #
-# **1.** A 64-page guest shares 16 pages. The VMM uses out-of-place conversion and does not discard. How many bytes
-# of physical memory back the guest at the end (TDX metadata aside)?
+# Predict first; the panel above and the simulator are there to try things. Answer in the box and press **Check**:
+# you are told whether you are right, and why.
 
 # %%
-ex1 = run(Setup(in_place=False, pages=64, shared_pages=16, discard=False))[1]
-assert guest_backing(ex1) == (64 + 16) * 4096  # v8 cover: out-of-place needs "two backing sources"
-print(pages_per_owner(ex1))
-reveal(
-    "<b>80 pages (320 KiB), 1.25 × the guest.</b> Every GFN has its guest_memfd page; the 16 shared ones also have "
-    "an anonymous page behind <code>userspace_addr</code>. Scaled up, this is the curriculum's 4 GiB guest with 25% "
-    "shared that needs 5 GiB."
-)
-
-# %% [markdown]
-# **2.** In-place, the VMM loads from its mapping of a private page. Which signal does it get?
+exercise("02.out-of-place-backing", 1)
 
 # %%
-ex2_doc, _ = run(Setup(in_place=True))
-ex2_vmm, _ = replay(ex2_doc)
-assert ex2_vmm.read(GMEM_VA, 1).get("signal") == "SIGBUS"  # v8 cover; v8 01/46 kvm_gmem_fault_user_mapping
-reveal("<b>SIGBUS</b>, from <code>kvm_gmem_fault_user_mapping</code>: a private page is never mapped to userspace.")
-
-# %% [markdown]
-# **3.** The VMM runs with `gmem_in_place_conversion` off and calls `KVM_SET_MEMORY_ATTRIBUTES2` on its guest_memfd.
-# What does it return?
+exercise("02.in-place-vmm-loads-private", 2)
 
 # %%
-ex3 = Vmm(kernel="v8", gmem_in_place_conversion=False)
-ex3.KVM_CREATE_VM()
-fd = ex3.KVM_CREATE_GUEST_MEMFD(size=4096)["fd"]
-ret = ex3.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=fd, offset=0, size=4096, attributes=uapi.KVM_MEMORY_ATTRIBUTE_PRIVATE)
-assert ret["ret"] == -errno.ENOTTY  # v8 13: only valid with gmem_in_place_conversion (kvm_gmem_set_attributes)
-reveal("<b>-ENOTTY</b>: without in-place conversion the per-guest_memfd ioctl does not exist.")
+exercise("02.in-place-backing", 3)
 
 # %% [markdown]
 # ## Where is this in the kernel?
@@ -237,6 +236,15 @@ reveal("<b>-ENOTTY</b>: without in-place conversion the per-guest_memfd ioctl do
 #
 # In tdxsim: `tdxsim/kvm/kvm_main.py`, `tdxsim/kvm/guest_memfd.py`, `Vmm.kvm_convert_memory` in
 # `tdxsim/vmm/process.py`, and this chapter's `tdxsim/lessons/backing.py`.
+
+# %% [markdown]
+# ## Review
 #
+# Three questions on the chapter, each explained once you answer it.
+
+# %%
+review("02")
+
+# %% [markdown]
 # **Next:** [03 — Three page tables](03-three-page-tables.ipynb): how a GFN reaches its page through the shared EPT,
 # the mirror EPT and the Secure EPT. Terms: [glossary](../docs/glossary.md).

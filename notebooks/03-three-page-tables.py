@@ -36,10 +36,10 @@
 # %%
 from IPython.display import Image
 
-from tdxsim import errno, plot  # errno: Linux's numbers, whatever the host runs
+from tdxsim import plot
 from tdxsim.lessons import pagetables
 from tdxsim.lessons.build import leaves
-from tdxsim.widgets import reveal
+from tdxsim.widgets.exercise import exercise, review
 from tdxsim.widgets.lessons import sept_walk
 
 # %% [markdown]
@@ -167,45 +167,20 @@ print(len(pt_ept), "S-EPT pages, owner:", {page["owner"] for page in pt_ept})
 # %% [markdown]
 # ## Exercises
 #
-# **1.** How many `TDH.MEM.SEPT.ADD` does the first 4 KiB page of an empty 4-level S-EPT need, and at which levels?
+# Predict first; the walk above and the simulator are there to try things. Answer in the box and press **Check**:
+# you are told whether you are right, and why.
 
 # %%
-levels = pagetables.sept_add_levels(first.step("KVM_TDX_INIT_MEM_REGION"))
-assert levels == [3, 2, 1]  # tdx-tdp-mmu.rst "adding a private page": 512G, 1G and 2M levels, then PAGE.ADD/AUG
-reveal(
-    "<b>Three</b>, at levels 3, 2 and 1 (tables covering 512 GiB, 1 GiB and 2 MiB). The root table is a TDCS "
-    "page added by TDH.MNG.ADDCX in KVM_TDX_INIT_VM; the leaf at level 0 is the page itself."
-)
-
-# %% [markdown]
-# **2.** And with GPAW 52?
+exercise("03.sept-adds-4-level", 1)
 
 # %%
-assert pagetables.sept_add_levels(five.step("KVM_TDX_INIT_MEM_REGION")) == [4, 3, 2, 1]  # 5-level S-EPT
-reveal("<b>Four</b>: GPAW 52 makes the S-EPT 5-level (KVM passes GPAW to TDH.MNG.INIT), one more table.")
-
-# %% [markdown]
-# **3.** Order the SEAMCALLs that drop a private 4 KiB page from a running TD.
+exercise("03.sept-adds-next-2m", 2)
 
 # %%
-zap = leaves(runtime.step("MapGPA to shared"))
-assert zap[:3] == ["TDH.MEM.RANGE.BLOCK", "TDH.MEM.TRACK", "TDH.MEM.PAGE.REMOVE"]  # tdx-tdp-mmu.rst
-reveal(
-    "<b>BLOCK, TRACK, REMOVE</b> — and KVM then issues <code>TDH.PHYMEM.PAGE.WBINVD</code> on the page "
-    "(tdx_sept_remove_leaf_spte). TRACK only happens once the TD is RUNNABLE: before finalize no vCPU can hold a "
-    "translation, so tdx_track returns early."
-)
-
-# %% [markdown]
-# **4.** With GPAW 48, what does `KVM_TDX_INIT_MEM_REGION` at GPA `0x8000_0000_0000` return?
+exercise("03.zap-order", 3)
 
 # %%
-shared_gpa = pagetables.first_add(gpa=0x8000_0000_0000, gpaw=48)
-assert shared_gpa.step("KVM_TDX_INIT_MEM_REGION")["ret"] == -errno.EINVAL  # !vt_is_tdx_private_gpa -> -EINVAL
-reveal(
-    "<b>-EINVAL</b>: bit 47 is the shared bit with GPAW 48, so the GPA is the shared alias of GPA 0, and "
-    "tdx_vcpu_init_mem_region refuses a range that is not private. With GPAW 52 the same GPA is private."
-)
+exercise("03.shared-gpa-add", 4)
 
 # %% [markdown]
 # ## Where is this in the kernel?
@@ -217,5 +192,14 @@ reveal(
 # | PAGE.ADD before finalize, PAGE.AUG after | `arch/x86/kvm/vmx/tdx.c` | `tdx_mem_page_add`, `tdx_mem_page_aug` | [intel-tdx.rst](https://docs.kernel.org/virt/kvm/x86/intel-tdx.html) |
 # | the zap: BLOCK, TRACK, REMOVE, WBINVD | `arch/x86/kvm/vmx/tdx.c` | `tdx_sept_remove_leaf_spte`, `tdx_track` | [TDX MMU part 2](https://lore.kernel.org/all/20241112073327.21979-1-yan.y.zhao@intel.com/) |
 # | why INIT_MEM_REGION is a vCPU ioctl | `arch/x86/kvm/vmx/tdx.c` | `tdx_vcpu_init_mem_region` | commit c846b45 |
+
+# %% [markdown]
+# ## Review
 #
+# Three questions on the chapter, each explained once you answer it.
+
+# %%
+review("03")
+
+# %% [markdown]
 # Next: [04 — building a TD](04-building-a-td.ipynb), the whole ioctl sequence around these page tables.

@@ -39,9 +39,9 @@
 # %%
 from IPython.display import Image
 
-from tdxsim import errno, plot  # errno: Linux's numbers, whatever the host runs
+from tdxsim import plot
 from tdxsim.lessons import lifecycle
-from tdxsim.widgets import reveal
+from tdxsim.widgets.exercise import exercise, review
 from tdxsim.widgets.lessons import lifecycle_player
 
 # %% [markdown]
@@ -93,6 +93,20 @@ print({row.label: row.metadata for row in lifecycle.rows(flow)}["KVM_TDX_FINALIZ
 print("bytes by owner:", flow.out["final"]["memory"])
 
 # %% [markdown]
+# The first line counts the frames by their PAMT page type, the TDX module's record of what each frame is
+# (intel/tdx-module TDX_1.5.01 `pamt_manager.h`). The names are the module's, not the text's:
+#
+# * `PT_TDR: 1` is the TDR; `PT_TDVPR: 1` the vCPU's root page.
+# * `PT_TDCX: 11` are the **six TDCS pages and the vCPU's five TDCX pages** together. The PAMT has no separate
+#   TDCS type: `TDH.MNG.ADDCX` records each TDCS page as `PT_TDCX` (`tdh_mng_add_cx.c`: `pamt_entry_p->pt =
+#   PT_TDCX`), and so does `TDH.VP.ADDCX` for a vCPU's extension pages. So where the text says TDCS, the label says
+#   `PT_TDCX`.
+# * `PT_EPT: 3` are the three S-EPT tables that `TDH.MEM.SEPT.ADD` added (the S-EPT root is one of the TDCS pages).
+# * `PT_REG: 1` is the TD's one private memory page so far: the image page that `KVM_TDX_INIT_MEM_REGION` added
+#   with `TDH.MEM.PAGE.ADD` (`tdh_mem_page_add.c` gives it `PT_REG`). The page the guest accepts after finalize,
+#   by `PAGE.AUG`, makes it 2; that is the second `td_private` page in the byte count.
+
+# %% [markdown]
 # ## Try it: skip, move or repeat a step
 #
 # **Try it:** pick a variant of the flow and step through it with *next*: the table marks the step, the timeline
@@ -116,9 +130,8 @@ lifecycle_player()
 # * after finalize, a page KVM did not add arrives by `PAGE.AUG` as `PENDING`; a guest that touches it without
 #   accepting it, with `SEPT_VE_DISABLE` (QEMU's default), gets the VM killed (`-EIO`).
 #
-# The curriculum planned a "bug the VM on a fault before finalize" step: that patch was in RFC v5 of the series and
-# is not in v8, so it is not modelled. The `sept_ve_disable` toggle is modelled only as described above (the
-# guest gets a `#VE` without it).
+# A patch that bugged the VM on a fault before finalize was in RFC v5 of the series and is not in v8, so it is not
+# modelled. The `sept_ve_disable` toggle is modelled only as described above (the guest gets a `#VE` without it).
 
 # %% [markdown]
 # ## Misconceptions
@@ -137,46 +150,27 @@ print("SEAMCALL:", [c["leaf"] for c in accept["seamcalls"]])
 print("TDCALLs:", [(t["leaf"], t["status"]) for t in accept["tdcalls"]])
 
 # %% [markdown]
-# **"The host can read TD private memory; it's just ciphertext."** — The TDR stays a host-KeyID page, but every
-# other page handed over is encrypted under the TD's HKID and owned by the module; a reader without the key gets
-# no plaintext (chapter [01](01-who-owns-this-page.ipynb)).
+# **"The host can read TD private memory; it's just ciphertext."** — No page the host hands over stays readable to
+# it. The TDR is encrypted with the TDX module's global private KeyID (the kernel reserves it as `tdx_global_keyid`
+# and flushes the TDR with it, `tdh_phymem_page_wbinvd_tdr` in `arch/x86/virt/vmx/tdx/tdx.c`); every other page
+# handed over is encrypted under the TD's HKID. Private KeyIDs work only in SEAM mode, so the host, reading with
+# KeyID 0, gets no plaintext of either: zeros in tdxsim, as chapter [01](01-who-owns-this-page.ipynb)'s reader table
+# shows.
 
 # %% [markdown]
 # ## Exercises
 #
-# **1.** What does `KVM_TDX_INIT_MEM_REGION` return after `KVM_TDX_FINALIZE_VM`?
+# Predict first; the player above and the simulator are there to try things. Answer in the box and press
+# **Check**: you are told whether you are right, and why.
 
 # %%
-late = lifecycle.run_variant("KVM_TDX_INIT_MEM_REGION after KVM_TDX_FINALIZE_VM")
-# tdx.c tdx_vcpu_init_mem_region: "Once TD is finalized, the initial guest memory is fixed"
-assert late.step("KVM_TDX_INIT_MEM_REGION")["ret"] == -errno.EINVAL
-reveal(
-    "<b>-EINVAL</b>, with no SEAMCALL: KVM checks its own TD_STATE first. The curriculum left this errno open; "
-    "the v8 tree's <code>tdx_vcpu_init_mem_region()</code> returns -EINVAL once the TD is RUNNABLE."
-)
-
-# %% [markdown]
-# **2.** How many TDCS pages does `KVM_TDX_INIT_VM` hand to the TDX module, and how many TDCX pages does one vCPU
-# take?
+exercise("04.add-after-finalize", 1)
 
 # %%
-init_vm = flow.step("KVM_TDX_INIT_VM")
-init_vcpu = flow.step("KVM_TDX_INIT_VCPU")
-n_tdcs = sum(c["leaf"] == "TDH.MNG.ADDCX" for c in init_vm["seamcalls"])
-n_tdcx = sum(c["leaf"] == "TDH.VP.ADDCX" for c in init_vcpu["seamcalls"])
-assert (n_tdcs, n_tdcx) == (6, 5)  # TDX module 1.5: MIN_NUM_TDCS_PAGES 6; TDVPS 6 pages = TDVPR + 5 TDCX (fidelity.md)
-reveal(
-    "<b>6 TDCS pages and 5 TDCX pages</b> (TDX module 1.5; KVM reads the sizes with TDH.SYS.INFO). One TDCS page "
-    "is the root of the S-EPT. KVM issues one TDH.MNG.ADDCX per TDCS page, a number it learns from the module."
-)
-
-# %% [markdown]
-# **3.** Which ioctl moves the TDX module's OP_STATE to `OP_STATE_RUNNABLE`, and through which SEAMCALL?
+exercise("04.tdcs-pages", 2)
 
 # %%
-row = next(r for r in lifecycle.rows(flow) if r.op_state == "OP_STATE_RUNNABLE")
-assert (row.label, row.seamcalls) == ("KVM_TDX_FINALIZE_VM", "TDH.MR.FINALIZE")  # commit 012426d
-reveal("<b>KVM_TDX_FINALIZE_VM</b>, through <code>TDH.MR.FINALIZE</code>, which also freezes MRTD.")
+exercise("04.runnable", 3)
 
 # %% [markdown]
 # ## Where is this in the kernel?
@@ -189,5 +183,14 @@ reveal("<b>KVM_TDX_FINALIZE_VM</b>, through <code>TDH.MR.FINALIZE</code>, which 
 # | `KVM_TDX_INIT_MEM_REGION` | `arch/x86/kvm/vmx/tdx.c` | `tdx_vcpu_init_mem_region`, `tdx_gmem_post_populate` | [v8 23/46](https://lore.kernel.org/all/20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com/) |
 # | `KVM_TDX_FINALIZE_VM` | `arch/x86/kvm/vmx/tdx.c` | `tdx_td_finalize` | commit 012426d |
 # | runtime faults: PAGE.AUG | `arch/x86/kvm/vmx/tdx.c` | `tdx_handle_ept_violation`, `tdx_mem_page_aug` | [TDX MMU part 2](https://lore.kernel.org/all/20241112073327.21979-1-yan.y.zhao@intel.com/) |
+
+# %% [markdown]
+# ## Review
 #
+# Three questions on the chapter, each explained once you answer it.
+
+# %%
+review("04")
+
+# %% [markdown]
 # Next: [05 — what the measurement covers](05-what-the-measurement-covers.ipynb): what `TDH.MR.FINALIZE` froze.

@@ -196,3 +196,299 @@ def test_saved_chapter_07_has_no_answer_text():
             assert _j(entry.explanation) not in saved and _j(entry.hint) not in saved
     assert "<problem, seed " in saved  # the workshop cell ran and was saved unanswered ...
     assert "Answers (" not in saved and ": right>" not in saved and ": shown>" not in saved
+
+
+# -- chapters 00-04: the simulator facts, recomputed ----------------------------------------------------------------
+# Each test replays what the exercise describes and picks the reader's answer from the replay; the expected value
+# it must land on is the one the quoted source gives.
+
+INTRO = ("00", "01", "02", "03", "04")
+
+
+def _scenario(name: str) -> dict:
+    return json.loads((ROOT / "examples" / name).read_text())
+
+
+def _step(out: dict, label: str) -> dict:
+    return next(s for s in out["steps"] if s.get("label") == label)
+
+
+def test_00_tour_adds_in_place_by_page_add():
+    """v8 23/46: with source_addr 0 and in-place conversion on, the target page is its own source (src_page =
+    pfn_to_page(pfn)), through PAGE.ADD before finalize, and the guest reads what was written while shared."""
+    from tdxsim.scenario import run_scenario
+
+    out = run_scenario(_scenario("seed-thread-in-place.json"))
+    assert bytes.fromhex(_step(out, "read")["data"]).startswith(b"Hello")
+    leaves = [c["leaf"] for c in _step(out, "add")["seamcalls"]]
+    assert "TDH.MEM.PAGE.ADD" in leaves and "TDH.MEM.PAGE.AUG" not in leaves
+    private = [p for p in out["final"]["pages"].values() if p["owner"] == "td_private"]
+    assert [p["contents"] for p in private] == ["in-place PAGE.ADD (source = target)"]
+    assert exercises.check("00.review-which-seamcall", "TDH.MEM.PAGE.ADD, with the target page as its own source")[0]
+
+
+def test_00_skipping_the_conversion_is_refused_before_any_seamcall():
+    """kvm_gmem_populate (virt/kvm/guest_memfd.c) adds only a private range: -EINVAL, no SEAMCALL; the control
+    is the same recipe with the conversion, which succeeds."""
+    skipped = run_cell(Toggles(kernel="v8", in_place=True, source="zero", converted=False))
+    assert run_cell(Toggles(kernel="v8", in_place=True, source="zero")).result["ret"] == 0
+    assert skipped.result["seamcalls"] == [] and "kvm_gmem_populate" in [c["fn"] for c in skipped.result["calls"]]
+    assert exercises.check("00.skip-conversion", _errno(skipped))[0]
+
+
+def test_00_image_extends():
+    """TDX_EXTENDMR_CHUNKSIZE 256 (arch/x86/kvm/vmx/tdx.c): 16 TDH.MR.EXTEND per 4 KiB page, for each page of the
+    control panel's 4-page image; none without the measure flag."""
+    t = Toggles(kernel="v8", in_place=True, source="zero")
+    assert t.image_pages == 4 and t.measure
+    n = [c["leaf"] for c in run_cell(t).result["seamcalls"]].count("TDH.MR.EXTEND")
+    unmeasured = [c["leaf"] for c in run_cell(t.replace(measure=False)).result["seamcalls"]]
+    assert "TDH.MR.EXTEND" not in unmeasured
+    assert exercises.check("00.image-extends", str(n))[0]
+
+
+def test_00_out_of_place_source_zero():
+    """v8 23/46: !src_page && !gmem_in_place_conversion -> -EOPNOTSUPP."""
+    from tdxsim.scenario import run_scenario
+
+    add = _step(run_scenario(_scenario("source-zero-out-of-place.json")), "add")
+    assert add["ret"] < 0
+    assert exercises.check("00.out-of-place-source-zero", str(add["ret"]))[0]
+
+
+def test_00_mapped_va0_is_still_no_source():
+    """Sean, akMPZePBdwQlD74H: a mapping at VA 0 "is irrelevant": with VA 0 mapped and holding 'Y', v8 without
+    in-place conversion still refuses the NULL source, as with nothing mapped."""
+    mapped = run_cell(Toggles(kernel="v8", in_place=False, source="zero_va0"))
+    unmapped = run_cell(Toggles(kernel="v8", in_place=False, source="zero"))
+    assert mapped.result["ret"] == unmapped.result["ret"] < 0
+    assert exercises.check("00.review-null-mapped", "'no source page': the mapping at 0 is irrelevant")[0]
+
+
+def test_01_gpaw52_alias_is_the_shared_page():
+    """TDX_SHARED_BIT_PWL_5 (arch/x86/kvm/vmx/tdx.c): bit 51 is the shared bit with GPAW 52."""
+    from tdxsim.lessons import readers
+
+    assert readers.shared_mask(52) == 1 << 51
+    r = readers.read_page("td", "shared", shared_bit=True, gpaw=52)
+    assert r.address == "GPA 0x800000000f000" and r.data.startswith(b"virtio ring")
+    answer = "the shared alias of GFN 0xF: the page the VMM wrote, through the shared EPT"
+    assert exercises.check("01.gpaw52-alias", answer)[0]
+
+
+def test_01_shared_bit_gpaw48():
+    """TDX_SHARED_BIT_PWL_4: bit 47."""
+    from tdxsim.lessons import readers
+
+    mask = readers.shared_mask(48)
+    assert mask & (mask - 1) == 0
+    assert exercises.check("01.review-shared-bit", str(mask.bit_length() - 1))[0]
+
+
+def test_01_readers_of_a_private_page():
+    """v8 01/46 kvm_gmem_fault_user_mapping: SIGBUS for the VMM; Documentation/arch/x86/tdx.rst: private KeyIDs work
+    only in SEAM mode, so the kernel's KeyID-0 read holds no plaintext."""
+    from tdxsim.lessons import readers
+
+    machine = readers.machine(48)
+    store = machine.write(readers.GMEM_VA, b"patch")  # the firmware page, private
+    assert machine.write(readers.GMEM_VA + readers.SHARED_GFN * 4096, b"ok").get("signal") is None  # the control
+    assert exercises.check("01.vmm-writes-private", store["signal"])[0]
+    kernel = readers.read_page("kernel", "image")
+    secret = readers.IMAGE_TEXT.format(i=0).encode()
+    assert readers.read_page("td", "image").data.startswith(secret)  # the control: the TD does read it
+    assert secret not in kernel.data
+    assert exercises.check(
+        "01.kernel-reads-private", "no: it reads with KeyID 0, not the TD's key, and gets no plaintext"
+    )[0]
+
+
+def test_01_host_reads_no_tdr_plaintext():
+    """The TDR is under the module's global private KeyID (tdh_phymem_page_wbinvd_tdr flushes it with
+    tdx_global_keyid, arch/x86/virt/vmx/tdx/tdx.c); the host reads with KeyID 0 and gets no plaintext."""
+    from tdxsim.lessons import readers
+
+    r = readers.read_page("kernel", "tdr")
+    assert r.outcome == "zeros" and "global private KeyID" in r.path[0]
+    answer = "no plaintext: the TDR is encrypted with the TDX module's global private KeyID"
+    assert exercises.check("01.review-tdr", answer)[0]
+
+
+def test_01_two_tds():
+    """tdh_mem_page_aug.c -> check_and_lock_free_range_hpa: a PT_REG frame is TDX_PAGE_METADATA_INCORRECT;
+    tdx_guest_keyid_alloc: lowest free KeyID after the global one (16 on tdxsim's platform)."""
+    from tdxsim.lessons import readers
+
+    hkids, cross = readers.two_td_reads()
+    aug = cross[3][0]  # TD B's host, TD A's page
+    assert aug.outcome == "refused"
+    status = next(c for c in KEY["01.cross-td-aug"].choices if c in aug.detail)
+    assert exercises.check("01.cross-td-aug", status)[0]
+    assert exercises.check("01.td-b-hkid", str(hkids[1]))[0]
+    assert hkids[0] < hkids[1]
+
+
+def test_02_out_of_place_backing():
+    """v8 cover letter: out-of-place needs "two backing sources": 64 guest_memfd pages plus 16 anonymous ones."""
+    from tdxsim.lessons.backing import Setup, guest_backing, run
+
+    out = run(Setup(in_place=False, pages=64, shared_pages=16, discard=False))[1]
+    assert exercises.check("02.out-of-place-backing", str(guest_backing(out) // 4096))[0]
+
+
+def test_02_private_page_sigbus():
+    """v8 01/46 kvm_gmem_fault_user_mapping: SIGBUS on a private page."""
+    from tdxsim.lessons.backing import GMEM_VA, Setup, run
+    from tdxsim.widgets.seed import replay
+
+    vmm, _ = replay(run(Setup(in_place=True))[0])
+    assert exercises.check("02.in-place-vmm-loads-private", vmm.read(GMEM_VA, 1)["signal"])[0]
+
+
+def test_02_in_place_backing_is_one_page_per_gfn():
+    """v8 cover letter: in place, shared and private are one page; the control is the out-of-place run without
+    discard, which needs a second page for each shared GFN."""
+    from tdxsim.lessons.backing import Setup, guest_backing, run
+
+    in_place = guest_backing(run(Setup(in_place=True, pages=64, shared_pages=16))[1]) // 4096
+    two = guest_backing(run(Setup(in_place=False, pages=64, shared_pages=16, discard=False))[1]) // 4096
+    assert two == in_place + 16
+    assert exercises.check("02.in-place-backing", str(in_place))[0]
+
+
+def test_02_bytes_written_while_shared_reach_the_td_only_in_place():
+    """v8 23/46 (in-place add of what userspace wrote) and v8 17/46 (no content change on an attribute update):
+    in place the TD's page holds the image written while shared; out of place the NULL source is refused."""
+    in_place = run_cell(Toggles(kernel="v8", in_place=True, source="zero", written_while_shared=True))
+    out_of_place = run_cell(Toggles(kernel="v8", in_place=False, source="zero", written_while_shared=True))
+    assert in_place.result["ret"] == 0 and any(in_place.td_bytes(0, 16))
+    assert out_of_place.result["ret"] < 0 and out_of_place.td_bytes(0, 16) is None
+    answer = "in-place (per-guest_memfd attributes): the conversion keeps the folio"
+    assert exercises.check("02.review-shared-bytes-in-place", answer)[0]
+
+
+def test_02_private_to_shared_loses_the_tds_data():
+    """v8 17/46 (api.rst): private->shared must be treated as losing the contents; docs/fidelity.md: a page that
+    leaves the TD reads as zeros."""
+    from tdxsim.lessons.backing import GMEM_VA, Setup, run
+    from tdxsim.widgets.seed import replay
+
+    vmm, _ = replay(run(Setup(in_place=True))[0])
+    vmm.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=0, offset=0, size=4096, attributes=0)
+    data = vmm.read(GMEM_VA, 16)["data"]
+    assert data == bytes(16)
+    assert exercises.check("02.review-private-to-shared", "not the TD's data: the contents are lost (zeros in tdxsim)")[
+        0
+    ]
+
+
+def test_runtime_page_arrives_by_aug_pending_then_zeroed():
+    """tdx_mem_page_aug (arch/x86/kvm/vmx/tdx.c); tdh_mem_page_aug.c: FREE -> PENDING; tdg_mem_page_accept.c:
+    PENDING -> MAPPED, page zeroed."""
+    from tdxsim.lessons import pagetables
+
+    b = pagetables.runtime_touch(0x1000, convert_back=False)
+    events = b.step_events("guest accepts")
+    aug = [e for e in events if e.kind == "state" and e.name == "sept" and e.data["leaf"] == "TDH.MEM.PAGE.AUG"]
+    assert len(aug) == 1
+    assert exercises.check("03.review-aug-state", aug[0].data["new"])[0]
+    leaves = [c["leaf"] for c in b.step("guest accepts")["seamcalls"]]
+    assert leaves == ["TDH.MEM.PAGE.AUG"] and exercises.check("04.review-aug-state", leaves[0])[0]
+    assert b.chunk(0x1000) == bytes(len(b.chunk(0x1000)))
+    assert exercises.check("02.review-add-vs-aug", "zeros: PAGE.AUG adds it without a copy and ACCEPT zeroes it")[0]
+
+
+def test_03_sept_adds_and_shared_gpa():
+    """tdx-tdp-mmu.rst "adding a private page": 512G, 1G, 2M tables for a 4-level S-EPT, one more at 5 levels;
+    !vt_is_tdx_private_gpa -> -EINVAL for bit 47 set with GPAW 48."""
+    from tdxsim.lessons import pagetables
+
+    four = pagetables.sept_add_levels(pagetables.first_add(gpa=0, gpaw=48).step("KVM_TDX_INIT_MEM_REGION"))
+    assert four == [3, 2, 1]
+    assert exercises.check("03.sept-adds-4-level", str(len(four)))[0]
+    ret = pagetables.first_add(gpa=0x8000_0000_0000, gpaw=48).step("KVM_TDX_INIT_MEM_REGION")["ret"]
+    assert exercises.check("03.shared-gpa-add", str(ret))[0]
+
+
+def test_03_a_second_page_2m_away_needs_one_table():
+    """tdp_mmu_link_sp links only missing tables; a level-1 table covers 2 MiB, so GPA 0x200000 after GPA 0 needs a
+    new level-1 table and nothing above it (tdx-tdp-mmu.rst "adding a private page")."""
+    from tdxsim.lessons import pagetables
+    from tdxsim.lessons.build import MEASURE, add_image, op, run, td_steps
+
+    size = 0x20_0000 + 4096
+    steps = td_steps(True, size) + add_image(True, 0, pagetables.IMAGE, private_size=size)
+    second = {"vcpu": 0, "gpa": "0x200000", "nr_pages": 1, "flags": MEASURE, "source_addr": "0x0"}
+    steps.append(op("KVM_TDX_INIT_MEM_REGION", "second add", **second))
+    built = run(steps, in_place=True)
+    assert built.step("second add")["ret"] == 0
+    levels = pagetables.sept_add_levels(built.step("second add"))
+    assert levels == [1]
+    assert exercises.check("03.sept-adds-next-2m", str(len(levels)))[0]
+
+
+def test_03_zap_order_and_sept_page_type():
+    """tdx_sept_remove_leaf_spte: BLOCK, TRACK, REMOVE; tdh_mem_sept_add.c: S-EPT table pages are PT_EPT."""
+    from tdxsim.lessons import pagetables
+    from tdxsim.lessons.build import leaves
+
+    zap = leaves(pagetables.runtime_touch(0x1000).step("MapGPA to shared"))
+    assert exercises.check("03.zap-order", ", ".join(zap[:3]))[0]
+    first = pagetables.first_add(gpa=0, gpaw=48)
+    added = [c for c in first.step("KVM_TDX_INIT_MEM_REGION")["seamcalls"] if c["leaf"] == "TDH.MEM.SEPT.ADD"]
+    types = {p["pamt"] for p in first.out["final"]["pages"].values() if p["owner"] == "tdx_metadata"}
+    ept = [p for p in first.out["final"]["pages"].values() if p["pamt"] == "PT_EPT"]
+    assert len(ept) == len(added) and "PT_EPT" in types
+    assert exercises.check("03.review-sept-page-type", ept[0]["pamt"])[0]
+
+
+def test_04_build_flow_facts():
+    """tdx_vcpu_init_mem_region: -EINVAL once RUNNABLE; MIN_NUM_TDCS_PAGES 6 (TDX module 1.5), each PT_TDCX
+    (tdh_mng_add_cx.c); TDH.MR.FINALIZE makes the TD RUNNABLE (commit 012426d); PAGE.ADD makes one PT_REG page."""
+    from tdxsim.lessons import lifecycle
+
+    late = lifecycle.run_variant("KVM_TDX_INIT_MEM_REGION after KVM_TDX_FINALIZE_VM")
+    step = late.step("KVM_TDX_INIT_MEM_REGION")
+    assert step["seamcalls"] == [] and exercises.check("04.add-after-finalize", str(step["ret"]))[0]
+    flow = lifecycle.run_variant("as QEMU does it")
+    rows = {r.label: r for r in lifecycle.rows(flow)}
+    n_tdcs = [c["leaf"] for c in flow.step("KVM_TDX_INIT_VM")["seamcalls"]].count("TDH.MNG.ADDCX")
+    assert rows["KVM_TDX_INIT_VM"].metadata["PT_TDCX"] == n_tdcs  # every TDCS page is PT_TDCX
+    assert exercises.check("04.tdcs-pages", str(n_tdcs))[0]
+    runnable = next(r for r in lifecycle.rows(flow) if r.op_state == "OP_STATE_RUNNABLE")
+    assert runnable.seamcalls == "TDH.MR.FINALIZE"
+    assert exercises.check("04.runnable", runnable.label)[0]
+    before, at = rows["convert to private"].metadata, rows["KVM_TDX_INIT_MEM_REGION"].metadata
+    assert before.get("PT_REG", 0) == 0 and at["PT_REG"] == rows["KVM_TDX_FINALIZE_VM"].metadata["PT_REG"] == 1
+    answer = "the one page KVM_TDX_INIT_MEM_REGION added: the TD's first private page"
+    assert exercises.check("04.review-pt-reg", answer)[0]
+
+
+def test_04_init_mem_region_needs_the_vcpu():
+    """commit c846b45: the vCPU's MMU fault path is the only way to SEPT.ADD before finalize; without
+    KVM_TDX_INIT_VCPU the ioctl fails."""
+    from tdxsim.lessons import lifecycle
+
+    built = lifecycle.run_variant("skip KVM_TDX_INIT_VCPU")
+    assert built.step("KVM_TDX_INIT_MEM_REGION")["ret"] < 0
+    answer = "it reuses the vCPU's MMU fault path, the only way to invoke TDH.MEM.SEPT.ADD before finalize"
+    assert exercises.check("04.review-init-mem-region-needs", answer)[0]
+
+
+@pytest.mark.parametrize("chapter", INTRO)
+def test_intro_chapters_have_a_review(chapter):
+    assert len(exercises.review(chapter)) == 3
+
+
+@pytest.mark.parametrize("chapter", INTRO)
+def test_saved_intro_chapter_has_no_answer_text(chapter):
+    """The stored notebook (sources, outputs and widget state) carries none of the chapter's hints or explanations,
+    and calls no reveal() with an answer."""
+    path = next((ROOT / "notebooks").glob(f"{chapter}-*.ipynb"))
+    saved = path.read_text()
+    ids = [i for i, e in KEY.items() if e.chapter == chapter]
+    assert ids
+    for i in ids:
+        assert _j(KEY[i].explanation) not in saved and _j(KEY[i].hint) not in saved
+    assert "reveal(" not in saved and ": right>" not in saved and ": shown>" not in saved
+    assert f'review(\\"{chapter}\\")' in saved

@@ -1,5 +1,5 @@
 """The suite's promises, checked on the stored notebooks (the notebook issue's acceptance): every chapter exists,
-has stored outputs, a widget, a figure, an asserted exercise, "where is this in the kernel" links, its learning goals
+has stored outputs, a widget, a figure, an exercise, "where is this in the kernel" links, its learning goals
 up front, and every relative link between notebooks and into the docs resolves (anchors included)."""
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ def test_chapter_has_what_every_chapter_promises(name: str) -> None:
     assert all(c.get("outputs") is not None for c in code) and outputs, "outputs are stored"
     assert "application/vnd.jupyter.widget-view+json" in mimes, "a widget the reader drives"
     assert "image/png" in mimes, "a figure"
-    assert any(re.search(r"^\s*assert ", _text(c), flags=re.M) for c in code), "an exercise checked by assert"
+    exercise = r"^\s*(assert |exercise\(|review\()"  # a reader-answered exercise, or an asserted one
+    assert any(re.search(exercise, _text(c), flags=re.M) for c in code), "an exercise"
     markdown = "\n".join(_text(c) for c in cells if c["cell_type"] == "markdown")
     assert "where is this in the kernel" in markdown.lower(), "a 'Where is this in the kernel?' section"
     assert "lore.kernel.org" in markdown, "a lore link"
@@ -102,3 +103,44 @@ def test_sanitizer_keeps_mrtds_and_blanks_animation_ids():
     uid = "5c13ecdb486088ebccdb2f4d84a935ab"
     html = f'<img id="_anim_img{uid}"><script>var anim{uid} = new Animation();</script>'
     assert _nbval_sanitize(html) == '<img id="_anim_imgID"><script>var animID = new Animation();</script>'
+
+
+# -- one reading order (00's map), the same times, the same "next" links ------------------------------------------
+
+ORDER = ["00", "01", "02", "03", "04", "05", "10", "06", "07", "08", "09"]
+
+
+def _chapter_file(number: str) -> str:
+    return next(p.stem for p in NOTEBOOKS.glob(f"{number}-*.ipynb"))
+
+
+def test_start_here_states_one_reading_order_and_maps_it():
+    markdown = "\n".join(_text(c) for c in _cells("00-start-here") if c["cell_type"] == "markdown")
+    rows = re.findall(r"^\| \[(\d\d) — .*\| (\d+) min \|$", markdown, flags=re.M)
+    assert [n for n, _ in rows] == ORDER[1:], "the map lists the chapters in reading order"
+    stated = re.search(r"\*\*Reading order\.\*\*[^:]*: ([\d →\n#]+)", markdown)
+    assert stated and re.findall(r"\d\d", stated.group(1)) == ORDER[1:]
+    assert markdown.count("**Reading order.**") == 1
+
+
+def test_start_here_times_match_the_chapters():
+    markdown = "\n".join(_text(c) for c in _cells("00-start-here") if c["cell_type"] == "markdown")
+    for number, minutes in re.findall(r"^\| \[(\d\d) — .*\| (\d+) min \|$", markdown, flags=re.M):
+        head = " ".join(_text(c) for c in _cells(_chapter_file(number))[:3])
+        said = re.findall(r"(?:\*\*Time:\*\* about |\()(\d+) minutes", head)
+        assert said and said[0] == minutes, f"00 gives chapter {number} {minutes} min, the chapter says {said}"
+
+
+def test_start_here_does_not_promise_rtmrs_in_05():
+    markdown = "\n".join(_text(c) for c in _cells("00-start-here") if c["cell_type"] == "markdown")
+    row = next(line for line in markdown.splitlines() if line.startswith("| [05"))
+    assert "RTMR" not in row  # chapter 05 only says RTMRs are not modelled
+
+
+@pytest.mark.parametrize("number", ORDER[:5])
+def test_next_link_follows_the_reading_order(number):
+    """Chapters 00-04: the last 'Next' link names the next chapter of 00's order."""
+    markdown = "\n".join(_text(c) for c in _cells(_chapter_file(number)) if c["cell_type"] == "markdown")
+    tail = markdown[markdown.rfind("Next:") :]
+    want = _chapter_file(ORDER[ORDER.index(number) + 1])
+    assert f"]({want}.ipynb)" in tail.split("\n\n")[0]
