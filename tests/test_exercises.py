@@ -368,3 +368,20 @@ def test_saved_chapters_have_no_answer_text_and_end_with_a_review(chapter):
             assert _j(entry.explanation) not in saved and _j(entry.hint) not in saved
     assert f"<review of chapter {chapter}: " in saved and ": right" not in saved and ": shown" not in saved
     assert "reveal(" not in saved
+
+
+def test_chapter_07_matrix_cites_where_each_answer_comes_from():
+    """The 2a62345b3052 column's -EOPNOTSUPP for a zero source_addr comes from tdx_gmem_post_populate ("if
+    (!src_page) return -EOPNOTSUPP;", the lines v8 23/46 rewrites), not from guest_memfd; and the successful
+    "on · separate buffer" cell does not share its citation with any -EFAULT cell."""
+    from tdxsim.widgets.seed import run_matrix
+
+    cells = {(c.row.label, c.kernel): c for row in run_matrix() for c in row}
+    for label in ("off · 0, nothing at VA 0", "off · 0, VA 0 mapped ('Y')"):
+        cell = cells[(label, "2a62345b3052")]
+        assert cell.errno == "EOPNOTSUPP" and cell.source.short.startswith("tdx.c:tdx_gmem_post_populate")
+        assert [c["fn"] for c in cell.run.result["calls"]][-1] == "tdx_gmem_post_populate"
+    efault = {c.source for c in cells.values() if c.errno == "EFAULT"}
+    ok = {c.source for (label, _), c in cells.items() if label == "on · separate buffer" and c.run}
+    assert ok and {c.errno for (label, _), c in cells.items() if label == "on · separate buffer" and c.run} == {"OK"}
+    assert not ok & efault

@@ -393,7 +393,9 @@ KEY: dict[str, Entry] = {
     ),
     "09.double-add-seamcalls": Entry(
         chapter="09",
-        prompt="The same GPA added twice: how many SEAMCALLs does the second <code>KVM_TDX_INIT_MEM_REGION</code> make?",
+        prompt=(
+            "The same GPA added twice: how many SEAMCALLs does the second <code>KVM_TDX_INIT_MEM_REGION</code> make?"
+        ),
         kind="number",
         answer="0",
         hint="The mirror SPTE is already present. Does KVM get as far as the TDX module?",
