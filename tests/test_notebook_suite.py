@@ -1,6 +1,7 @@
 """The suite's promises, checked on the stored notebooks (the notebook issue's acceptance): every chapter exists,
-has stored outputs, a widget, a figure, an asserted exercise, "where is this in the kernel" links, its learning goals
-up front, and every relative link between notebooks and into the docs resolves (anchors included)."""
+has stored outputs, a widget, a figure, an exercise (answered in a widget, or asserted), "where is this in the
+kernel" links, its learning goals up front, and every relative link between notebooks and into the docs resolves
+(anchors included)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,9 @@ def test_chapter_has_what_every_chapter_promises(name: str) -> None:
     assert all(c.get("outputs") is not None for c in code) and outputs, "outputs are stored"
     assert "application/vnd.jupyter.widget-view+json" in mimes, "a widget the reader drives"
     assert "image/png" in mimes, "a figure"
-    assert any(re.search(r"^\s*assert ", _text(c), flags=re.M) for c in code), "an exercise checked by assert"
+    assert any(re.search(r"^\s*(assert |exercise\(|review\()", _text(c), flags=re.M) for c in code), (
+        "an exercise the reader answers (tdxsim.widgets.exercise) or one checked by assert"
+    )
     markdown = "\n".join(_text(c) for c in cells if c["cell_type"] == "markdown")
     assert "where is this in the kernel" in markdown.lower(), "a 'Where is this in the kernel?' section"
     assert "lore.kernel.org" in markdown, "a lore link"
