@@ -78,11 +78,11 @@ Image(plot.to_png(plot.outcome_matrix(cells), dpi=60))
 # (`if (!src_page) return -EOPNOTSUPP;`, the lines v8 23/46 rewrites), so that column's `-EOPNOTSUPP` comes from
 # `tdx.c`, not from guest_memfd. `v8` (18 June 2026) was posted on kvm-x86/next `b7fbe9a1bf9e`, which still had
 # that check: with in-place conversion off it keeps `-EOPNOTSUPP`, on it adds the target in place.
-# `kvm-x86-2026-06` (kvm-x86 at `09c6f74e`) is a parallel branch of the same month: Sean's change after the
-# "kvm: sev: Fix issues reported by Sashiko" thread refuses a zero `source_addr` with `-EINVAL` in
-# `tdx_vcpu_init_mem_region()`'s up-front validation, without the in-place series. `v13` (September 2026), the
-# series as it landed, combines the two: `-EINVAL` up front when in-place conversion is off, an in-place add when
-# it is on.
+# `kvm-x86-2026-06` is kvm-x86 itself later that month (at `09c6f74e`): Sean's change after the "kvm: sev: Fix
+# issues reported by Sashiko" thread moved the refusal of a zero `source_addr` into `tdx_vcpu_init_mem_region()`'s
+# up-front validation, with another errno; v8's base predates it and v8 does not carry it, and that tree has no
+# in-place series. `v13` (September 2026), the series as it landed, is rebased past it and combines the two: the
+# up-front refusal when in-place conversion is off, an in-place add when it is on.
 #
 # **Try it:** pick a scenario and a kernel. The table outlines the cell; below it you get what the ioctl returned,
 # the SEAMCALLs it made, what the TD's page holds, the page-ownership map and the S-EPT entry of GPA 0.
@@ -123,8 +123,9 @@ control_panel()
 # ## One GFN, one page or two?
 #
 # Out-of-place conversion can back a GFN twice: the private side in guest_memfd, the shared side in the memslot's
-# `userspace_addr` (until the VMM discards one of them, chapter [06](06-conversions-at-runtime.ipynb)). In-place conversion has one page whose attribute flips. Compare the strips below: which model
-# ever lets userspace write into the page that becomes private?
+# `userspace_addr` (until the VMM discards one of them, chapter [06](06-conversions-at-runtime.ipynb)). In-place
+# conversion has one page whose attribute flips. Compare the strips below: which model ever lets userspace write
+# into the page that becomes private?
 
 # %%
 out_of_place = run_cell(Toggles(in_place=False, source="buffer"))
