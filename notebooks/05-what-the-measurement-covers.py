@@ -28,7 +28,7 @@
 #
 # **Time:** about 25 minutes.
 #
-# ← [04 — building a TD](04-building-a-td.ipynb) · [06 — conversions at runtime](06-conversions-at-runtime.ipynb) →
+# ← [04 — building a TD](04-building-a-td.ipynb) · [10 — why doesn't my MRTD match?](10-why-doesnt-my-mrtd-match.ipynb) →
 # · an MRTD that does not match? [10 — why doesn't my MRTD match?](10-why-doesnt-my-mrtd-match.ipynb)
 # · terms: [MRTD](../docs/glossary.md#mrtd), [TDH.MR.EXTEND](../docs/glossary.md#tdh-mr-extend),
 # [KVM_TDX_MEASURE_MEMORY_REGION](../docs/glossary.md#kvm-tdx-measure-memory-region), [TDVF](../docs/glossary.md#tdvf),
@@ -40,7 +40,6 @@ from IPython.display import Image
 from tdxsim import plot
 from tdxsim.lessons import measurement
 from tdxsim.lessons.measurement import Variant
-from tdxsim.widgets import reveal
 from tdxsim.widgets.lessons import mrtd_explorer
 
 # %% [markdown]
@@ -129,43 +128,20 @@ mrtd_explorer()
 # %% [markdown]
 # ## Exercises
 #
-# The expected MRTDs below are from `tests/data/mrtd-vectors.json`, computed independently with `hashlib` from the
-# TDX module's record layout (intel/tdx-module TDX_1.5.01, `sha384.h` `sha384_128B_block_t`) — not by tdxsim.
-#
-# **1.** One page at GPA 0x1000, added **without** `MEASURE`, then finalize. What is MRTD?
+# Answer in the box and press **Check**: you are told whether you are right, and why. Then check yourself with
+# `measurement.pages_by_hand` in a cell of your own; the expected MRTDs are in `tests/data/mrtd-vectors.json`,
+# computed with `hashlib` from the TDX module's record layout (intel/tdx-module TDX_1.5.01, `sha384.h`).
 
 # %%
-one = measurement.pages_by_hand([(0x1000, None)])
-assert one.out["final"]["mrtd"] == (
-    "fcdabf6fdf38b87d2e3a89b1ab68c242abb261dffa70ef6f1dc2220c2752d2729cdf1be92afc2e0e4297f04e2b629552"
-)  # mrtd-vectors.json: "one PAGE.ADD at GPA 0x1000, no extend"
-reveal(
-    "<b>SHA-384 of one 128-byte record</b>: <code>'MEM.PAGE.ADD'</code> zero-padded to 16 bytes, the GPA 0x1000 "
-    "as a little-endian u64, 104 zero bytes. The page's contents do not enter."
-)
+from tdxsim.widgets.exercise import exercise, review
 
-# %% [markdown]
-# **2.** The same page holding `bytes(range(256)) * 16`, added **with** `MEASURE` — in place this time.
+exercise("05.unmeasured-record", 1)
 
 # %%
-measured = measurement.pages_by_hand([(0x1000, content)], in_place=True)
-assert measured.out["final"]["mrtd"] == (
-    "15a8464628b6214951c4a1b57775507dd950263654e8790e257995b45013c84aba1d87a3bcbc1929b5f7db6d3e92cad6"
-)  # mrtd-vectors.json: PAGE.ADD at 0x1000, then 16 MR.EXTEND of bytes(range(256))*16
-reveal(
-    "<b>The worked example's value</b>, although the example assumes nothing about where the source page was: "
-    "the PAGE.ADD record, then 16 × (an <code>'MR.EXTEND'</code> record for GPA 0x1000 + 256·i, and the 256 "
-    "bytes of that chunk)."
-)
-
-# %% [markdown]
-# **3.** Two unmeasured pages, 0x0 and 0x1000: does swapping the order of their `PAGE.ADD`s change MRTD?
+exercise("05.in-place-same-mrtd", 2)
 
 # %%
-ab = measurement.pages_by_hand([(0x0, None), (0x1000, None)]).out["final"]["mrtd"]
-ba = measurement.pages_by_hand([(0x1000, None), (0x0, None)]).out["final"]["mrtd"]
-assert ab != ba  # a hash chain: the records are hashed in SEAMCALL order (tdh_mr_extend.c, tdh_mr_finalize.c)
-reveal("<b>Yes.</b> MRTD is one running SHA-384: the same records in another order are another message.")
+exercise("05.order-matters", 3)
 
 # %% [markdown]
 # ## Where is this in the kernel?
@@ -177,4 +153,13 @@ reveal("<b>Yes.</b> MRTD is one running SHA-384: the same records in another ord
 # | the SEAMCALL wrappers | `arch/x86/virt/vmx/tdx/tdx.c` | `tdh_mem_page_add`, `tdh_mr_extend`, `tdh_mr_finalize` | [TDX MMU part 2](https://lore.kernel.org/all/20241112073327.21979-1-yan.y.zhao@intel.com/) |
 # | QEMU's firmware load, MEASURE per section | QEMU `target/i386/kvm/tdx.c` | `tdx_init_fw_mem_region` | [i386/tdx: load TDVF](https://git.ipfire.org/?a=commit&h=0dd5fe5ebeabefc7b3d7f043991b1edfe6b8eda9&p=thirdparty%2Fqemu.git) |
 #
-# Next: [06 — conversions at runtime](06-conversions-at-runtime.ipynb), what happens to private pages after boot.
+# ← [04 — building a TD](04-building-a-td.ipynb) · # Next: [10 — why doesn't my MRTD match?](10-why-doesnt-my-mrtd-match.ipynb), MRTD against a real TD's quote.
+
+# %% [markdown]
+# ## Review
+#
+# Three questions on the whole chapter; each tells you whether you are right and why.
+
+# %%
+review("05")
+

@@ -26,11 +26,11 @@
 # 2. what private → shared costs in the S-EPT (BLOCK, TRACK, REMOVE, WBINVD), and shared → private (PAGE.AUG and
 #    the guest's ACCEPT);
 # 3. why contents do not survive a conversion, and what happened to the "content modes" of earlier revisions;
-# 4. why the host gets SIGBUS on a private page in the in-place model, and why out-of-place means two pages per GFN.
+# 4. why the host gets SIGBUS on a private page in the in-place model, and when out-of-place leaves two pages per GFN.
 #
 # **Time:** about 30 minutes.
 #
-# ← [05 — what the measurement covers](05-what-the-measurement-covers.ipynb) · [07 — source_addr = 0](07-source-addr-zero.ipynb) →
+# ← [10 — why doesn't my MRTD match?](10-why-doesnt-my-mrtd-match.ipynb) · [07 — source_addr = 0](07-source-addr-zero.ipynb) →
 # · terms: [MapGPA](../docs/glossary.md#mapgpa), [KVM_HC_MAP_GPA_RANGE](../docs/glossary.md#kvm-hc-map-gpa-range),
 # [in-place conversion](../docs/glossary.md#in-place-conversion),
 # [out-of-place conversion](../docs/glossary.md#out-of-place-conversion),
@@ -41,9 +41,8 @@
 from IPython.display import Image
 
 from tdxsim import plot
-from tdxsim.lessons import conversions
+from tdxsim.lessons import backing, conversions
 from tdxsim.lessons.lifecycle import fold
-from tdxsim.widgets import reveal
 from tdxsim.widgets.lessons import conversion_panel
 
 # %% [markdown]
@@ -63,6 +62,14 @@ print("TDVMCALL:", s.tdcall_status)
 print("afterwards:", s.reads)
 
 # %% [markdown]
+# **Reading the exit.** Each tuple is one `KVM_EXIT_HYPERCALL` with `nr = KVM_HC_MAP_GPA_RANGE`: the first GPA,
+# the number of 4 KiB pages, and the attribute bits of `args[2]` without their `KVM_MAP_GPA_RANGE_` prefix.
+# `DECRYPTED` (bit 4 clear) asks the VMM to make the range shared, `ENCRYPTED` (bit 4 set) private
+# (Documentation/virt/kvm/x86/hypercalls.rst, `KVM_HC_MAP_GPA_RANGE`; Documentation/virt/kvm/api.rst,
+# `KVM_EXIT_HYPERCALL`). A TDX guest never sets the flag itself: it sets the shared bit in the GPA it passes to
+# MapGPA, and `__tdx_map_gpa()` (arch/x86/kvm/vmx/tdx.c) translates that into `DECRYPTED` (or, without the bit,
+# `ENCRYPTED`) and strips the bit from the GPA.
+#
 # The attribute change zaps the private mapping: through the mirror EPT's hook, KVM blocks the S-EPT entry, bumps
 # the TLB epoch (`TDH.MEM.TRACK`, and a kick of every vCPU), removes the page (the leaf is `FREE` again) and
 # writes back its cache lines under the old key (`TDH.PHYMEM.PAGE.WBINVD`). The page leaves the TD and its
@@ -76,7 +83,12 @@ Image(plot.to_png(timeline, dpi=60))
 
 # %% [markdown]
 # The entry's life: `PAGE.AUG` (`FREE → PENDING`), the guest's `ACCEPT` (`→ MAPPED`), `RANGE.BLOCK`
-# (`→ BLOCKED`), `PAGE.REMOVE` (`→ FREE`):
+# (`→ BLOCKED`), `PAGE.REMOVE` (`→ FREE`). The diagram also draws `PAGE.REMOVE` straight from `MAPPED` and
+# `PENDING`: the TDX module allows that only while the TD is not yet running. Before `TDH.MR.FINALIZE` no vCPU can
+# hold a stale translation, so `TDH.MEM.PAGE.REMOVE` frees a mapped page without BLOCK or TRACK; once the TD is
+# RUNNABLE it refuses an entry that is not blocked (`TDX_GPA_RANGE_NOT_BLOCKED`) or whose TLB epoch has not moved
+# on (`TDX_TLB_TRACKING_NOT_DONE`) — intel/tdx-module TDX_1.5.01 `tdh_mem_page_remove.c`, the
+# `op_state_is_tlb_tracking_required()` test. This TD is finalized, so KVM goes BLOCK → TRACK → REMOVE:
 
 # %%
 Image(plot.to_png(plot.sept_state_machine(to_shared.events, 0x1000, 0), dpi=60))
@@ -90,8 +102,8 @@ Image(plot.to_png(plot.sept_state_machine(to_shared.events, 0x1000, 0), dpi=60))
 # (RFC v2 to v5) offered opt-in content modes on `KVM_SET_MEMORY_ATTRIBUTES2`: ZERO (private → shared only) and
 # PRESERVE ("if the host writes 0xbeef to shared memory and converts the memory to private, the guest will also read
 # 0xbeef", Sean, [abLfWHf89TxWqeGZ@google.com](https://lore.kernel.org/all/abLfWHf89TxWqeGZ@google.com/)), later only
-# before finalize for TDX and SNP. **v8 dropped them**: `flags` must be 0, anything else is `-EINVAL`. The
-# curriculum's content-mode widget therefore has no v8 counterpart, and tdxsim does not model the modes.
+# before finalize for TDX and SNP. **v8 dropped them**: `flags` must be 0, anything else is `-EINVAL`, and tdxsim
+# does not model the modes.
 #
 # Shared → private, in place: the host writes into the shared page, the guest converts it back, accepts it and
 # reads it; then the host touches its mapping again.
@@ -110,8 +122,18 @@ print("accept:", [c["leaf"] for c in to_private.step("guest accepts 0x1000")["se
 #
 # In the out-of-place model (per-VM `KVM_SET_MEMORY_ATTRIBUTES`, shared pages from the memslot's `userspace_addr`),
 # the VMM must also throw away the side no longer used: QEMU's `kvm_convert_memory` punches a hole in the
-# guest_memfd (to shared) or `madvise(MADV_DONTNEED)`s the anonymous memory (to private). Until it does, a GFN can
-# be backed twice. Compare the two models after the same private → shared conversion of one page:
+# guest_memfd (to shared) or `madvise(MADV_DONTNEED)`s the anonymous memory (to private). Until it does, a GFN is
+# backed twice. First that moment: a TD whose guest shares its top 16 pages through a VMM that sets the attribute
+# but has not discarded yet (the set-up of chapter [02](02-memslots-and-guest-memfd.ipynb)): each shared GFN has the
+# guest_memfd page it left *and* the anonymous page the guest now writes through the shared alias.
+
+# %%
+before_discard = [(s.model, *reversed(backing.run(s))) for s in (backing.Setup(in_place=False, discard=False),)]
+Image(plot.to_png(plot.ownership_compare(before_discard), dpi=60))
+
+# %% [markdown]
+# After the discard the GFN is back to one page. Compare the two models after the same private → shared conversion
+# of one page, the VMM having done all of QEMU's work:
 
 # %%
 oop = conversions.convert(in_place=False, to_shared=True, pages=1)
@@ -149,38 +171,19 @@ conversion_panel()
 # %% [markdown]
 # ## Exercises
 #
-# **1.** The guest converts 4 MiB + 4 KiB to shared with one MapGPA. How many `KVM_EXIT_HYPERCALL`s does the VMM see?
+# Answer in the box and press **Check**: you are told whether you are right, and why. The panel above lets you
+# check yourself.
 
 # %%
-big = conversions.convert(in_place=True, to_shared=True, pages=1025)
-assert len(conversions.summary(big).chunks) == 3  # TDX_MAP_GPA_MAX_LEN = 2 MiB per exit (tdx.c, __tdx_map_gpa)
-reveal(
-    "<b>Three</b>: 2 MiB, 2 MiB and 4 KiB. KVM caps each exit at TDX_MAP_GPA_MAX_LEN (2 MiB) so the vCPU can "
-    "take interrupts in between, and re-enters userspace for the rest."
-)
+from tdxsim.widgets.exercise import exercise, review
 
-# %% [markdown]
-# **2.** In order, which SEAMCALLs remove one accepted private page when the guest makes it shared?
+exercise("06.map-gpa-exits", 1)
 
 # %%
-assert s.seamcalls == [
-    "TDH.MEM.RANGE.BLOCK",
-    "TDH.MEM.TRACK",
-    "TDH.MEM.PAGE.REMOVE",
-    "TDH.PHYMEM.PAGE.WBINVD",
-]  # tdx-tdp-mmu.rst ("dropping a private page"); tdx.c tdx_sept_remove_leaf_spte adds the WBINVD
-reveal("<b>BLOCK, TRACK, REMOVE, WBINVD</b> — the curriculum's quiz lists the first three; KVM adds the fourth.")
-
-# %% [markdown]
-# **3.** In-place model, after shared → private: what does the host get when it reads the page through its
-# mapping of the guest_memfd?
+exercise("06.zap-seamcalls", 2)
 
 # %%
-assert conversions.summary(to_private).reads["host reads 0x1000"] == "SIGBUS"  # v8 cover letter: private → SIGBUS
-reveal(
-    "<b>SIGBUS.</b> v8's cover letter: all pages are mmap()-able, but touching a private one gives SIGBUS "
-    "(kvm_gmem_fault_user_mapping)."
-)
+exercise("06.host-reads-private", 3)
 
 # %% [markdown]
 # ## Where is this in the kernel?
@@ -195,3 +198,12 @@ reveal(
 # | content modes (history, not in v8) | — | — | [abLfWHf89TxWqeGZ@google.com](https://lore.kernel.org/all/abLfWHf89TxWqeGZ@google.com/) |
 #
 # Next: [07 — what does `source_addr = 0` mean?](07-source-addr-zero.ipynb)
+
+# %% [markdown]
+# ## Review
+#
+# Three questions on the whole chapter; each tells you whether you are right and why.
+
+# %%
+review("06")
+

@@ -30,6 +30,8 @@
 #
 # **Time:** about 30 minutes.
 #
+# ← [06 — conversions at runtime](06-conversions-at-runtime.ipynb) · [08 — under the hood of populate](08-under-the-hood-of-populate.ipynb) →
+#
 # *The thread is about v8 of the series (June 2026); the series landed as v13 in September 2026, and the last
 # section shows what changed. Every result below is computed by running the `tdxsim` simulator; every expected
 # value in an `assert` is quoted from the patch, the mails or the kernel source.*
@@ -38,7 +40,7 @@
 from IPython.display import Image
 
 from tdxsim import errno, plot  # errno: Linux's numbers, whatever the host runs
-from tdxsim.widgets import control_panel, reveal, seed_matrix, step_player
+from tdxsim.widgets import control_panel, seed_matrix, step_player
 from tdxsim.widgets.seed import Toggles, run_cell, run_matrix, td_gets
 
 # %% [markdown]
@@ -70,6 +72,18 @@ cells = run_matrix()
 Image(plot.to_png(plot.outcome_matrix(cells), dpi=60))
 
 # %% [markdown]
+# **Reading the columns in time.** `pre-2a62345b3052` is kvm-x86 before January 2026. Commit `2a62345b3052`
+# (Michael Roth, January 2026) moved the GUP of the source into `kvm_gmem_populate()`, which skips it for a zero
+# `source_addr` and hands TDX's callback `src_page = NULL`; `tdx_gmem_post_populate()` then returns `-EOPNOTSUPP`
+# (`if (!src_page) return -EOPNOTSUPP;`, the lines v8 23/46 rewrites), so that column's `-EOPNOTSUPP` comes from
+# `tdx.c`, not from guest_memfd. `v8` (18 June 2026) was posted on kvm-x86/next `b7fbe9a1bf9e`, which still had
+# that check: with in-place conversion off it keeps `-EOPNOTSUPP`, on it adds the target in place.
+# `kvm-x86-2026-06` is kvm-x86 itself later that month (at `09c6f74e`): Sean's change after the "kvm: sev: Fix
+# issues reported by Sashiko" thread moved the refusal of a zero `source_addr` into `tdx_vcpu_init_mem_region()`'s
+# up-front validation, with another errno; v8's base predates it and v8 does not carry it, and that tree has no
+# in-place series. `v13` (September 2026), the series as it landed, is rebased past it and combines the two: the
+# up-front refusal when in-place conversion is off, an in-place add when it is on.
+#
 # **Try it:** pick a scenario and a kernel. The table outlines the cell; below it you get what the ioctl returned,
 # the SEAMCALLs it made, what the TD's page holds, the page-ownership map and the S-EPT entry of GPA 0.
 # Try "off · 0, VA 0 mapped ('Y')" on `pre-2a62345b3052` and then on `v8`.
@@ -108,9 +122,10 @@ control_panel()
 # %% [markdown]
 # ## One GFN, one page or two?
 #
-# Out-of-place conversion backs each GFN twice: the private side in guest_memfd, the shared side in the memslot's
-# `userspace_addr`. In-place conversion has one page whose attribute flips. Compare the strips below: which model
-# ever lets userspace write into the page that becomes private?
+# Out-of-place conversion can back a GFN twice: the private side in guest_memfd, the shared side in the memslot's
+# `userspace_addr` (until the VMM discards one of them, chapter [06](06-conversions-at-runtime.ipynb)). In-place
+# conversion has one page whose attribute flips. Compare the strips below: which model ever lets userspace write
+# into the page that becomes private?
 
 # %%
 out_of_place = run_cell(Toggles(in_place=False, source="buffer"))
@@ -211,63 +226,25 @@ print("without MEASURE the MRTD changes too:", no_measure.out["final"]["mrtd"][:
 # %% [markdown]
 # ## Exercises
 #
-# Predict the answer, then run the cell: the `assert` checks the simulator against the source quoted beside it.
-# The toggle reveals the reasoning.
-#
-# **1.** v8 kernel, in-place conversion **off**, `source_addr = 0`, and VA 0 mapped with `'Y'`. What does
-# `KVM_TDX_INIT_MEM_REGION` return?
+# Answer in the box and press **Check**: you are told whether you are right, and why, with the source. The
+# simulator's answers are checked against the same key in `tests/test_exercises.py`.
 
 # %%
-ex1 = run_cell(Toggles(kernel="v8", in_place=False, source="zero_va0"))
-assert ex1.result["ret"] == -errno.EOPNOTSUPP  # v8 23/46: !src_page && !gmem_in_place_conversion
-reveal(
-    "<b>-EOPNOTSUPP.</b> 0 means NULL whatever is mapped there (Sean, akMPZePBdwQlD74H@google.com), and without "
-    "in-place conversion a NULL source is refused (patch v8 23/46)."
-)
+from tdxsim.widgets.exercise import exercise, review
 
-# %% [markdown]
-# **2.** v8, in-place **on**, `source_addr = 0`, but userspace never wrote the image. What does the TD see?
+exercise("07.never-written", 1)
 
 # %%
-ex2 = run_cell(Toggles(in_place=True, source="zero", written_while_shared=False))
-assert ex2.result["ret"] == 0
-assert ex2.td_bytes(0, 4096) == bytes(4096)  # zeros: "Zero page while getting pfn" (v8 21/46)
-reveal(
-    "<b>A page of zeros</b>, added and measured. v8 21/46 zeroes a folio that is not up to date in "
-    "<code>__kvm_gmem_get_pfn()</code>, so no host data leaks in; Yan saw a TD hang silently this way."
-)
-
-# %% [markdown]
-# **3.** Same `source_addr = 0` on the kernel of kvm-x86 at 09c6f74e (`kvm-x86-2026-06`), which has Sean's early
-# check but not the series.
+exercise("07.kvm-x86-null", 2)
 
 # %%
-ex3 = run_cell(Toggles(kernel="kvm-x86-2026-06", in_place=False, source="zero"))
-assert ex3.result["ret"] == -errno.EINVAL  # tdx_vcpu_init_mem_region, kvm-x86 09c6f74e: -EINVAL up front
-reveal(
-    "<b>-EINVAL</b>, from the up-front validation in <code>tdx_vcpu_init_mem_region()</code>: Sean wanted the "
-    "NULL check early and consistent with SEV (\"I don't care which error code is returned, but I do want KVM to "
-    "be consistent\")."
-)
-
-# %% [markdown]
-# **4.** Before commit 2a62345b3052, with VA 0 mapped and holding `'Y'`: what does the TD get?
+exercise("07.pre-rework-va0", 3)
 
 # %%
-ex4 = run_cell(Toggles(kernel="pre-2a62345b3052", in_place=False, source="zero_va0"))
-assert ex4.result["ret"] == 0
-assert ex4.td_bytes(0, 1) == b"Y"  # Yan, quoted in CAEvNRgHb6WmOha6…: 0 worked when VA 0 was mapped
-reveal(
-    "<b>The 'Y'.</b> TDX's post-populate callback GUP'd <code>source_addr</code> itself, so 0 was just an address. "
-    "2a62345b3052 moved the GUP into <code>kvm_gmem_populate()</code>, which skips a NULL source: an accidental "
-    "uAPI change nobody complained about (Ackerley #10)."
-)
-
-# %% [markdown]
-# **5.** Open question: why did nobody notice that 2a62345b3052 changed the uAPI?
+exercise("07.nobody-noticed", 4)
 
 # %%
-reveal("Because no VMM passes 0: QEMU always hands KVM a separate, mapped buffer (Ackerley, #10).")
+exercise("07.extends-per-page", 5)
 
 # %% [markdown]
 # ## What landed
@@ -302,9 +279,10 @@ print("v13, in-place off, source_addr 0 →", landed.result["errno"], "| in-plac
 # | what | file | function | link |
 # |---|---|---|---|
 # | the ioctl (a vCPU ioctl since commit c846b45), its validation and the per-page loop | `arch/x86/kvm/vmx/tdx.c` | `tdx_vcpu_init_mem_region` | [intel-tdx.rst](https://docs.kernel.org/virt/kvm/x86/intel-tdx.html) |
+# | NULL source → `-EOPNOTSUPP` (since 2a62345b3052, before v8) | `arch/x86/kvm/vmx/tdx.c` | `tdx_gmem_post_populate` | the removed lines of [v8 23/46](https://lore.kernel.org/all/20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com/) |
 # | NULL source → in-place add or `-EOPNOTSUPP` | `arch/x86/kvm/vmx/tdx.c` | `tdx_gmem_post_populate` | [v8 23/46](https://lore.kernel.org/all/20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com/) |
 # | as landed (v13): `-EINVAL` up front without in-place conversion; `src_page ?: pfn_to_page(pfn)` | `arch/x86/kvm/vmx/tdx.c` | `tdx_vcpu_init_mem_region`, `tdx_gmem_post_populate` | [sean-jc/linux 07f26358](https://github.com/sean-jc/linux/blob/07f26358894029ac26441664ce21bd73748903d0/arch/x86/kvm/vmx/tdx.c), [v13 cover letter](https://lore.kernel.org/all/20260910-gmem-inplace-conversion-v13-0-dd6fbf94f4e1@google.com/) |
-# | GUP of a non-NULL source, the private check | `virt/kvm/guest_memfd.c` | `kvm_gmem_populate` | [2a62345b3052](https://lore.kernel.org/all/20260108214622.1084057-7-michael.roth@amd.com/) |
+# | GUP of a non-NULL source (skipped for 0), the private check | `virt/kvm/guest_memfd.c` | `kvm_gmem_populate` | [2a62345b3052](https://lore.kernel.org/all/20260108214622.1084057-7-michael.roth@amd.com/) |
 # | zeroing a folio before first use | `virt/kvm/guest_memfd.c` | `__kvm_gmem_get_pfn` | [v8 series](https://lore.kernel.org/all/20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com/) |
 # | double add → `RET_PF_SPURIOUS` → `-EIO` | `arch/x86/kvm/mmu/mmu.c` | `kvm_tdp_mmu_map_private_pfn` | [akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com](https://lore.kernel.org/all/akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com/) |
 # | the decision and the doc wording (the seed mail) | — | — | [akPEKslqAhygyjhg@google.com](https://lore.kernel.org/all/akPEKslqAhygyjhg@google.com/) |
@@ -323,3 +301,15 @@ from tdxsim.widgets.exercise import problem
 
 SEED = 7  # your table's seed: any whole number from 0 to 4294967295
 problem(SEED)
+
+# %% [markdown]
+# ## Review
+#
+# Three questions on the whole chapter; each tells you whether you are right and why.
+
+# %%
+review("07")
+
+# %% [markdown]
+# ← [06 — conversions at runtime](06-conversions-at-runtime.ipynb) · Next: [08 — under the hood of
+# populate](08-under-the-hood-of-populate.ipynb), the locks behind `kvm_gmem_populate()`.

@@ -43,7 +43,6 @@ from tdxsim.kvm import locking
 from tdxsim.kvm.flavours import FLAVOURS
 from tdxsim.plot.locks import interleaving_figure, lock_order_figure
 from tdxsim.plot.style import to_png
-from tdxsim.widgets import reveal
 from tdxsim.widgets.locks import lock_stepper
 from tdxsim.widgets.seed import Toggles, run_cell
 
@@ -167,7 +166,7 @@ print("KVM_TDX_INIT_MEM_REGION →", own_page.result["errno"], "· SEAMCALLs mad
 assert own_page.result["ret"] < 0 and not own_page.result["seamcalls"]  # the GUP fails before PAGE.ADD
 
 # %% [markdown]
-# (The exact errno of a GUP that hits a SIGBUS fault is marked unverified in the curriculum; tdxsim returns
+# (The exact errno of a GUP that hits a SIGBUS fault is not confirmed from a source; tdxsim returns
 # `-EFAULT`, as `get_user_pages_fast()` does for a failed fault.) So "no source page" — `source_addr = 0` — is not
 # a convenience: it is the only coherent way to say "add what is already in the target".
 #
@@ -197,39 +196,19 @@ assert own_page.result["ret"] < 0 and not own_page.result["seamcalls"]  # the GU
 # %% [markdown]
 # ## Exercises
 #
-# **1.** Before 2a62345b3052, which of the two locks does populate take first?
+# Answer in the box and press **Check**: you are told whether you are right, and why. The lock stepper above lets
+# you check yourself.
 
 # %%
-order = [lock for lock in locking.POPULATE_BEFORE.order() if lock in ("filemap_invalidate_lock", "mmap_lock")]
-assert order == ["filemap_invalidate_lock", "mmap_lock"]  # Yan: "filemap invalidation lock --> mm->mmap_lock"
-reveal(
-    "<b>The invalidate lock.</b> <code>kvm_gmem_populate()</code> took it around the whole loop and called the "
-    "post-populate callback inside it; TDX's callback then called <code>get_user_pages_fast()</code>, which may "
-    "take <code>mmap_lock</code> (Yan Zhao, 20250703062641.3247-1-yan.y.zhao@intel.com)."
-)
+from tdxsim.widgets.exercise import exercise, review
 
-# %% [markdown]
-# **2.** Does the cycle exist after the change?
+exercise("08.old-lock-order", 1)
 
 # %%
-assert locking.find_cycle(locking.ERAS["since 2a62345b3052"]) is None  # 2a62345b3052: GUP "prior to acquiring"
-reveal(
-    "<b>No.</b> The GUP drops <code>mmap_lock</code> before <code>__kvm_gmem_populate()</code> takes the invalidate "
-    "lock, so populate never holds both; only the fault path nests them, in one direction."
-)
-
-# %% [markdown]
-# **3.** How many threads does it take to hang the old order for real, and which one sleeps on `mmap_lock`?
+exercise("08.cycle-after", 2)
 
 # %%
-cycles = locking.reachable_deadlocks([*before, locking.MMAP_WRITER])
-assert cycles == [["fault", "mmap()", "populate"]]
-assert deadly.waiting_for("populate") == "mmap_lock"
-reveal(
-    "<b>Three</b>: the fault (holds <code>mmap_lock</code> for read, waits for the invalidate lock), populate "
-    "(holds the invalidate lock, waits for <code>mmap_lock</code>) and a writer queued between them — populate "
-    "sleeps on <code>mmap_lock</code> behind the writer."
-)
+exercise("08.threads-to-hang", 3)
 
 # %% [markdown]
 # ## Where is this in the kernel?
@@ -249,3 +228,12 @@ reveal(
 # [in-place conversion](../docs/glossary.md#in-place-conversion),
 # [KVM_TDX_INIT_MEM_REGION](../docs/glossary.md#kvm-tdx-init-mem-region).
 # Previous: [07 — source_addr = 0](07-source-addr-zero.ipynb) · Next: [09 — the talk](09-the-talk.ipynb).
+
+# %% [markdown]
+# ## Review
+#
+# Three questions on the whole chapter; each tells you whether you are right and why.
+
+# %%
+review("08")
+

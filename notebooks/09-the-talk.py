@@ -35,8 +35,8 @@ from IPython.display import Image
 from tdxsim import errno, plot  # errno: Linux's numbers, whatever the host runs
 from tdxsim.kvm import locking
 from tdxsim.plot.locks import lock_order_figure
-from tdxsim.widgets import control_panel, reveal, seed_matrix, step_player
-from tdxsim.widgets.seed import Toggles, run_cell, run_matrix, td_gets
+from tdxsim.widgets import control_panel, seed_matrix, step_player
+from tdxsim.widgets.seed import Toggles, run_cell, run_matrix
 
 DPI = 64  # figures are 14-16 inches wide: about 1000 pixels, legible from the back row
 
@@ -49,7 +49,8 @@ DPI = 64  # figures are 14-16 inches wide: about 1000 pixels, legible from the b
 # char *p = mmap((void *)0, 4096, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 # *p = 'Y';
 # struct kvm_tdx_init_mem_region r = { .source_addr = 0, .gpa = 0, .nr_pages = 1 };
-# ioctl(vcpu_fd, KVM_MEMORY_ENCRYPT_OP, &cmd);   /* KVM_TDX_INIT_MEM_REGION */
+# struct kvm_tdx_cmd cmd = { .id = KVM_TDX_INIT_MEM_REGION, .data = (__u64)(unsigned long)&r };
+# ioctl(vcpu_fd, KVM_MEMORY_ENCRYPT_OP, &cmd);
 # ```
 #
 # > "What if 0 uaddr is a valid address? :)" — Yan Zhao
@@ -180,10 +181,9 @@ assert second["ret"] == -errno.EIO
 # In-place conversion **on**, `source_addr = 0`, and userspace **never wrote** the image. What does the TD see?
 
 # %% slideshow={"slide_type": "-"}
-poll = run_cell(Toggles(in_place=True, source="zero", written_while_shared=False))
-answer = "zeros" if poll.td_bytes(0, 4096) == bytes(4096) else td_gets(poll)
-assert answer == "zeros"  # "Zero page while getting pfn" (v8 21/46): no host data leaks in
-reveal("<b>Zeros.</b> v8 21/46 zeroes a folio that is not up to date when KVM gets its pfn; Yan saw a TD hang this way.")
+from tdxsim.widgets.exercise import exercise, review
+
+exercise("09.poll-never-written")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ## Three things people get wrong
@@ -225,3 +225,12 @@ reveal("<b>Zeros.</b> v8 21/46 zeroes a folio that is not up to date when KVM ge
 # [in-place add](../docs/glossary.md#in-place-add), [MRTD](../docs/glossary.md#mrtd),
 # [GUP](../docs/glossary.md#gup). Previous: [08](08-under-the-hood-of-populate.ipynb) · the suite:
 # [00 — start here](00-start-here.ipynb).
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Review
+#
+# Three questions on the whole chapter; each tells you whether you are right and why.
+
+# %% slideshow={"slide_type": "-"}
+review("09")
+

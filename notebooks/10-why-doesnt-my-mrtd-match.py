@@ -45,7 +45,6 @@ from tdxsim.lessons import doctor
 from tdxsim.quote import parse_quote
 from tdxsim.tdvf import parse_tdvf
 from tdxsim.vmm.variants import diagnose, find_variant, loader_variants, run_variant, transcript, transcript_text
-from tdxsim.widgets import reveal
 from tdxsim.widgets.doctor import mrtd_doctor
 
 # %% [markdown]
@@ -166,18 +165,13 @@ mrtd_doctor(td_mrtd)
 # ## Exercise
 #
 # A colleague pastes the MRTD below, computed by a TD built from the demo image. Which variant made it, and what did
-# that VMM do? Work it out (the cell tells you only whether a variant matches), then reveal the answer.
+# that VMM do? Work it out with `diagnose(image, mystery)` or the doctor above, then answer.
 
 # %%
+from tdxsim.widgets.exercise import exercise, review
+
 mystery = "9d09662ada3cb144dd043c5b8e96194a771739374e2a5cea39754829e8d9b82b88314b90ad904f469c13e7ec53606f28"
-found = diagnose(image, mystery).matches
-assert len(found) == 1  # exactly one variant makes it: which? (print found[0].variant.name when you have a guess)
-reveal(
-    "<b>extend-TD_HOB</b>: the VMM passed <code>KVM_TDX_MEASURE_MEMORY_REGION</code> for the TD HOB, which the "
-    "firmware's metadata leaves unmeasured, so the HOB's pages were extended into MRTD (tianocore/edk2 #9545 "
-    "discusses exactly this). The stream parts at the HOB's first page: the variant extends its chunk 0 where "
-    "single-pass adds the HOB's second page."
-)
+exercise("10.mystery-variant")
 
 # %% [markdown]
 # ## Where is this in the kernel / QEMU?
@@ -191,4 +185,14 @@ reveal(
 # | the per-section order, as a flag | tinfoilsh/tdx-measure `src/tdvf.rs` | `compute_mrtd`, `PageAddOrder::TwoPass` | [virtee/tdx-measure #18](https://github.com/virtee/tdx-measure/issues/18) |
 # | the quote layout | google/go-tdx-guest `abi/abi.go` | `QuoteToProto` | [go-tdx-guest](https://github.com/google/go-tdx-guest) |
 #
-# Next: [06 — conversions at runtime](06-conversions-at-runtime.ipynb), what happens to private pages after boot.
+# ← [05 — what the measurement covers](05-what-the-measurement-covers.ipynb) · Next: [06 — conversions at
+# runtime](06-conversions-at-runtime.ipynb), what happens to private pages after boot.
+
+# %% [markdown]
+# ## Review
+#
+# Three questions on the whole chapter; each tells you whether you are right and why.
+
+# %%
+review("10")
+

@@ -492,3 +492,192 @@ def test_saved_intro_chapter_has_no_answer_text(chapter):
         assert _j(KEY[i].explanation) not in saved and _j(KEY[i].hint) not in saved
     assert "reveal(" not in saved and ": right>" not in saved and ": shown>" not in saved
     assert f'review(\\"{chapter}\\")' in saved
+
+
+# -- chapters 05-10: the simulator facts, recomputed ----------------------------------------------------------------
+
+
+def _choice(exercise_id: str, starts: str) -> str:
+    """The choice of `exercise_id` that begins with `starts` (the test picks it from what the simulator did)."""
+    return next(c for c in KEY[exercise_id].choices if c.startswith(starts))
+
+
+def test_never_written_page_is_zeroed_not_stale():
+    """v8 21/46 "KVM: guest_memfd: Zero page while getting pfn" (20260618-gmem-inplace-conversion-v8-0-…): a folio
+    the page cache allocates is not zeroed (kvm_gmem_get_folio: GFP_HIGHUSER, no __GFP_ZERO), so the page first
+    holds what its previous user left, as in tests/test_rules.py; the in-place add of that never-written page must
+    give the TD zeros. Without the zeroing in __kvm_gmem_get_pfn the TD would read the stale bytes and this fails."""
+    from scenario_helpers import finalize, guest_read, init_mem_region, set_private, td_setup
+
+    from tdxsim.scenario import parse_step, replay_scenario
+
+    stale = b"left by the page's previous user"
+    steps = td_setup("v8", model="in-place") + [set_private("in-place", 0)]
+    vmm = replay_scenario({"format": 1, "kernel": "v8", "steps": steps}).vmm
+    gmem = vmm.kvm.gmems[0]
+    pfn = gmem.kvm_gmem_get_folio(0)  # allocated, not up to date
+    assert 0 not in gmem.uptodate
+    vmm.mem.write(pfn, 0, stale)
+    results = {}
+    for i, raw in enumerate([init_mem_region(0, 0, label="add"), finalize(), guest_read(0, 64, label="read")]):
+        op, args = parse_step(raw, i)
+        results[raw.get("label")] = getattr(vmm, op)(**args)
+    assert results["add"]["ret"] == 0
+    seen = results["read"]["data"]
+    picked = _choice("07.never-written", "a page of zeros" if seen == bytes(64) else "the bytes")
+    assert seen[: len(stale)] != stale
+    assert exercises.check("07.never-written", picked)[0]
+
+
+def test_kvm_x86_null_is_the_simulators_answer():
+    """Row 16 of tests/test_outcome_matrix.py: kvm-x86 09c6f74e tdx_vcpu_init_mem_region, -EINVAL up front."""
+    run = run_cell(Toggles(kernel="kvm-x86-2026-06", in_place=False, source="zero"))
+    assert run.result["seamcalls"] == []
+    assert exercises.check("07.kvm-x86-null", _errno(run))[0]
+
+
+def test_pre_rework_va0_is_the_simulators_answer():
+    """Yan, quoted in CAEvNRgHb6WmOha6…: before 2a62345b3052 a source_addr of 0 worked when VA 0 was mapped."""
+    run = run_cell(Toggles(kernel="pre-2a62345b3052", in_place=False, source="zero_va0"))
+    assert run.result["ret"] == 0
+    got = run.td_bytes(0, 1)
+    picked = _choice("07.pre-rework-va0", "the 'Y'" if got == b"Y" else "a page of zeros")
+    assert exercises.check("07.pre-rework-va0", picked)[0]
+
+
+def _page_add_record(gpa: int) -> bytes:
+    """intel/tdx-module TDX_1.5.01 sha384.h sha384_128B_block_t: 'MEM.PAGE.ADD' padded to 16, GPA u64 LE, zeros."""
+    return b"MEM.PAGE.ADD".ljust(16, b"\0") + gpa.to_bytes(8, "little") + bytes(104)
+
+
+def test_unmeasured_page_enters_mrtd_by_its_gpa_only():
+    import hashlib
+
+    from tdxsim.lessons import measurement
+
+    plain = measurement.pages_by_hand([(0x1000, None)]).out["final"]["mrtd"]
+    assert plain == hashlib.sha384(_page_add_record(0x1000)).hexdigest()  # the GPA's record, nothing else
+    assert exercises.check("05.unmeasured-record", _choice("05.unmeasured-record", "its GPA only"))[0]
+
+
+def test_in_place_and_separate_source_measure_alike():
+    """mrtd-vectors.json: PAGE.ADD at 0x1000, then 16 MR.EXTEND of bytes(range(256))*16 — whatever the source."""
+    from tdxsim.lessons import measurement
+
+    content = bytes(range(256)) * 16
+    want = "15a8464628b6214951c4a1b57775507dd950263654e8790e257995b45013c84aba1d87a3bcbc1929b5f7db6d3e92cad6"
+    got = {measurement.pages_by_hand([(0x1000, content)], in_place=p).out["final"]["mrtd"] for p in (False, True)}
+    assert got == {want}
+    assert exercises.check("05.in-place-same-mrtd", _choice("05.in-place-same-mrtd", "no"))[0]
+
+
+def test_order_of_adds_changes_mrtd():
+    import hashlib
+
+    from tdxsim.lessons import measurement
+
+    ab = measurement.pages_by_hand([(0x0, None), (0x1000, None)]).out["final"]["mrtd"]
+    ba = measurement.pages_by_hand([(0x1000, None), (0x0, None)]).out["final"]["mrtd"]
+    assert ab == hashlib.sha384(_page_add_record(0) + _page_add_record(0x1000)).hexdigest()
+    assert ab != ba
+    assert exercises.check("05.order-matters", _choice("05.order-matters", "yes"))[0]
+
+
+def test_map_gpa_exits_are_the_simulators_answer():
+    """TDX_MAP_GPA_MAX_LEN = 2 MiB per exit (arch/x86/kvm/vmx/tdx.c __tdx_map_gpa): 4 MiB + 4 KiB is 3 exits."""
+    from tdxsim.lessons import conversions
+
+    s = conversions.summary(conversions.convert(in_place=True, to_shared=True, pages=1025))
+    assert [n for _, n, _ in s.chunks] == [512, 512, 1]
+    assert exercises.check("06.map-gpa-exits", str(len(s.chunks)))[0]
+
+
+def test_zap_seamcalls_are_the_simulators_answer():
+    """tdx.c tdx_sept_remove_leaf_spte: BLOCK, tdx_track (TRACK), REMOVE, then WBINVD (tdx-tdp-mmu.rst)."""
+    from tdxsim.lessons import conversions
+
+    s = conversions.summary(conversions.convert(in_place=True, to_shared=True, pages=1))
+    assert exercises.check("06.zap-seamcalls", ", ".join(s.seamcalls))[0]
+
+
+def test_host_read_of_private_page_is_the_simulators_answer():
+    """v8 cover letter / kvm_gmem_fault_user_mapping: a host touch of a private page is SIGBUS."""
+    from tdxsim.lessons import conversions
+
+    reads = conversions.summary(conversions.convert(in_place=True, to_shared=False, pages=1)).reads
+    assert exercises.check("06.host-reads-private", reads["host reads 0x1000"])[0]
+
+
+def test_lock_exercises_are_the_simulators_answers():
+    """Yan Zhao, 20250703062641.3247-1-yan.y.zhao@intel.com ("filemap invalidation lock --> mm->mmap_lock");
+    2a62345b3052 (GUP "prior to acquiring"); rwsem_down_read_slowpath (a reader queues behind a waiting writer)."""
+    from tdxsim.kvm import locking
+
+    order = [x for x in locking.POPULATE_BEFORE.order() if x in ("filemap_invalidate_lock", "mmap_lock")]
+    first = "mmap" if order[0] == "mmap_lock" else "the guest_memfd"
+    assert exercises.check("08.old-lock-order", _choice("08.old-lock-order", first))[0]
+    after = locking.find_cycle(locking.ERAS["since 2a62345b3052"])
+    assert exercises.check("08.cycle-after", "no" if after is None else "yes")[0]
+    before = next(iter(locking.ERAS.values()))  # the first era: before 2a62345b3052
+    assert locking.reachable_deadlocks(before) == []  # two readers alone do not hang
+    cycles = locking.reachable_deadlocks([*before, locking.MMAP_WRITER])
+    assert exercises.check("08.threads-to-hang", str(len(cycles[0])))[0]
+
+
+def test_talk_poll_and_review_are_the_simulators_answers():
+    never = run_cell(Toggles(in_place=True, source="zero", written_while_shared=False))
+    assert exercises.check("09.poll-never-written", "zeros" if never.td_bytes(0, 4096) == bytes(4096) else "a")[0]
+    v13 = run_cell(Toggles(kernel="v13", in_place=False, source="zero"))
+    assert exercises.check("09.v8-vs-v13", _errno(v13))[0]
+    second = run_cell(Toggles(in_place=True, source="zero", add_twice=True)).step("add again")
+    assert second["ret"] < 0
+    assert exercises.check("09.double-add-seamcalls", str(len(second["seamcalls"])))[0]
+
+
+def test_mrtd_doctor_exercises_are_the_simulators_answers():
+    from tdxsim.lessons import doctor
+    from tdxsim.lessons.measurement import pages_by_hand
+    from tdxsim.tdvf import parse_tdvf
+    from tdxsim.vmm.variants import diagnose, find_variant, run_variant
+
+    image = doctor.demo_image()
+    mystery = KEY["10.mystery-variant"].prompt.split("<code>")[1].split("</code>")[0]
+    (found,) = diagnose(image, mystery).matches
+    assert exercises.check("10.mystery-variant", found.variant.name)[0]
+    # an unmeasured page still moves MRTD: its PAGE.ADD record (tdh_mem_page_add.c)
+    none = pages_by_hand([(0x1000, None)]).out["final"]["mrtd"]
+    assert none != "38b060a751ac96384cd9327eb1b1e36a21fdb71114be07434c0cc7bf63f6e1da274edebfe76f65fbd51ad2f14898b95b"
+    assert exercises.check("10.unmeasured-sections", _choice("10.unmeasured-sections", "yes: its pages' GPAs"))[0]
+    sections = parse_tdvf(image)
+    one, two = (run_variant(image, sections, find_variant(sections, n)) for n in ("single-pass", "two-pass"))
+    assert sorted(map(repr, one.records)) == sorted(map(repr, two.records)) and one.mrtd != two.mrtd
+    assert exercises.check("10.two-pass-differs", _choice("10.two-pass-differs", "no"))[0]
+
+
+@pytest.mark.parametrize("chapter", ["05", "06", "07", "08", "09", "10"])
+def test_saved_chapters_have_no_answer_text_and_end_with_a_review(chapter):
+    """Every chapter 05-10 stores its exercises and its review unanswered: no hint, no explanation saved."""
+    nb = next((ROOT / "notebooks").glob(f"{chapter}-*.ipynb"))
+    saved = nb.read_text()
+    for entry in KEY.values():
+        if entry.chapter == chapter:
+            assert _j(entry.explanation) not in saved and _j(entry.hint) not in saved
+    assert f"<review of chapter {chapter}: " in saved and ": right" not in saved and ": shown" not in saved
+    assert "reveal(" not in saved
+
+
+def test_chapter_07_matrix_cites_where_each_answer_comes_from():
+    """The 2a62345b3052 column's -EOPNOTSUPP for a zero source_addr comes from tdx_gmem_post_populate ("if
+    (!src_page) return -EOPNOTSUPP;", the lines v8 23/46 rewrites), not from guest_memfd; and the successful
+    "on · separate buffer" cell does not share its citation with any -EFAULT cell."""
+    from tdxsim.widgets.seed import run_matrix
+
+    cells = {(c.row.label, c.kernel): c for row in run_matrix() for c in row}
+    for label in ("off · 0, nothing at VA 0", "off · 0, VA 0 mapped ('Y')"):
+        cell = cells[(label, "2a62345b3052")]
+        assert cell.errno == "EOPNOTSUPP" and cell.source.short.startswith("tdx.c:tdx_gmem_post_populate")
+        assert [c["fn"] for c in cell.run.result["calls"]][-1] == "tdx_gmem_post_populate"
+    efault = {c.source for c in cells.values() if c.errno == "EFAULT"}
+    ok = {c.source for (label, _), c in cells.items() if label == "on · separate buffer" and c.run}
+    assert ok and {c.errno for (label, _), c in cells.items() if label == "on · separate buffer" and c.run} == {"OK"}
+    assert not ok & efault

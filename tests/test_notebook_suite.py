@@ -1,6 +1,7 @@
 """The suite's promises, checked on the stored notebooks (the notebook issue's acceptance): every chapter exists,
-has stored outputs, a widget, a figure, an exercise, "where is this in the kernel" links, its learning goals
-up front, and every relative link between notebooks and into the docs resolves (anchors included)."""
+has stored outputs, a widget, a figure, an exercise (answered in a widget, or asserted), "where is this in the
+kernel" links, its learning goals up front, and every relative link between notebooks and into the docs resolves
+(anchors included)."""
 
 from __future__ import annotations
 

@@ -238,7 +238,10 @@ class Source:
 
 V8_23 = Source("tdx.c:tdx_gmem_post_populate", "20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com")
 SEED = Source("seed: 0 means NULL", "akMPZePBdwQlD74H@google.com")
-ROTH = Source("guest_memfd.c:kvm_gmem_populate", "20260108214622.1084057-7-michael.roth@amd.com")
+# Since 2a62345b3052 kvm_gmem_populate() skips the GUP of a zero source_addr and passes src_page = NULL; it is TDX's
+# callback that refuses it: "if (!src_page) return -EOPNOTSUPP;" in tdx_gmem_post_populate, the lines v8 23/46
+# rewrites (its diff against kvm-x86/next b7fbe9a1bf9e).
+NULL_2A62 = Source("tdx.c:tdx_gmem_post_populate", "20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com")
 ROTH_RFC = Source("Roth RFC (B): private source", "20251113230759.1562024-1-michael.roth@amd.com")
 YAN_VA0 = Source("Yan: 0 worked if VA 0 mapped", "CAEvNRgHb6WmOha6Pct_Tn8Ucuov95L=fj5=2R9gcHfx=b2V_+A@mail.gmail.com")
 K_TDX_NULL = Source("tdx.c:tdx_vcpu_init_mem_region", "kvm-x86 09c6f74e arch/x86/kvm/vmx/tdx.c")
@@ -246,6 +249,8 @@ V13_NULL = Source("tdx.c: !in-place && !source_addr", "sean-jc/linux 07f26358 ar
 V13_POP = Source("tdx.c: src_page ?: pfn_to_page", "sean-jc/linux 07f26358 arch/x86/kvm/vmx/tdx.c")
 ALIGN = Source("tdx.c:tdx_vcpu_init_mem_region", "arch/x86/kvm/vmx/tdx.c !PAGE_ALIGNED(source_addr)")
 GUP = Source("mm/gup.c via kvm_gmem_populate", "virt/kvm/guest_memfd.c kvm_gmem_populate")
+# A mapped, shared source page is GUP'd by kvm_gmem_populate() and handed to TDH.MEM.PAGE.ADD as the source.
+GUP_SRC = Source("guest_memfd.c: GUP'd source", "virt/kvm/guest_memfd.c kvm_gmem_populate (2a62345b3052)")
 GUP_OLD = Source("tdx.c:tdx_gmem_post_populate GUP", "arch/x86/kvm/vmx/tdx.c tdx_gmem_post_populate")
 SIGBUS_SRC = Source("kvm_gmem_fault_user_mapping", "virt/kvm/guest_memfd.c kvm_gmem_fault_user_mapping (v8 01/46)")
 ZERO = Source("v8 21/46 __kvm_gmem_get_pfn", "virt/kvm/guest_memfd.c __kvm_gmem_get_pfn (v8 21/46)")
@@ -269,12 +274,24 @@ ROWS: tuple[Row, ...] = (
     Row(
         "off · 0, nothing at VA 0",
         Toggles(in_place=False, source="zero"),
-        {"pre-2a62345b3052": GUP_OLD, "2a62345b3052": ROTH, "kvm-x86-2026-06": K_TDX_NULL, "v13": V13_NULL, "*": V8_23},
+        {
+            "pre-2a62345b3052": GUP_OLD,
+            "2a62345b3052": NULL_2A62,
+            "kvm-x86-2026-06": K_TDX_NULL,
+            "v13": V13_NULL,
+            "*": V8_23,
+        },
     ),
     Row(
         "off · 0, VA 0 mapped ('Y')",
         Toggles(in_place=False, source="zero_va0"),
-        {"pre-2a62345b3052": YAN_VA0, "2a62345b3052": ROTH, "kvm-x86-2026-06": K_TDX_NULL, "v13": V13_NULL, "*": SEED},
+        {
+            "pre-2a62345b3052": YAN_VA0,
+            "2a62345b3052": NULL_2A62,
+            "kvm-x86-2026-06": K_TDX_NULL,
+            "v13": V13_NULL,
+            "*": SEED,
+        },
     ),
     Row("off · unmapped address", Toggles(in_place=False, source="unmapped"), {"pre-2a62345b3052": GUP_OLD, "*": GUP}),
     Row("off · misaligned address", Toggles(in_place=False, source="misaligned"), {"*": ALIGN}),
@@ -284,7 +301,7 @@ ROWS: tuple[Row, ...] = (
         Toggles(in_place=False, source="buffer", add_twice=True),
         {"pre-2a62345b3052": EEXIST, "*": DOUBLE},
     ),
-    Row("on · separate buffer", Toggles(source="buffer"), {"*": ROTH_RFC}),
+    Row("on · separate buffer", Toggles(source="buffer"), {"*": GUP_SRC}),
     Row("on · 0, written while shared", Toggles(source="zero"), {"v13": V13_POP, "*": V8_23}),
     Row("on · 0, never written", Toggles(source="zero", written_while_shared=False), {"*": ZERO}),
     Row("on · 0, VA 0 mapped ('Y')", Toggles(source="zero_va0"), {"*": SEED}),
