@@ -16,7 +16,6 @@ from tdxsim.errno import E2BIG, EAGAIN, EBUSY, EFAULT, EHWPOISON, EINTR, EINVAL,
 from tdxsim.events import traced
 from tdxsim.kvm.guest_memfd import kvm_gmem_populate
 from tdxsim.kvm.uapi import KVM_TDX_MEASURE_MEMORY_REGION, TDX_TD_ATTR_SEPT_VE_DISABLE
-from tdxsim.physmem import Owner
 from tdxsim.tdx.mrtd import EXTEND_CHUNK
 from tdxsim.tdx.status import STATUS, is_busy, status_name
 
@@ -160,7 +159,7 @@ class KvmTdx:
         hkid = self.tdx_guest_keyid_alloc()
         if hkid < 0:
             return -ENOSPC
-        tdr = mem.alloc(Owner.HOST, origin="TDR page")
+        tdr = mem.alloc(origin="TDR page")
         err = module.tdh_mng_create(tdr, hkid)
         if err:
             mem.free(tdr)
@@ -171,7 +170,7 @@ class KvmTdx:
             if module.tdh_mng_key_config(tdr):
                 return self._td_init_failed()
         for _ in range(platform.TDCS_PAGES):
-            page = mem.alloc(Owner.HOST, origin="TDCS page")
+            page = mem.alloc(origin="TDCS page")
             if err := module.tdh_mng_addcx(tdr, page):
                 mem.free(page)  # "Only free pages not yet added"
                 return self._td_init_failed(-EAGAIN if status_name(err) == "TDX_RND_NO_ENTROPY" else -EIO)
@@ -300,13 +299,13 @@ class KvmTdx:
     def tdx_td_vcpu_init(self, vcpu: Vcpu, rcx: int) -> int:
         """TDH.VP.CREATE, TDH.VP.ADDCX per TDCX page, TDH.VP.INIT with RCX (QEMU: the TD HOB's GPA)."""
         mem, module = self.kvm.mem, self.module
-        tdvpr = mem.alloc(Owner.HOST, origin="TDVPR page")
+        tdvpr = mem.alloc(origin="TDVPR page")
         if err := module.tdh_vp_create(self.tdr_pfn, tdvpr):
             mem.free(tdvpr)
             return self._bug("TDH.VP.CREATE", err)
         vcpu.tdvpr = tdvpr
         for _ in range(platform.TDVPX_PAGES):
-            page = mem.alloc(Owner.HOST, origin="TDCX page")
+            page = mem.alloc(origin="TDCX page")
             if err := module.tdh_vp_addcx(tdvpr, page):
                 mem.free(page)
                 return self._bug("TDH.VP.ADDCX", err)
@@ -490,7 +489,7 @@ class KvmTdx:
         if err:
             return self._bug("TDH.MEM.RANGE.BLOCK", err)
         self.tdx_track()
-        err = self._tdh_do_no_vcpus(module.tdh_mem_page_remove, self.tdr, gpa, Owner.GMEM_PRIVATE)
+        err = self._tdh_do_no_vcpus(module.tdh_mem_page_remove, self.tdr, gpa)
         if err:
             return self._bug("TDH.MEM.PAGE.REMOVE", err)
         if err := module.tdh_phymem_page_wbinvd(pfn):

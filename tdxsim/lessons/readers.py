@@ -177,7 +177,7 @@ def read_page(actor: str, page: str, shared_bit: bool = False, gpaw: int = 48) -
     pfn = page_pfn(vmm, page)
     frame = vmm.mem.frames[pfn]
     hpa = pfn * PAGE
-    owner = frame.owner.value
+    owner = vmm.frame(pfn * PAGE)["owner"]
     r = Read(actor, page, "")
     if actor == "vmm":
         if page == "tdr":

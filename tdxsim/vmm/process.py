@@ -47,6 +47,7 @@ from tdxsim.physmem import PhysicalMemory
 from tdxsim.result import Result
 from tdxsim.tdx.module import OpState, Td, TdxModule
 from tdxsim.tdx.sept import SeptState, entry_base
+from tdxsim.vmm.ownership import gmem_folios, page_owner
 
 PAGE_SIZE = platform.PAGE_SIZE
 _P = ParamSpec("_P")
@@ -524,7 +525,7 @@ class Vmm:
         return {
             "pfn": pfn,
             "allocated": True,
-            "owner": frame.owner.value,
+            "owner": page_owner(self.module, pfn, gmem_folios(self.vms)).value,
             "keyid": frame.keyid,
             "pamt": self.module.page_type(pfn).value,
             "pamt_owner": None if entry is None else entry[1],
@@ -568,9 +569,14 @@ class Vmm:
             for vpn, pfn in vma.ptes.items():
                 backs.setdefault(pfn, {})["va"] = hex(vpn * PAGE_SIZE)
         out = {}
+        folios = gmem_folios(self.vms)
         for pfn in sorted(self.mem.frames):
             frame = self.mem.frames[pfn]
-            page = {"owner": frame.owner.value, "keyid": frame.keyid, "contents": frame.origin or "zeros"}
+            page = {
+                "owner": page_owner(self.module, pfn, folios).value,
+                "keyid": frame.keyid,
+                "contents": frame.origin or "zeros",
+            }
             pt = self.module.page_type(pfn)
             page["pamt"] = pt.value
             page.update(backs.get(pfn, {}))
