@@ -514,10 +514,20 @@ class TdxRuntime:
         self.trace = kvm.trace
 
     @traced("kvm")
-    def tdx_handle_ept_violation(self, vcpu: Vcpu, gpa: int, private: bool) -> tuple[int, dict | None]:
+    def tdx_handle_ept_violation(
+        self, vcpu: Vcpu, gpa: int, private: bool, pending: bool = False
+    ) -> tuple[int, dict | None]:
         """Fault `gpa` in: (0, None) once mapped, or (-EFAULT, KVM_EXIT_MEMORY_FAULT exit) when the access does not
-        match the page's attribute or no memslot backs it (kvm_faultin_pfn -> kvm_mmu_prepare_memory_fault_exit)."""
+        match the page's attribute or no memslot backs it (kvm_faultin_pfn -> kvm_mmu_prepare_memory_fault_exit).
+
+        `pending`: the TD exit's extended exit qualification is TDX_EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION (the
+        TDX module exits instead of injecting a #VE when the TD has SEPT_VE_DISABLE). KVM's policy
+        (arch/x86/kvm/vmx/tdx.c tdx_handle_ept_violation): a guest access before accepting the page is a guest bug
+        it cannot recover from, so it kills the VM (kvm_vm_dead) and returns -EIO."""
         kvm = self.kvm
+        if private and pending:
+            self.tdx_is_sept_violation_unexpected_pending(gpa)
+            return -EIO, None
         gfn = gpa >> 12
         slot = kvm.gfn_to_memslot(gfn)
         if slot is None or private != kvm.kvm_mem_is_private(gfn) or (private and slot.gmem is None):
@@ -550,6 +560,11 @@ class TdxRuntime:
             raise RuntimeError("simulator invariant broken: ret 0 or 1: the page's pfn")
         kvm.mmu.map_shared(gfn, pfn)
         return 0, None
+
+    @traced("kvm")
+    def tdx_is_sept_violation_unexpected_pending(self, gpa: int) -> None:
+        """An access to a PENDING page with SEPT_VE_DISABLE: KVM kills the VM (kvm_vm_dead)."""
+        self.kvm.kvm_vm_bugged(f"guest touched PENDING private page {gpa:#x} with SEPT_VE_DISABLE")
 
     @traced("kvm")
     def kvm_gmem_get_pfn(self, slot: Memslot, gfn: int) -> tuple[int, int | None]:
