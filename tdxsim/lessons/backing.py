@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from tdxsim.lessons.build import op as _op
 from tdxsim.lessons.build import td_setup_steps
 from tdxsim.platform import MMAP_BASE as GMEM_VA
 from tdxsim.platform import PAGE_SIZE
@@ -53,10 +54,6 @@ class Setup:
     def label(self) -> str:
         """The set-up in a few words."""
         return f"{self.model}, {self.shared_pages} of {self.pages} pages shared"
-
-
-def _op(op: str, label: str | None = None, **args: Any) -> dict[str, Any]:
-    return {"op": op, **({"label": label} if label else {}), **args}
 
 
 def build_scenario(s: Setup) -> dict[str, Any]:

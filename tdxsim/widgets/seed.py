@@ -17,6 +17,7 @@ from typing import Any
 from tdxsim.errno import errno_name
 from tdxsim.kvm.flavours import FLAVOURS
 from tdxsim.lessons.build import Built, td_setup_steps
+from tdxsim.lessons.build import op as _op
 from tdxsim.platform import MMAP_BASE as GMEM_VA
 from tdxsim.platform import PAGE_SIZE
 from tdxsim.platform import SOURCE_BUFFER_VA as SRC_VA
@@ -77,13 +78,6 @@ def explain_impossible(t: Toggles) -> str | None:
     if not 1 <= t.image_pages <= t.td_pages:
         return f"The image ({t.image_pages} pages) must be at least one page and fit in the TD ({t.td_pages} pages)."
     return None
-
-
-def _op(op: str, label: str | None = None, **args: Any) -> dict[str, Any]:
-    step: dict[str, Any] = {"op": op, **args}
-    if label is not None:
-        step["label"] = label
-    return step
 
 
 def source_addr(t: Toggles) -> int:
