@@ -128,12 +128,7 @@ class Built:
 
     def chunk(self, gpa: int) -> bytes:
         """The 256 bytes at `gpa` of the TD's private page there (what a TDH.MR.EXTEND at `gpa` measured)."""
-        kvm = self.vmm.kvm
-        base = gpa & ~(PAGE_SIZE - 1)
-        pfn = None if kvm is None or kvm.tdx.tdr is None else self.vmm.module.leaf_pfn(kvm.tdx.tdr, base)
-        if pfn is None:
-            return bytes(256)
-        return bytes(self.vmm.mem.view(pfn)[gpa - base : gpa - base + 256])
+        return self.vmm.private_bytes(gpa, 256) or bytes(256)
 
     @property
     def step_marks(self) -> list[tuple[int, dict[str, Any]]]:

@@ -1,5 +1,5 @@
 """Chapter 05, what the measurement covers: MRTD of a firmware image loaded the way QEMU loads it, with one byte
-flipped, the load done in place or classically, single-pass or two-pass, and of a few pages added by hand.
+flipped, the load done in place or classically, single-pass or two-pass per section, and of a few pages added by hand.
 
 Pure Python. Every MRTD is the simulated TDX module's (tdxsim.vmm.firmware.measure_firmware for images, a scenario
 otherwise); nothing here hashes on its own.
@@ -57,10 +57,12 @@ def flippable(image: bytes) -> list[tuple[int, str, bool]]:
 
 @dataclass(frozen=True)
 class Variant:
-    """One way to load an image: which byte is flipped (section index or None), in place or not, the order."""
+    """One way to load an image: which byte is flipped (section index or None); `source_zero`: each section is
+    converted in place and added from itself (`source_addr` 0), else copied from a separate buffer; `two_pass`: each
+    section's PAGE.ADDs, then its MR.EXTENDs (two-pass per section, KVM_TDX_EXTEND_MEMORY), else single-pass."""
 
     flip: int | None = None
-    in_place: bool = False
+    source_zero: bool = False
     two_pass: bool = False
 
 
@@ -68,7 +70,7 @@ def measure(image: bytes, variant: Variant = Variant(), record: bool = False) ->
     """Load and finalize `image` as the variant says; the MRTD the TDX module reported."""
     if variant.flip is not None:
         image = flip_byte(image, variant.flip)
-    return measure_firmware(image, two_pass=variant.two_pass, in_place=variant.in_place, record=record)
+    return measure_firmware(image, two_pass=variant.two_pass, in_place=variant.source_zero, record=record)
 
 
 def pages_by_hand(pages: list[tuple[int, bytes | None]], in_place: bool = False) -> Built:

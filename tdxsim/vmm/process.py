@@ -510,6 +510,16 @@ class Vmm:
                 break
         return out
 
+    def private_bytes(self, gpa: int, length: int = PAGE_SIZE) -> bytes | None:
+        """What the TD's private page at `gpa` holds from `gpa` on (at most to the page's end), as the TDX module reads
+        it with the TD's key; None when no S-EPT leaf maps a page there."""
+        td = self._td()
+        base = gpa & ~(PAGE_SIZE - 1)
+        pfn = None if td is None else td.sept_pfn.get((0, base))
+        if pfn is None:
+            return None
+        return bytes(self.mem.view(pfn)[gpa - base : gpa - base + length])
+
     def mirror_entry(self, gpa: int) -> int | None:
         """KVM's mirror EPT leaf for the private GPA: the pfn it maps, or None when the leaf is not present."""
         return None if self.kvm is None else self.kvm.mmu.mirror.get(gpa // PAGE_SIZE)

@@ -175,13 +175,7 @@ class Run(Built):
 
     def td_bytes(self, gpa: int = 0, length: int = 48) -> bytes | None:
         """What the TD's private page at `gpa` holds (read by the TDX module, which has every key), or None."""
-        kvm = self.vmm.kvm
-        if kvm is None or kvm.tdx.tdr is None:
-            return None
-        pfn = self.vmm.module.leaf_pfn(kvm.tdx.tdr, gpa)
-        if pfn is None:
-            return None
-        return bytes(self.vmm.mem.view(pfn)[:length])
+        return self.vmm.private_bytes(gpa, length)
 
 
 def replay(doc: dict[str, Any]) -> tuple[Vmm, list[int]]:
