@@ -78,3 +78,18 @@ def test_ownership_is_derived_from_pamt_and_guest_memfd_attributes() -> None:
     assert (frame["owner"], frame["pamt"], frame["keyid"]) == ("td_private", "PT_REG", vmm.kvm.tdx.hkid)  # type: ignore[union-attr]
     tdr = vmm.kvm.tdx.tdr  # type: ignore[union-attr]
     assert (vmm.frame(tdr * 4096)["owner"], vmm.frame(tdr * 4096)["pamt"]) == ("tdx_metadata", "PT_TDR")
+
+
+def test_ownership_map_of_a_machine_driven_by_calls() -> None:
+    pytest.importorskip("matplotlib")
+    from tdxsim import plot
+    from tdxsim.plot.style import OWNER_INDEX
+
+    vmm = tdxsim.Vmm("v8")
+    recipes.create_td(vmm)
+    binding, _ = recipes.bind_guest_memfd(vmm, 16 * 4096)
+    recipes.load_image(vmm, binding, 0, IMAGE)
+    data = plot.ownership_data(*plot.machine_view(vmm))
+    # GPA 0 was added (PT_REG: the TD's); an in-place add is its own source (source_addr 0).
+    assert data.strips[0].owners[0] == OWNER_INDEX["td_private"]
+    assert data.targets == data.sources == [vmm.sept_walk(0)[-1]["pfn"]]

@@ -22,6 +22,8 @@ from matplotlib.text import Text
 
 from tdxsim.platform import PAGE_SIZE
 from tdxsim.plot.style import FONT, HIGHLIGHT, OWNER_INDEX, OWNERS, SMALL, TITLE, Blitter, figure
+from tdxsim.scenario import describe_final
+from tdxsim.vmm.process import Vmm
 
 NONE = OWNER_INDEX["none"]
 PAD = -1  # cells past the end of the range (drawn white, never hatched)
@@ -263,6 +265,31 @@ def _legend(fig: Figure) -> None:
     # Four columns need a three-panel width; a two-panel map would clip the outer labels.
     ncol = 4 if fig.get_figwidth() >= 14 else 3
     fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=SMALL, frameon=False)
+
+
+def machine_view(vmm: Vmm) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(out, doc) for the figures from a machine driven by calls rather than a scenario: the contract's `final`
+    (pages with their derived owners) and the selected VM's memslots. `ownership_map(*machine_view(vmm))` draws it."""
+    kvm = vmm.kvm
+    slots = [] if kvm is None else sorted(kvm.memslots.values(), key=lambda slot: slot.id)
+    doc = {
+        "steps": [
+            {
+                "op": "KVM_SET_USER_MEMORY_REGION2",
+                "guest_phys_addr": slot.base_gfn * PAGE_SIZE,
+                "memory_size": slot.npages * PAGE_SIZE,
+                "userspace_addr": slot.userspace_addr,
+            }
+            for slot in slots
+        ]
+    }
+    out = {
+        "kernel": vmm.flavour.name,
+        "gmem_in_place_conversion": vmm.in_place,
+        "steps": [{"ret": 0} for _ in slots],
+        "final": describe_final(vmm),
+    }
+    return out, doc
 
 
 def ownership_map(
