@@ -23,7 +23,8 @@
 # 1. MRTD, byte for byte: a SHA-384 over 128-byte records, one per `TDH.MEM.PAGE.ADD` (the GPA only) and one per
 #    `TDH.MR.EXTEND` (the GPA and 256 bytes of content);
 # 2. that a page's GPA and order matter, its contents only when measured, its source page never;
-# 3. that in-place and classic loading give the same MRTD, and single-pass and two-pass loading do not;
+# 3. that in-place (`source_addr` 0) and classic loading give the same MRTD, and single-pass and two-pass (per
+#    section) loading do not;
 # 4. what a real OVMF image measures.
 #
 # **Time:** about 25 minutes.
@@ -64,17 +65,17 @@ Image(plot.to_png(plot.mrtd_records(two.events, two.chunk, two.out["final"]["mrt
 # The same image loaded four ways. The TDX module never sees where the source page was: in-place (the target page
 # is its own source, `source_addr` 0) and classic (a separate buffer) give the **same** MRTD. The two-pass order
 # of older stacks (all `PAGE.ADD`s of a section, then its `MR.EXTEND`s; KVM TDX v19's `KVM_TDX_EXTEND_MEMORY`)
-# hashes the same records in a different order, so a **different** MRTD.
+# (two-pass per section) hashes the same records in a different order, so a **different** MRTD.
 
 # %%
 image = measurement.small_image()
 for name, variant in [
     ("classic, single-pass", Variant()),
-    ("in place, single-pass", Variant(in_place=True)),
-    ("classic, two-pass", Variant(two_pass=True)),
-    ("in place, two-pass", Variant(in_place=True, two_pass=True)),
+    ("source 0, single-pass", Variant(source_zero=True)),
+    ("classic, two-pass per section", Variant(two_pass=True)),
+    ("source 0, two-pass per section", Variant(source_zero=True, two_pass=True)),
 ]:
-    print(f"{name:22} {measurement.measure(image, variant).mrtd[:32]}…")
+    print(f"{name:31} {measurement.measure(image, variant).mrtd[:32]}…")
 
 # %% [markdown]
 # ## A real firmware image
@@ -97,8 +98,8 @@ print(fw.page_add, "TDH.MEM.PAGE.ADD,", fw.mr_extend, "TDH.MR.EXTEND")
 # ## Try it: what changes MRTD?
 #
 # **Try it:** flip a byte in the CFV (not measured): the MRTD stays the same. Flip one in the BFV (measured): it
-# changes. Then leave the bytes alone and switch the load to "in place" (same) and the order to "two-pass"
-# (different). If Debian's OVMF is installed, do the same with the real image.
+# changes. Then leave the bytes alone and switch the load to "in place (source_addr 0)" (same) and the order to
+# "two-pass per section" (different). If Debian's OVMF is installed, do the same with the real image.
 
 # %%
 mrtd_explorer()

@@ -2,8 +2,8 @@
 
 The guest runs only in a finalized TD (KVM_RUN before finalize is refused with -EINVAL). A private access walks the
 S-EPT: MAPPED reads or writes the page under the TD's key; FREE exits to KVM, which AUGs the page (PENDING); a
-PENDING page is an EPT violation the TD did not expect: with SEPT_VE_DISABLE KVM kills the VM
-(tdx_is_sept_violation_unexpected_pending -> kvm_vm_dead), without it the guest takes a #VE. A shared access goes
+PENDING page is an EPT violation the TD did not expect: without SEPT_VE_DISABLE the TDX module injects a #VE; with
+it the TD exits to KVM, whose tdx_handle_ept_violation kills the VM (kvm_vm_dead). A shared access goes
 through the shared EPT to the shared backing (docs/scenario.md, `guest_read` / `guest_write`).
 """
 
@@ -13,7 +13,6 @@ from typing import Any
 
 from tdxsim import platform
 from tdxsim.errno import EINVAL, EIO
-from tdxsim.events import traced
 from tdxsim.kvm.kvm_main import Kvm, Vcpu
 from tdxsim.kvm.tdx import TD_STATE_RUNNABLE, TDVMCALL_STATUS, TdxMapGpa, TdxRuntime
 from tdxsim.kvm.uapi import TDX_TD_ATTR_SEPT_VE_DISABLE
@@ -45,14 +44,14 @@ class Guest:
             state = module.leaf_state(tdx.tdr_pfn, gpa)
             if state is SeptState.MAPPED:
                 return module.leaf_pfn(tdx.tdr_pfn, gpa)
-            if state in (SeptState.PENDING, SeptState.PENDING_BLOCKED):
-                if tdx.attributes & TDX_TD_ATTR_SEPT_VE_DISABLE:
-                    self.tdx_is_sept_violation_unexpected_pending(gpa)
-                    out["ret"] = -EIO
-                else:
-                    out["exception"] = "#VE"
+            pending = state in (SeptState.PENDING, SeptState.PENDING_BLOCKED)
+            if pending and not tdx.attributes & TDX_TD_ATTR_SEPT_VE_DISABLE:
+                # The TDX module injects a #VE into the TD itself; KVM never sees the access.
+                out["exception"] = "#VE"
                 return None
-            ret, exit_ = self.runtime.tdx_handle_ept_violation(vcpu, gpa, private=True)
+            # Otherwise an EPT-violation TD exit (for a PENDING page with the PENDING_EPT_VIOLATION qualification):
+            # what KVM does with it is KVM's policy, in tdx_handle_ept_violation.
+            ret, exit_ = self.runtime.tdx_handle_ept_violation(vcpu, gpa, private=True, pending=pending)
             if ret:
                 out["ret"] = ret
                 if exit_:
@@ -60,11 +59,6 @@ class Guest:
                 return None
         out["ret"] = -EIO
         return None
-
-    @traced("kvm")
-    def tdx_is_sept_violation_unexpected_pending(self, gpa: int) -> None:
-        """An access to a PENDING page with SEPT_VE_DISABLE: KVM kills the VM (kvm_vm_dead)."""
-        self.kvm.kvm_vm_bugged(f"guest touched PENDING private page {gpa:#x} with SEPT_VE_DISABLE")
 
     def _shared_page(self, vcpu: Vcpu, gpa: int, out: dict[str, Any]) -> int | None:
         gfn = gpa >> 12

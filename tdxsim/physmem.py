@@ -1,4 +1,8 @@
-"""Physical memory: 4 KiB frames, each with exactly one owner and a KeyID; contents kept only for touched frames.
+"""Physical memory: 4 KiB frames, each with a KeyID; contents kept only for touched frames.
+
+A frame records only what the hardware and the page allocator know of it (KeyID, contents, pins, poison). Who owns it
+is not stored: tdxsim/vmm/ownership.py derives it from what decides it in the real system (the PAMT, guest_memfd's
+folios and attributes, the KeyID). `Owner` names the outcomes.
 
 Reads through a KeyID other than the frame's own never return the plaintext: the host has no private KeyID, so a
 host read of a TD-private page returns zeros here (private KeyIDs are usable only in SEAM mode:
@@ -20,7 +24,7 @@ ZERO_PAGE = bytes(PAGE_SIZE)
 
 
 class Owner(StrEnum):
-    """Who a frame belongs to (the page-ownership map's colours)."""
+    """Who a frame belongs to (the page-ownership map's colours), as tdxsim/vmm/ownership.py derives it."""
 
     HOST = "host"  # ordinary host memory: userspace (anonymous mmap, a source buffer) or a kernel page
     GMEM_SHARED = "guest_memfd_shared"  # a guest_memfd page whose attribute is shared: host-mappable
@@ -34,7 +38,6 @@ class Frame:
     """One 4 KiB physical page."""
 
     pfn: int
-    owner: Owner
     keyid: int = 0
     data: bytearray | None = None  # None: all zeros
     pins: int = 0  # long-term GUP pins (extra references)
@@ -53,8 +56,8 @@ class PhysicalMemory:
         self._limit = platform.SEAMRR_BASE // PAGE_SIZE  # SEAMRR is never handed out
         self._freed: list[int] = []
 
-    def alloc(self, owner: Owner, origin: str = "") -> int:
-        """Allocate a zeroed frame for `owner` and return its pfn."""
+    def alloc(self, origin: str = "") -> int:
+        """Allocate a zeroed frame and return its pfn."""
         if self._freed:
             pfn = heapq.heappop(self._freed)
         elif self._next < self._limit:
@@ -62,31 +65,28 @@ class PhysicalMemory:
             self._next += 1
         else:
             raise MemoryError("simulated physical memory exhausted")
-        self.frames[pfn] = Frame(pfn, owner, origin=origin)
+        self.frames[pfn] = Frame(pfn, origin=origin)
         if self.trace.enabled:
-            self.trace.state("mem", "owner", pfn=pfn, old=None, new=owner.value)
+            self.trace.state("mem", "frame", pfn=pfn, old=None, new="allocated")
         return pfn
 
     def free(self, pfn: int) -> None:
         """Return a frame to the allocator."""
-        frame = self.frames.pop(pfn)
+        del self.frames[pfn]
         heapq.heappush(self._freed, pfn)
         if self.trace.enabled:
-            self.trace.state("mem", "owner", pfn=pfn, old=frame.owner.value, new=None)
+            self.trace.state("mem", "frame", pfn=pfn, old="allocated", new=None)
 
-    def set_owner(self, pfn: int, owner: Owner, keyid: int | None = None) -> None:
-        """Give a frame to a new owner (and KeyID), recording the change."""
+    def set_keyid(self, pfn: int, keyid: int) -> None:
+        """The frame is now used through `keyid` (the TDX module assigns the TD's HKID or takes it back to 0)."""
         frame = self.frames[pfn]
-        if keyid is not None:
-            if frame.keyid and not keyid:
-                # Leaving the TD: the plaintext existed only under the TD's key, so it does not come back.
-                frame.data = None
-                frame.origin = f"not preserved (was encrypted under HKID {frame.keyid})"
-            frame.keyid = keyid
-        if frame.owner is not owner:
-            if self.trace.enabled:
-                self.trace.state("mem", "owner", pfn=pfn, old=frame.owner.value, new=owner.value)
-            frame.owner = owner
+        if frame.keyid and not keyid:
+            # Leaving the TD: the plaintext existed only under the TD's key, so it does not come back.
+            frame.data = None
+            frame.origin = f"not preserved (was encrypted under HKID {frame.keyid})"
+        if frame.keyid != keyid and self.trace.enabled:
+            self.trace.state("mem", "keyid", pfn=pfn, old=frame.keyid, new=keyid)
+        frame.keyid = keyid
 
     def read(self, pfn: int, offset: int = 0, length: int = PAGE_SIZE, keyid: int = 0) -> bytes:
         """Read through `keyid`; a reader without the frame's KeyID never sees its plaintext (zeros here)."""

@@ -6,6 +6,14 @@ for.
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
+#: The shift of one S-EPT level (512 entries per page): a level-L entry maps 1 << (PAGE_SHIFT + L * LEVEL_SHIFT) bytes.
+LEVEL_SHIFT = 9
+
+#: The default user address the mmap allocator starts from (docs/scenario.md, Conventions); the chapters map the
+#: memslot's userspace side (the guest_memfd, or anonymous memory) here.
+MMAP_BASE = 0x7F0000000000
+#: Where the chapters put a separate KVM_TDX_INIT_MEM_REGION source buffer (256 GiB above MMAP_BASE, far from it).
+SOURCE_BUFFER_VA = 0x7F4000000000
 
 #: Physical memory the page allocator hands out. Frames are recorded only once allocated, so a large
 #: value costs nothing; 1 TiB leaves room for a 64 GiB guest backed twice (out-of-place model).

@@ -421,6 +421,7 @@ def _describe_exit(exit_: dict[str, Any]) -> dict[str, Any]:
 
 def _describe_step(op: str, label: str | None, result: dict[str, Any], events: list) -> dict[str, Any]:
     """The contract's per-step output."""
+    result = dict(result)
     ret = result.pop("ret")
     out: dict[str, Any] = {"op": op}
     if label is not None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from tdxsim import platform
 from tdxsim.kvm.kvm_main import Kvm
 from tdxsim.physmem import Owner
+from tdxsim.vmm.ownership import gmem_folios, page_owner
 from tdxsim.vmm.process import Vmm
 
 PAGE = platform.PAGE_SIZE
@@ -34,14 +35,19 @@ def stale_guest_mappings(vmm: Vmm) -> list[str]:
 def _stale_in(vmm: Vmm, kvm: Kvm, vm: str) -> list[str]:
     """The broken mappings of one VM."""
     frames = vmm.mem.frames
+    folios = gmem_folios(vmm.vms)
+
+    def owner(pfn: int) -> Owner:
+        return page_owner(vmm.module, pfn, folios)
+
     bad = []
     for gfn, pfn in sorted(kvm.mmu.shared.items()):
         where = f"{vm}shared EPT GPA {gfn * PAGE:#x} -> pfn {pfn:#x}"
         if pfn not in frames:
             bad.append(f"{where}: the frame was freed")
             continue
-        if frames[pfn].owner in TD_OWNED:
-            bad.append(f"{where}: the frame is {frames[pfn].owner.value}")
+        if owner(pfn) in TD_OWNED:
+            bad.append(f"{where}: the frame is {owner(pfn).value}")
         slot = kvm.gfn_to_memslot(gfn)
         if slot is None:
             bad.append(f"{where}: no memslot backs the GPA any more")
@@ -65,6 +71,6 @@ def _stale_in(vmm: Vmm, kvm: Kvm, vm: str) -> list[str]:
             continue
         if slot.gmem.folios.get(slot.gmem.index_of(slot, gfn)) != pfn:
             bad.append(f"{where}: the guest_memfd no longer holds the frame")
-        if frames[pfn].owner is not Owner.TD_PRIVATE:
-            bad.append(f"{where}: the frame is {frames[pfn].owner.value}")
+        if owner(pfn) is not Owner.TD_PRIVATE:
+            bad.append(f"{where}: the frame is {owner(pfn).value}")
     return bad

@@ -169,12 +169,12 @@ def random_call(rng: random.Random) -> tuple[str, dict]:
 def check(vmm: Vmm, where: str) -> None:
     assert stale_guest_mappings(vmm) == [], where
     dead = vmm.kvm.vm_dead
-    for pfn, frame in vmm.mem.frames.items():
+    for pfn in vmm.mem.frames:
         pt = vmm.module.page_type(pfn)
         if not dead and pt is PageType.PT_REG:
-            assert frame.owner is Owner.TD_PRIVATE, (where, hex(pfn))
+            assert vmm.frame(pfn * PAGE)["owner"] == Owner.TD_PRIVATE, (where, hex(pfn))
         elif not dead and pt not in METADATA:
-            assert frame.owner not in TD_OWNED, (where, hex(pfn), frame.owner)
+            assert vmm.frame(pfn * PAGE)["owner"] not in TD_OWNED, (where, hex(pfn))
     for vma in vmm.mm.vmas:
         for vpn, pfn in vma.ptes.items():
             assert pfn in vmm.mem.frames, (where, "PTE to a freed frame", hex(vpn * PAGE))

@@ -48,6 +48,7 @@ from tdxsim.physmem import Owner
 from tdxsim.scenario import SEAMCALL_LEAVES, VM_OPS, parse_step, run_scenario, step_vm
 from tdxsim.tdx.module import PageType
 from tdxsim.tdx.sept import TRANSITIONS, SeptState
+from tdxsim.vmm.ownership import gmem_folios, page_owner
 from tdxsim.vmm.process import Vmm
 
 PAGE = 4096
@@ -72,6 +73,11 @@ MARKER_LEN = len(MAGIC) + 4
 
 METADATA = {PageType.PT_TDR, PageType.PT_TDCX, PageType.PT_TDVPR, PageType.PT_EPT}
 TD_OWNED = {Owner.TD_PRIVATE, Owner.TDX_METADATA}
+
+
+def _owner(vmm: Vmm, pfn: int) -> Owner:
+    """The derived owner of a frame (tdxsim/vmm/ownership.py)."""
+    return page_owner(vmm.module, pfn, gmem_folios(vmm.vms))
 
 
 # -- argument pools ------------------------------------------------------------------------------------------------
@@ -405,17 +411,17 @@ class Checker:
         dead = self.any_dead()
         hkids = {td.tdr: td.hkid for td in module.tds.values()}
         for pfn, frame in mem.frames.items():
-            assert isinstance(frame.owner, Owner), (where, pfn, frame.owner)
+            assert isinstance(_owner(self.vmm, pfn), Owner), (where, pfn, _owner(self.vmm, pfn))
             if dead:
                 continue
             pt = module.page_type(pfn)
             if pt is PageType.PT_REG:
-                assert frame.owner is Owner.TD_PRIVATE, (where, hex(pfn), pt, frame.owner)
+                assert _owner(self.vmm, pfn) is Owner.TD_PRIVATE, (where, hex(pfn), pt, _owner(self.vmm, pfn))
                 assert frame.keyid == hkids[module.pamt[pfn][1]], (where, hex(pfn), frame.keyid)
             elif pt in METADATA:
-                assert frame.owner is Owner.TDX_METADATA, (where, hex(pfn), pt, frame.owner)
+                assert _owner(self.vmm, pfn) is Owner.TDX_METADATA, (where, hex(pfn), pt, _owner(self.vmm, pfn))
             else:
-                assert frame.owner not in TD_OWNED, (where, hex(pfn), pt, frame.owner)
+                assert _owner(self.vmm, pfn) not in TD_OWNED, (where, hex(pfn), pt, _owner(self.vmm, pfn))
                 assert frame.keyid == 0, (where, hex(pfn), frame.keyid)
         stale = [hex(pfn) for pfn in module.pamt if pfn not in mem.frames]
         assert dead or not stale, (where, "PAMT entries for freed frames", stale)
@@ -460,7 +466,12 @@ class Checker:
             for vpn, pfn in vma.ptes.items():
                 assert pfn in frames, (where, "PTE to a freed frame", hex(vpn * PAGE), hex(pfn))
                 if not dead:
-                    assert frames[pfn].owner not in TD_OWNED, (where, hex(vpn * PAGE), hex(pfn), frames[pfn].owner)
+                    assert _owner(self.vmm, pfn) not in TD_OWNED, (
+                        where,
+                        hex(vpn * PAGE),
+                        hex(pfn),
+                        _owner(self.vmm, pfn),
+                    )
 
     def no_private_plaintext(self, where: str, op_name: str, result: dict) -> None:
         """(f) a marker that lived only under a TD key never reappears in KeyID-0 memory or in a `read`."""

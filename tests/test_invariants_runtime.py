@@ -40,6 +40,7 @@ from tdxsim.physmem import Owner
 from tdxsim.scenario import parse_step
 from tdxsim.tdx.module import PageType
 from tdxsim.tdx.sept import TRANSITIONS, SeptState
+from tdxsim.vmm.ownership import gmem_folios, page_owner
 from tdxsim.vmm.process import Vmm
 
 PAGE = 4096
@@ -54,6 +55,11 @@ IMAGE = b"initial image, not a secret"
 MODELS = {"in-place": (True, False), "out-of-place": (False, False), "out-of-place-gmem-mmap": (False, True)}
 METADATA = {PageType.PT_TDR, PageType.PT_TDCX, PageType.PT_TDVPR, PageType.PT_EPT}
 TD_OWNED = {Owner.TD_PRIVATE, Owner.TDX_METADATA}
+
+
+def _owner(vmm: Vmm, pfn: int) -> Owner:
+    """The derived owner of a frame (tdxsim/vmm/ownership.py)."""
+    return page_owner(vmm.module, pfn, gmem_folios(vmm.vms))
 
 
 def op(name: str, **args: Any) -> dict:
@@ -259,12 +265,12 @@ class Checker:
         for pfn, frame in self.vmm.mem.frames.items():
             pt = module.page_type(pfn)
             if pt is PageType.PT_REG:
-                assert frame.owner is Owner.TD_PRIVATE, (where, hex(pfn), pt, frame.owner)
+                assert _owner(self.vmm, pfn) is Owner.TD_PRIVATE, (where, hex(pfn), pt, _owner(self.vmm, pfn))
                 assert frame.keyid == hkids[module.pamt[pfn][1]], (where, hex(pfn), frame.keyid)
             elif pt in METADATA:
-                assert frame.owner is Owner.TDX_METADATA, (where, hex(pfn), pt, frame.owner)
+                assert _owner(self.vmm, pfn) is Owner.TDX_METADATA, (where, hex(pfn), pt, _owner(self.vmm, pfn))
             else:
-                assert frame.owner not in TD_OWNED, (where, hex(pfn), pt, frame.owner)
+                assert _owner(self.vmm, pfn) not in TD_OWNED, (where, hex(pfn), pt, _owner(self.vmm, pfn))
                 assert frame.keyid == 0, (where, hex(pfn), frame.keyid)
         assert all(pfn in self.vmm.mem.frames for pfn in module.pamt), (where, "PAMT entry for a freed frame")
 
@@ -274,7 +280,7 @@ class Checker:
         for vma in self.vmm.mm.vmas:
             for vpn, pfn in vma.ptes.items():
                 assert pfn in frames, (where, "PTE to a freed frame", hex(vpn * PAGE))
-                assert frames[pfn].owner not in TD_OWNED, (where, hex(vpn * PAGE), hex(pfn), frames[pfn].owner)
+                assert _owner(self.vmm, pfn) not in TD_OWNED, (where, hex(vpn * PAGE), hex(pfn), _owner(self.vmm, pfn))
 
     def mirror_matches_sept(self, where: str) -> None:
         """(c) tdx.c tdx_sept_set_private_spte, tdx_sept_remove_leaf_spte."""
@@ -299,7 +305,7 @@ class Checker:
         for pfn, frame in self.vmm.mem.frames.items():
             if frame.keyid == 0:
                 leaked = markers_in(frame.data) & self.secrets
-                assert not leaked, (where, "secret in a KeyID-0 frame", hex(pfn), frame.owner, leaked)
+                assert not leaked, (where, "secret in a KeyID-0 frame", hex(pfn), _owner(self.vmm, pfn), leaked)
         host_view = name == "read" or (name == "guest_read" and args["shared"])
         if host_view and "data" in result:
             leaked = markers_in(result["data"]) & self.secrets

@@ -12,7 +12,6 @@ import hashlib
 from mrtd_replay import record
 from scenario_helpers import mrtd
 
-from tdxsim.physmem import Owner
 from tdxsim.tdx.playground import Playground
 from tdxsim.tdx.sept import SeptState
 
@@ -62,7 +61,7 @@ def test_vp_wr_needs_a_tdvpr() -> None:
     """TDH.VP.WR checks RCX as a PT_TDVPR page (tdh_vp_wr.c: check_and_lock_explicit_4k_private_hpa(..., PT_TDVPR)):
     an ordinary page or a TD page of another type is TDX_PAGE_METADATA_INCORRECT|RCX."""
     pg = added()
-    host_page = pg.mem.alloc(Owner.HOST)
+    host_page = pg.mem.alloc()
     assert pg.module.tdh_vp_wr(host_page, "POSTED_INT", 0) == PAGE_METADATA_INCORRECT_RCX
     assert pg.module.tdh_vp_wr(pg.pages[GPA], "POSTED_INT", 0) == PAGE_METADATA_INCORRECT_RCX  # PT_REG
     tdvpr = next(iter(pg.module.tds[pg.tdr].vps))
@@ -98,7 +97,7 @@ def test_mr_extend_with_an_unknown_tdr() -> None:
     """The TDR operand of TDH.MR.EXTEND is RDX (tdh_mr_extend.c: check_lock_and_map_explicit_tdr(tdr_pa,
     OPERAND_ID_RDX, ...)); a page that is not a TDR is TDX_PAGE_METADATA_INCORRECT|RDX."""
     pg = added()
-    not_a_tdr = pg.mem.alloc(Owner.HOST)
+    not_a_tdr = pg.mem.alloc()
     assert pg.module.tdh_mr_extend(not_a_tdr, GPA) == 0xC000030000000000 | 2
 
 

@@ -31,6 +31,7 @@ from scenario_helpers import PAGE, assert_errno, assert_ok, doc, mrtd, run, step
 from tdxsim.physmem import Owner
 from tdxsim.scenario import OPS, VM_OPS, ScenarioError, replay_scenario, run_scenario
 from tdxsim.tdx.module import PageType
+from tdxsim.vmm.ownership import page_owner
 
 REPO = Path(__file__).resolve().parents[1]
 TWO_TDS = json.loads((REPO / "examples" / "two-tds.json").read_text())
@@ -266,7 +267,7 @@ def test_a_td_cannot_map_the_other_tds_private_page(two_tds) -> None:
     assert module.tdh_mem_sept_add(tdr1, 0x200000, 1, victim) == TDX_PAGE_METADATA_INCORRECT_R8
     assert module.pamt[victim] == (PageType.PT_REG, tdr0)
     assert module.leaf_state(tdr1, PAGE).value == "FREE"
-    assert (vmm.mem.frames[victim].owner, vmm.mem.frames[victim].keyid) == (Owner.TD_PRIVATE, FIRST_HKIDS[0])
+    assert (vmm.frame(victim * PAGE)["owner"], vmm.mem.frames[victim].keyid) == (Owner.TD_PRIVATE, FIRST_HKIDS[0])
     vmm.select_vm(0)
     assert bytes(vmm.guest_read(0, 5)["data"]) == b"Hello"
 
@@ -280,7 +281,7 @@ def test_a_td_cannot_read_the_other_tds_private_page() -> None:
     victim = _private_page(vmm, 0)
     assert vmm.mem.read(victim, 0, 5, keyid=FIRST_HKIDS[1]) != b"Hello"
     assert vmm.mem.read(victim, 0, 5, keyid=0) != b"Hello"
-    target = vmm.mem.alloc(Owner.HOST, origin="TD 1's new page")
+    target = vmm.mem.alloc(origin="TD 1's new page")
     vmm.module.tdh_mem_page_add(vmm.vms[1].tdx.tdr, PAGE, target, victim)
     assert b"Hello" not in bytes(vmm.mem.view(target))
 
@@ -318,12 +319,12 @@ def test_the_hkid_is_free_again_only_after_key_freeid() -> None:
 
     pg = Playground()
     module, hkid = pg.module, pg.module.tds[pg.tdr].hkid
-    assert module.tdh_mng_create(pg.mem.alloc(Owner.HOST), hkid) == 0xC000082000000000
+    assert module.tdh_mng_create(pg.mem.alloc(), hkid) == 0xC000082000000000
     module.tdh_mng_vpflushdone(pg.tdr)
     module.tdh_phymem_cache_wb()
-    assert module.tdh_mng_create(pg.mem.alloc(Owner.HOST), hkid) == 0xC000082000000000  # TD_BLOCKED still holds it
+    assert module.tdh_mng_create(pg.mem.alloc(), hkid) == 0xC000082000000000  # TD_BLOCKED still holds it
     module.tdh_mng_key_freeid(pg.tdr)
-    assert module.tdh_mng_create(pg.mem.alloc(Owner.HOST), hkid) == 0
+    assert module.tdh_mng_create(pg.mem.alloc(), hkid) == 0
 
 
 def test_reclaim_after_teardown_children_first_then_the_tdr() -> None:
@@ -340,6 +341,6 @@ def test_reclaim_after_teardown_children_first_then_the_tdr() -> None:
     children = [pfn for pfn, (_, owner) in module.pamt.items() if owner == tdr and pfn != tdr]
     assert all(module.tdh_phymem_page_reclaim(pfn) == 0 for pfn in children)
     assert all(module.page_type(pfn) is PageType.PT_NDA for pfn in children)
-    assert pg.mem.frames[tdcs].owner is Owner.HOST and pg.mem.frames[tdcs].keyid == 0
+    assert page_owner(module, tdcs, {}) is Owner.HOST and pg.mem.frames[tdcs].keyid == 0
     assert module.tdh_phymem_page_reclaim(tdr) == 0
     assert module.page_type(tdr) is PageType.PT_NDA and tdr not in module.tds

@@ -34,7 +34,7 @@ def test_small_image_variants():
     assert measurement.flippable(image) == [(0, "BFV", True), (1, "CFV", False)]
     assert measurement.measure(image, Variant(flip=0)).mrtd != base  # measured section
     assert measurement.measure(image, Variant(flip=1)).mrtd == base  # unmeasured section
-    assert measurement.measure(image, Variant(in_place=True)).mrtd == base  # the source page is not measured
+    assert measurement.measure(image, Variant(source_zero=True)).mrtd == base  # the source page is not measured
     assert measurement.measure(image, Variant(two_pass=True)).mrtd != base  # another record order
 
 

@@ -2,7 +2,7 @@
 
 STYLE's rule for the package ("every transition is recorded as an event, so figures and traces are drawn from the
 same record that tests check"), as a check: fold the `state` events of a run, each one's `old` equal to what the
-fold says at that point, and compare the result with the live objects at the end — frame owners, PAMT types,
+fold says at that point, and compare the result with the live objects at the end — frame KeyIDs, PAMT types,
 S-EPT entries, TD lifecycle and OP_STATE, KVM's TD and vCPU states, VM death, memslots, guest_memfd folios, the
 mirror and shared EPT, and the memory attributes. Used by tests/conftest.py on every scenario the KVM-level tests
 replay (one VM; with several, KVM's events do not say which VM they belong to).
@@ -32,7 +32,7 @@ def check_record_matches_state(vmm: Vmm) -> None:
     """Fold the run's state events and compare with the machine (see the module docstring)."""
     if not vmm.trace.enabled or len(vmm.vms) > 1:
         return
-    owners: dict = {}
+    keyids: dict = {}
     pamt: dict = {}
     sept: dict = {}
     lifecycle: dict = {}
@@ -52,8 +52,8 @@ def check_record_matches_state(vmm: Vmm) -> None:
         if ev.kind != "state":
             continue
         d, what = ev.data, (ev.layer, ev.name)
-        if what == ("mem", "owner"):
-            _chain(owners, d["pfn"], ev)
+        if what == ("mem", "keyid"):
+            _chain(keyids, d["pfn"], ev, 0)
         elif what == ("tdx", "pamt"):
             _chain(pamt, d["pfn"], ev, "PT_NDA")
         elif what == ("tdx", "sept"):
@@ -100,7 +100,7 @@ def check_record_matches_state(vmm: Vmm) -> None:
             for index in range(d["offset"] // PAGE, (d["offset"] + d["size"]) // PAGE):
                 gmem_attrs[d["gmem"]][index] = d["new"] == "private"
     mem, module, kvm = vmm.mem, vmm.module, vmm.kvm
-    assert owners == {pfn: f.owner.value for pfn, f in mem.frames.items()}, "frame owners"
+    assert keyids == {pfn: f.keyid for pfn, f in mem.frames.items() if f.keyid}, "frame KeyIDs"
     assert pamt == {pfn: pt.value for pfn, (pt, _) in module.pamt.items()}, "PAMT"
     for tdr, td in module.tds.items():
         assert lifecycle.get(tdr) == td.lifecycle.value, "TD lifecycle"

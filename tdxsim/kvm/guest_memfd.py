@@ -15,7 +15,6 @@ from tdxsim.errno import EAGAIN, EEXIST, EHWPOISON, EINVAL, ENODEV, ENOTTY
 from tdxsim.events import traced
 from tdxsim.kvm.mm import SIGBUS
 from tdxsim.kvm.uapi import GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_MEMORY_ATTRIBUTE_PRIVATE
-from tdxsim.physmem import Owner
 from tdxsim.ranges import RangeMap, keys_in_range
 
 if TYPE_CHECKING:
@@ -57,14 +56,11 @@ class GuestMemfd:
             return not self.is_private(index)
         return bool(self.flags & GUEST_MEMFD_FLAG_INIT_SHARED)
 
-    def _owner(self, index: int) -> Owner:
-        return Owner.GMEM_SHARED if self.is_shared_for_mmap(index) else Owner.GMEM_PRIVATE
-
     def kvm_gmem_get_folio(self, index: int) -> int:
         """Find or allocate the folio at `index` (filemap_grab_folio)."""
         pfn = self.folios.get(index)
         if pfn is None:
-            pfn = self.kvm.mem.alloc(self._owner(index), origin="new guest_memfd folio")
+            pfn = self.kvm.mem.alloc(origin="new guest_memfd folio")
             self.folios[index] = pfn
             self.trace.state("kvm", "gmem_folio", gmem=self.number, index=index, old=None, new=pfn)
         return pfn
@@ -148,11 +144,6 @@ class GuestMemfd:
         self.kvm.kvm_gmem_invalidate(self, first, last, private=not to_private, shared=to_private)
         old = "private" if not to_private else "shared"
         self.attributes.set(first, last, attributes)
-        module = self.kvm.module
-        for index in keys_in_range(self.folios, first, last):
-            pfn = self.folios[index]
-            if module.page_type(pfn) == "PT_NDA":  # a page the TD owns stays the TD's (PAMT PT_REG)
-                self.kvm.mem.set_owner(pfn, self._owner(index))
         self.trace.state(
             "kvm",
             "gmem_attributes",

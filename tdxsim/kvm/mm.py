@@ -14,7 +14,7 @@ from tdxsim import platform
 from tdxsim.errno import EFAULT, EINVAL, ENOMEM
 from tdxsim.events import Trace, traced
 from tdxsim.kvm.uapi import MMAP_BASE, TASK_SIZE
-from tdxsim.physmem import Owner, PhysicalMemory
+from tdxsim.physmem import PhysicalMemory
 from tdxsim.ranges import keys_in_range
 
 PAGE_SIZE = platform.PAGE_SIZE
@@ -156,7 +156,7 @@ class Mm:
         if pfn is not None:
             return pfn
         if vma.file is None:
-            pfn = self.mem.alloc(Owner.HOST, origin="zero-filled anonymous page")
+            pfn = self.mem.alloc(origin="zero-filled anonymous page")
         else:
             fault = vma.file.fault(vma.pgoff + vpn - vma.start // PAGE_SIZE)
             if isinstance(fault, str):  # SIGBUS

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from tdxsim.errno import EIO
 from tdxsim.events import Trace, traced
-from tdxsim.physmem import Owner, PhysicalMemory
+from tdxsim.physmem import PhysicalMemory
 from tdxsim.ranges import keys_in_range
 from tdxsim.tdx.sept import entry_base
 
@@ -51,7 +51,7 @@ class TdpMmu:
             key = (level, entry_base(gpa, level))
             if key in self.mirror_nonleaf:
                 continue
-            external_spt = self.mem.alloc(Owner.HOST, origin="KVM page for an S-EPT table (sp->external_spt)")
+            external_spt = self.mem.alloc(origin="KVM page for an S-EPT table (sp->external_spt)")
             if self.set_external_spte(
                 key[1] >> 12, level, None, external_spt
             ):  # tdp_mmu_link_sp failed: free sp, retry

@@ -16,7 +16,6 @@ from tdxsim.errno import E2BIG, EAGAIN, EBUSY, EFAULT, EHWPOISON, EINTR, EINVAL,
 from tdxsim.events import traced
 from tdxsim.kvm.guest_memfd import kvm_gmem_populate
 from tdxsim.kvm.uapi import KVM_TDX_MEASURE_MEMORY_REGION, TDX_TD_ATTR_SEPT_VE_DISABLE
-from tdxsim.physmem import Owner
 from tdxsim.tdx.mrtd import EXTEND_CHUNK
 from tdxsim.tdx.status import STATUS, is_busy, status_name
 
@@ -160,7 +159,7 @@ class KvmTdx:
         hkid = self.tdx_guest_keyid_alloc()
         if hkid < 0:
             return -ENOSPC
-        tdr = mem.alloc(Owner.HOST, origin="TDR page")
+        tdr = mem.alloc(origin="TDR page")
         err = module.tdh_mng_create(tdr, hkid)
         if err:
             mem.free(tdr)
@@ -171,7 +170,7 @@ class KvmTdx:
             if module.tdh_mng_key_config(tdr):
                 return self._td_init_failed()
         for _ in range(platform.TDCS_PAGES):
-            page = mem.alloc(Owner.HOST, origin="TDCS page")
+            page = mem.alloc(origin="TDCS page")
             if err := module.tdh_mng_addcx(tdr, page):
                 mem.free(page)  # "Only free pages not yet added"
                 return self._td_init_failed(-EAGAIN if status_name(err) == "TDX_RND_NO_ENTROPY" else -EIO)
@@ -300,13 +299,13 @@ class KvmTdx:
     def tdx_td_vcpu_init(self, vcpu: Vcpu, rcx: int) -> int:
         """TDH.VP.CREATE, TDH.VP.ADDCX per TDCX page, TDH.VP.INIT with RCX (QEMU: the TD HOB's GPA)."""
         mem, module = self.kvm.mem, self.module
-        tdvpr = mem.alloc(Owner.HOST, origin="TDVPR page")
+        tdvpr = mem.alloc(origin="TDVPR page")
         if err := module.tdh_vp_create(self.tdr_pfn, tdvpr):
             mem.free(tdvpr)
             return self._bug("TDH.VP.CREATE", err)
         vcpu.tdvpr = tdvpr
         for _ in range(platform.TDVPX_PAGES):
-            page = mem.alloc(Owner.HOST, origin="TDCX page")
+            page = mem.alloc(origin="TDCX page")
             if err := module.tdh_vp_addcx(tdvpr, page):
                 mem.free(page)
                 return self._bug("TDH.VP.ADDCX", err)
@@ -490,7 +489,7 @@ class KvmTdx:
         if err:
             return self._bug("TDH.MEM.RANGE.BLOCK", err)
         self.tdx_track()
-        err = self._tdh_do_no_vcpus(module.tdh_mem_page_remove, self.tdr, gpa, Owner.GMEM_PRIVATE)
+        err = self._tdh_do_no_vcpus(module.tdh_mem_page_remove, self.tdr, gpa)
         if err:
             return self._bug("TDH.MEM.PAGE.REMOVE", err)
         if err := module.tdh_phymem_page_wbinvd(pfn):
@@ -515,10 +514,20 @@ class TdxRuntime:
         self.trace = kvm.trace
 
     @traced("kvm")
-    def tdx_handle_ept_violation(self, vcpu: Vcpu, gpa: int, private: bool) -> tuple[int, dict | None]:
+    def tdx_handle_ept_violation(
+        self, vcpu: Vcpu, gpa: int, private: bool, pending: bool = False
+    ) -> tuple[int, dict | None]:
         """Fault `gpa` in: (0, None) once mapped, or (-EFAULT, KVM_EXIT_MEMORY_FAULT exit) when the access does not
-        match the page's attribute or no memslot backs it (kvm_faultin_pfn -> kvm_mmu_prepare_memory_fault_exit)."""
+        match the page's attribute or no memslot backs it (kvm_faultin_pfn -> kvm_mmu_prepare_memory_fault_exit).
+
+        `pending`: the TD exit's extended exit qualification is TDX_EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION (the
+        TDX module exits instead of injecting a #VE when the TD has SEPT_VE_DISABLE). KVM's policy
+        (arch/x86/kvm/vmx/tdx.c tdx_handle_ept_violation): a guest access before accepting the page is a guest bug
+        it cannot recover from, so it kills the VM (kvm_vm_dead) and returns -EIO."""
         kvm = self.kvm
+        if private and pending:
+            self.tdx_is_sept_violation_unexpected_pending(gpa)
+            return -EIO, None
         gfn = gpa >> 12
         slot = kvm.gfn_to_memslot(gfn)
         if slot is None or private != kvm.kvm_mem_is_private(gfn) or (private and slot.gmem is None):
@@ -551,6 +560,11 @@ class TdxRuntime:
             raise RuntimeError("simulator invariant broken: ret 0 or 1: the page's pfn")
         kvm.mmu.map_shared(gfn, pfn)
         return 0, None
+
+    @traced("kvm")
+    def tdx_is_sept_violation_unexpected_pending(self, gpa: int) -> None:
+        """An access to a PENDING page with SEPT_VE_DISABLE: KVM kills the VM (kvm_vm_dead)."""
+        self.kvm.kvm_vm_bugged(f"guest touched PENDING private page {gpa:#x} with SEPT_VE_DISABLE")
 
     @traced("kvm")
     def kvm_gmem_get_pfn(self, slot: Memslot, gfn: int) -> tuple[int, int | None]:

@@ -37,6 +37,6 @@ MAP_ANONYMOUS = MMAP_FLAGS["MAP_ANONYMOUS"]
 FALLOC_FLAGS = {"FALLOC_FL_KEEP_SIZE": 0x01, "FALLOC_FL_PUNCH_HOLE": 0x02}
 MADVISE = {"MADV_DONTNEED": 4, "MADV_REMOVE": 9}
 
-#: The default user address the mmap allocator starts from (docs/scenario.md, Conventions).
-MMAP_BASE = 0x7F0000000000
+from tdxsim.platform import MMAP_BASE  # noqa: E402,F401  (the default mmap address, defined in tdxsim/platform.py)
+
 TASK_SIZE = 1 << 47

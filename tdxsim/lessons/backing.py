@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from tdxsim.lessons.build import op as _op
 from tdxsim.lessons.build import td_setup_steps
+from tdxsim.platform import MMAP_BASE as GMEM_VA
+from tdxsim.platform import PAGE_SIZE
+from tdxsim.platform import SOURCE_BUFFER_VA as SRC_VA
 from tdxsim.scenario import run_scenario
 
-PAGE = 4096
-GMEM_VA = 0x7F0000000000  # the memslot's userspace side: guest_memfd's mmap (in-place) or anonymous memory
-SRC_VA = 0x7F4000000000  # the firmware image's separate source buffer (out-of-place)
 IMAGE_PAGES = 2
 IMAGE_TEXT = "firmware page {i}"
 BOUNCE_TEXT = "bounce buffer {i}"
@@ -55,19 +56,15 @@ class Setup:
         return f"{self.model}, {self.shared_pages} of {self.pages} pages shared"
 
 
-def _op(op: str, label: str | None = None, **args: Any) -> dict[str, Any]:
-    return {"op": op, **({"label": label} if label else {}), **args}
-
-
 def build_scenario(s: Setup) -> dict[str, Any]:
     """The scenario document for one set-up (docs/scenario.md, format 1, kernel v8)."""
-    size = s.pages * PAGE
+    size = s.pages * PAGE_SIZE
     steps = td_setup_steps(s.in_place, size)
     memslot = steps.pop()
     steps.append({"op": memslot.pop("op"), "label": "memslot", **memslot})
     if s.in_place:
         steps += [
-            _op("write", addr=hex(GMEM_VA + i * PAGE), data={"text": IMAGE_TEXT.format(i=i)})
+            _op("write", addr=hex(GMEM_VA + i * PAGE_SIZE), data={"text": IMAGE_TEXT.format(i=i)})
             for i in range(IMAGE_PAGES)
         ]
         steps.append(
@@ -76,9 +73,10 @@ def build_scenario(s: Setup) -> dict[str, Any]:
         source = 0
     else:
         steps.append(_op("KVM_SET_MEMORY_ATTRIBUTES", "all private", address=0, size=size, attributes=PRIVATE))
-        steps.append(_op("mmap", "source buffer", addr=hex(SRC_VA), length=IMAGE_PAGES * PAGE, fd=None))
+        steps.append(_op("mmap", "source buffer", addr=hex(SRC_VA), length=IMAGE_PAGES * PAGE_SIZE, fd=None))
         steps += [
-            _op("write", addr=hex(SRC_VA + i * PAGE), data={"text": IMAGE_TEXT.format(i=i)}) for i in range(IMAGE_PAGES)
+            _op("write", addr=hex(SRC_VA + i * PAGE_SIZE), data={"text": IMAGE_TEXT.format(i=i)})
+            for i in range(IMAGE_PAGES)
         ]
         source = SRC_VA
     steps += [
@@ -94,11 +92,11 @@ def build_scenario(s: Setup) -> dict[str, Any]:
         _op("KVM_TDX_FINALIZE_VM", "finalize"),
     ]
     if not s.in_place:  # QEMU drops the shared copy of the firmware once it is in private memory (QEMU 0dd5fe5e)
-        steps.append(_op("munmap", "drop source", addr=hex(SRC_VA), length=IMAGE_PAGES * PAGE))
-    steps += [_op("guest_accept", gpa=hex(i * PAGE)) for i in range(IMAGE_PAGES, s.pages)]
+        steps.append(_op("munmap", "drop source", addr=hex(SRC_VA), length=IMAGE_PAGES * PAGE_SIZE))
+    steps += [_op("guest_accept", gpa=hex(i * PAGE_SIZE)) for i in range(IMAGE_PAGES, s.pages)]
     if s.shared_pages:
-        base = (s.pages - s.shared_pages) * PAGE
-        length = s.shared_pages * PAGE
+        base = (s.pages - s.shared_pages) * PAGE_SIZE
+        length = s.shared_pages * PAGE_SIZE
         convert = s.in_place or s.discard
         steps.append(
             _op(
@@ -113,7 +111,7 @@ def build_scenario(s: Setup) -> dict[str, Any]:
         if not convert:
             steps.append(_op("KVM_SET_MEMORY_ATTRIBUTES", "set shared", address=hex(base), size=length, attributes=[]))
         steps += [
-            _op("guest_write", gpa=hex(base + i * PAGE), data={"text": BOUNCE_TEXT.format(i=i)}, shared=True)
+            _op("guest_write", gpa=hex(base + i * PAGE_SIZE), data={"text": BOUNCE_TEXT.format(i=i)}, shared=True)
             for i in range(s.shared_pages)
         ]
     return {"format": 1, "kernel": "v8", "gmem_in_place_conversion": s.in_place, "steps": steps}
@@ -142,4 +140,4 @@ def guest_backing(out: dict[str, Any]) -> int:
 
 def pages_per_owner(out: dict[str, Any]) -> dict[str, int]:
     """`final.memory` in pages."""
-    return {owner: n // PAGE for owner, n in out["final"]["memory"].items()}
+    return {owner: n // PAGE_SIZE for owner, n in out["final"]["memory"].items()}

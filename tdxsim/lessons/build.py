@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tdxsim.events import Event
+from tdxsim.platform import MMAP_BASE as GMEM_VA
+from tdxsim.platform import PAGE_SIZE
+from tdxsim.platform import SOURCE_BUFFER_VA as SRC_VA
 from tdxsim.scenario import replay_scenario
 from tdxsim.vmm.process import Vmm
 
-PAGE = 4096
-GMEM_VA = 0x7F0000000000  # the memslot's userspace side: the guest_memfd mmap (in-place) or anonymous memory
-SRC_VA = 0x7F4000000000  # a separate PAGE.ADD source buffer (out-of-place)
 PRIVATE = ["KVM_MEMORY_ATTRIBUTE_PRIVATE"]
 MEASURE = ["KVM_TDX_MEASURE_MEMORY_REGION"]
 
@@ -84,7 +84,7 @@ def make_private(in_place: bool, offset: int, size: int, gpa: int = 0, label: st
 
 
 def add_image(
-    in_place: bool, gpa: int, data: bytes, private_size: int = PAGE, label: str = "KVM_TDX_INIT_MEM_REGION"
+    in_place: bool, gpa: int, data: bytes, private_size: int = PAGE_SIZE, label: str = "KVM_TDX_INIT_MEM_REGION"
 ) -> list[dict]:
     """Write one image page at the slot's start and add it with MEASURE: in place with source_addr 0 (Yan's seven
     steps: write while shared, convert the first `private_size` bytes to private, add), or from a separate source
@@ -97,7 +97,7 @@ def add_image(
             op("KVM_TDX_INIT_MEM_REGION", label, source_addr="0x0", **add),
         ]
     return [
-        op("mmap", "mmap a source buffer", addr=hex(SRC_VA), length=PAGE, fd=None),
+        op("mmap", "mmap a source buffer", addr=hex(SRC_VA), length=PAGE_SIZE, fd=None),
         op("write", "write the image into it", addr=hex(SRC_VA), data=data.hex()),
         op("KVM_TDX_INIT_MEM_REGION", label, source_addr=hex(SRC_VA), **add),
     ]
@@ -128,12 +128,7 @@ class Built:
 
     def chunk(self, gpa: int) -> bytes:
         """The 256 bytes at `gpa` of the TD's private page there (what a TDH.MR.EXTEND at `gpa` measured)."""
-        kvm = self.vmm.kvm
-        base = gpa & ~(PAGE - 1)
-        pfn = None if kvm is None or kvm.tdx.tdr is None else self.vmm.module.leaf_pfn(kvm.tdx.tdr, base)
-        if pfn is None:
-            return bytes(256)
-        return bytes(self.vmm.mem.view(pfn)[gpa - base : gpa - base + 256])
+        return self.vmm.private_bytes(gpa, 256) or bytes(256)
 
     @property
     def step_marks(self) -> list[tuple[int, dict[str, Any]]]:

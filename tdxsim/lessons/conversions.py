@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tdxsim.lessons.build import GMEM_VA, PAGE, Built, add_image, make_private, op, run, td_steps
+from tdxsim.lessons.build import GMEM_VA, Built, add_image, make_private, op, run, td_steps
+from tdxsim.platform import PAGE_SIZE
 
 FIRST = 0x1000  # the converted range starts at GPA 0x1000 (GPA 0 holds the image)
 SECRET = b"the guest's secret"
@@ -28,7 +29,7 @@ def _setup(in_place: bool, size: int, accepted: int) -> list[dict]:
         steps += add_image(False, 0, b"image")
     steps.append(op("KVM_TDX_FINALIZE_VM", "KVM_TDX_FINALIZE_VM"))
     for i in range(accepted):
-        steps.append(op("guest_accept", f"guest accepts {FIRST + i * PAGE:#x}", gpa=hex(FIRST + i * PAGE)))
+        steps.append(op("guest_accept", f"guest accepts {FIRST + i * PAGE_SIZE:#x}", gpa=hex(FIRST + i * PAGE_SIZE)))
     if accepted:
         steps.append(op("guest_write", "guest writes its secret", gpa=hex(FIRST), data=SECRET.hex()))
     return steps
@@ -41,22 +42,22 @@ def convert(in_place: bool = True, to_shared: bool = True, pages: int = 1, vmm: 
     conversion the host and the guest read 0x1000 through the shared side. To private: the range is first made
     shared, the host writes HOST_TEXT at 0x1000; after the conversion the guest accepts and reads 0x1000 and the
     host reads its side again."""
-    size = (pages + 1) * PAGE
+    size = (pages + 1) * PAGE_SIZE
     host_va = hex(GMEM_VA + FIRST)
     n = len(SECRET)
     if to_shared:
         steps = _setup(in_place, size, min(pages, ACCEPTED))
         steps += [
-            op("guest_map_gpa", "MapGPA", gpa=hex(FIRST), size=pages * PAGE, shared=True, vmm=vmm),
+            op("guest_map_gpa", "MapGPA", gpa=hex(FIRST), size=pages * PAGE_SIZE, shared=True, vmm=vmm),
             op("read", "host reads 0x1000", addr=host_va, length=n),
             op("guest_read", "guest reads 0x1000 (shared)", gpa=hex(FIRST), length=n, shared=True),
         ]
     else:
         steps = _setup(in_place, size, 0)
         steps += [
-            op("guest_map_gpa", "setup: MapGPA to shared", gpa=hex(FIRST), size=pages * PAGE, shared=True),
+            op("guest_map_gpa", "setup: MapGPA to shared", gpa=hex(FIRST), size=pages * PAGE_SIZE, shared=True),
             op("write", "host writes 0x1000", addr=host_va, data=HOST_TEXT.hex()),
-            op("guest_map_gpa", "MapGPA", gpa=hex(FIRST), size=pages * PAGE, shared=False, vmm=vmm),
+            op("guest_map_gpa", "MapGPA", gpa=hex(FIRST), size=pages * PAGE_SIZE, shared=False, vmm=vmm),
             op("guest_accept", "guest accepts 0x1000", gpa=hex(FIRST)),
             op("guest_read", "guest reads 0x1000", gpa=hex(FIRST), length=n),
             op("read", "host reads 0x1000", addr=host_va, length=n),
@@ -99,4 +100,4 @@ def summary(built: Built) -> Summary:
 def leaf_states(built: Built, pages: int) -> list[str]:
     """The S-EPT leaf state of each page of the converted range at the end (FREE when not in final.sept)."""
     sept = built.out["final"]["sept"]
-    return [sept.get(hex(FIRST + i * PAGE), "FREE") for i in range(pages)]
+    return [sept.get(hex(FIRST + i * PAGE_SIZE), "FREE") for i in range(pages)]

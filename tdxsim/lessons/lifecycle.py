@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tdxsim.lessons.build import PAGE, Built, add_image, op, run, td_steps
+from tdxsim.lessons.build import Built, add_image, op, run, td_steps
+from tdxsim.platform import PAGE_SIZE
 
-SIZE = 4 * PAGE
+SIZE = 4 * PAGE_SIZE
 IMAGE = b"TDVF would be here"
 
 

@@ -1,5 +1,5 @@
 """Chapter 05, what the measurement covers: MRTD of a firmware image loaded the way QEMU loads it, with one byte
-flipped, the load done in place or classically, single-pass or two-pass, and of a few pages added by hand.
+flipped, the load done in place or classically, single-pass or two-pass per section, and of a few pages added by hand.
 
 Pure Python. Every MRTD is the simulated TDX module's (tdxsim.vmm.firmware.measure_firmware for images, a scenario
 otherwise); nothing here hashes on its own.
@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from tdxsim.lessons.build import PAGE, SRC_VA, Built, make_private, op, run, td_steps
+from tdxsim.lessons.build import SRC_VA, Built, make_private, op, run, td_steps
+from tdxsim.platform import PAGE_SIZE
 from tdxsim.tdvf import BFV, CFV, MR_EXTEND, TD_HOB, TEMP_MEM, SectionSpec, build_tdvf_image, parse_tdvf
 from tdxsim.vmm.firmware import FirmwareMeasurement, measure_firmware
 
@@ -21,13 +22,13 @@ DEBIAN_OVMF = "/usr/share/ovmf/OVMF.fd"
 def small_image() -> bytes:
     """A TDVF image with four sections, as OVMF lays them out: a measured BFV (code), an unmeasured CFV
     (variables), a TD HOB and temporary memory (no bytes in the file: they start as zero pages)."""
-    code = b"".join(f"BFV code page {i} ".encode().ljust(PAGE, b"\x90") for i in range(2))
+    code = b"".join(f"BFV code page {i} ".encode().ljust(PAGE_SIZE, b"\x90") for i in range(2))
     return build_tdvf_image(
         [
-            SectionSpec(BFV, 0xFFFFE000, 2 * PAGE, MR_EXTEND, code),
-            SectionSpec(CFV, 0xFFFFD000, PAGE, 0, b"CFV: UEFI variables".ljust(PAGE, b"\0")),
-            SectionSpec(TD_HOB, 0x809000, PAGE),
-            SectionSpec(TEMP_MEM, 0x800000, PAGE),
+            SectionSpec(BFV, 0xFFFFE000, 2 * PAGE_SIZE, MR_EXTEND, code),
+            SectionSpec(CFV, 0xFFFFD000, PAGE_SIZE, 0, b"CFV: UEFI variables".ljust(PAGE_SIZE, b"\0")),
+            SectionSpec(TD_HOB, 0x809000, PAGE_SIZE),
+            SectionSpec(TEMP_MEM, 0x800000, PAGE_SIZE),
         ]
     )
 
@@ -56,10 +57,12 @@ def flippable(image: bytes) -> list[tuple[int, str, bool]]:
 
 @dataclass(frozen=True)
 class Variant:
-    """One way to load an image: which byte is flipped (section index or None), in place or not, the order."""
+    """One way to load an image: which byte is flipped (section index or None); `source_zero`: each section is
+    converted in place and added from itself (`source_addr` 0), else copied from a separate buffer; `two_pass`: each
+    section's PAGE.ADDs, then its MR.EXTENDs (two-pass per section, KVM_TDX_EXTEND_MEMORY), else single-pass."""
 
     flip: int | None = None
-    in_place: bool = False
+    source_zero: bool = False
     two_pass: bool = False
 
 
@@ -67,13 +70,13 @@ def measure(image: bytes, variant: Variant = Variant(), record: bool = False) ->
     """Load and finalize `image` as the variant says; the MRTD the TDX module reported."""
     if variant.flip is not None:
         image = flip_byte(image, variant.flip)
-    return measure_firmware(image, two_pass=variant.two_pass, in_place=variant.in_place, record=record)
+    return measure_firmware(image, two_pass=variant.two_pass, in_place=variant.source_zero, record=record)
 
 
 def pages_by_hand(pages: list[tuple[int, bytes | None]], in_place: bool = False) -> Built:
     """Add pages one INIT_MEM_REGION each, in the order given, and finalize: (gpa, content) with content None for
     a page added without KVM_TDX_MEASURE_MEMORY_REGION (zeros, PAGE.ADD record only). The slot spans them all."""
-    top = max(gpa for gpa, _ in pages) + PAGE
+    top = max(gpa for gpa, _ in pages) + PAGE_SIZE
     steps = td_steps(in_place, top)
     if in_place:
         steps += [op("write", addr=hex(0x7F0000000000 + gpa), data=c.hex()) for gpa, c in pages if c]

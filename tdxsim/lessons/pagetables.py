@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tdxsim.lessons.build import PAGE, Built, add_image, make_private, op, run, td_steps
+from tdxsim.lessons.build import Built, add_image, make_private, op, run, td_steps
+from tdxsim.platform import PAGE_SIZE
 from tdxsim.tdx.sept import entry_base, level_shift
 
 #: GPAs worth walking, by what they show (labels for a dropdown).
@@ -30,7 +31,7 @@ def root_level(gpaw: int) -> int:
 
 def first_add(gpa: int = 0, gpaw: int = 48, nr_pages: int = 1, in_place: bool = True) -> Built:
     """Build a TD whose only memslot starts at `gpa`, add `nr_pages` image pages there, and finalize."""
-    size = max(nr_pages, 1) * PAGE
+    size = max(nr_pages, 1) * PAGE_SIZE
     steps = td_steps(in_place, size, gpa=gpa, gpaw=gpaw)
     if not in_place:
         steps.append(make_private(False, 0, size, gpa))
@@ -43,13 +44,13 @@ def first_add(gpa: int = 0, gpaw: int = 48, nr_pages: int = 1, in_place: bool = 
 def runtime_touch(gpa: int = 0x1000, convert_back: bool = True) -> Built:
     """A finalized TD (image page at GPA 0); the guest accepts `gpa` (EPT violation -> TDH.MEM.PAGE.AUG, then
     TDG.MEM.PAGE.ACCEPT), and, with `convert_back`, asks for it to be shared again (MapGPA -> the zap)."""
-    size = 4 * PAGE
+    size = 4 * PAGE_SIZE
     steps = td_steps(True, size)
     steps += add_image(True, 0, IMAGE, private_size=size)
     steps.append(op("KVM_TDX_FINALIZE_VM", "KVM_TDX_FINALIZE_VM"))
     steps.append(op("guest_accept", "guest accepts", gpa=hex(gpa)))
     if convert_back:
-        steps.append(op("guest_map_gpa", "MapGPA to shared", gpa=hex(gpa), size=PAGE, shared=True))
+        steps.append(op("guest_map_gpa", "MapGPA to shared", gpa=hex(gpa), size=PAGE_SIZE, shared=True))
     return run(steps, in_place=True)
 
 

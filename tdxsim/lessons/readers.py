@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from tdxsim.platform import MMAP_BASE as GMEM_VA
+from tdxsim.platform import PAGE_SIZE
 from tdxsim.scenario import replay_scenario, run_scenario
 from tdxsim.tdx.status import status_name
 from tdxsim.vmm.process import Vmm
 
-PAGE = 4096
-GMEM_VA = 0x7F0000000000  # where the VMM mmaps the guest_memfd
 TD_PAGES = 16
 IMAGE_PAGES = 4
 SHARED_GFN = 15
@@ -39,7 +39,7 @@ ACTORS: dict[str, str] = {
 #: Which page, in the words the notebook uses.
 PAGES: dict[str, str] = {
     "image": "GPA 0x0: firmware page the VMM wrote, then added (TD-private)",
-    "shared": f"GPA {SHARED_GFN * PAGE:#x}: a page the VMM and the TD share",
+    "shared": f"GPA {SHARED_GFN * PAGE_SIZE:#x}: a page the VMM and the TD share",
     "tdr": "the TDR: the TD's root control page (TDX module metadata)",
 }
 
@@ -67,7 +67,7 @@ def is_shared_gpa(gpa: int, gpaw: int) -> bool:
 
 def build_scenario(gpaw: int = 48) -> dict[str, Any]:
     """The scenario document: the seed thread's in-place build of a small TD, plus one page kept shared."""
-    size = TD_PAGES * PAGE
+    size = TD_PAGES * PAGE_SIZE
     private = ["KVM_MEMORY_ATTRIBUTE_PRIVATE"]
     steps: list[dict[str, Any]] = [
         {"op": "KVM_CREATE_VM", "type": "KVM_X86_TDX_VM"},
@@ -88,7 +88,7 @@ def build_scenario(gpaw: int = 48) -> dict[str, Any]:
         },
     ]
     steps += [
-        {"op": "write", "addr": hex(GMEM_VA + i * PAGE), "data": {"text": IMAGE_TEXT.format(i=i)}}
+        {"op": "write", "addr": hex(GMEM_VA + i * PAGE_SIZE), "data": {"text": IMAGE_TEXT.format(i=i)}}
         for i in range(IMAGE_PAGES)
     ]
     steps += [
@@ -97,7 +97,7 @@ def build_scenario(gpaw: int = 48) -> dict[str, Any]:
             "label": "convert",
             "guest_memfd": 0,
             "offset": 0,
-            "size": IMAGE_PAGES * PAGE,
+            "size": IMAGE_PAGES * PAGE_SIZE,
             "attributes": private,
         },
         {
@@ -110,7 +110,7 @@ def build_scenario(gpaw: int = 48) -> dict[str, Any]:
             "flags": ["KVM_TDX_MEASURE_MEMORY_REGION"],
         },
         {"op": "KVM_TDX_FINALIZE_VM", "label": "finalize"},
-        {"op": "write", "label": "share", "addr": hex(GMEM_VA + SHARED_GFN * PAGE), "data": {"text": SHARED_TEXT}},
+        {"op": "write", "label": "share", "addr": hex(GMEM_VA + SHARED_GFN * PAGE_SIZE), "data": {"text": SHARED_TEXT}},
     ]
     return {"format": 1, "kernel": "v8", "gmem_in_place_conversion": True, "steps": steps}
 
@@ -176,15 +176,15 @@ def read_page(actor: str, page: str, shared_bit: bool = False, gpaw: int = 48) -
     vmm = machine(gpaw)
     pfn = page_pfn(vmm, page)
     frame = vmm.mem.frames[pfn]
-    hpa = pfn * PAGE
-    owner = frame.owner.value
+    hpa = pfn * PAGE_SIZE
+    owner = vmm.frame(pfn * PAGE_SIZE)["owner"]
     r = Read(actor, page, "")
     if actor == "vmm":
         if page == "tdr":
             r.path = ["no VMA of the VMM maps a TDX-module page: the VMM has no virtual address for it"]
             r.outcome = "no address"
             return r
-        va = GMEM_VA + (0 if page == "image" else SHARED_GFN) * PAGE
+        va = GMEM_VA + (0 if page == "image" else SHARED_GFN) * PAGE_SIZE
         r.address = f"VA {va:#x}"
         result = vmm.read(va, READ_LENGTH)
         r.path = [f"load from {r.address} (the VMM's MAP_SHARED mmap of guest_memfd 0)"]
@@ -212,7 +212,7 @@ def read_page(actor: str, page: str, shared_bit: bool = False, gpaw: int = 48) -
             r.path = ["no GPA maps the TDR: the TD can name only its own guest physical addresses"]
             r.outcome = "no address"
             return r
-        gpa = (0 if page == "image" else SHARED_GFN * PAGE) | (shared_mask(gpaw) if shared_bit else 0)
+        gpa = (0 if page == "image" else SHARED_GFN * PAGE_SIZE) | (shared_mask(gpaw) if shared_bit else 0)
         r.address = f"GPA {gpa:#x}"
         alias = "shared (bit {} set): shared EPT" if shared_bit else "private (bit {} clear): Secure EPT"
         r.path = [f"load from {r.address}: {alias.format(gpaw - 1)}"]
@@ -247,14 +247,14 @@ TWO_TD_NAMES = ("TD A", "TD B")
 TWO_TD_TEXT = ("TD A's secret", "TD B's secret")
 TWO_TD_VA = (GMEM_VA, GMEM_VA + (1 << 32))
 #: A GPA neither TD has added: where one TD's host tries to map the other TD's page.
-UNUSED_GPA = IMAGE_PAGES * PAGE
+UNUSED_GPA = IMAGE_PAGES * PAGE_SIZE
 
 
 def two_tds_scenario() -> dict[str, Any]:
     """Two TDs in one VMM process (the step field `vm`), each built as `build_scenario` builds its TD: a 16-page
     guest_memfd mapped at its own address, one firmware page written while shared, converted, added in place, and
     the TD finalized. KVM_TDX_INIT_VM gives each the lowest free HKID (tdx_guest_keyid_alloc)."""
-    size = TD_PAGES * PAGE
+    size = TD_PAGES * PAGE_SIZE
     steps: list[dict[str, Any]] = []
     for vm, (text, va) in enumerate(zip(TWO_TD_TEXT, TWO_TD_VA, strict=True)):
         on = {"vm": vm} if vm else {}
@@ -287,7 +287,7 @@ def two_tds_scenario() -> dict[str, Any]:
                     "op": "KVM_SET_MEMORY_ATTRIBUTES2",
                     "guest_memfd": 0,
                     "offset": 0,
-                    "size": PAGE,
+                    "size": PAGE_SIZE,
                     "attributes": ["KVM_MEMORY_ATTRIBUTE_PRIVATE"],
                 },
                 {"op": "KVM_TDX_INIT_MEM_REGION", "vcpu": 0, "source_addr": 0, "gpa": 0, "nr_pages": 1},
@@ -342,7 +342,7 @@ def two_td_reads() -> tuple[list[int], list[list[CrossRead]]]:
                 continue
             if reader == "kernel":
                 data = vmm.mem.read(pfn, 0, READ_LENGTH, keyid=0)
-                row.append(CrossRead(reader, page, _classify(data), f"HPA {pfn * PAGE:#x} through KeyID 0"))
+                row.append(CrossRead(reader, page, _classify(data), f"HPA {pfn * PAGE_SIZE:#x} through KeyID 0"))
                 continue
             td = int(reader[2:])
             vmm.select_vm(td)

@@ -5,7 +5,14 @@ Each function returns a `matplotlib.figure.Figure`; `to_png` renders one to PNG 
 
 from tdxsim.plot.matrix import outcome_matrix
 from tdxsim.plot.mrtd import mrtd_records, mrtd_steps
-from tdxsim.plot.ownership import OwnershipView, ownership_compare, ownership_data, ownership_legend, ownership_map
+from tdxsim.plot.ownership import (
+    OwnershipView,
+    machine_view,
+    ownership_compare,
+    ownership_data,
+    ownership_legend,
+    ownership_map,
+)
 from tdxsim.plot.sept import entry_state, sept_state_machine, sept_transitions, sept_tree
 from tdxsim.plot.streams import record_streams, stream_alt_text
 from tdxsim.plot.style import to_png
@@ -15,6 +22,7 @@ __all__ = [
     "OwnershipView",
     "call_timeline",
     "entry_state",
+    "machine_view",
     "mrtd_records",
     "mrtd_steps",
     "outcome_matrix",

@@ -10,9 +10,8 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from tdxsim.platform import PAGE_SIZE
 from tdxsim.plot.style import FONT, HIGHLIGHT, OWNERS, SMALL, TITLE, figure
-
-PAGE = 4096
 
 
 def memory_bars(
@@ -32,7 +31,7 @@ def memory_bars(
         memory = out["final"]["memory"]
         left = 0
         for key, _label, colour, hatch in owners:
-            n = memory.get(key, 0) // PAGE
+            n = memory.get(key, 0) // PAGE_SIZE
             if not n:
                 continue
             ax.barh(row, n, left=left, color=colour, hatch=hatch, edgecolor="#444444", linewidth=0.8, height=0.6)

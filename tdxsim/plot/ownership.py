@@ -20,9 +20,11 @@ from matplotlib.image import AxesImage
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.text import Text
 
+from tdxsim.platform import PAGE_SIZE
 from tdxsim.plot.style import FONT, HIGHLIGHT, OWNER_INDEX, OWNERS, SMALL, TITLE, Blitter, figure
+from tdxsim.scenario import describe_final
+from tdxsim.vmm.process import Vmm
 
-PAGE = 4096
 NONE = OWNER_INDEX["none"]
 PAD = -1  # cells past the end of the range (drawn white, never hatched)
 MAX_HATCHED_RUNS = 1500
@@ -58,7 +60,7 @@ def _memslots(doc: dict[str, Any], out: dict[str, Any]) -> list[tuple[int, int, 
     for raw, step in zip(doc["steps"], out["steps"], strict=True):
         if raw["op"] == "KVM_SET_USER_MEMORY_REGION2" and step["ret"] == 0:
             gpa, size = int(str(raw["guest_phys_addr"]), 0), int(str(raw["memory_size"]), 0)
-            slots.append((gpa // PAGE, size // PAGE, int(str(raw["userspace_addr"]), 0)))
+            slots.append((gpa // PAGE_SIZE, size // PAGE_SIZE, int(str(raw["userspace_addr"]), 0)))
     return slots
 
 
@@ -84,28 +86,28 @@ def ownership_data(out: dict[str, Any], doc: dict[str, Any]) -> OwnershipData:
         for page in pages.values():
             owner = OWNER_INDEX[page["owner"]]
             if "gpa" in page:
-                gmem.owners[int(page["gpa"], 16) // PAGE - base] = owner
+                gmem.owners[int(page["gpa"], 16) // PAGE_SIZE - base] = owner
             elif shared is not None and "va" in page:
                 va = int(page["va"], 16)
                 for gfn, n, uaddr in slots:
-                    if uaddr <= va < uaddr + n * PAGE:
-                        shared.owners[gfn + (va - uaddr) // PAGE - base] = owner
+                    if uaddr <= va < uaddr + n * PAGE_SIZE:
+                        shared.owners[gfn + (va - uaddr) // PAGE_SIZE - base] = owner
     targets, sources = [], []
     for addr, page in pages.items():
         contents = page.get("contents", "")
         if "PAGE.ADD" not in contents:
             continue
-        pfn = int(addr, 16) // PAGE
+        pfn = int(addr, 16) // PAGE_SIZE
         targets.append(pfn)
         match = _SOURCE_PFN.search(contents)
         sources.append(int(match.group(1), 16) if match else pfn)
         if strips and "gpa" in page:
-            strips[0].highlight.append(int(page["gpa"], 16) // PAGE - strips[0].base_gfn)
-    pfns = [int(a, 16) // PAGE for a in pages]
+            strips[0].highlight.append(int(page["gpa"], 16) // PAGE_SIZE - strips[0].base_gfn)
+    pfns = [int(a, 16) // PAGE_SIZE for a in pages]
     lo = min(pfns) if pfns else 0
     phys = np.full((max(pfns) - lo + 1) if pfns else 0, NONE, dtype=np.int8)
     for addr, page in pages.items():
-        phys[int(addr, 16) // PAGE - lo] = OWNER_INDEX[page["owner"]]
+        phys[int(addr, 16) // PAGE_SIZE - lo] = OWNER_INDEX[page["owner"]]
     return OwnershipData(in_place, strips, lo, phys, sorted(targets), sorted(set(sources)))
 
 
@@ -173,7 +175,7 @@ def _setup_axes(ax: Axes, n: int, base: int, title: str, animated: bool = False)
     ax.set_ylim(rows - 0.5, -0.5)
     step = max(1, rows // 4)
     ax.set_yticks(range(0, rows, step))
-    ax.set_yticklabels([f"{(base + r * width) * PAGE:#x}" for r in range(0, rows, step)], fontsize=SMALL)
+    ax.set_yticklabels([f"{(base + r * width) * PAGE_SIZE:#x}" for r in range(0, rows, step)], fontsize=SMALL)
     xstep = max(1, width // 4)
     ax.set_xticks(range(0, width, xstep))
     ax.set_xticklabels([f"+{c}" for c in range(0, width, xstep)], fontsize=SMALL)
@@ -263,6 +265,31 @@ def _legend(fig: Figure) -> None:
     # Four columns need a three-panel width; a two-panel map would clip the outer labels.
     ncol = 4 if fig.get_figwidth() >= 14 else 3
     fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=SMALL, frameon=False)
+
+
+def machine_view(vmm: Vmm) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(out, doc) for the figures from a machine driven by calls rather than a scenario: the contract's `final`
+    (pages with their derived owners) and the selected VM's memslots. `ownership_map(*machine_view(vmm))` draws it."""
+    kvm = vmm.kvm
+    slots = [] if kvm is None else sorted(kvm.memslots.values(), key=lambda slot: slot.id)
+    doc = {
+        "steps": [
+            {
+                "op": "KVM_SET_USER_MEMORY_REGION2",
+                "guest_phys_addr": slot.base_gfn * PAGE_SIZE,
+                "memory_size": slot.npages * PAGE_SIZE,
+                "userspace_addr": slot.userspace_addr,
+            }
+            for slot in slots
+        ]
+    }
+    out = {
+        "kernel": vmm.flavour.name,
+        "gmem_in_place_conversion": vmm.in_place,
+        "steps": [{"ret": 0} for _ in slots],
+        "final": describe_final(vmm),
+    }
+    return out, doc
 
 
 def ownership_map(

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from tdxsim import platform
 from tdxsim.events import Trace
-from tdxsim.physmem import Owner, PhysicalMemory
+from tdxsim.physmem import PhysicalMemory
 from tdxsim.tdx import mrtd
 from tdxsim.tdx.sept import ALLOWED_PRE_STATES, BLOCK, BLOCKED_STATES, UNBLOCK, SeptState, entry_base
 from tdxsim.tdx.status import (
@@ -67,14 +67,6 @@ _TDR_IN_RCX = frozenset({"TDH.MNG.INIT", "TDH.MNG.RD", "TDH.MR.FINALIZE", "TDH.M
 UNINIT, INIT, RUNNABLE = OpState.OP_STATE_UNINITIALIZED, OpState.OP_STATE_INITIALIZED, OpState.OP_STATE_RUNNABLE
 BUILD = (INIT,)
 LIVE = (INIT, RUNNABLE)
-
-_OWNER_OF_TYPE = {
-    PageType.PT_REG: Owner.TD_PRIVATE,
-    PageType.PT_TDR: Owner.TDX_METADATA,
-    PageType.PT_TDCX: Owner.TDX_METADATA,
-    PageType.PT_TDVPR: Owner.TDX_METADATA,
-    PageType.PT_EPT: Owner.TDX_METADATA,
-}
 
 
 def shared_hpa_check(pa: int) -> bool:
@@ -197,17 +189,18 @@ class TdxModule:
         return PageType.PT_NDA if entry is None else entry[0]
 
     def _assign(self, pfn: int, pt: PageType, td: Td, keyid: int) -> None:
-        """PAMT: PT_NDA -> `pt`, owner = the TD's TDR; the frame now belongs to the module or the TD."""
+        """PAMT: PT_NDA -> `pt`, owner = the TD's TDR, and the frame is used through `keyid` from now on."""
         if self.trace.enabled:
             self.trace.state("tdx", "pamt", pfn=pfn, old="PT_NDA", new=pt.value)
         self.pamt[pfn] = (pt, td.tdr)
-        self.mem.set_owner(pfn, _OWNER_OF_TYPE[pt], keyid)
+        self.mem.set_keyid(pfn, keyid)
 
-    def _release(self, pfn: int, owner: Owner) -> None:
-        """PAMT: back to PT_NDA; the frame returns to `owner` under KeyID 0 (its plaintext is not carried over)."""
+    def _release(self, pfn: int) -> None:
+        """PAMT: back to PT_NDA under KeyID 0 (its plaintext is not carried over). Whose page it is then is not the
+        module's to say: the kernel's page still belongs to whoever allocated it (guest_memfd, the kernel)."""
         pt, _ = self.pamt.pop(pfn)
         self.trace.state("tdx", "pamt", pfn=pfn, old=pt.value, new=PageType.PT_NDA.value)
-        self.mem.set_owner(pfn, owner, 0)
+        self.mem.set_keyid(pfn, 0)
 
     def _set_sept(self, td: Td, level: int, gpa: int, new: SeptState, leaf: str) -> None:
         key = (level, entry_base(gpa, level))
@@ -636,8 +629,8 @@ class TdxModule:
         self.trace.state("tdx", "td_epoch", tdr=tdr, old=td.td_epoch - 1, new=td.td_epoch)
         return self._ret(leaf, SUCCESS)
 
-    def tdh_mem_page_remove(self, tdr: int, gpa: int, owner: Owner) -> int:
-        """TDH.MEM.PAGE.REMOVE: leaf -> FREE, PT_REG -> PT_NDA (the page goes back to `owner`). Once RUNNABLE the
+    def tdh_mem_page_remove(self, tdr: int, gpa: int) -> int:
+        """TDH.MEM.PAGE.REMOVE: leaf -> FREE, PT_REG -> PT_NDA. Once RUNNABLE the
         entry must be blocked (else TDX_GPA_RANGE_NOT_BLOCKED|RCX) and TLB-tracked (else TDX_TLB_TRACKING_NOT_DONE|RCX);
         while INITIALIZED a MAPPED page may go directly (tdh_mem_page_remove.c, tag TDX_1.5.01;
         `op_state_is_tlb_tracking_required`)."""
@@ -663,12 +656,12 @@ class TdxModule:
         self._set_sept(td, 0, gpa, FREE, leaf)
         td.bepoch.pop(key, None)
         td.chldcnt -= 1
-        self._release(page, owner)
+        self._release(page)
         return self._ret(leaf, SUCCESS, **data)
 
-    def tdh_mem_sept_remove(self, tdr: int, gpa: int, level: int, owner: Owner) -> int:
+    def tdh_mem_sept_remove(self, tdr: int, gpa: int, level: int) -> int:
         """TDH.MEM.SEPT.REMOVE: a non-leaf entry NL_MAPPED/NL_BLOCKED -> FREE and its S-EPT page PT_EPT -> PT_NDA
-        (back to `owner`); once RUNNABLE the entry must be blocked and TLB-tracked, then the child table must be all
+        (back to PT_NDA); once RUNNABLE the entry must be blocked and TLB-tracked, then the child table must be all
         FREE; each refusal carries OPERAND_ID_RCX (tdh_mem_sept_remove.c, tag TDX_1.5.01)."""
         leaf = "TDH.MEM.SEPT.REMOVE"
         data = {"gpa": gpa, "level": level}
@@ -695,7 +688,7 @@ class TdxModule:
         self._set_sept(td, level, gpa, FREE, leaf)
         td.bepoch.pop(key, None)
         td.chldcnt -= 1
-        self._release(page, owner)
+        self._release(page)
         return self._ret(leaf, SUCCESS, **data)
 
     def tdh_phymem_page_wbinvd(self, pfn: int) -> int:
@@ -725,7 +718,7 @@ class TdxModule:
             return self._fail(leaf, "TDX_LIFECYCLE_STATE_INCORRECT")
         if pt is PageType.PT_TDR and any(owner == tdr for page, (_, owner) in self.pamt.items() if page != tdr):
             return self._fail(leaf, "TDX_TD_ASSOCIATED_PAGES_EXIST")
-        self._release(pfn, Owner.HOST)
+        self._release(pfn)
         if pt is PageType.PT_TDR:
             del self.tds[tdr]
         return self._ret(leaf, SUCCESS)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from tdxsim import platform
 from tdxsim.events import Trace
-from tdxsim.physmem import Owner, PhysicalMemory
+from tdxsim.physmem import PhysicalMemory
 from tdxsim.tdx.module import TdxModule
 from tdxsim.tdx.sept import SeptState
 from tdxsim.tdx.status import status_name
@@ -25,7 +25,7 @@ class Playground:
         self.trace = Trace()
         self.mem = PhysicalMemory(self.trace)
         self.module = TdxModule(self.mem, self.trace)
-        self.tdr = self.mem.alloc(Owner.HOST, origin="TDR page")
+        self.tdr = self.mem.alloc(origin="TDR page")
         self.pages: dict[int, int] = {}  # gpa -> the page given to PAGE.ADD/AUG
         steps = [self.module.tdh_mng_create(self.tdr, platform.HKID_RANGE[0]), self.module.tdh_mng_key_config(self.tdr)]
         steps += [self.module.tdh_mng_addcx(self.tdr, self._page("TDCS page")) for _ in range(platform.TDCS_PAGES)]
@@ -39,7 +39,7 @@ class Playground:
             raise PlaygroundError(f"building the playground TD failed: {', '.join(failed)}")
 
     def _page(self, origin: str) -> int:
-        return self.mem.alloc(Owner.HOST, origin=origin)
+        return self.mem.alloc(origin=origin)
 
     def sept_add(self, gpa: int, level: int) -> str:
         """TDH.MEM.SEPT.ADD with a fresh page."""
@@ -92,11 +92,11 @@ class Playground:
 
     def remove(self, gpa: int) -> str:
         """TDH.MEM.PAGE.REMOVE."""
-        return status_name(self.module.tdh_mem_page_remove(self.tdr, gpa, Owner.HOST))
+        return status_name(self.module.tdh_mem_page_remove(self.tdr, gpa))
 
     def sept_remove(self, gpa: int, level: int) -> str:
         """TDH.MEM.SEPT.REMOVE."""
-        return status_name(self.module.tdh_mem_sept_remove(self.tdr, gpa, level, Owner.HOST))
+        return status_name(self.module.tdh_mem_sept_remove(self.tdr, gpa, level))
 
     def reclaim(self, gpa: int) -> str:
         """TDH.PHYMEM.PAGE.RECLAIM of the page last added at `gpa` (refused while the TD lives)."""

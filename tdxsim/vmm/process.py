@@ -1,8 +1,10 @@
 """The VMM process: its file descriptors and the system calls it makes, one method per scenario op.
 
-Every method takes decoded arguments (integers, flag bits) and returns a dict with `ret` (0 or -errno) and the op's
-own results (`fd`, `addr`, `region`, `error_offset`, `data`, `signal`, `exits`, `exception`). Naming a VM, vCPU or
-guest_memfd that does not exist is -EBADF, as for an fd that is not open; once KVM has marked the VM dead, every
+Every method takes decoded arguments (integers, flag bits) by the uAPI struct's field names, with QEMU's defaults,
+and returns a `tdxsim.result.Result`: a dict with `ret` (0 or -errno) and the op's own results (`fd`, `addr`,
+`region`, `error_offset`, `data`, `signal`, `exits`, `exception`), plus the call chain, SEAMCALLs, TDCALLs and state
+changes the call caused. Naming a VM, vCPU or guest_memfd that does not exist is -EBADF, as for an fd that is not
+open; once KVM has marked the VM dead, every
 KVM ioctl is -EIO (kvm_vm_ioctl, kvm_vcpu_ioctl).
 
 One process may create several VMs (each KVM_CREATE_VM returns a new VM fd: kvm_dev_ioctl_create_vm in
@@ -14,7 +16,9 @@ are the selected VM and its guest.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec
 
 from tdxsim import platform
 from tdxsim.errno import EBADF, EINVAL, EIO
@@ -32,11 +36,33 @@ from tdxsim.kvm.tdx import (
     KvmTdxCmd,
     KvmTdxInitMemRegion,
 )
-from tdxsim.kvm.uapi import FALLOC_FLAGS, KVM_MEMORY_ATTRIBUTE_PRIVATE, KVM_X86_TDX_VM, MADVISE
+from tdxsim.kvm.uapi import (
+    FALLOC_FLAGS,
+    KVM_MEMORY_ATTRIBUTE_PRIVATE,
+    KVM_X86_TDX_VM,
+    MADVISE,
+    TDX_TD_ATTR_SEPT_VE_DISABLE,
+)
 from tdxsim.physmem import PhysicalMemory
-from tdxsim.tdx.module import TdxModule
+from tdxsim.result import Result
+from tdxsim.tdx.module import OpState, Td, TdxModule
+from tdxsim.tdx.sept import SeptState, entry_base
+from tdxsim.vmm.ownership import gmem_folios, page_owner
 
 PAGE_SIZE = platform.PAGE_SIZE
+_P = ParamSpec("_P")
+
+
+def _api(fn: Callable[Concatenate[Vmm, _P], dict[str, Any]]) -> Callable[Concatenate[Vmm, _P], Result]:
+    """Make a method return a `Result`: its values plus the events recorded while it ran (tdxsim/result.py)."""
+
+    @functools.wraps(fn)
+    def wrapper(self: Vmm, /, *args: _P.args, **kwargs: _P.kwargs) -> Result:
+        mark = len(self.trace.events)
+        values = fn(self, *args, **kwargs)
+        return Result(fn.__name__, values, self.trace.events[mark:])
+
+    return wrapper
 
 
 class Vmm:
@@ -104,6 +130,7 @@ class Vmm:
 
     # -- KVM ioctls ---------------------------------------------------------------------------------------------
 
+    @_api
     def KVM_CREATE_VM(self, type: int = KVM_X86_TDX_VM) -> dict[str, Any]:  # noqa: A002
         """KVM_CREATE_VM(KVM_X86_TDX_VM): tdx_vm_init; the VM gets a split IRQ chip and KVM_CAP_EXIT_HYPERCALL."""
         if type != KVM_X86_TDX_VM:
@@ -117,10 +144,17 @@ class Vmm:
     def _all_vms(self) -> list[Kvm]:
         return self.vms
 
+    @_api
     def KVM_TDX_INIT_VM(
-        self, attributes: int, gpaw: int = platform.DEFAULT_GPAW, hw_error: int = 0, cpuid_nent: int = 1
+        self,
+        attributes: int = TDX_TD_ATTR_SEPT_VE_DISABLE,
+        gpaw: int = platform.DEFAULT_GPAW,
+        hw_error: int = 0,
+        cpuid_nent: int = 1,
     ) -> dict[str, Any]:
-        """KVM_MEMORY_ENCRYPT_OP(KVM_TDX_INIT_VM) on the VM fd; `cpuid_nent` is kvm_tdx_init_vm.cpuid.nent."""
+        """KVM_MEMORY_ENCRYPT_OP(KVM_TDX_INIT_VM) on the VM fd; `cpuid_nent` is kvm_tdx_init_vm.cpuid.nent.
+        `attributes` defaults to SEPT_VE_DISABLE, as QEMU's tdx-guest object does (sept-ve-disable defaults on:
+        target/i386/kvm/tdx.c tdx_guest_init) and as a scenario step does (docs/scenario.md)."""
         kvm, ret = self._vm()
         if kvm is None:
             return {"ret": ret}
@@ -128,6 +162,7 @@ class Vmm:
         ret = kvm.tdx.tdx_vm_ioctl(cmd, attributes=attributes, gpaw=gpaw, nent=cpuid_nent)
         return {"ret": ret, "hw_error": cmd.hw_error}
 
+    @_api
     def KVM_CREATE_VCPU(self, id: int) -> dict[str, Any]:  # noqa: A002
         """KVM_CREATE_VCPU on the VM fd."""
         kvm, ret = self._vm()
@@ -135,6 +170,7 @@ class Vmm:
             return {"ret": ret}
         return {"ret": kvm.kvm_vm_ioctl_create_vcpu(id)}
 
+    @_api
     def KVM_TDX_INIT_VCPU(self, vcpu: int, hw_error: int = 0, data: int = 0) -> dict[str, Any]:
         """KVM_MEMORY_ENCRYPT_OP(KVM_TDX_INIT_VCPU) on a vCPU fd; `data` is RCX (QEMU: the TD HOB's GPA)."""
         v, ret = self._vcpu(vcpu)
@@ -143,6 +179,7 @@ class Vmm:
         cmd = KvmTdxCmd(KVM_TDX_INIT_VCPU, data=data, hw_error=hw_error)
         return {"ret": self.kvm.tdx.tdx_vcpu_unlocked_ioctl(v, cmd)}
 
+    @_api
     def KVM_CREATE_GUEST_MEMFD(self, size: int, flags: int = 0) -> dict[str, Any]:
         """KVM_CREATE_GUEST_MEMFD on the VM fd; `fd` is the new guest_memfd's number."""
         kvm, ret = self._vm()
@@ -151,6 +188,7 @@ class Vmm:
         ret = kvm.kvm_gmem_create(size, flags)
         return {"ret": ret} if ret < 0 else {"ret": 0, "fd": ret}
 
+    @_api
     def KVM_SET_USER_MEMORY_REGION2(
         self,
         slot: int,
@@ -171,6 +209,7 @@ class Vmm:
             )
         }
 
+    @_api
     def KVM_SET_MEMORY_ATTRIBUTES(self, address: int, size: int, attributes: int, flags: int = 0) -> dict[str, Any]:
         """KVM_SET_MEMORY_ATTRIBUTES on the VM fd (per-VM attributes, the out-of-place model)."""
         kvm, ret = self._vm()
@@ -178,6 +217,7 @@ class Vmm:
             return {"ret": ret}
         return {"ret": kvm.kvm_vm_ioctl_set_mem_attributes(address, size, attributes, flags)}
 
+    @_api
     def KVM_SET_MEMORY_ATTRIBUTES2(
         self, guest_memfd: int, offset: int, size: int, attributes: int, flags: int = 0, reserved: int = 0
     ) -> dict[str, Any]:
@@ -191,6 +231,7 @@ class Vmm:
             out["error_offset"] = error_offset
         return out
 
+    @_api
     def KVM_TDX_INIT_MEM_REGION(
         self, vcpu: int, source_addr: int, gpa: int, nr_pages: int, flags: int = 0, hw_error: int = 0
     ) -> dict[str, Any]:
@@ -208,6 +249,7 @@ class Vmm:
             "region": {"source_addr": region.source_addr, "gpa": region.gpa, "nr_pages": region.nr_pages},
         }
 
+    @_api
     def KVM_TDX_FINALIZE_VM(self, hw_error: int = 0) -> dict[str, Any]:
         """KVM_MEMORY_ENCRYPT_OP(KVM_TDX_FINALIZE_VM) on the VM fd."""
         kvm, ret = self._vm()
@@ -217,6 +259,7 @@ class Vmm:
         ret = kvm.tdx.tdx_vm_ioctl(cmd)
         return {"ret": ret, "hw_error": cmd.hw_error}
 
+    @_api
     def KVM_TDX_EXTEND_MEMORY(self, gpa: int, nr_pages: int) -> dict[str, Any]:
         """The v19 series' KVM_TDX_EXTEND_MEMORY (not in any modelled kernel flavour; the two-pass loader uses it)."""
         kvm, ret = self._vm()
@@ -226,6 +269,7 @@ class Vmm:
 
     # -- memory system calls ------------------------------------------------------------------------------------
 
+    @_api
     def mmap(
         self, length: int, addr: int | None = None, fd: int | None = None, offset: int = 0, shared: bool | None = None
     ) -> dict[str, Any]:
@@ -240,15 +284,18 @@ class Vmm:
         ret = self.mm.do_mmap(addr, length, file, offset, shared)
         return {"ret": ret} if ret < 0 else {"ret": 0, "addr": ret}
 
+    @_api
     def munmap(self, addr: int, length: int) -> dict[str, Any]:
         """munmap(2)."""
         return {"ret": self.mm.do_munmap(addr, length)}
 
+    @_api
     def write(self, addr: int, data: bytes) -> dict[str, Any]:
         """A store by the VMM; a private guest_memfd page raises SIGBUS, an unmapped address SIGSEGV."""
         result, fault_addr = self.mm.access(addr, len(data), data)
         return self._signal(result, fault_addr)
 
+    @_api
     def read(self, addr: int, length: int) -> dict[str, Any]:
         """A load by the VMM."""
         result, fault_addr = self.mm.access(addr, length)
@@ -263,6 +310,7 @@ class Vmm:
             return {"ret": 0, "signal": result, "addr": fault_addr}
         return {"ret": 0}
 
+    @_api
     def fallocate(
         self,
         guest_memfd: int,
@@ -281,22 +329,26 @@ class Vmm:
         gmem.punch_hole(offset // PAGE_SIZE, min(offset + length, gmem.size) // PAGE_SIZE)
         return {"ret": 0}
 
+    @_api
     def madvise(self, addr: int, length: int, advice: int = MADVISE["MADV_DONTNEED"]) -> dict[str, Any]:
         """madvise(2) MADV_DONTNEED: drop the pages of the range."""
         if advice != MADVISE["MADV_DONTNEED"] or addr % PAGE_SIZE:
             return {"ret": -EINVAL}
         return {"ret": self.mm.zap_anon(addr, length)}
 
+    @_api
     def pin(self, addr: int, length: int) -> dict[str, Any]:
         """A long-term GUP pin of the range (as an IOMMU mapping holds)."""
         return {"ret": self.mm.pin(addr, length)}
 
+    @_api
     def unpin(self, addr: int, length: int) -> dict[str, Any]:
         """Drop a pin taken with `pin`."""
         return {"ret": self.mm.unpin(addr, length)}
 
     # -- test hooks -----------------------------------------------------------------------------------------------
 
+    @_api
     def signal_pending(self, before_page: int = 0) -> dict[str, Any]:
         """A signal arrives before page `before_page` of the next ioctl's per-page loop."""
         if self.kvm is not None:
@@ -307,6 +359,7 @@ class Vmm:
         if self.kvm is not None:
             self.kvm.signal_from_page = None
 
+    @_api
     def memory_failure(self, guest_memfd: int, offset: int) -> dict[str, Any]:
         """memory_failure(): poison the guest_memfd page at `offset` (later use: -EHWPOISON)."""
         gmem, ret = self._gmem(guest_memfd)
@@ -315,6 +368,7 @@ class Vmm:
         gmem.poisoned.add(offset // PAGE_SIZE)
         return {"ret": 0}
 
+    @_api
     def tdx_error(self, leaf: str, status: str, count: int = 1) -> dict[str, Any]:
         """Make the next `count` calls of a SEAMCALL fail with `status`."""
         self.module.inject(leaf, status, count)
@@ -332,6 +386,7 @@ class Vmm:
             return None, -EIO
         return v, 0
 
+    @_api
     def guest_read(self, gpa: int, length: int, vcpu: int = 0, shared: bool = False) -> dict[str, Any]:
         """The guest loads [gpa, gpa+length) through its private mapping, or the shared alias."""
         v, ret = self._guest_vcpu(vcpu)
@@ -339,6 +394,7 @@ class Vmm:
             return {"ret": ret}
         return self.guest.access(v, gpa, length, None, shared)
 
+    @_api
     def guest_write(self, gpa: int, data: bytes, vcpu: int = 0, shared: bool = False) -> dict[str, Any]:
         """The guest stores `data` at `gpa`."""
         v, ret = self._guest_vcpu(vcpu)
@@ -346,6 +402,7 @@ class Vmm:
             return {"ret": ret}
         return self.guest.access(v, gpa, len(data), data, shared)
 
+    @_api
     def guest_map_gpa(
         self, gpa: int, size: int, shared: bool, vcpu: int = 0, vmm: str = "convert", vmm_ret: int = 0
     ) -> dict[str, Any]:
@@ -402,6 +459,7 @@ class Vmm:
                 call("fallocate", guest_memfd=slot.gmem.number, offset=offset, length=end - start)
         return steps
 
+    @_api
     def guest_accept(self, gpa: int, vcpu: int = 0) -> dict[str, Any]:
         """TDG.MEM.PAGE.ACCEPT of one 4 KiB page."""
         v, ret = self._guest_vcpu(vcpu)
@@ -410,6 +468,94 @@ class Vmm:
         return self.guest.accept(v, gpa)
 
     # -- reading the machine --------------------------------------------------------------------------------------
+    # Queries: read the selected VM's state as the chapters show it, without reaching into the layers. Each returns
+    # plain values (strings are the names the sources use: SeptState, PAMT page types, TD and vCPU states).
+
+    def _td(self) -> Td | None:
+        kvm = self.kvm
+        if kvm is None or kvm.tdx.tdr is None:
+            return None
+        return self.module.tds.get(kvm.tdx.tdr)
+
+    def td_state(self) -> str:
+        """KVM's kvm_tdx->state of the selected VM (TD_STATE_UNINITIALIZED before KVM_CREATE_VM)."""
+        return "TD_STATE_UNINITIALIZED" if self.kvm is None else self.kvm.tdx.state
+
+    def vcpu_state(self, vcpu: int = 0) -> str | None:
+        """vcpu_tdx->state of vCPU `vcpu` (VCPU_TD_STATE_UNINITIALIZED / _INITIALIZED), None if it does not exist."""
+        v = self.kvm.vcpus.get(vcpu) if self.kvm is not None else None
+        return None if v is None else v.tdx_state
+
+    def sept_state(self, gpa: int) -> str:
+        """The S-EPT leaf state of the private GPA's 4 KiB page (a SeptState value: FREE, PENDING, MAPPED, BLOCKED,
+        …), as the TDX module keeps it; FREE when the TD has no S-EPT yet."""
+        td = self._td()
+        if td is None:
+            return SeptState.FREE.value
+        return td.sept.get((0, gpa & ~(PAGE_SIZE - 1)), SeptState.FREE).value
+
+    def sept_walk(self, gpa: int) -> list[dict[str, Any]]:
+        """The S-EPT walk for `gpa`, root level first: each level's entry base GPA, state and the page it points to
+        (a child S-EPT page or, at level 0, the TD's page); the walk stops at the first entry not NL_MAPPED."""
+        td = self._td()
+        if td is None:
+            return []
+        out = []
+        for level in range(td.root_level, -1, -1):
+            key = (level, entry_base(gpa, level))
+            state = td.sept.get(key, SeptState.FREE)
+            pfn = td.sept_pfn.get(key)
+            out.append({"level": level, "gpa": key[1], "state": state.value, "pfn": pfn})
+            if level and state is not SeptState.NL_MAPPED:
+                break
+        return out
+
+    def private_bytes(self, gpa: int, length: int = PAGE_SIZE) -> bytes | None:
+        """What the TD's private page at `gpa` holds from `gpa` on (at most to the page's end), as the TDX module reads
+        it with the TD's key; None when no S-EPT leaf maps a page there."""
+        td = self._td()
+        base = gpa & ~(PAGE_SIZE - 1)
+        pfn = None if td is None else td.sept_pfn.get((0, base))
+        if pfn is None:
+            return None
+        return bytes(self.mem.view(pfn)[gpa - base : gpa - base + length])
+
+    def mirror_entry(self, gpa: int) -> int | None:
+        """KVM's mirror EPT leaf for the private GPA: the pfn it maps, or None when the leaf is not present."""
+        return None if self.kvm is None else self.kvm.mmu.mirror.get(gpa // PAGE_SIZE)
+
+    def frame(self, pa: int) -> dict[str, Any]:
+        """What decides a physical page's role: its owner (tdxsim.physmem.Owner), KeyID, PAMT page type and the TDR
+        of the TD that owns it in the PAMT (None for PT_NDA). `pa` is a physical address (HKID bits ignored)."""
+        pfn, _ = platform.split_keyid(pa // PAGE_SIZE)
+        frame = self.mem.frames.get(pfn)
+        if frame is None:
+            return {"pfn": pfn, "allocated": False}
+        entry = self.module.pamt.get(pfn)
+        return {
+            "pfn": pfn,
+            "allocated": True,
+            "owner": page_owner(self.module, pfn, gmem_folios(self.vms)).value,
+            "keyid": frame.keyid,
+            "pamt": self.module.page_type(pfn).value,
+            "pamt_owner": None if entry is None else entry[1],
+            "contents": frame.origin or "zeros",
+        }
+
+    def gmem_attributes(self, guest_memfd: int, offset: int) -> int | None:
+        """The selected VM's guest_memfd `guest_memfd`: the memory attributes of the page at `offset`
+        (KVM_MEMORY_ATTRIBUTE_PRIVATE or 0), None if there is no such guest_memfd."""
+        if self.kvm is None or not 0 <= guest_memfd < len(self.kvm.gmems):
+            return None
+        return self.kvm.gmems[guest_memfd].attributes.get(offset // PAGE_SIZE)
+
+    def mrtd(self) -> bytes | None:
+        """The TD's MRTD: the finalized value after KVM_TDX_FINALIZE_VM, before it the SHA-384 of what has been
+        measured so far (TDH.MR.FINALIZE only takes the digest); None before TDH.MNG.INIT."""
+        td = self._td()
+        if td is None or td.op_state is OpState.OP_STATE_UNINITIALIZED:
+            return None
+        return td.mrtd if td.mrtd is not None else td.sha.copy().digest()
 
     def describe_pages(self) -> dict[str, dict[str, Any]]:
         """Every allocated physical page: owner, KeyID, where its contents came from, and what maps it."""
@@ -433,9 +579,14 @@ class Vmm:
             for vpn, pfn in vma.ptes.items():
                 backs.setdefault(pfn, {})["va"] = hex(vpn * PAGE_SIZE)
         out = {}
+        folios = gmem_folios(self.vms)
         for pfn in sorted(self.mem.frames):
             frame = self.mem.frames[pfn]
-            page = {"owner": frame.owner.value, "keyid": frame.keyid, "contents": frame.origin or "zeros"}
+            page = {
+                "owner": page_owner(self.module, pfn, folios).value,
+                "keyid": frame.keyid,
+                "contents": frame.origin or "zeros",
+            }
             pt = self.module.page_type(pfn)
             page["pamt"] = pt.value
             page.update(backs.get(pfn, {}))

@@ -227,8 +227,8 @@ class MrtdState:
 
 
 def mrtd_explorer() -> w.VBox:
-    """Flip a byte in a measured or an unmeasured section, load in place or classically, single- or two-pass, and
-    compare the MRTD with the baseline (the image loaded as QEMU does, untouched)."""
+    """Flip a byte in a measured or an unmeasured section, load in place or classically, single-pass or two-pass
+    per section, and compare the MRTD with the baseline (the image loaded as QEMU does, untouched)."""
     images = {"small builder image": measurement.small_image()}
     ovmf = measurement.debian_ovmf()
     if ovmf is not None:
@@ -237,7 +237,7 @@ def mrtd_explorer() -> w.VBox:
     image_ctl = w.Dropdown(options=list(images), value=state.image_name, description="image")
     flip_ctl = w.Dropdown(description="flip a byte in", layout=w.Layout(width="420px"))
     load_ctl = w.ToggleButtons(options=[("classic (source buffer)", False), ("in place (source_addr 0)", True)])
-    order_ctl = w.ToggleButtons(options=[("single-pass", False), ("two-pass", True)])
+    order_ctl = w.ToggleButtons(options=[("single-pass", False), ("two-pass per section", True)])
     baselines: dict[str, str] = {}
     busy: list[bool] = []  # set while the flip options are replaced, so update runs once, afterwards
 

@@ -17,12 +17,13 @@ from typing import Any
 from tdxsim.errno import errno_name
 from tdxsim.kvm.flavours import FLAVOURS
 from tdxsim.lessons.build import Built, td_setup_steps
+from tdxsim.lessons.build import op as _op
+from tdxsim.platform import MMAP_BASE as GMEM_VA
+from tdxsim.platform import PAGE_SIZE
+from tdxsim.platform import SOURCE_BUFFER_VA as SRC_VA
 from tdxsim.scenario import ScenarioError, replay_scenario
 from tdxsim.vmm.process import Vmm
 
-PAGE = 4096
-GMEM_VA = 0x7F0000000000  # the memslot's userspace side: the guest_memfd mmap (in-place) or anonymous memory
-SRC_VA = 0x7F4000000000  # a separate source buffer
 GMEM_MMAP_VA = 0x7F8000000000  # out-of-place only: a mapping of the (private) guest_memfd, to try it as a source
 UNMAPPED_VA = 0x7FC000000000  # nothing is ever mapped here
 IMAGE_TEXT = "image page {i}, written while shared"
@@ -79,13 +80,6 @@ def explain_impossible(t: Toggles) -> str | None:
     return None
 
 
-def _op(op: str, label: str | None = None, **args: Any) -> dict[str, Any]:
-    step: dict[str, Any] = {"op": op, **args}
-    if label is not None:
-        step["label"] = label
-    return step
-
-
 def source_addr(t: Toggles) -> int:
     """The source_addr the VMM passes for this choice."""
     return {
@@ -105,7 +99,7 @@ def build_scenario(t: Toggles) -> dict[str, Any]:
     """
     if why := explain_impossible(t):
         raise ValueError(why)
-    size, n = t.td_pages * PAGE, t.image_pages
+    size, n = t.td_pages * PAGE_SIZE, t.image_pages
     private = ["KVM_MEMORY_ATTRIBUTE_PRIVATE"]
     gmem_flags = ["GUEST_MEMFD_FLAG_MMAP"] if not t.in_place and t.source == "gmem_page" else None
     steps = td_setup_steps(t.in_place, size, gmem_flags=gmem_flags)
@@ -114,7 +108,7 @@ def build_scenario(t: Toggles) -> dict[str, Any]:
             _op(
                 "write",
                 "write while shared" if i == 0 else None,
-                addr=hex(GMEM_VA + i * PAGE),
+                addr=hex(GMEM_VA + i * PAGE_SIZE),
                 data={"text": IMAGE_TEXT.format(i=i)},
             )
             for i in range(n)
@@ -127,20 +121,24 @@ def build_scenario(t: Toggles) -> dict[str, Any]:
                     "convert to private",
                     guest_memfd=0,
                     offset=0,
-                    size=n * PAGE,
+                    size=n * PAGE_SIZE,
                     attributes=private,
                 )
             )
         else:
             steps.append(
-                _op("KVM_SET_MEMORY_ATTRIBUTES", "convert to private", address=0, size=n * PAGE, attributes=private)
+                _op(
+                    "KVM_SET_MEMORY_ATTRIBUTES", "convert to private", address=0, size=n * PAGE_SIZE, attributes=private
+                )
             )
     if t.source in ("buffer", "misaligned"):
-        steps.append(_op("mmap", "source buffer", addr=hex(SRC_VA), length=n * PAGE, fd=None))
-        steps += [_op("write", addr=hex(SRC_VA + i * PAGE), data={"text": SOURCE_TEXT.format(i=i)}) for i in range(n)]
+        steps.append(_op("mmap", "source buffer", addr=hex(SRC_VA), length=n * PAGE_SIZE, fd=None))
+        steps += [
+            _op("write", addr=hex(SRC_VA + i * PAGE_SIZE), data={"text": SOURCE_TEXT.format(i=i)}) for i in range(n)
+        ]
     elif t.source == "zero_va0":
         steps += [
-            _op("mmap", "map virtual address 0", addr="0x0", length=n * PAGE, fd=None),
+            _op("mmap", "map virtual address 0", addr="0x0", length=n * PAGE_SIZE, fd=None),
             _op("write", addr="0x0", data={"text": VA0_TEXT}),
         ]
     elif t.source == "gmem_page" and not t.in_place:
@@ -177,13 +175,7 @@ class Run(Built):
 
     def td_bytes(self, gpa: int = 0, length: int = 48) -> bytes | None:
         """What the TD's private page at `gpa` holds (read by the TDX module, which has every key), or None."""
-        kvm = self.vmm.kvm
-        if kvm is None or kvm.tdx.tdr is None:
-            return None
-        pfn = self.vmm.module.leaf_pfn(kvm.tdx.tdr, gpa)
-        if pfn is None:
-            return None
-        return bytes(self.vmm.mem.view(pfn)[:length])
+        return self.vmm.private_bytes(gpa, length)
 
 
 def replay(doc: dict[str, Any]) -> tuple[Vmm, list[int]]:
