@@ -85,7 +85,42 @@ def test_compare_and_legend_render():
     assert len(fig.axes) == 3
     png_ok(to_png(fig, 50), int(fig.get_figwidth() * 50), int(fig.get_figheight() * 50))
     legend = plot.ownership_legend()
-    png_ok(to_png(legend, 50), 750, 50)
+    png_ok(to_png(legend, 50), 750, int(legend.get_figheight() * 50))
+
+
+def _slots_doc(*slots: tuple[int, int]) -> tuple[dict, dict]:
+    """A scenario document with one memslot per (gpa, size) and an output in which each was created, no pages."""
+    steps = [
+        {
+            "op": "KVM_SET_USER_MEMORY_REGION2",
+            "slot": i,
+            "guest_phys_addr": hex(gpa),
+            "memory_size": size,
+            "userspace_addr": hex(0x7F0000000000 + gpa),
+        }
+        for i, (gpa, size) in enumerate(slots)
+    ]
+    return {"steps": steps}, {
+        "steps": [{"ret": 0}] * len(steps),
+        "final": {"pages": {}},
+        "kernel": "v8",
+        "gmem_in_place_conversion": True,
+    }
+
+
+def test_gpa_view_draws_a_2mib_memslot_as_512_pages_and_marks_gpas_without_a_memslot():
+    """A 2 MiB memslot is 512 4-KiB GFNs: the grid has 512 cells (not a 4 MiB square), and GFNs between two memslots
+    (no memslot, so no page can back them: kvm_main.c __gfn_to_memslot finds none) are drawn apart from
+    "not allocated"."""
+    from tdxsim.plot.ownership import NO_SLOT, _grid
+
+    doc, out = _slots_doc((0, 2 << 20))
+    owners = plot.ownership_data(out, doc).strips[0].owners
+    assert len(owners) == 512 and _grid(owners).size == 512
+    doc, out = _slots_doc((0, 0x4000), (0x10000, 0x4000))
+    owners = list(plot.ownership_data(out, doc).strips[0].owners)
+    assert owners == [OWNER_INDEX["none"]] * 4 + [NO_SLOT] * 12 + [OWNER_INDEX["none"]] * 4
+    assert "run:no_memslot" in gids(plot.ownership_map(out, doc, phys=False))
 
 
 @pytest.mark.parametrize("pages", [16, 4096, 1 << 20])
@@ -103,7 +138,7 @@ def test_ownership_view_scales_and_matches_the_data(pages):
 def test_static_map_png_size():
     run = run_cell(Toggles())
     fig = plot.ownership_map(run.out, run.doc)
-    assert tuple(fig.get_size_inches()) == (10.0, 6.0)
+    assert tuple(fig.get_size_inches()) == (10.0, 6.0)  # the legend fits below the maps, in the same canvas
     png_ok(to_png(fig, 60), 600, 360)
 
 

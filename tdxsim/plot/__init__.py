@@ -8,7 +8,7 @@ from tdxsim.plot.mrtd import mrtd_records, mrtd_steps
 from tdxsim.plot.ownership import OwnershipView, ownership_compare, ownership_data, ownership_legend, ownership_map
 from tdxsim.plot.sept import entry_state, sept_state_machine, sept_transitions, sept_tree
 from tdxsim.plot.streams import record_streams, stream_alt_text
-from tdxsim.plot.style import to_png
+from tdxsim.plot.style import show, to_png
 from tdxsim.plot.timeline import call_timeline
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "sept_state_machine",
     "sept_transitions",
     "sept_tree",
+    "show",
     "stream_alt_text",
     "to_png",
 ]

@@ -7,6 +7,7 @@ themselves; `to_png` renders one to PNG bytes of exactly figsize × dpi pixels.
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -40,6 +41,8 @@ OWNERS: tuple[tuple[str, str, str, str], ...] = (
     ("tdx_metadata", "TDX module metadata", OKABE_ITO["purple"], "++"),
 )
 OWNER_INDEX = {key: i for i, (key, *_rest) in enumerate(OWNERS)}
+#: A GPA no memslot covers (so no page can back it): grey and cross-ruled, unlike a GFN whose page is not allocated.
+NO_MEMSLOT: tuple[str, str, str, str] = ("no_memslot", "no memslot at this GPA", "#AAAAAA", "--")
 
 #: Outcome of an ioctl, by errno name: (colour, hatch, text colour).
 ERRNO_STYLE: dict[str, tuple[str, str, str]] = {
@@ -83,6 +86,24 @@ def figure(width: float, height: float) -> Figure:
     return fig
 
 
+def fit_legend(fig: Figure, handles: list[Artist], most: int = 5) -> float:
+    """A legend at the bottom centre with as many columns (≤ most) as fit inside the canvas; returns its height in
+    inches (callers keep their axes above it)."""
+    renderer = fig.canvas.get_renderer()
+    legend = None
+    for ncol in range(min(most, len(handles)), 0, -1):
+        if legend is not None:
+            legend.remove()
+        legend = fig.legend(
+            handles=handles, loc="lower center", ncol=ncol, fontsize=SMALL, frameon=False, bbox_to_anchor=(0.5, 0.0)
+        )
+        box = legend.get_window_extent(renderer)
+        if box.width <= 0.94 * fig.bbox.width:  # a margin: text is relatively wider at low dpi (hinting)
+            break
+    assert legend is not None
+    return legend.get_window_extent(renderer).height / fig.dpi
+
+
 def to_png(fig: Figure, dpi: int = 80) -> bytes:
     """Render a Figure to PNG bytes (exactly figsize × dpi pixels; no timestamps, so the bytes are repeatable)."""
     buf = io.BytesIO()
@@ -90,6 +111,22 @@ def to_png(fig: Figure, dpi: int = 80) -> bytes:
         buf, format="png", dpi=dpi, facecolor="white", metadata={"Software": None}, pil_kwargs={"compress_level": 1}
     )
     return buf.getvalue()
+
+
+#: Stored chapter figures are shown at DISPLAY_DPI pixels per inch (a 16-inch figure: 960 px, the notebook's width)
+#: and rendered at CRISP times that (1920 px): sharp at 2x zoom, on a HiDPI laptop and on a 1080p projector. PNG, not
+#: SVG: nbval compares image/svg+xml outputs as text (it skips only image/png and image/jpeg), and an SVG's text would
+#: take the reader's fonts, so the fit checked by the tests would no longer be the fit the reader sees.
+DISPLAY_DPI = 60
+CRISP = 2
+
+
+def show(fig: Figure, display_dpi: int = DISPLAY_DPI) -> Any:
+    """A figure as an IPython Image: PNG rendered at CRISP × `display_dpi`, displayed at `display_dpi`."""
+    from IPython.display import Image  # only when a notebook asks: `import tdxsim.plot` works without IPython
+
+    png = to_png(fig, CRISP * display_dpi)
+    return Image(data=png, format="png", width=round(fig.get_figwidth() * display_dpi))
 
 
 class Blitter:
