@@ -15,7 +15,7 @@ from matplotlib.transforms import Bbox
 from PIL import Image
 
 from tdxsim import plot
-from tdxsim.plot.style import CRISP, DISPLAY_DPI, show
+from tdxsim.plot.style import CRISP, DISPLAY_DPI, SLIDE_FIGURE_PX, SLIDE_TEXT_PX, for_slide, show, text_artists
 
 
 def _chapter_figures() -> dict[str, Figure]:
@@ -160,3 +160,37 @@ def test_the_check_sees_a_cropped_label():
     fig = plot.style.figure(4.0, 1.0)
     fig.legend(handles=[Patch(label=f"a long legend entry {i}") for i in range(4)], loc="lower center", ncol=4)
     assert _outside(fig, DISPLAY_DPI)
+
+
+def _talk_figures() -> dict[str, Figure]:
+    """The figures chapter 09 puts on slides, built as it builds them."""
+    from tdxsim.kvm import locking
+    from tdxsim.plot.locks import lock_order_figure
+    from tdxsim.widgets.seed import Toggles, run_cell
+
+    in_place = run_cell(Toggles(in_place=True, source="zero"))
+    out_of_place = run_cell(Toggles(in_place=False, source="buffer"))
+    runs = [
+        ("out-of-place: a separate buffer", out_of_place.out, out_of_place.doc),
+        ("in-place: 0", in_place.out, in_place.doc),
+    ]
+    return {
+        "three actors": plot.ownership_map(in_place.out, in_place.doc),
+        "old world, new world": plot.ownership_compare(runs),
+        "why GUP moved": lock_order_figure(list(locking.ERAS.items())),
+    }
+
+
+@pytest.mark.parametrize("name", list(_talk_figures()))
+def test_talk_figures_fill_the_slide_with_text_a_room_can_read(name):
+    """On a 1280 × 720 slide the figure fills its box (one side at the box's size), its smallest text is ≥ 18 px
+    there, and every artist still fits the canvas after the text grew."""
+    fig = _talk_figures()[name]
+    image = for_slide(fig)
+    scale = image.width / fig.get_figwidth()  # display px per inch
+    height = fig.get_figheight() * scale
+    box_w, box_h = SLIDE_FIGURE_PX
+    assert image.width == pytest.approx(box_w, abs=2) or height == pytest.approx(box_h, abs=2)
+    smallest = min(t.get_fontsize() for t in text_artists(fig)) / 72 * scale
+    assert smallest >= SLIDE_TEXT_PX - 0.01, smallest
+    assert _outside(fig, scale) == []
