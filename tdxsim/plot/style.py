@@ -184,6 +184,12 @@ def _wrap_overflowing(fig: Figure, texts: list[Text]) -> None:
     renderer = fig.canvas.get_renderer()
     for t in texts:
         box = t.get_window_extent(renderer)
+        if box.x0 < 0 or box.x1 > fig.bbox.width:  # first shrink it back, as far as the smallest text's size
+            floor = min(x.get_fontsize() for x in texts)
+            over = max(-box.x0, box.x1 - fig.bbox.width)
+            factor = min(1.0, (box.width - 2 * over) / max(box.width, 1.0) * 0.97)  # as if shrunk about its centre
+            t.set_fontsize(max(floor, t.get_fontsize() * factor))
+            box = t.get_window_extent(renderer)
         if box.x0 < 0 or box.x1 > fig.bbox.width:
             longest = max(len(line) for line in t.get_text().split("\n"))
             width = max(12, longest // 2 + 2)
