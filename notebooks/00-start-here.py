@@ -57,7 +57,6 @@
 import json
 from pathlib import Path
 
-from IPython.display import Image
 
 from tdxsim import plot
 from tdxsim.scenario import run_scenario
@@ -105,10 +104,10 @@ print("TD state:", out["final"]["td_state"], "· MRTD", out["final"]["mrtd"][:24
 # the vCPU's pages, the S-EPT), and exactly one, outlined, is TD-private.
 
 # %%
-Image(plot.to_png(plot.ownership_map(out, doc, legend=False), dpi=60))
+plot.show(plot.ownership_map(out, doc, legend=False))
 
 # %%
-Image(plot.to_png(plot.ownership_legend(), dpi=60))
+plot.show(plot.ownership_legend())
 
 # %% [markdown]
 # ### 4. Flip one toggle

@@ -38,7 +38,6 @@
 # v8 in-place series), and each reader really tries the read.*
 
 # %%
-from IPython.display import Image
 
 from tdxsim import plot
 from tdxsim.lessons import readers
@@ -57,7 +56,7 @@ from tdxsim.widgets.readers import who_can_read
 # reaches the host only through the module (`TDG.VP.VMCALL`).
 
 # %%
-Image(plot.to_png(three_boxes(), dpi=60))
+plot.show(three_boxes())
 
 # %% [markdown]
 # ## One small TD, built for real
@@ -91,10 +90,10 @@ print("TD state:", out["final"]["td_state"])
 # metadata: the TD's root page (TDR), its control pages and the S-EPT pages. The host allocated every one of them.
 
 # %%
-Image(plot.to_png(plot.ownership_map(out, doc, legend=False), dpi=60))
+plot.show(plot.ownership_map(out, doc, legend=False))
 
 # %%
-Image(plot.to_png(plot.ownership_legend(), dpi=60))
+plot.show(plot.ownership_legend())
 
 # %% [markdown]
 # The records behind the map: each frame's owner, KeyID, and the GPA it backs. The GPA is what the guest uses;
@@ -119,7 +118,7 @@ for hpa, page in out["final"]["pages"].items():
 # %%
 for gpaw in (48, 52):
     print(f"GPAW {gpaw}: shared bit {gpaw - 1}, mask {readers.shared_mask(gpaw):#x}")
-Image(plot.to_png(address_bar(readers.shared_mask(48) | 0xF000, 48), dpi=60))
+plot.show(address_bar(readers.shared_mask(48) | 0xF000, 48))
 
 # %% [markdown]
 # ## Who can read the page?

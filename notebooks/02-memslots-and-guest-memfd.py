@@ -38,7 +38,6 @@
 # parameter `gmem_in_place_conversion` off or on.*
 
 # %%
-from IPython.display import Image
 
 from tdxsim import errno, plot  # errno: Linux's numbers, whatever the host runs
 from tdxsim.kvm import uapi
@@ -126,7 +125,7 @@ runs = []
 for s in (Setup(in_place=False, discard=False), Setup(in_place=True)):
     doc, out = run(s)
     runs.append((s.model, out, doc))
-Image(plot.to_png(plot.ownership_compare(runs), dpi=60))
+plot.show(plot.ownership_compare(runs))
 
 # %% [markdown]
 # Counted from `final.memory` (the TDX module's metadata — TDR, TDCS, vCPU and S-EPT pages — is left out: it is the
@@ -134,7 +133,7 @@ Image(plot.to_png(plot.ownership_compare(runs), dpi=60))
 
 # %%
 models = [Setup(False, discard=False), Setup(False, discard=True), Setup(True)]
-Image(plot.to_png(memory_bars([(s.model, run(s)[1]) for s in models], 64), dpi=60))
+plot.show(memory_bars([(s.model, run(s)[1]) for s in models], 64))
 
 # %% [markdown]
 # With QEMU's discard the out-of-place total is back to one page per GFN — but only because every conversion

@@ -34,7 +34,6 @@
 # [TDH.MEM.SEPT.ADD](../docs/glossary.md#tdh-mem-sept-add)
 
 # %%
-from IPython.display import Image
 
 from tdxsim import plot
 from tdxsim.lessons import pagetables
@@ -78,7 +77,7 @@ print("SEPT.ADD levels:", pagetables.sept_add_levels(add))
 # table) above the `MAPPED` leaf.
 
 # %%
-Image(plot.to_png(plot.sept_tree(first.events, 0, root_level=3), dpi=60))
+plot.show(plot.sept_tree(first.events, 0, root_level=3))
 
 # %% [markdown]
 # A 5-level S-EPT (GPAW 52) has one more level under its root, so the same first touch needs four:
@@ -115,7 +114,7 @@ assert pagetables.mirror_disagreements(two) == []
 # comes in by `PAGE.AUG` (to `PENDING`) and the guest's accept (to `MAPPED`).
 
 # %%
-Image(plot.to_png(plot.sept_state_machine(first.events, 0, 0), dpi=60))
+plot.show(plot.sept_state_machine(first.events, 0, 0))
 
 # %% [markdown]
 # ## Try it: walk any GPA

@@ -37,7 +37,6 @@
 # [TDH.MR.FINALIZE](../docs/glossary.md#tdh-mr-finalize)
 
 # %%
-from IPython.display import Image
 
 from tdxsim import plot
 from tdxsim.lessons import lifecycle
@@ -66,12 +65,15 @@ for row in lifecycle.rows(flow):
 #
 # ## What each layer did
 #
-# The build's calls from `KVM_TDX_INIT_VM` to the end of `KVM_TDX_INIT_VCPU`, one row per event: the VMM's ioctl in
-# bold, KVM's functions, the SEAMCALLs in the TDX module lane and the page-ownership changes in the memory lane.
+# The whole build, from `KVM_TDX_INIT_VM` to the end of `KVM_TDX_FINALIZE_VM`, as a sequence diagram: time runs
+# down; each arrow is a call from one layer into another (the VMM's ioctls into KVM, SEAMCALLs from KVM into the TDX
+# module, page-ownership changes into memory) and each dashed arrow its return or the module's status. Boxes on a
+# lifeline are that layer's own functions and state changes. A block repeated for several pages is drawn once, with
+# its count: `TDH.MNG.ADDCX ×6` adds the six TDCS pages, `TDH.MR.EXTEND ×16` measures a 4 KiB page 256 bytes at a time.
 
 # %%
-start, stop = flow.marks[flow.index("KVM_TDX_INIT_VM")], flow.marks[flow.index("KVM_TDX_INIT_VCPU") + 1]
-Image(plot.to_png(plot.call_timeline(flow.events, flow.step_marks, start, stop), dpi=60))
+start, stop = flow.marks[flow.index("KVM_TDX_INIT_VM")], flow.marks[flow.index("KVM_TDX_FINALIZE_VM") + 1]
+plot.show(plot.call_timeline(flow.events, flow.step_marks, start, stop))
 
 # %% [markdown]
 # ## Who owns the TD's pages
@@ -83,10 +85,10 @@ Image(plot.to_png(plot.call_timeline(flow.events, flow.step_marks, start, stop),
 # view: the host cannot tell the metadata from the TD's memory by address, only the TDX module's PAMT can.
 
 # %%
-Image(plot.to_png(plot.ownership_map(flow.out, flow.doc, legend=False), dpi=60))
+plot.show(plot.ownership_map(flow.out, flow.doc, legend=False))
 
 # %%
-Image(plot.to_png(plot.ownership_legend(), dpi=60))
+plot.show(plot.ownership_legend())
 
 # %%
 print({row.label: row.metadata for row in lifecycle.rows(flow)}["KVM_TDX_FINALIZE_VM"])

@@ -36,7 +36,6 @@
 # [RTMR](../docs/glossary.md#rtmr)
 
 # %%
-from IPython.display import Image
 
 from tdxsim import plot
 from tdxsim.lessons import measurement
@@ -53,7 +52,7 @@ from tdxsim.widgets.lessons import mrtd_explorer
 # %%
 content = bytes(range(256)) * 16
 two = measurement.pages_by_hand([(0x1000, content), (0x2000, None)])
-Image(plot.to_png(plot.mrtd_records(two.events, two.chunk, two.out["final"]["mrtd"]), dpi=60))
+plot.show(plot.mrtd_records(two.events, two.chunk, two.out["final"]["mrtd"]))
 
 # %% [markdown]
 # `PAGE.ADD` hashes the GPA and nothing else. So a page added without `MEASURE` contributes its address, and any

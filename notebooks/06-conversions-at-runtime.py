@@ -38,7 +38,6 @@
 # [TDG.MEM.PAGE.ACCEPT](../docs/glossary.md#tdg-mem-page-accept)
 
 # %%
-from IPython.display import Image
 
 from tdxsim import plot
 from tdxsim.lessons import backing, conversions
@@ -73,13 +72,14 @@ print("afterwards:", s.reads)
 # The attribute change zaps the private mapping: through the mirror EPT's hook, KVM blocks the S-EPT entry, bumps
 # the TLB epoch (`TDH.MEM.TRACK`, and a kick of every vCPU), removes the page (the leaf is `FREE` again) and
 # writes back its cache lines under the old key (`TDH.PHYMEM.PAGE.WBINVD`). The page leaves the TD and its
-# plaintext does not come along: both the host and the guest (through the shared alias) read zeros. The call
-# timeline of the MapGPA step:
+# plaintext does not come along: both the host and the guest (through the shared alias) read zeros. The MapGPA step
+# as a sequence diagram, from the guest's `TDG.VP.VMCALL<MapGPA>` through KVM's exit to the VMM and the VMM's
+# `KVM_SET_MEMORY_ATTRIBUTES2` back to the guest's `TDVMCALL_STATUS_SUCCESS` (dashed arrows are returns):
 
 # %%
 i = to_shared.index("MapGPA")
 timeline = plot.call_timeline(to_shared.events, to_shared.step_marks, to_shared.marks[i], to_shared.marks[i + 1])
-Image(plot.to_png(timeline, dpi=60))
+plot.show(timeline)
 
 # %% [markdown]
 # The entry's life: `PAGE.AUG` (`FREE → PENDING`), the guest's `ACCEPT` (`→ MAPPED`), `RANGE.BLOCK`
@@ -91,7 +91,7 @@ Image(plot.to_png(timeline, dpi=60))
 # `op_state_is_tlb_tracking_required()` test. This TD is finalized, so KVM goes BLOCK → TRACK → REMOVE:
 
 # %%
-Image(plot.to_png(plot.sept_state_machine(to_shared.events, 0x1000, 0), dpi=60))
+plot.show(plot.sept_state_machine(to_shared.events, 0x1000, 0))
 
 # %% [markdown]
 # ## Contents are not preserved — and the history of "content modes"
@@ -139,7 +139,7 @@ Image(plot.to_png(plot.ownership_compare(before_discard), dpi=60))
 oop = conversions.convert(in_place=False, to_shared=True, pages=1)
 print("out-of-place, the VMM:", conversions.summary(oop).vmm_ops)
 runs = [("in-place", to_shared.out, to_shared.doc), ("out-of-place", oop.out, oop.doc)]
-Image(plot.to_png(plot.ownership_compare(runs), dpi=60))
+plot.show(plot.ownership_compare(runs))
 
 # %% [markdown]
 # ## Try it: convert a range

@@ -37,7 +37,6 @@
 # value in an `assert` is quoted from the patch, the mails or the kernel source.*
 
 # %%
-from IPython.display import Image
 
 from tdxsim import errno, plot  # errno: Linux's numbers, whatever the host runs
 from tdxsim.widgets import control_panel, seed_matrix, step_player
@@ -69,7 +68,7 @@ from tdxsim.widgets.seed import Toggles, run_cell, run_matrix, td_gets
 
 # %%
 cells = run_matrix()
-Image(plot.to_png(plot.outcome_matrix(cells), dpi=60))
+plot.show(plot.outcome_matrix(cells))
 
 # %% [markdown]
 # **Reading the columns in time.** `pre-2a62345b3052` is kvm-x86 before January 2026. Commit `2a62345b3052`
@@ -131,14 +130,14 @@ control_panel()
 out_of_place = run_cell(Toggles(in_place=False, source="buffer"))
 in_place = run_cell(Toggles(in_place=True, source="zero"))
 runs = [("out-of-place, separate buffer", out_of_place.out, out_of_place.doc), ("in-place, 0", in_place.out, in_place.doc)]
-Image(plot.to_png(plot.ownership_compare(runs), dpi=60))
+plot.show(plot.ownership_compare(runs))
 
 # %% [markdown]
 # In the out-of-place map the TD pages were copied from the separate buffer (dashed outlines in the physical
 # view below); in-place, each TD page was its own source.
 
 # %%
-Image(plot.to_png(plot.ownership_map(out_of_place.out, out_of_place.doc), dpi=60))
+plot.show(plot.ownership_map(out_of_place.out, out_of_place.doc))
 
 # %% [markdown]
 # ## What happened, call by call
@@ -155,14 +154,14 @@ step_player(one_page)
 # The S-EPT walk for GPA 0 after that call: which levels the first touch had to create.
 
 # %%
-Image(plot.to_png(plot.sept_tree(one_page.events, 0), dpi=60))
+plot.show(plot.sept_tree(one_page.events, 0))
 
 # %% [markdown]
 # And the measurement: `PAGE.ADD` extends MRTD with the GPA only; `MEASURE` adds 16 `TDH.MR.EXTEND` records with
 # the page's bytes. The replay from the event record must end at the MRTD the TDX module reported.
 
 # %%
-Image(plot.to_png(plot.mrtd_records(one_page.events, one_page.chunk, one_page.out["final"]["mrtd"]), dpi=60))
+plot.show(plot.mrtd_records(one_page.events, one_page.chunk, one_page.out["final"]["mrtd"]))
 
 # %%
 steps = plot.mrtd_steps(one_page.events, one_page.chunk)

@@ -37,12 +37,11 @@
 # next: [09 — the talk](09-the-talk.ipynb).*
 
 # %%
-from IPython.display import Image
 
 from tdxsim.kvm import locking
 from tdxsim.kvm.flavours import FLAVOURS
 from tdxsim.plot.locks import interleaving_figure, lock_order_figure
-from tdxsim.plot.style import to_png
+from tdxsim.plot.style import show
 from tdxsim.widgets.locks import lock_stepper
 from tdxsim.widgets.seed import Toggles, run_cell
 
@@ -92,7 +91,7 @@ print(locking.FAULT_UPSTREAM.title, "→", locking.FAULT_UPSTREAM.order())
 # boxes (hatched).
 
 # %%
-Image(to_png(lock_order_figure(list(locking.ERAS.items())), dpi=60))
+show(lock_order_figure(list(locking.ERAS.items())))
 
 # %% [markdown]
 # The checker is lockdep's idea in twenty lines: collect every held → acquired pair of both paths and look for a
@@ -135,7 +134,7 @@ lock_stepper()
 
 # %%
 deadly = locking.run_schedule([*before, locking.MMAP_WRITER], locking.DEADLY_SCHEDULE)
-Image(to_png(interleaving_figure(deadly, "before 2a62345b3052: the deadly interleaving"), dpi=60))
+show(interleaving_figure(deadly, "before 2a62345b3052: the deadly interleaving"))
 
 # %% [markdown]
 # ## Was it a real bug in any released kernel?

@@ -30,15 +30,12 @@
 # start of the suite: [00 — start here](00-start-here.ipynb).*
 
 # %% slideshow={"slide_type": "skip"}
-from IPython.display import Image
-
 from tdxsim import errno, plot  # errno: Linux's numbers, whatever the host runs
 from tdxsim.kvm import locking
 from tdxsim.plot.locks import lock_order_figure
-from tdxsim.widgets import control_panel, seed_matrix, step_player
-from tdxsim.widgets.seed import Toggles, run_cell, run_matrix
-
-DPI = 64  # figures are 14-16 inches wide: about 1000 pixels, legible from the back row
+from tdxsim.plot.style import for_slide  # the figure fills the 1280 × 720 slide; its smallest text is 18 px there
+from tdxsim.widgets.seed import Toggles, run_cell, run_matrix, td_gets
+from tdxsim.widgets.talk import kernel_switch, seamcall_stepper, source_switch
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The hook: should KVM use this byte?
@@ -62,77 +59,85 @@ DPI = 64  # figures are 14-16 inches wide: about 1000 pixels, legible from the b
 # "is irrelevant".
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## Three actors, one page
-#
-# The host allocates the TD's memory but cannot use it; the TDX module owns the private page tables; the TD sees
-# its pages only. Below: a TD with a 4-page image, every host page by owner (colour **and** hatch).
+# ## Three actors, one page: host allocates, TDX module owns, TD uses
 
 # %% slideshow={"slide_type": "-"}
 in_place = run_cell(Toggles(in_place=True, source="zero"))
-Image(plot.to_png(plot.ownership_map(in_place.out, in_place.doc), dpi=DPI))
+for_slide(plot.ownership_map(in_place.out, in_place.doc))
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# The host allocates the TD's memory but cannot use it; the TDX module owns the private page tables (purple); the TD
+# sees its pages only (vermillion). A TD with a 4-page image, every host page by owner (colour **and** hatch).
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## Old world, new world
-#
-# **Out-of-place** (per-VM attributes, being deprecated): shared pages in ordinary memory, private pages in
-# guest_memfd — two copies. **In-place conversion** (the v8 series): one page, only the attribute flips, and a
-# host touch of a private page is a SIGBUS.
+# ## Old world: two pages per GFN. New world: one page, its attribute flips
 
 # %% slideshow={"slide_type": "-"}
 out_of_place = run_cell(Toggles(in_place=False, source="buffer"))
 runs = [("out-of-place: a separate buffer", out_of_place.out, out_of_place.doc), ("in-place: 0", in_place.out, in_place.doc)]
-Image(plot.to_png(plot.ownership_compare(runs), dpi=DPI))
+for_slide(plot.ownership_compare(runs))
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Out-of-place** (per-VM attributes, being deprecated): shared pages in ordinary memory, private pages in
+# guest_memfd — two copies. **In-place conversion** (the v8 series): one page, only the attribute flips, and a
+# host touch of a private page is a SIGBUS.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## Building a TD, one SEAMCALL at a time — live
-#
-# **Try it:** press *next* (or *play*): `KVM_TDX_INIT_MEM_REGION` walks down to `tdx_gmem_post_populate`, three
-# `TDH.MEM.SEPT.ADD` build the empty S-EPT levels, then `TDH.MEM.PAGE.ADD` adds the page with the target as its
-# own source.
+# ## One page into a TD, SEAMCALL by SEAMCALL — live
 
 # %% slideshow={"slide_type": "-"}
 one_page = run_cell(Toggles(in_place=True, source="zero", image_pages=1))
-step_player(one_page)
+seamcall_stepper(one_page)
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Try it:** drag the slider: `KVM_TDX_INIT_MEM_REGION` walks down to `tdx_gmem_post_populate`, three
+# `TDH.MEM.SEPT.ADD` build the empty S-EPT levels, then `TDH.MEM.PAGE.ADD` adds the page with the target as its
+# own source, and sixteen `TDH.MR.EXTEND` measure it 256 bytes at a time.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ## What the measurement covers
 #
-# `TDH.MEM.PAGE.ADD` extends MRTD with the **GPA only**; the bytes count only through `TDH.MR.EXTEND` (the
-# `MEASURE` flag). So the source of a page is invisible to attestation — only where it went and what it held.
+# - `TDH.MEM.PAGE.ADD` extends MRTD with the **GPA only**
+# - the bytes count only through `TDH.MR.EXTEND` (the `MEASURE` flag)
+# - so the **source** of a page is invisible to attestation: only where it went and what it held
 
-# %% slideshow={"slide_type": "-"}
-Image(plot.to_png(plot.mrtd_records(one_page.events, one_page.chunk, one_page.out["final"]["mrtd"]), dpi=DPI))
+# %% [markdown] slideshow={"slide_type": "notes"}
+# The record by record picture is chapter 05's and 07's figure (`plot.mrtd_records`): too dense for a room.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## The plumbing: why GUP moved (commit 2a62345b3052)
-#
+# ## Why GUP moved (2a62345b3052): an AB-BA deadlock
+
+# %% slideshow={"slide_type": "-"}
+for_slide(lock_order_figure(list(locking.ERAS.items())))
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Populate used to GUP the source *inside* guest_memfd's invalidate lock; an in-place fault takes them the other
 # way round. Michael Roth's commit takes the GUP out first
 # ([20260108214622.1084057-7-michael.roth@amd.com](https://lore.kernel.org/all/20260108214622.1084057-7-michael.roth@amd.com/)).
 # Side effect: a NULL source skips the GUP — and 0 stopped being an address.
 
-# %% slideshow={"slide_type": "-"}
-Image(plot.to_png(lock_order_figure(list(locking.ERAS.items())), dpi=DPI))
-
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## The whole thread as one table — live
-#
-# **Try it:** pick "off · 0, VA 0 mapped ('Y')" and step through the kernels: the old kernel copies the `'Y'`,
-# v8 refuses with `-EOPNOTSUPP`, v13 (as landed) with `-EINVAL` before touching guest_memfd. Same ioctl, same
-# arguments.
+# ## Same ioctl, same arguments, five kernels — live
 
 # %% slideshow={"slide_type": "-"}
 cells = run_matrix()
-seed_matrix(cells)
+yan = next(row for row in cells if row[0].row.label == "off · 0, VA 0 mapped ('Y')")
+kernel_switch(yan)
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Try it:** in-place conversion off, `source_addr` 0 with a `'Y'` mapped at virtual address 0; press each kernel:
+# the old kernel copies the `'Y'`, v8 refuses with `-EOPNOTSUPP`, v13 (as landed) with `-EINVAL` before touching
+# guest_memfd. The whole table (every row, every kernel) is chapter 07's.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## Flip the switches yourself — live
-#
-# **Try it:** in-place conversion off, `source_addr` 0 → `-EOPNOTSUPP`; turn it on → the page is added from
-# itself. Then pick a separate buffer: an ordinary copy, either way.
+# ## Flip one switch — live
 
 # %% slideshow={"slide_type": "-"}
-control_panel()
+source_switch("v8")
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Try it:** in-place conversion off, `source_addr` 0 → `-EOPNOTSUPP`; turn it on → the page is added from
+# itself. Then a separate buffer: an ordinary copy. Every switch of the seed thread is in chapter 07's control panel.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## What landed: v13

@@ -38,7 +38,6 @@
 
 # %%
 from IPython import display as ipd
-from IPython.display import Image
 
 from tdxsim import plot
 from tdxsim.lessons import doctor
@@ -94,7 +93,7 @@ reference = diagnosis.results[0].measurement.records
 two_pass = next(r for r in diagnosis.results if r.variant.name == "two-pass").measurement.records
 alt = plot.stream_alt_text(sections, reference, two_pass, "two-pass")
 ipd.display(
-    Image(plot.to_png(plot.record_streams(sections, reference, two_pass, "two-pass"), dpi=60)),
+    plot.show(plot.record_streams(sections, reference, two_pass, "two-pass")),
     metadata={"image/png": {"alt": alt}},
 )
 print(alt)

@@ -18,7 +18,11 @@ LAYERS = ("vmm", "guest", "kvm", "tdx", "mem")
 
 @dataclass(slots=True)
 class Event:
-    """One entry of the record: `kind` is call, seamcall, tdcall, exit, signal or state."""
+    """One entry of the record: `kind` is call, seamcall, tdcall, exit, signal, state or ioctl.
+
+    `ioctl` is a system call the VMM makes while handling an exit (QEMU's kvm_convert_memory); the steps a scenario
+    lists are not in the record, they are its marks.
+    """
 
     kind: str
     layer: str

@@ -85,7 +85,42 @@ def test_compare_and_legend_render():
     assert len(fig.axes) == 3
     png_ok(to_png(fig, 50), int(fig.get_figwidth() * 50), int(fig.get_figheight() * 50))
     legend = plot.ownership_legend()
-    png_ok(to_png(legend, 50), 750, 50)
+    png_ok(to_png(legend, 50), 750, int(legend.get_figheight() * 50))
+
+
+def _slots_doc(*slots: tuple[int, int]) -> tuple[dict, dict]:
+    """A scenario document with one memslot per (gpa, size) and an output in which each was created, no pages."""
+    steps = [
+        {
+            "op": "KVM_SET_USER_MEMORY_REGION2",
+            "slot": i,
+            "guest_phys_addr": hex(gpa),
+            "memory_size": size,
+            "userspace_addr": hex(0x7F0000000000 + gpa),
+        }
+        for i, (gpa, size) in enumerate(slots)
+    ]
+    return {"steps": steps}, {
+        "steps": [{"ret": 0}] * len(steps),
+        "final": {"pages": {}},
+        "kernel": "v8",
+        "gmem_in_place_conversion": True,
+    }
+
+
+def test_gpa_view_draws_a_2mib_memslot_as_512_pages_and_marks_gpas_without_a_memslot():
+    """A 2 MiB memslot is 512 4-KiB GFNs: the grid has 512 cells (not a 4 MiB square), and GFNs between two memslots
+    (no memslot, so no page can back them: kvm_main.c __gfn_to_memslot finds none) are drawn apart from
+    "not allocated"."""
+    from tdxsim.plot.ownership import NO_SLOT, _grid
+
+    doc, out = _slots_doc((0, 2 << 20))
+    owners = plot.ownership_data(out, doc).strips[0].owners
+    assert len(owners) == 512 and _grid(owners).size == 512
+    doc, out = _slots_doc((0, 0x4000), (0x10000, 0x4000))
+    owners = list(plot.ownership_data(out, doc).strips[0].owners)
+    assert owners == [OWNER_INDEX["none"]] * 4 + [NO_SLOT] * 12 + [OWNER_INDEX["none"]] * 4
+    assert "run:no_memslot" in gids(plot.ownership_map(out, doc, phys=False))
 
 
 @pytest.mark.parametrize("pages", [16, 4096, 1 << 20])
@@ -103,7 +138,7 @@ def test_ownership_view_scales_and_matches_the_data(pages):
 def test_static_map_png_size():
     run = run_cell(Toggles())
     fig = plot.ownership_map(run.out, run.doc)
-    assert tuple(fig.get_size_inches()) == (10.0, 6.0)
+    assert tuple(fig.get_size_inches()) == (10.0, 6.0)  # the legend fits below the maps, in the same canvas
     png_ok(to_png(fig, 60), 600, 360)
 
 
@@ -151,36 +186,80 @@ def test_sept_tree_levels():
 # -- timeline ----------------------------------------------------------------------------------------------------
 
 
+def _row_texts(fig, state: str = "") -> list[str]:
+    """The text of every row of a timeline (wrapped lines joined), only failures if state == "fail"."""
+    return [
+        t.get_text().replace("\n", " ")
+        for t in fig.axes[0].texts
+        if t.get_gid() and t.get_gid().startswith("row:") and t.get_gid().endswith(state)
+    ]
+
+
 def test_timeline_marks_the_failing_calls():
-    """-EOPNOTSUPP travels up from tdx_gmem_post_populate to the VMM's ioctl row."""
+    """-EOPNOTSUPP travels up from tdx_gmem_post_populate to the VMM's ioctl, whose return arrow carries it."""
     run = run_cell(Toggles(in_place=False, source="zero", image_pages=1))
     i = [s.get("label") for s in run.out["steps"]].index("add")
     fig = plot.call_timeline(run.events, run.step_marks, run.marks[i], run.marks[i + 1])
-    texts = [t.get_text() for t in fig.findobj() if hasattr(t, "get_text") and t.get_gid() and "fail" in t.get_gid()]
-    assert "tdx_gmem_post_populate() → -EOPNOTSUPP" in texts
-    assert "KVM_TDX_INIT_MEM_REGION → -EOPNOTSUPP" in [t.get_text() for t in fig.texts + fig.axes[0].texts]
+    assert any("tdx_gmem_post_populate() → -EOPNOTSUPP" in t for t in _row_texts(fig, "fail"))
+    assert "arrow:kvm:vmm:return:-EOPNOTSUPP" in gids(fig)
+    assert "arrow:vmm:kvm:call:KVM_TDX_INIT_MEM_REGION" in gids(fig)
 
 
 def test_timeline_shows_module_status_of_a_failed_seamcall():
-    """A TDH.MEM.PAGE.ADD that fails with TDX_OPERAND_INVALID bugs the VM (tdx_mem_page_add's TDX_BUG_ON_2): status
-    shown."""
+    """A TDH.MEM.PAGE.ADD that fails with TDX_OPERAND_INVALID bugs the VM (tdx_mem_page_add's TDX_BUG_ON_2): the
+    status comes back from the TDX module to KVM as a failed return arrow."""
     doc = build_scenario(Toggles(image_pages=1))
     at = [s.get("label") for s in doc["steps"]].index("add")
     doc["steps"].insert(at, {"op": "tdx_error", "leaf": "TDH.MEM.PAGE.ADD", "status": "TDX_OPERAND_INVALID"})
     assert run_scenario(doc)["steps"][at + 1]["ret"] == -errno.EIO
     vmm, marks = replay(doc)
     fig = plot.call_timeline(vmm.trace.events, None, marks[at + 1], marks[at + 2])
-    fails = [t.get_text() for t in fig.axes[0].texts if t.get_gid() and t.get_gid().endswith(":fail")]
-    assert any("TDH.MEM.PAGE.ADD" in t and "TDX_OPERAND_INVALID" in t for t in fails)
+    assert "TDX_OPERAND_INVALID" in _row_texts(fig, "fail")
+    assert "arrow:tdx:kvm:return:TDX_OPERAND_INVALID" in gids(fig)
+    assert "arrow:kvm:tdx:call:TDH.MEM.PAGE.ADD 0x0" in gids(fig)
+
+
+def test_timeline_build_reaches_finalize_with_folded_repeats():
+    """Chapter 04's range, KVM_TDX_INIT_VM to KVM_TDX_FINALIZE_VM, is drawn to its end, with the repeated SEAMCALLs
+    folded: one TDH.MNG.ADDCX per TDCS page (kvm tdx.c __tdx_td_init loops over kvm_tdx->td.tdcs_nr_pages =
+    tdcs_base_size / PAGE_SIZE, MIN_NUM_TDCS_PAGES = 6 in intel/tdx-module TDX_1.5.01 tdh_sys_info.c), and a 4 KiB page
+    measured in 256-byte TDH.MR.EXTEND chunks (tdx-module tdh_mr_extend.c: 256 bytes per call, so 16 per page)."""
+    from tdxsim.lessons import lifecycle
+
+    flow = lifecycle.run_variant("as QEMU does it")
+    start, stop = flow.marks[flow.index("KVM_TDX_INIT_VM")], flow.marks[flow.index("KVM_TDX_FINALIZE_VM") + 1]
+    fig = plot.call_timeline(flow.events, flow.step_marks, start, stop)
+    g = gids(fig)
+    assert "arrow:kvm:tdx:call:TDH.MNG.ADDCX ×6" in g
+    assert "arrow:kvm:tdx:call:TDH.MR.EXTEND 0x0 ×16" in g
+    assert "arrow:kvm:tdx:call:TDH.MR.FINALIZE" in g
+    assert "arrow:vmm:kvm:call:KVM_TDX_FINALIZE_VM" in g
+    assert not any("…" in t for t in _row_texts(fig))
+
+
+def test_timeline_mapgpa_starts_in_the_guest_and_shows_the_vmm_ioctl():
+    """A MapGPA is the guest's TDG.VP.VMCALL (a TD exit to KVM), KVM exits to userspace with KVM_EXIT_HYPERCALL
+    (kvm tdx.c tdx_map_gpa), and the VMM converts with KVM_SET_MEMORY_ATTRIBUTES2 (QEMU kvm_convert_memory) before
+    the guest gets TDVMCALL_STATUS_SUCCESS."""
+    from tdxsim.lessons import conversions
+
+    built = conversions.convert(in_place=True, to_shared=True, pages=1)
+    i = built.index("MapGPA")
+    fig = plot.call_timeline(built.events, built.step_marks, built.marks[i], built.marks[i + 1])
+    arrows = [a for a in sorted(gids(fig)) if a.startswith("arrow:")]
+    assert "arrow:guest:kvm:call:TDG.VP.VMCALL<MapGPA>" in arrows
+    assert any(a.startswith("arrow:kvm:vmm:call:KVM_EXIT_HYPERCALL") for a in arrows)
+    assert any(a.startswith("arrow:vmm:kvm:call:KVM_SET_MEMORY_ATTRIBUTES2") for a in arrows)
+    assert any(a.startswith("arrow:kvm:guest:return:TDG.VP.VMCALL<MapGPA>") for a in arrows)
 
 
 def test_timeline_highlight_and_size():
     run = run_cell(Toggles(image_pages=1))
     fig = plot.call_timeline(run.events, run.step_marks, 0, 20, highlight=5)
     assert "highlight:event:5" in gids(fig)
-    png_ok(to_png(fig, 40), 600, int(fig.get_figheight() * 40))
+    png_ok(to_png(fig, 40), int(fig.get_figwidth() * 40), int(fig.get_figheight() * 40))
     long = plot.call_timeline(run.events, run.step_marks)
-    assert "showing 60 of" in long._suptitle.get_text()
+    assert f"all {len(run.events)} events" in " ".join(t.get_text() for t in long.texts)
 
 
 # -- outcome matrix ----------------------------------------------------------------------------------------------

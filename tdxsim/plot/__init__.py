@@ -15,7 +15,7 @@ from tdxsim.plot.ownership import (
 )
 from tdxsim.plot.sept import entry_state, sept_state_machine, sept_transitions, sept_tree
 from tdxsim.plot.streams import record_streams, stream_alt_text
-from tdxsim.plot.style import to_png
+from tdxsim.plot.style import show, to_png
 from tdxsim.plot.timeline import call_timeline
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "sept_state_machine",
     "sept_transitions",
     "sept_tree",
+    "show",
     "stream_alt_text",
     "to_png",
 ]

@@ -120,7 +120,7 @@ def _panel(ax: Axes, title: str, paths: Sequence[Path]) -> str:
             )
             drawn.add((a, b))
     if cycle and len(cycle) == 2:
-        verdict = f"AB-BA cycle: {cycle[0].held} ⇄ {cycle[1].held}"
+        verdict = f"AB-BA cycle:\n{cycle[0].held} ⇄ {cycle[1].held}"
     elif cycle:
         verdict = "cycle: " + " → ".join([*[e.held for e in cycle], cycle[0].held])
     else:
@@ -128,9 +128,10 @@ def _panel(ax: Axes, title: str, paths: Sequence[Path]) -> str:
     ax.set_title(title, fontsize=TITLE)
     ax.text(
         0.0,
-        -1.35,
+        -1.1,
         verdict,
         ha="center",
+        va="top",
         fontsize=FONT,
         color=FAIL if cycle else OKABE_ITO["green"],
         fontweight="bold",

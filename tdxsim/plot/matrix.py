@@ -53,6 +53,7 @@ def outcome_matrix(cells: list[list[MatrixCell]], selected: tuple[int, int] | No
     ax.set_ylim(nrows, 0)
     ax.set_axis_off()
     seen: dict[str, tuple[str, str, str]] = {}
+    column_inches = fig.get_figwidth() * (0.99 - label_w) / max(ncols, 1)
     for r, row in enumerate(cells):
         fig.text(
             label_w - 0.005,
@@ -92,7 +93,7 @@ def outcome_matrix(cells: list[list[MatrixCell]], selected: tuple[int, int] | No
                 c + 0.05,
                 r + 0.72,
                 note,
-                fontsize=10,
+                fontsize=min(10.0, 10.0 * 0.9 * column_inches / (len(note) * 0.6 * 10 / 72)),  # stays in its cell
                 va="center",
                 ha="left",
                 color="#000000",

@@ -21,14 +21,27 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.text import Text
 
 from tdxsim.platform import PAGE_SIZE
-from tdxsim.plot.style import FONT, HIGHLIGHT, OWNER_INDEX, OWNERS, SMALL, TITLE, Blitter, figure
+from tdxsim.plot.style import (
+    FONT,
+    HIGHLIGHT,
+    NO_MEMSLOT,
+    OWNER_INDEX,
+    OWNERS,
+    SMALL,
+    TITLE,
+    Blitter,
+    figure,
+    fit_legend,
+)
 from tdxsim.scenario import describe_final
 from tdxsim.vmm.process import Vmm
 
 NONE = OWNER_INDEX["none"]
-PAD = -1  # cells past the end of the range (drawn white, never hatched)
+PAD = -1  # cells past the end of the physical range (drawn white, never hatched)
+NO_SLOT = len(OWNERS)  # GPA view: a GFN no memslot covers, and the cells past the last slot
+STYLES = (*OWNERS, NO_MEMSLOT)
 MAX_HATCHED_RUNS = 1500
-_CMAP = ListedColormap([colour for _k, _l, colour, _h in OWNERS])
+_CMAP = ListedColormap([colour for _k, _l, colour, _h in STYLES])
 _SOURCE_PFN = re.compile(r"PAGE\.ADD copy of pfn (0x[0-9a-f]+)")
 
 
@@ -76,13 +89,16 @@ def ownership_data(out: dict[str, Any], doc: dict[str, Any]) -> OwnershipData:
         gmem = Strip(
             "guest_memfd (private side)" if not in_place else "guest_memfd (shared and private)",
             base,
-            np.full(npages, NONE, dtype=np.int8),
+            np.full(npages, NO_SLOT, dtype=np.int8),
         )
         strips.append(gmem)
         shared = None
         if not in_place:
-            shared = Strip("userspace_addr (shared side)", base, np.full(npages, NONE, dtype=np.int8))
+            shared = Strip("userspace_addr (shared side)", base, np.full(npages, NO_SLOT, dtype=np.int8))
             strips.append(shared)
+        for strip in strips:
+            for gfn, n, _uaddr in slots:
+                strip.owners[gfn - base : gfn - base + n] = NONE
         for page in pages.values():
             owner = OWNER_INDEX[page["owner"]]
             if "gpa" in page:
@@ -112,22 +128,23 @@ def ownership_data(out: dict[str, Any], doc: dict[str, Any]) -> OwnershipData:
 
 
 def _capacity(n: int) -> int:
-    """Cells a map of n pages is drawn with: the next power of 4 (at least 16), so the grid is square and the
-    layout stays the same while a toggle changes n a little."""
+    """Cells a map of n pages is drawn with: the next power of 2 (at least 16), so a 2 MiB memslot is drawn as
+    512 cells, not a 4 MiB grid, and the layout stays the same while a toggle changes n a little."""
     cap = 16
     while cap < n:
-        cap *= 4
+        cap *= 2
     return cap
 
 
 def _width(n: int) -> int:
-    """Pages per image row: √capacity (16 pages: 4 per row; 4096: 64; 1M: 1024)."""
-    return round(np.sqrt(_capacity(n)))
+    """Pages per image row: a power of 2, √capacity rounded up (16 pages: 4 per row; 512: 32 × 16 rows; 1M: 1024)."""
+    cap = _capacity(n)
+    return 1 << -(-(cap.bit_length() - 1) // 2)
 
 
-def _grid(owners: np.ndarray) -> np.ndarray:
+def _grid(owners: np.ndarray, pad: int = PAD) -> np.ndarray:
     cap = _capacity(len(owners))
-    grid = np.full(cap, PAD, dtype=np.int8)
+    grid = np.full(cap, pad, dtype=np.int8)
     grid[: len(owners)] = owners
     return grid.reshape(-1, _width(len(owners)))
 
@@ -166,7 +183,7 @@ def _setup_axes(ax: Axes, n: int, base: int, title: str, animated: bool = False)
         np.ma.masked_all((rows, width)),
         cmap=_CMAP,
         vmin=-0.5,
-        vmax=len(OWNERS) - 0.5,
+        vmax=len(STYLES) - 0.5,
         interpolation="nearest",
         aspect="equal",
         animated=animated,
@@ -199,7 +216,7 @@ def _fill(
     animated: bool = False,
 ) -> list[Artist]:
     """Put the owners into the image and add the hatched runs and the highlighted pages; returns the new patches."""
-    grid = _grid(owners)
+    grid = _grid(owners, NO_SLOT if unit == "gpa" else PAD)
     width = grid.shape[1]
     image.set_data(np.ma.masked_equal(grid, PAD))
     patches: list[Artist] = []
@@ -213,10 +230,10 @@ def _fill(
                 n,
                 1,
                 fill=False,
-                hatch=OWNERS[owner][3],
+                hatch=STYLES[owner][3],
                 edgecolor="#00000099",
                 linewidth=0.6 if width <= 64 else 0.0,
-                gid=f"run:{OWNERS[owner][0]}",
+                gid=f"run:{STYLES[owner][0]}",
                 animated=animated,
             )
         )
@@ -256,15 +273,14 @@ def _title(out: dict[str, Any], data: OwnershipData) -> str:
     return f"Who owns each page ({model}, kernel {out['kernel']})"
 
 
-def _legend(fig: Figure) -> None:
+def _legend(fig: Figure) -> float:
+    """The owners' legend at the bottom of the figure; returns its height in inches."""
     handles = [
-        Patch(facecolor=colour, hatch=hatch, edgecolor="#444444", label=label) for _k, label, colour, hatch in OWNERS
+        Patch(facecolor=colour, hatch=hatch, edgecolor="#444444", label=label) for _k, label, colour, hatch in STYLES
     ]
     handles.append(Patch(facecolor="white", edgecolor=HIGHLIGHT, linewidth=3, label="PAGE.ADD target"))
     handles.append(Patch(facecolor="white", edgecolor=HIGHLIGHT, linewidth=3, linestyle="--", label="PAGE.ADD source"))
-    # Four columns need a three-panel width; a two-panel map would clip the outer labels.
-    ncol = 4 if fig.get_figwidth() >= 14 else 3
-    fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=SMALL, frameon=False)
+    return fit_legend(fig, handles)
 
 
 def machine_view(vmm: Vmm) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -308,9 +324,8 @@ def ownership_map(
         _fill(ax, image, owners, base, unit, solid, dashed)
         ax.set_ylabel("guest physical address" if unit == "gpa" else "host physical address", fontsize=SMALL)
     fig.suptitle(title or _title(out, data), fontsize=TITLE)
-    if legend:
-        _legend(fig)
-    fig.subplots_adjust(left=0.12, right=0.98, top=0.86, bottom=0.27 if legend else 0.08, wspace=0.55)
+    below = _legend(fig) + 0.2 if legend else 0.0
+    fig.subplots_adjust(left=0.12, right=0.98, top=0.86, bottom=(below + 0.4) / fig.get_figheight(), wspace=0.55)
     return fig
 
 
@@ -358,7 +373,7 @@ class OwnershipView:
 def ownership_legend() -> Figure:
     """Draw the ownership maps' legend alone (colours, hatches, the PAGE.ADD target and source outlines)."""
     fig = figure(15.0, 1.0)
-    _legend(fig)
+    fig.set_figheight(_legend(fig) + 0.1)
     return fig
 
 
@@ -374,6 +389,6 @@ def ownership_compare(runs: list[tuple[str, dict[str, Any], dict[str, Any]]]) ->
         _fill(ax, _setup_axes(ax, len(owners), base, name), owners, base, unit, solid, dashed)
     axes[0].set_ylabel("guest physical address", fontsize=SMALL)
     fig.suptitle("One GFN, two pages (out-of-place) or one page whose attribute flips (in-place)", fontsize=TITLE)
-    _legend(fig)
-    fig.subplots_adjust(left=0.1, right=0.98, top=0.80, bottom=0.28, wspace=0.55)
+    below = _legend(fig) + 0.2
+    fig.subplots_adjust(left=0.1, right=0.98, top=0.80, bottom=(below + 0.4) / fig.get_figheight(), wspace=0.55)
     return fig

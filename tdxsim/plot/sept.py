@@ -25,6 +25,11 @@ POSITIONS: dict[str, tuple[float, float]] = {
     "MAPPED": (4.6, -2.4),
     "BLOCKED": (9.4, -2.4),
 }
+#: TDH.MEM.PAGE.REMOVE of a MAPPED or PENDING (unblocked) leaf: the module asks for BLOCKED and TLB-tracked only
+#: when sept_state_is_tlb_tracking_required(entry) && op_state_is_tlb_tracking_required(op_state), i.e. once the TD
+#: is RUNNABLE (intel/tdx-module tdh_mem_page_remove.c, tag TDX_1.5.01); before TDH.MR.FINALIZE it may go directly.
+UNBLOCKED_REMOVE = ("MAPPED", "PENDING")
+UNBLOCKED_EDGES = {(pre, "FREE") for pre in UNBLOCKED_REMOVE}
 LABEL_NUDGE = {("NL_BLOCKED", "FREE"): (0.7, -0.7)}
 LEVEL_NAMES = {0: "4 KiB leaf", 1: "2 MiB", 2: "1 GiB", 3: "512 GiB", 4: "256 TiB"}
 
@@ -134,7 +139,7 @@ def sept_state_machine(events: list[Event], gpa: int = 0, level: int = 0, upto: 
                 shrinkA=2,
                 shrinkB=2,
                 linewidth=4.0 if is_last else 1.4,
-                linestyle=":" if tdcall else "-",
+                linestyle=":" if tdcall else ((0, (6, 3)) if (pre, post) in UNBLOCKED_EDGES else "-"),
                 color=OKABE_ITO["vermillion"] if is_last else "#555555",
                 gid=f"edge:{pre}->{post}" + (":last" if is_last else ""),
                 zorder=3 if is_last else 1,
@@ -149,6 +154,11 @@ def sept_state_machine(events: list[Event], gpa: int = 0, level: int = 0, upto: 
             my += 0.35 if rad * dx < 0 else -0.35
         mx, my = mx + LABEL_NUDGE.get((pre, post), (0, 0))[0], my + LABEL_NUDGE.get((pre, post), (0, 0))[1]
         label = " / ".join(_short(leaf) for leaf in leaves)
+        unblocked = "TDH.MEM.PAGE.REMOVE" in leaves and post == "FREE" and pre in UNBLOCKED_REMOVE
+        if unblocked:  # legal only while OP_STATE needs no TLB tracking: before TDH.MR.FINALIZE
+            label = "PAGE.REMOVE unblocked:\nonly before MR.FINALIZE"
+        elif "TDH.MEM.PAGE.REMOVE" in leaves and post == "FREE":
+            label = "PAGE.REMOVE\n(after MEM.TRACK)"
         ax.text(
             mx,
             my,
@@ -163,12 +173,15 @@ def sept_state_machine(events: list[Event], gpa: int = 0, level: int = 0, upto: 
         )
     where = f"GPA {entry_base(gpa, level):#x}, level {level} ({LEVEL_NAMES.get(level, '')})"
     fig.suptitle(f"S-EPT entry state machine — {where}: now {current}", fontsize=TITLE)
-    ax.text(
-        -7.1,
-        -4.2,
-        "solid: SEAMCALL (host → TDX module)    dotted: TDCALL (guest → TDX module)",
+    fig.text(
+        0.98,
+        0.02,
+        "solid: SEAMCALL (host → TDX module)\ndotted: TDCALL (guest → TDX module)\n"
+        "dashed: only while the TD is not yet RUNNABLE\n(before TDH.MR.FINALIZE)",
         fontsize=SMALL,
         color="#444444",
+        ha="right",
+        va="bottom",
     )
     lines = [f"{t.old} → {t.new}   by {t.leaf}" for t in history[-4:]] or ["no transition yet: the entry is FREE"]
     if len(history) > 4:

@@ -431,7 +431,11 @@ class Vmm:
         steps: list[dict[str, Any]] = []
 
         def call(op: str, **args: Any) -> None:
+            mark = len(self.trace.events)
+            self.trace.emit("ioctl", "vmm", op, **args)  # the nested call, so sequence diagrams show who made it
             result = getattr(self, op)(**args)
+            if self.trace.enabled:
+                self.trace.events[mark].data["ret"] = result["ret"]
             steps.append({"op": op, **{k: v for k, v in args.items()}, "ret": result["ret"]})
 
         attributes = KVM_MEMORY_ATTRIBUTE_PRIVATE if to_private else 0
