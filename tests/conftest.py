@@ -7,7 +7,7 @@ The contract's `seamcalls` output (docs/scenario.md "Each step") lists each SEAM
 every `TdxModule.tdh_*` call is wrapped: it must add exactly one seamcall event (a successful TDH.MR.EXTEND may
 extend the previous one instead) named as the leaf is (`tdh_mem_page_add` is TDH.MEM.PAGE.ADD, the TDH_*_LEAF
 names of intel/tdx-module include/tdx_api_defs.h), carrying the status and code the call returned and the `gpa`
-and `level` it was given.
+and `level` it was given; and the record, folded, matches the module's state after the call.
 
 2. The record replays to the machine's state (tests/trace_replay.py): under the KVM-level tests, every scenario
 replayed through tdxsim.scenario is checked after its last step.
@@ -19,7 +19,7 @@ import functools
 import inspect
 
 import pytest
-from trace_replay import check_record_matches_state
+from trace_replay import check_module_record, check_record_matches_state
 
 from tdxsim import scenario
 from tdxsim.tdx.module import TdxModule
@@ -56,6 +56,7 @@ def _recorded(method):
             assert data.get("gpa") == bound["gpa"], (leaf, data)
         if "level" in bound:
             assert data.get("level") == bound["level"], (leaf, data)
+        check_module_record(self)  # and its state changes are in the record (tests/trace_replay.py)
         return ret
 
     return call

@@ -127,3 +127,32 @@ def test_map_gpa_exits_are_recorded_per_chunk() -> None:
     r = replay_scenario({"format": 1, "kernel": "v8", "steps": [*setup(model), finalize(), map_gpa(0, 4 << 20, True)]})
     exits = [(ev.layer, ev.name) for ev in r.vmm.trace.events if ev.kind == "exit"]
     assert exits == [("kvm", "KVM_EXIT_HYPERCALL")] * 2
+
+
+# -- memslot deletion and mmap's address choice -------------------------------------------------------------------
+
+
+def test_deleting_a_memslot_zaps_its_mappings_and_unbinds_the_guest_memfd() -> None:
+    """KVM_SET_USER_MEMORY_REGION2 with memory_size 0 is KVM_MR_DELETE: kvm_arch_flush_shadow_memslot zaps the slot's
+    GFNs (the guest's shared mapping of GPA 0 goes) and kvm_gmem_unbind frees the guest_memfd range, so a new memslot
+    may bind it again (kvm_gmem_bind would say -EEXIST while bound)."""
+    model = "in-place"
+    slot = {"slot": 0, "flags": ["KVM_MEM_GUEST_MEMFD"], "guest_phys_addr": 0, "userspace_addr": hex(GMEM_VA)}
+    slot |= {"guest_memfd": 0, "guest_memfd_offset": 0}
+    steps = setup(model) + [finalize(), write(GMEM_VA, b"abc"), g_read(0, 3, shared=True)]
+    steps += [_op("KVM_SET_USER_MEMORY_REGION2", "delete", **slot, memory_size=0)]
+    steps += [_op("KVM_SET_USER_MEMORY_REGION2", "again", **{**slot, "slot": 1}, memory_size=PAGE)]
+    out = run(steps)
+    assert_ok(step(out, "delete"))
+    assert_ok(step(out, "again"))
+    assert not any("shared_gpa" in p for p in out["final"]["pages"].values())
+
+
+def test_mmap_without_an_address_takes_the_lowest_free_range() -> None:
+    """docs/scenario.md: `mmap` without `addr` picks the lowest free page-aligned range at or above 0x7f0000000000."""
+    vmm = Vmm()
+    assert vmm.mmap(2 * PAGE)["addr"] == 0x7F0000000000
+    assert vmm.mmap(PAGE)["addr"] == 0x7F0000002000
+    assert vmm.munmap(0x7F0000000000, PAGE)["ret"] == 0
+    assert vmm.mmap(PAGE)["addr"] == 0x7F0000000000  # the hole left by munmap
+    assert vmm.mmap(2 * PAGE)["addr"] == 0x7F0000003000  # too big for any hole below

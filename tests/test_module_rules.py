@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from mrtd_replay import record
 from scenario_helpers import mrtd
 
@@ -16,6 +17,7 @@ from tdxsim.tdx.playground import Playground
 from tdxsim.tdx.sept import SeptState
 
 GPA = 0x1000
+PAGE_SIZE = 4096
 DATA = bytes(range(256)) * 16
 PAGE_METADATA_INCORRECT_RCX = 0xC000030000000000 | 1
 
@@ -127,3 +129,103 @@ def test_playground_state_reads_every_level() -> None:
     pg.map_path(GPA)
     assert [pg.state(GPA, level) for level in (3, 2, 1, 0)] == [SeptState.NL_MAPPED] * 3 + [SeptState.FREE]
     assert pg.state(0x200000, 1) is SeptState.FREE  # the next 2 MiB has no table yet
+
+
+# -- more rules the first mutation run showed untested -------------------------------------------------------------
+
+
+def test_tdx_error_fails_exactly_count_calls() -> None:
+    """scenario.md `tdx_error`: the next `count` calls of the leaf fail with the status, then it works again."""
+    pg = Playground()
+    pg.map_path(GPA)
+    pg.finalize()
+    pg.module.inject("TDH.MEM.PAGE.AUG", "TDX_OPERAND_BUSY", 2)
+    assert [pg.aug(GPA) for _ in range(3)] == ["TDX_OPERAND_BUSY", "TDX_OPERAND_BUSY", "TDX_SUCCESS"]
+
+
+def test_success_count_counts_successes_only() -> None:
+    """`tdxsim mrtd --json` reports how many calls of each leaf succeeded (TdxModule.success_count)."""
+    pg = added()
+    assert pg.page_add(GPA, DATA) == "TDX_EPT_ENTRY_STATE_INCORRECT"  # the leaf is MAPPED already
+    assert pg.module.success_count("TDH.MEM.PAGE.ADD") == 1
+
+
+def test_keyids_of_the_pages_the_module_takes() -> None:
+    """tdx-module.md §2.2: the TDR is encrypted with the module's global private KeyID (16 here); S-EPT pages and
+    TD private pages (PAGE.ADD and PAGE.AUG targets) with the TD's HKID."""
+    pg = added()
+    hkid = pg.module.tds[pg.tdr].hkid
+    assert pg.mem.frames[pg.tdr].keyid == 16
+    sept_pages = [pfn for pfn, (pt, _) in pg.module.pamt.items() if pt.value == "PT_EPT"]
+    assert sept_pages and {pg.mem.frames[p].keyid for p in sept_pages} == {hkid}
+    assert pg.mem.frames[pg.pages[GPA]].keyid == hkid
+    pg.finalize()
+    assert pg.aug(GPA + PAGE_SIZE) == "TDX_SUCCESS"
+    assert pg.mem.frames[pg.pages[GPA + PAGE_SIZE]].keyid == hkid
+
+
+def test_page_add_records_where_the_contents_came_from() -> None:
+    """docs/scenario.md final.pages `contents`: "in-place PAGE.ADD (source = target)" or "PAGE.ADD copy of pfn 0x…"
+    (the ownership figure finds the source page from the latter)."""
+    pg = added()
+    page = pg.pages[GPA]
+    assert pg.mem.frames[page].origin.startswith("PAGE.ADD copy of pfn 0x")
+    source = int(pg.mem.frames[page].origin.rsplit(" ", 1)[1], 16)
+    assert source != page and bytes(pg.mem.view(source)[:16]) == DATA[:16]
+    target = pg.mem.alloc(Owner.HOST)
+    pg.mem.write(target, 0, b"in place")
+    assert pg.module.tdh_mem_page_add(pg.tdr, GPA + PAGE_SIZE, target, target) == 0
+    assert pg.mem.frames[target].origin == "in-place PAGE.ADD (source = target)"
+
+
+def test_walks_use_every_level_of_the_gpa() -> None:
+    """x86 EPT geometry: the entry at level L covers 4 KiB << 9L; a GPA with index 1 at every level walks four
+    different entries (tdx-module.md §1.1)."""
+    far = (1 << 39) | (1 << 30) | (1 << 21) | (1 << 12)
+    pg = Playground()
+    assert pg.map_path(far) == ["TDX_SUCCESS"] * 3
+    assert pg.page_add(far, b"far") == "TDX_SUCCESS"
+    assert pg.mr_extend(far) == "TDX_SUCCESS"
+    assert pg.state(far) is SeptState.MAPPED and pg.state(0, 1) is SeptState.FREE
+
+
+def test_a_blocked_table_stops_mr_extend_whatever_else_changes() -> None:
+    """An NL_BLOCKED entry above a leaf makes the walk fail (TDH.MR.EXTEND: TDX_EPT_ENTRY_NOT_PRESENT), also after
+    an unrelated S-EPT change elsewhere."""
+    pg = added()
+    assert pg.block(0, 1) == "TDX_SUCCESS"  # the level-1 entry above GPA 0x1000
+    assert pg.sept_add(0x200000, 1) == "TDX_SUCCESS"  # another table, elsewhere
+    assert pg.mr_extend(GPA) == "TDX_EPT_ENTRY_NOT_PRESENT"
+
+
+def test_a_removed_leaf_maps_no_page() -> None:
+    pg = added()
+    assert pg.remove(GPA) == "TDX_SUCCESS"  # INITIALIZED: no BLOCK needed (tdx-module.md §1.4)
+    assert pg.module.leaf_pfn(pg.tdr, GPA) is None
+
+
+@pytest.mark.parametrize(("gpa", "level"), [(0x1800, 0), (0x1000, 1), (0, 5)])
+def test_block_and_sept_add_check_the_gpa_and_level(gpa: int, level: int) -> None:
+    """verify_page_info_input (tdh_mem_range_block.c, tdh_mem_sept_add.c): the GPA aligned to its level's entry and
+    the level within the walk -> else TDX_OPERAND_INVALID|RCX; tdh_mem_page_aug.c likewise for a 4 KiB GPA."""
+    pg = added()
+    assert pg.block(gpa, level) == "TDX_OPERAND_INVALID"
+    if level:
+        assert pg.sept_add(gpa, level) == "TDX_OPERAND_INVALID"
+    else:
+        pg.finalize()
+        assert pg.aug(gpa) == "TDX_OPERAND_INVALID"
+
+
+def test_addcx_takes_only_pt_nda_pages() -> None:
+    """TDH.MNG.ADDCX: the new TDCS page must be PT_NDA (tdx-module.md §2.1) -> else TDX_PAGE_METADATA_INCORRECT|RCX."""
+    from tdxsim.events import Trace
+    from tdxsim.physmem import PhysicalMemory
+    from tdxsim.tdx.module import TdxModule
+
+    mem = PhysicalMemory(Trace())
+    module = TdxModule(mem, mem.trace)
+    tdr, page = mem.alloc(Owner.HOST), mem.alloc(Owner.HOST)
+    assert module.tdh_mng_create(tdr, 17) == 0 and module.tdh_mng_key_config(tdr) == 0
+    assert module.tdh_mng_addcx(tdr, page) == 0
+    assert module.tdh_mng_addcx(tdr, page) == PAGE_METADATA_INCORRECT_RCX

@@ -28,6 +28,45 @@ def _chain(fold: dict, key: Any, ev: Any, default: Any = None) -> None:
         fold[key] = ev.data["new"]
 
 
+def check_module_record(module: Any) -> None:
+    """The TDX module's part alone (frame owners, PAMT, lifecycle, OP_STATE, TD epoch, and the S-EPT of a single TD),
+    for tests that drive the module without KVM."""
+    owners: dict = {}
+    pamt: dict = {}
+    sept: dict = {}
+    lifecycle: dict = {}
+    op_state: dict = {}
+    epoch: dict = {}
+    sept_events: list = []
+    for ev in module.trace.events:
+        if ev.kind != "state":
+            continue
+        d, what = ev.data, (ev.layer, ev.name)
+        if what == ("mem", "owner"):
+            _chain(owners, d["pfn"], ev)
+        elif what == ("tdx", "pamt"):
+            _chain(pamt, d["pfn"], ev, "PT_NDA")
+        elif what == ("tdx", "sept"):
+            sept_events.append(ev)  # S-EPT events do not name their TD: folded below only if there was one TD
+        elif what == ("tdx", "lifecycle"):
+            _chain(lifecycle, d["tdr"], ev)
+        elif what == ("tdx", "op_state"):
+            _chain(op_state, d["tdr"], ev, "OP_STATE_UNINITIALIZED")
+        elif what == ("tdx", "td_epoch"):
+            _chain(epoch, d["tdr"], ev, 1)
+    assert owners == {pfn: f.owner.value for pfn, f in module.mem.frames.items()}, "frame owners"
+    assert pamt == {pfn: pt.value for pfn, (pt, _) in module.pamt.items()}, "PAMT"
+    for tdr, td in module.tds.items():
+        assert lifecycle.get(tdr) == td.lifecycle.value, "TD lifecycle"
+        assert op_state.get(tdr, "OP_STATE_UNINITIALIZED") == td.op_state.value, "OP_STATE"
+        assert epoch.get(tdr, 1) == td.td_epoch, "TD epoch"
+    if len(lifecycle) == 1 and len(module.tds) == 1:
+        for ev in sept_events:
+            _chain(sept, (ev.data["level"], ev.data["gpa"]), ev, "FREE")
+        (td,) = module.tds.values()
+        assert sept == {key: state.value for key, state in td.sept.items()}, "S-EPT"
+
+
 def check_record_matches_state(vmm: Vmm) -> None:
     """Fold the run's state events and compare with the machine (see the module docstring)."""
     if not vmm.trace.enabled or len(vmm.vms) > 1:

@@ -721,6 +721,7 @@ class TdxModule:
         self._release(pfn)
         if pt is PageType.PT_TDR:
             del self.tds[tdr]
+            self.trace.state("tdx", "lifecycle", tdr=tdr, old=td.lifecycle.value, new=None)  # the TD is gone
         return self._ret(leaf, SUCCESS)
 
     # -- teardown: releasing the HKID --------------------------------------------------------------------------
