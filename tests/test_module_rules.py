@@ -172,7 +172,7 @@ def test_page_add_records_where_the_contents_came_from() -> None:
     assert pg.mem.frames[page].origin.startswith("PAGE.ADD copy of pfn 0x")
     source = int(pg.mem.frames[page].origin.rsplit(" ", 1)[1], 16)
     assert source != page and bytes(pg.mem.view(source)[:16]) == DATA[:16]
-    target = pg.mem.alloc(Owner.HOST)
+    target = pg.mem.alloc()
     pg.mem.write(target, 0, b"in place")
     assert pg.module.tdh_mem_page_add(pg.tdr, GPA + PAGE_SIZE, target, target) == 0
     assert pg.mem.frames[target].origin == "in-place PAGE.ADD (source = target)"
@@ -225,7 +225,7 @@ def test_addcx_takes_only_pt_nda_pages() -> None:
 
     mem = PhysicalMemory(Trace())
     module = TdxModule(mem, mem.trace)
-    tdr, page = mem.alloc(Owner.HOST), mem.alloc(Owner.HOST)
+    tdr, page = mem.alloc(), mem.alloc()
     assert module.tdh_mng_create(tdr, 17) == 0 and module.tdh_mng_key_config(tdr) == 0
     assert module.tdh_mng_addcx(tdr, page) == 0
     assert module.tdh_mng_addcx(tdr, page) == PAGE_METADATA_INCORRECT_RCX

@@ -29,9 +29,9 @@ def _chain(fold: dict, key: Any, ev: Any, default: Any = None) -> None:
 
 
 def check_module_record(module: Any) -> None:
-    """The TDX module's part alone (frame owners, PAMT, lifecycle, OP_STATE, TD epoch, and the S-EPT of a single TD),
+    """The TDX module's part alone (frame KeyIDs, PAMT, lifecycle, OP_STATE, TD epoch, and the S-EPT of a single TD),
     for tests that drive the module without KVM."""
-    owners: dict = {}
+    keyids: dict = {}
     pamt: dict = {}
     sept: dict = {}
     lifecycle: dict = {}
@@ -42,8 +42,8 @@ def check_module_record(module: Any) -> None:
         if ev.kind != "state":
             continue
         d, what = ev.data, (ev.layer, ev.name)
-        if what == ("mem", "owner"):
-            _chain(owners, d["pfn"], ev)
+        if what == ("mem", "keyid"):
+            _chain(keyids, d["pfn"], ev, 0)
         elif what == ("tdx", "pamt"):
             _chain(pamt, d["pfn"], ev, "PT_NDA")
         elif what == ("tdx", "sept"):
@@ -54,7 +54,7 @@ def check_module_record(module: Any) -> None:
             _chain(op_state, d["tdr"], ev, "OP_STATE_UNINITIALIZED")
         elif what == ("tdx", "td_epoch"):
             _chain(epoch, d["tdr"], ev, 1)
-    assert owners == {pfn: f.owner.value for pfn, f in module.mem.frames.items()}, "frame owners"
+    assert keyids == {pfn: f.keyid for pfn, f in module.mem.frames.items() if f.keyid}, "frame KeyIDs"
     assert pamt == {pfn: pt.value for pfn, (pt, _) in module.pamt.items()}, "PAMT"
     for tdr, td in module.tds.items():
         assert lifecycle.get(tdr) == td.lifecycle.value, "TD lifecycle"
