@@ -80,7 +80,7 @@ print("SEPT.ADD levels:", pagetables.sept_add_levels(add))
 # table) above the `MAPPED` leaf.
 
 # %%
-Image(plot.to_png(plot.sept_tree(first.events, 0, root_level=3), dpi=60))
+Image(plot.to_png(plot.sept_tree(first.events, 0, root_level=3), dpi=60), metadata={"alt": "The Secure-EPT walk for GPA 0 after the first add: three NL_MAPPED non-leaf entries, each created by TDH.MEM.SEPT.ADD, above a MAPPED leaf created by TDH.MEM.PAGE.ADD; states shown by colour and hatch."})
 
 # %% [markdown]
 # A 5-level S-EPT (GPAW 52) has one more level under its root, so the same first touch needs four:
@@ -117,7 +117,7 @@ assert pagetables.mirror_disagreements(two) == []
 # comes in by `PAGE.AUG` (to `PENDING`) and the guest's accept (to `MAPPED`).
 
 # %%
-Image(plot.to_png(plot.sept_state_machine(first.events, 0, 0), dpi=60))
+Image(plot.to_png(plot.sept_state_machine(first.events, 0, 0), dpi=60), metadata={"alt": "State machine of one Secure-EPT entry: FREE, MAPPED, PENDING, BLOCKED and their SEAMCALL edges, with the guest's ACCEPT dotted; the edges GPA 0's entry took (FREE to MAPPED by PAGE.ADD) are highlighted."})
 
 # %% [markdown]
 # ## Try it: walk any GPA

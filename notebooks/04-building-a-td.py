@@ -73,7 +73,7 @@ for row in lifecycle.rows(flow):
 
 # %%
 start, stop = flow.marks[flow.index("KVM_TDX_INIT_VM")], flow.marks[flow.index("KVM_TDX_INIT_VCPU") + 1]
-Image(plot.to_png(plot.call_timeline(flow.events, flow.step_marks, start, stop), dpi=60))
+Image(plot.to_png(plot.call_timeline(flow.events, flow.step_marks, start, stop), dpi=60), metadata={"alt": "Call timeline of a TD build from KVM_TDX_INIT_VM to KVM_TDX_INIT_VCPU: one row per event, in lanes for the VMM's ioctls, KVM's functions, the TDX module's SEAMCALLs and the page-ownership changes."})
 
 # %% [markdown]
 # ## Who owns the TD's pages
@@ -85,10 +85,10 @@ Image(plot.to_png(plot.call_timeline(flow.events, flow.step_marks, start, stop),
 # view: the host cannot tell the metadata from the TD's memory by address, only the TDX module's PAMT can.
 
 # %%
-Image(plot.to_png(plot.ownership_map(flow.out, flow.doc, legend=False), dpi=60))
+Image(plot.to_png(plot.ownership_map(flow.out, flow.doc, legend=False), dpi=60), metadata={"alt": "Ownership map after a full TD build: by guest physical address, the TD's private image pages and the page the guest accepted; by host physical address, those pages among the TDX module's metadata frames (TDR, TDCS, TDVPR, TDCX, S-EPT tables)."})
 
 # %%
-Image(plot.to_png(plot.ownership_legend(), dpi=60))
+Image(plot.to_png(plot.ownership_legend(), dpi=60), metadata={"alt": "Legend of the ownership maps: not allocated (white), host memory (orange, hatched //), guest_memfd shared (sky blue, dotted), guest_memfd private but not in the TD (green, hatched), TD-private in the S-EPT (vermillion, crossed), TDX module metadata (purple, plus signs); a solid outline marks a PAGE.ADD target, a dashed one its source."})
 
 # %%
 print({row.label: row.metadata for row in lifecycle.rows(flow)}["KVM_TDX_FINALIZE_VM"])

@@ -72,14 +72,14 @@ print("afterwards:", s.reads)
 # %%
 i = to_shared.index("MapGPA")
 timeline = plot.call_timeline(to_shared.events, to_shared.step_marks, to_shared.marks[i], to_shared.marks[i + 1])
-Image(plot.to_png(timeline, dpi=60))
+Image(plot.to_png(timeline, dpi=60), metadata={"alt": "Call timeline of the guest's MapGPA to shared: KVM's exit handling, then TDH.MEM.RANGE.BLOCK, TDH.MEM.TRACK, TDH.MEM.PAGE.REMOVE and TDH.PHYMEM.PAGE.WBINVD in the TDX module lane, and the page leaving the TD in the memory lane."})
 
 # %% [markdown]
 # The entry's life: `PAGE.AUG` (`FREE → PENDING`), the guest's `ACCEPT` (`→ MAPPED`), `RANGE.BLOCK`
 # (`→ BLOCKED`), `PAGE.REMOVE` (`→ FREE`):
 
 # %%
-Image(plot.to_png(plot.sept_state_machine(to_shared.events, 0x1000, 0), dpi=60))
+Image(plot.to_png(plot.sept_state_machine(to_shared.events, 0x1000, 0), dpi=60), metadata={"alt": "State machine of GPA 0x1000's Secure-EPT entry: PAGE.AUG from FREE to PENDING, the guest's ACCEPT to MAPPED, RANGE.BLOCK to BLOCKED and PAGE.REMOVE back to FREE, highlighted."})
 
 # %% [markdown]
 # ## Contents are not preserved — and the history of "content modes"
@@ -117,7 +117,7 @@ print("accept:", [c["leaf"] for c in to_private.step("guest accepts 0x1000")["se
 oop = conversions.convert(in_place=False, to_shared=True, pages=1)
 print("out-of-place, the VMM:", conversions.summary(oop).vmm_ops)
 runs = [("in-place", to_shared.out, to_shared.doc), ("out-of-place", oop.out, oop.doc)]
-Image(plot.to_png(plot.ownership_compare(runs), dpi=60))
+Image(plot.to_png(plot.ownership_compare(runs), dpi=60), metadata={"alt": "Two ownership maps after the same private-to-shared conversion of one page: in-place, one page now shared; out-of-place, the shared anonymous page plus the old guest_memfd page still allocated until the VMM discards it."})
 
 # %% [markdown]
 # ## Try it: convert a range

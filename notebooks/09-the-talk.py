@@ -69,7 +69,7 @@ DPI = 64  # figures are 14-16 inches wide: about 1000 pixels, legible from the b
 
 # %% slideshow={"slide_type": "-"}
 in_place = run_cell(Toggles(in_place=True, source="zero"))
-Image(plot.to_png(plot.ownership_map(in_place.out, in_place.doc), dpi=DPI))
+Image(plot.to_png(plot.ownership_map(in_place.out, in_place.doc), dpi=DPI), metadata={"alt": "Ownership map of a TD with a 4-page image added in place: by guest physical address the TD-private pages, by host physical address those pages among the TDX module's metadata; owners by colour and hatch."})
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Old world, new world
@@ -81,7 +81,7 @@ Image(plot.to_png(plot.ownership_map(in_place.out, in_place.doc), dpi=DPI))
 # %% slideshow={"slide_type": "-"}
 out_of_place = run_cell(Toggles(in_place=False, source="buffer"))
 runs = [("out-of-place: a separate buffer", out_of_place.out, out_of_place.doc), ("in-place: 0", in_place.out, in_place.doc)]
-Image(plot.to_png(plot.ownership_compare(runs), dpi=DPI))
+Image(plot.to_png(plot.ownership_compare(runs), dpi=DPI), metadata={"alt": "Two ownership maps: out-of-place with a separate buffer, two copies of the image; in-place with source_addr 0, one page per GFN whose attribute flips."})
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Building a TD, one SEAMCALL at a time — live
@@ -101,7 +101,7 @@ step_player(one_page)
 # `MEASURE` flag). So the source of a page is invisible to attestation — only where it went and what it held.
 
 # %% slideshow={"slide_type": "-"}
-Image(plot.to_png(plot.mrtd_records(one_page.events, one_page.chunk, one_page.out["final"]["mrtd"]), dpi=DPI))
+Image(plot.to_png(plot.mrtd_records(one_page.events, one_page.chunk, one_page.out["final"]["mrtd"]), dpi=DPI), metadata={"alt": "MRTD records of a one-page add: PAGE.ADD extends with the GPA only, sixteen MR.EXTEND records carry the bytes, with the running SHA-384."})
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The plumbing: why GUP moved (commit 2a62345b3052)
@@ -112,7 +112,7 @@ Image(plot.to_png(plot.mrtd_records(one_page.events, one_page.chunk, one_page.ou
 # Side effect: a NULL source skips the GUP — and 0 stopped being an address.
 
 # %% slideshow={"slide_type": "-"}
-Image(plot.to_png(lock_order_figure(list(locking.ERAS.items())), dpi=DPI))
+Image(plot.to_png(lock_order_figure(list(locking.ERAS.items())), dpi=DPI), metadata={"alt": "Lock-order graphs before and after commit 2a62345b3052: before, a cycle between guest_memfd's invalidate lock and mmap_lock; after, GUP moved out and the cycle is gone."})
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The whole thread as one table — live
