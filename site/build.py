@@ -282,8 +282,12 @@ def favicon_png(size: int = 16) -> bytes:
 IMG = re.compile(r"<img\b[^>]*>")
 
 
+STATE_SCRIPT = re.compile(r'<script type="application/vnd\.jupyter\.widget-state\+json">.*?</script>', re.S)
+
+
 def add_alts(out: Path, alts: dict[str, str]) -> None:
-    """Give each figure its alt text (MyST-NB names output images by the SHA-256 of their bytes)."""
+    """Give each figure its alt text (MyST-NB names output images by the SHA-256 of their bytes), and move the saved
+    widget state from the head to the end of the body (MB of JSON in the head delay the first paint)."""
     for page in out.rglob("*.html"):
         if page.relative_to(out).parts[0] in ("lite", "talk"):
             continue
@@ -298,6 +302,10 @@ def add_alts(out: Path, alts: dict[str, str]) -> None:
             return tag.replace("<img", f'<img alt="{html.escape(alts[src.group(1)], quote=True)}"', 1)
 
         new = IMG.sub(fix, text)
+        state = STATE_SCRIPT.search(new)
+        if state and "</body>" in new:
+            new = new[: state.start()] + new[state.end() :]
+            new = new.replace("</body>", state.group(0) + "\n</body>", 1)
         if new != text:
             page.write_text(new, encoding="utf-8")
 

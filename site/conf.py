@@ -13,9 +13,11 @@ suppress_warnings = ["myst.header", "myst.xref_missing", "mystnb.unknown_mime_ty
 nb_execution_mode = "off"
 nb_merge_streams = True
 # Widgets render from the saved widget state with the HTML manager shipped in _static (no CDN at view time).
+# Deferred (in order), so the 3.6 MB bundle does not hold up the first paint; tools/build-site moves the saved state
+# to the end of the page for the same reason.
 nb_ipywidgets_js = {
-    "vendor/require.js": {},
-    "vendor/html-manager/embed-amd.js": {},
+    "vendor/require.js": {"defer": "defer"},
+    "vendor/html-manager/embed-amd.js": {"defer": "defer"},
 }
 
 html_theme = "sphinx_book_theme"
