@@ -136,71 +136,104 @@ def _shot(pg, name: str) -> None:
         pg.screenshot(path=str(folder / (name.replace("/", "_") + ".png")), full_page=False)
 
 
-def test_every_page_offline_without_errors_with_alt_text_and_no_serious_axe_violation(site, server, reader_browser):
+@pytest.fixture(scope="module")
+def read_every_page(site, server, reader_browser) -> dict[str, list[str]]:
+    """Open every page once, as a reader would; what is wrong with each, by kind of check."""
     manifest = json.loads((site / "site-manifest.json").read_text())
-    problems = []
-    listed = pages(site)
-    assert {"index.html", "docs/glossary.html", "docs/scenario.html", "talk/09-the-talk.html"} <= set(listed)
-    assert len([p for p in listed if p.startswith("notebooks/")]) == len(manifest["chapters"]) == 10
-    for rel in listed:
+    found: dict[str, list[str]] = {"load": [], "figures": [], "headings": [], "axe": [], "launch": [], "live": []}
+    for rel in pages(site):
         pg, log = open_page(reader_browser, server + rel)
         _shot(pg, rel)
         for key in ("remote", "failed", "console"):
-            problems += [f"{rel}: {key}: {m}" for m in log[key]]
+            found["load"] += [f"{rel}: {key}: {m}" for m in log[key]]
         for img in pg.eval_on_selector_all(
             "img",
-            "imgs => imgs.map(i => ({src: i.getAttribute('src'), alt: i.alt || i.title || '',"
+            "imgs => imgs.map(i => ({src: i.getAttribute('src'), alt: i.alt || '',"
             " w: i.naturalWidth, box: i.getBoundingClientRect().width, hidden: !i.checkVisibility()}))",
         ):
             if img["hidden"]:
                 continue  # a view of a Stack that is not selected, or a slide not shown
             if img["w"] == 0 or img["box"] == 0:
-                problems.append(f"{rel}: figure not visible: {img['src'][:80]}")
+                found["figures"].append(f"{rel}: figure not visible: {img['src'][:80]}")
             if not img["alt"].strip() or PLACEHOLDER_ALT.search(img["alt"].strip()):
-                problems.append(f"{rel}: figure without alt text: {img['src'][:80]} alt={img['alt']!r}")
+                found["figures"].append(f"{rel}: figure without alt text: {img['src'][:80]} alt={img['alt']!r}")
         levels = pg.eval_on_selector_all(
             "main h1, main h2, main h3, main h4, main h5, main h6", "hs => hs.map(h => +h.tagName[1])"
         )
         if levels and (levels[0] != 1 or any(b > a + 1 for a, b in itertools.pairwise(levels))):
-            problems.append(f"{rel}: headings out of order: {levels}")
+            found["headings"].append(f"{rel}: headings out of order: {levels}")
         if not rel.startswith("talk/"):  # the deck is reveal.js's page; tests/test_talk_export.py checks it
             pg.add_script_tag(path=str(AXE))
             result = pg.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
             for v in result["violations"]:
                 if v["impact"] in ("serious", "critical"):
                     where = [n["target"] for n in v["nodes"][:3]]
-                    problems.append(f"{rel}: axe {v['impact']} {v['id']}: {v['help']} at {where}")
+                    found["axe"].append(f"{rel}: axe {v['impact']} {v['id']}: {v['help']} at {where}")
+        name = Path(rel).stem + ".ipynb"
+        if rel.startswith("notebooks/"):
+            found["launch"] += launch_problems(pg, site, rel, name)
+            found["live"] += pretend_live(pg, rel, manifest["chapters"][name]["snapshot"])
         pg.close()
-    assert problems == []
+    return found
 
 
-def test_chapters_have_launch_links_and_no_control_pretends_to_be_live(site, server, reader_browser):
-    manifest = json.loads((site / "site-manifest.json").read_text())
+def launch_problems(pg, site: Path, rel: str, name: str) -> list[str]:
+    """The chapter links to itself in the site's JupyterLite and on Binder."""
+    lite = pg.locator("a.tdxsim-launch-lite")
+    binder = pg.locator("a.tdxsim-launch-binder")
+    if lite.count() != 1 or binder.count() != 1:
+        return [f"{rel}: launch links missing"]
     problems = []
-    for name, stats in manifest["chapters"].items():
-        rel = "notebooks/" + name.replace(".ipynb", ".html")
-        pg, _log = open_page(reader_browser, server + rel)
-        lite = pg.locator("a.tdxsim-launch-lite")
-        binder = pg.locator("a.tdxsim-launch-binder")
-        if lite.count() != 1 or binder.count() != 1:
-            problems.append(f"{rel}: launch links missing")
-        else:
-            assert "mybinder.org/v2/gh/" in binder.get_attribute("href") and name in binder.get_attribute("href")
-            target = (site / "notebooks" / lite.get_attribute("href").split("?")[0]).resolve()
-            assert target.exists(), target
-            assert (site / "lite" / "files" / name).exists(), f"{name} is not in the JupyterLite contents"
-        if pg.locator(".tdxsim-snapshot").count() != stats["snapshot"]:
-            problems.append(f"{rel}: {stats['snapshot']} snapshot widgets, but not each is labelled")
-        enabled = pg.eval_on_selector_all(
-            ".jupyter-widgets button:not([disabled]), .jupyter-widgets select:not([disabled]),"
-            " .jupyter-widgets input:not([disabled]), .jupyter-widgets .noUi-handle",
-            "els => els.filter(e => !e.closest('.tdxsim-live') && !e.closest('.widget-slider .ui-disabled,"
-            " [disabled]')).map(e => e.outerHTML.slice(0, 80))",
-        )
-        if enabled:
-            problems.append(f"{rel}: controls that look live but need a kernel: {enabled[:3]}")
-        pg.close()
-    assert problems == []
+    href = binder.get_attribute("href")
+    if not (href.startswith("https://mybinder.org/v2/gh/") and name in href):
+        problems.append(f"{rel}: Binder link {href}")
+    target = (site / "notebooks" / lite.get_attribute("href").split("?")[0]).resolve()
+    if not target.exists() or not (site / "lite" / "files" / name).exists():
+        problems.append(f"{rel}: the JupyterLite link leads nowhere ({target}, files/{name})")
+    return problems
+
+
+def pretend_live(pg, rel: str, snapshots: int) -> list[str]:
+    """Controls that look usable but need a kernel, and snapshots without their label."""
+    problems = []
+    if pg.locator(".tdxsim-snapshot").count() != snapshots:
+        problems.append(f"{rel}: {snapshots} snapshot widgets, but not each is labelled")
+    enabled = pg.eval_on_selector_all(
+        ".jupyter-widgets button:not([disabled]), .jupyter-widgets select:not([disabled]),"
+        " .jupyter-widgets input:not([disabled]), .jupyter-widgets .noUi-handle",
+        "els => els.filter(e => !e.closest('.tdxsim-live') && !e.closest('.widget-slider .ui-disabled,"
+        " [disabled]')).map(e => e.outerHTML.slice(0, 80))",
+    )
+    if enabled:
+        problems.append(f"{rel}: controls that look live but need a kernel: {enabled[:3]}")
+    return problems
+
+
+def test_every_page_is_there(site):
+    manifest = json.loads((site / "site-manifest.json").read_text())
+    listed = pages(site)
+    assert {"index.html", "docs/glossary.html", "docs/scenario.html", "talk/09-the-talk.html"} <= set(listed)
+    assert len([p for p in listed if p.startswith("notebooks/")]) == len(manifest["chapters"]) == 10
+
+
+def test_every_page_loads_offline_without_errors(read_every_page):
+    assert read_every_page["load"] == []
+
+
+def test_every_figure_is_visible_with_alt_text(read_every_page):
+    assert read_every_page["figures"] == []
+
+
+def test_headings_in_order_and_no_serious_axe_violation(read_every_page):
+    assert read_every_page["headings"] == [] and read_every_page["axe"] == []
+
+
+def test_chapters_have_launch_links(read_every_page):
+    assert read_every_page["launch"] == []
+
+
+def test_no_control_pretends_to_be_live(read_every_page):
+    assert read_every_page["live"] == []
 
 
 def _visible_text(pg, selector: str) -> str:
@@ -275,3 +308,25 @@ def test_jupyterlite_carries_the_wheel_and_the_chapters(site, tmp_path):
     assert done.returncode == 0, done.stderr
     ret, where = done.stdout.split()
     assert ret == "0" and where.startswith(wheel_dir)
+
+
+def test_jupyterlite_opens_a_chapter_offline(server, reader_browser):
+    """The JupyterLite app and the chapter load from the site alone; only the kernel (Pyodide) needs its CDN."""
+    pg = reader_browser.new_page(viewport={"width": 1280, "height": 800})
+    remote: list[str] = []
+
+    def route(r) -> None:
+        if r.request.url.startswith(server):
+            r.continue_()
+        else:
+            remote.append(r.request.url)
+            r.abort()
+
+    pg.route("**/*", route)
+    pg.goto(server + "lite/lab/index.html?path=07-source-addr-zero.ipynb", timeout=TIMEOUT_MS)
+    pg.wait_for_selector(".jp-Notebook h1", timeout=TIMEOUT_MS)
+    assert "source_addr = 0" in pg.locator(".jp-Notebook h1").first.inner_text()
+    assert "%pip install" in pg.locator(".jp-Notebook .jp-CodeCell").first.inner_text()
+    _shot(pg, "lite-07")
+    assert remote == []  # the page itself asks no other host; Pyodide loads in the kernel's worker, on run
+    pg.close()
