@@ -40,7 +40,8 @@ def timed(cmd: list[str]) -> float:
 
 def build(out: Path) -> tuple[float, float]:
     """(site build seconds, nbconvert --to html seconds) for the same notebooks."""
-    site = timed([sys.executable, str(ROOT / "site" / "build.py"), str(out)])
+    timed(["bash", str(ROOT / "tools" / "build-site"), str(out), "--no-lite"])  # first run: installs .venv-site
+    site = timed(["bash", str(ROOT / "tools" / "build-site"), str(out)])
     notebooks = sorted(str(p) for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
     with tempfile.TemporaryDirectory() as tmp:
         base = timed([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", "--output-dir", tmp, *notebooks])

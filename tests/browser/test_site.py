@@ -69,7 +69,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if os.environ.get("TDXSIM_SITE_DIR"):
         return Path(os.environ["TDXSIM_SITE_DIR"])
     out = tmp_path_factory.mktemp("site") / "site"
-    subprocess.run([sys.executable, str(ROOT / "site" / "build.py"), str(out)], check=True, cwd=ROOT, timeout=900)
+    subprocess.run(["bash", str(ROOT / "tools" / "build-site"), str(out)], check=True, cwd=ROOT, timeout=1200)
     return out
 
 
