@@ -104,10 +104,10 @@ print("TD state:", out["final"]["td_state"], "· MRTD", out["final"]["mrtd"][:24
 # the vCPU's pages, the S-EPT), and exactly one, outlined, is TD-private.
 
 # %%
-plot.show(plot.ownership_map(out, doc, legend=False))
+plot.show(plot.ownership_map(out, doc, legend=False), alt="Ownership map of the seed-thread run: left, the guest's 2 MiB by guest physical address with one outlined TD-private page at GPA 0, added in place; right, every physical frame the run allocated, mostly TDX module metadata, exactly one of them TD-private.")
 
 # %%
-plot.show(plot.ownership_legend())
+plot.show(plot.ownership_legend(), alt="Legend of the ownership maps: not allocated (white), host memory (orange, hatched //), guest_memfd shared (sky blue, dotted), guest_memfd private but not in the TD (green, hatched), TD-private in the S-EPT (vermillion, crossed), TDX module metadata (purple, plus signs); a solid outline marks a PAGE.ADD target, a dashed one its source.")
 
 # %% [markdown]
 # ### 4. Flip one toggle

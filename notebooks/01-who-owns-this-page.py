@@ -56,7 +56,7 @@ from tdxsim.widgets.readers import who_can_read
 # reaches the host only through the module (`TDG.VP.VMCALL`).
 
 # %%
-plot.show(three_boxes())
+plot.show(three_boxes(), alt="Three boxes: the untrusted host (VMM and KVM), the TDX module in SEAM mode owning the S-EPT, PAMT and measurement, and the TD; the host reaches the module with SEAMCALLs, the TD with TDCALLs, and the TD reaches the host only through the module.")
 
 # %% [markdown]
 # ## One small TD, built for real
@@ -90,10 +90,10 @@ print("TD state:", out["final"]["td_state"])
 # metadata: the TD's root page (TDR), its control pages and the S-EPT pages. The host allocated every one of them.
 
 # %%
-plot.show(plot.ownership_map(out, doc, legend=False))
+plot.show(plot.ownership_map(out, doc, legend=False), alt="Ownership map of a small TD build: by guest physical address, four outlined TD-private firmware pages and one shared page; by host physical address, those pages plus the TDX module's metadata frames (TDR, control pages, S-EPT pages), all allocated by the host.")
 
 # %%
-plot.show(plot.ownership_legend())
+plot.show(plot.ownership_legend(), alt="Legend of the ownership maps: not allocated (white), host memory (orange, hatched //), guest_memfd shared (sky blue, dotted), guest_memfd private but not in the TD (green, hatched), TD-private in the S-EPT (vermillion, crossed), TDX module metadata (purple, plus signs); a solid outline marks a PAGE.ADD target, a dashed one its source.")
 
 # %% [markdown]
 # The records behind the map: each frame's owner, KeyID, and the GPA it backs. The GPA is what the guest uses;
@@ -118,7 +118,7 @@ for hpa, page in out["final"]["pages"].items():
 # %%
 for gpaw in (48, 52):
     print(f"GPAW {gpaw}: shared bit {gpaw - 1}, mask {readers.shared_mask(gpaw):#x}")
-plot.show(address_bar(readers.shared_mask(48) | 0xF000, 48))
+plot.show(address_bar(readers.shared_mask(48) | 0xF000, 48), alt="A 48-bit guest physical address drawn as a bar of bits: bit 47, the shared bit, is set, which selects the shared alias translated by the ordinary EPT instead of the private alias translated by the Secure EPT.")
 
 # %% [markdown]
 # ## Who can read the page?
@@ -159,7 +159,7 @@ for page, row in zip(readers.PAGES, readers.read_table(), strict=True):
 # %%
 hkids, cross = readers.two_td_reads()
 who = readers.two_td_readers(hkids)
-Image(plot.to_png(two_tds(hkids, cross, who), dpi=60), alt=two_tds_alt(hkids, cross, who))
+plot.show(two_tds(hkids, cross, who), alt=two_tds_alt(hkids, cross, who))
 
 # %% [markdown]
 # Each TD reads its own page through its own Secure EPT and its own HKID. It has no guest physical address for the

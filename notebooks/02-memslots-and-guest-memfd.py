@@ -125,7 +125,7 @@ runs = []
 for s in (Setup(in_place=False, discard=False), Setup(in_place=True)):
     doc, out = run(s)
     runs.append((s.model, out, doc))
-plot.show(plot.ownership_compare(runs))
+plot.show(plot.ownership_compare(runs), alt="Two ownership maps side by side after converting one page to shared: out-of-place backs the GFN twice (the private guest_memfd page still allocated, plus the anonymous shared page); in-place has one page whose attribute flipped to shared.")
 
 # %% [markdown]
 # Counted from `final.memory` (the TDX module's metadata — TDR, TDCS, vCPU and S-EPT pages — is left out: it is the
@@ -133,7 +133,7 @@ plot.show(plot.ownership_compare(runs))
 
 # %%
 models = [Setup(False, discard=False), Setup(False, discard=True), Setup(True)]
-plot.show(memory_bars([(s.model, run(s)[1]) for s in models], 64))
+plot.show(memory_bars([(s.model, run(s)[1]) for s in models], 64), alt="Bar chart of pages allocated per GFN in three memory models: out-of-place without discard holds two pages for converted GFNs, out-of-place with discard and in-place hold one; a dashed line marks one page per GFN.")
 
 # %% [markdown]
 # With QEMU's discard the out-of-place total is back to one page per GFN — but only because every conversion

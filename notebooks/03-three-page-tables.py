@@ -77,7 +77,7 @@ print("SEPT.ADD levels:", pagetables.sept_add_levels(add))
 # table) above the `MAPPED` leaf.
 
 # %%
-plot.show(plot.sept_tree(first.events, 0, root_level=3))
+plot.show(plot.sept_tree(first.events, 0, root_level=3), alt="The Secure-EPT walk for GPA 0 after the first add: three NL_MAPPED non-leaf entries, each created by TDH.MEM.SEPT.ADD, above a MAPPED leaf created by TDH.MEM.PAGE.ADD; states shown by colour and hatch.")
 
 # %% [markdown]
 # A 5-level S-EPT (GPAW 52) has one more level under its root, so the same first touch needs four:
@@ -114,7 +114,7 @@ assert pagetables.mirror_disagreements(two) == []
 # comes in by `PAGE.AUG` (to `PENDING`) and the guest's accept (to `MAPPED`).
 
 # %%
-plot.show(plot.sept_state_machine(first.events, 0, 0))
+plot.show(plot.sept_state_machine(first.events, 0, 0), alt="State machine of one Secure-EPT entry: FREE, MAPPED, PENDING, BLOCKED and their SEAMCALL edges, with the guest's ACCEPT dotted; the edges GPA 0's entry took (FREE to MAPPED by PAGE.ADD) are highlighted.")
 
 # %% [markdown]
 # ## Try it: walk any GPA

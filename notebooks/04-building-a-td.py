@@ -73,7 +73,12 @@ for row in lifecycle.rows(flow):
 
 # %%
 start, stop = flow.marks[flow.index("KVM_TDX_INIT_VM")], flow.marks[flow.index("KVM_TDX_FINALIZE_VM") + 1]
-plot.show(plot.call_timeline(flow.events, flow.step_marks, start, stop))
+plot.show(
+    plot.call_timeline(flow.events, flow.step_marks, start, stop),
+    alt="Sequence diagram of a TD build from KVM_TDX_INIT_VM to KVM_TDX_FINALIZE_VM: lifelines for the VMM, KVM, "
+    "the TDX module and memory; ioctls and SEAMCALLs as arrows down, statuses as dashed arrows back, repeated calls "
+    "folded (TDH.MNG.ADDCX ×6, TDH.MR.EXTEND ×16).",
+)
 
 # %% [markdown]
 # ## Who owns the TD's pages
@@ -85,10 +90,10 @@ plot.show(plot.call_timeline(flow.events, flow.step_marks, start, stop))
 # view: the host cannot tell the metadata from the TD's memory by address, only the TDX module's PAMT can.
 
 # %%
-plot.show(plot.ownership_map(flow.out, flow.doc, legend=False))
+plot.show(plot.ownership_map(flow.out, flow.doc, legend=False), alt="Ownership map after a full TD build: by guest physical address, the TD's private image pages and the page the guest accepted; by host physical address, those pages among the TDX module's metadata frames (TDR, TDCS, TDVPR, TDCX, S-EPT tables).")
 
 # %%
-plot.show(plot.ownership_legend())
+plot.show(plot.ownership_legend(), alt="Legend of the ownership maps: not allocated (white), host memory (orange, hatched //), guest_memfd shared (sky blue, dotted), guest_memfd private but not in the TD (green, hatched), TD-private in the S-EPT (vermillion, crossed), TDX module metadata (purple, plus signs); a solid outline marks a PAGE.ADD target, a dashed one its source.")
 
 # %%
 print({row.label: row.metadata for row in lifecycle.rows(flow)}["KVM_TDX_FINALIZE_VM"])

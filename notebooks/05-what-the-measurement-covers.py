@@ -52,7 +52,7 @@ from tdxsim.widgets.lessons import mrtd_explorer
 # %%
 content = bytes(range(256)) * 16
 two = measurement.pages_by_hand([(0x1000, content), (0x2000, None)])
-plot.show(plot.mrtd_records(two.events, two.chunk, two.out["final"]["mrtd"]))
+plot.show(plot.mrtd_records(two.events, two.chunk, two.out["final"]["mrtd"]), alt="MRTD records for two pages added by hand: a TDH.MEM.PAGE.ADD record (tag and GPA) for GPA 0x1000 and for 0x2000, sixteen TDH.MR.EXTEND records with the bytes only for 0x1000, the running SHA-384 after each, and a check that the replay matches the MRTD the TDX module reported.")
 
 # %% [markdown]
 # `PAGE.ADD` hashes the GPA and nothing else. So a page added without `MEASURE` contributes its address, and any

@@ -79,7 +79,7 @@ print("afterwards:", s.reads)
 # %%
 i = to_shared.index("MapGPA")
 timeline = plot.call_timeline(to_shared.events, to_shared.step_marks, to_shared.marks[i], to_shared.marks[i + 1])
-plot.show(timeline)
+plot.show(timeline, alt="Call timeline of the guest's MapGPA to shared: KVM's exit handling, then TDH.MEM.RANGE.BLOCK, TDH.MEM.TRACK, TDH.MEM.PAGE.REMOVE and TDH.PHYMEM.PAGE.WBINVD in the TDX module lane, and the page leaving the TD in the memory lane.")
 
 # %% [markdown]
 # The entry's life: `PAGE.AUG` (`FREE → PENDING`), the guest's `ACCEPT` (`→ MAPPED`), `RANGE.BLOCK`
@@ -91,7 +91,7 @@ plot.show(timeline)
 # `op_state_is_tlb_tracking_required()` test. This TD is finalized, so KVM goes BLOCK → TRACK → REMOVE:
 
 # %%
-plot.show(plot.sept_state_machine(to_shared.events, 0x1000, 0))
+plot.show(plot.sept_state_machine(to_shared.events, 0x1000, 0), alt="State machine of GPA 0x1000's Secure-EPT entry: PAGE.AUG from FREE to PENDING, the guest's ACCEPT to MAPPED, RANGE.BLOCK to BLOCKED and PAGE.REMOVE back to FREE, highlighted.")
 
 # %% [markdown]
 # ## Contents are not preserved — and the history of "content modes"
@@ -129,7 +129,11 @@ print("accept:", [c["leaf"] for c in to_private.step("guest accepts 0x1000")["se
 
 # %%
 before_discard = [(s.model, *reversed(backing.run(s))) for s in (backing.Setup(in_place=False, discard=False),)]
-Image(plot.to_png(plot.ownership_compare(before_discard), dpi=60))
+plot.show(
+    plot.ownership_compare(before_discard),
+    alt="Two ownership maps before the discard, out-of-place: each converted GFN is backed twice, by a guest_memfd "
+    "page and by an anonymous host page.",
+)
 
 # %% [markdown]
 # After the discard the GFN is back to one page. Compare the two models after the same private → shared conversion
@@ -139,7 +143,7 @@ Image(plot.to_png(plot.ownership_compare(before_discard), dpi=60))
 oop = conversions.convert(in_place=False, to_shared=True, pages=1)
 print("out-of-place, the VMM:", conversions.summary(oop).vmm_ops)
 runs = [("in-place", to_shared.out, to_shared.doc), ("out-of-place", oop.out, oop.doc)]
-plot.show(plot.ownership_compare(runs))
+plot.show(plot.ownership_compare(runs), alt="Two ownership maps after the same private-to-shared conversion of one page: in-place, one page now shared; out-of-place, the shared anonymous page plus the old guest_memfd page still allocated until the VMM discards it.")
 
 # %% [markdown]
 # ## Try it: convert a range

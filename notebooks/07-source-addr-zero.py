@@ -68,7 +68,7 @@ from tdxsim.widgets.seed import Toggles, run_cell, run_matrix, td_gets
 
 # %%
 cells = run_matrix()
-plot.show(plot.outcome_matrix(cells))
+plot.show(plot.outcome_matrix(cells), alt="The seed thread as a table: 14 situations (rows) by 4 kernels (columns), each cell the errno KVM_TDX_INIT_MEM_REGION returned, coloured and hatched by errno; the source_addr = 0 rows change from kernel to kernel.")
 
 # %% [markdown]
 # **Reading the columns in time.** `pre-2a62345b3052` is kvm-x86 before January 2026. Commit `2a62345b3052`
@@ -130,14 +130,14 @@ control_panel()
 out_of_place = run_cell(Toggles(in_place=False, source="buffer"))
 in_place = run_cell(Toggles(in_place=True, source="zero"))
 runs = [("out-of-place, separate buffer", out_of_place.out, out_of_place.doc), ("in-place, 0", in_place.out, in_place.doc)]
-plot.show(plot.ownership_compare(runs))
+plot.show(plot.ownership_compare(runs), alt="Two ownership maps: out-of-place with a separate buffer, where userspace wrote the buffer and the TD pages were copied from it; in-place with source_addr 0, where each TD page was written while shared and then added in place.")
 
 # %% [markdown]
 # In the out-of-place map the TD pages were copied from the separate buffer (dashed outlines in the physical
 # view below); in-place, each TD page was its own source.
 
 # %%
-plot.show(plot.ownership_map(out_of_place.out, out_of_place.doc))
+plot.show(plot.ownership_map(out_of_place.out, out_of_place.doc), alt="Ownership map of the out-of-place build with a separate buffer: the TD-private pages outlined as PAGE.ADD targets, and the buffer pages they were copied from dashed, in the physical view.")
 
 # %% [markdown]
 # ## What happened, call by call
@@ -154,14 +154,14 @@ step_player(one_page)
 # The S-EPT walk for GPA 0 after that call: which levels the first touch had to create.
 
 # %%
-plot.show(plot.sept_tree(one_page.events, 0))
+plot.show(plot.sept_tree(one_page.events, 0), alt="The Secure-EPT walk for GPA 0 after a one-page in-place add: the non-leaf levels the first touch created with TDH.MEM.SEPT.ADD and the MAPPED leaf.")
 
 # %% [markdown]
 # And the measurement: `PAGE.ADD` extends MRTD with the GPA only; `MEASURE` adds 16 `TDH.MR.EXTEND` records with
 # the page's bytes. The replay from the event record must end at the MRTD the TDX module reported.
 
 # %%
-plot.show(plot.mrtd_records(one_page.events, one_page.chunk, one_page.out["final"]["mrtd"]))
+plot.show(plot.mrtd_records(one_page.events, one_page.chunk, one_page.out["final"]["mrtd"]), alt="MRTD records of the one-page add: the TDH.MEM.PAGE.ADD record with the GPA, sixteen TDH.MR.EXTEND records with the page's bytes, the running SHA-384, and the check against the MRTD the TDX module reported.")
 
 # %%
 steps = plot.mrtd_steps(one_page.events, one_page.chunk)

@@ -91,7 +91,7 @@ print(locking.FAULT_UPSTREAM.title, "→", locking.FAULT_UPSTREAM.order())
 # boxes (hatched).
 
 # %%
-show(lock_order_figure(list(locking.ERAS.items())))
+show(lock_order_figure(list(locking.ERAS.items())), alt="Lock-order graphs before and after commit 2a62345b3052: before, populate takes mmap_lock inside guest_memfd's invalidate lock while a fault takes them the other way, a cycle; after, the GUP happens first and the cycle is gone. The rw_semaphores are hatched.")
 
 # %% [markdown]
 # The checker is lockdep's idea in twenty lines: collect every held → acquired pair of both paths and look for a
@@ -134,7 +134,7 @@ lock_stepper()
 
 # %%
 deadly = locking.run_schedule([*before, locking.MMAP_WRITER], locking.DEADLY_SCHEDULE)
-show(interleaving_figure(deadly, "before 2a62345b3052: the deadly interleaving"))
+show(interleaving_figure(deadly, "before 2a62345b3052: the deadly interleaving"), alt="The deadly interleaving before 2a62345b3052: two threads' steps in columns, the cross-hatched steps where each sleeps waiting for a lock the other holds, and a table of who holds what.")
 
 # %% [markdown]
 # ## Was it a real bug in any released kernel?

@@ -63,7 +63,7 @@ from tdxsim.widgets.talk import kernel_switch, seamcall_stepper, source_switch
 
 # %% slideshow={"slide_type": "-"}
 in_place = run_cell(Toggles(in_place=True, source="zero"))
-for_slide(plot.ownership_map(in_place.out, in_place.doc))
+for_slide(plot.ownership_map(in_place.out, in_place.doc), alt="Ownership map of a TD with a 4-page image added in place: by guest physical address the TD-private pages, by host physical address those pages among the TDX module's metadata; owners by colour and hatch.")
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # The host allocates the TD's memory but cannot use it; the TDX module owns the private page tables (purple); the TD
@@ -75,7 +75,7 @@ for_slide(plot.ownership_map(in_place.out, in_place.doc))
 # %% slideshow={"slide_type": "-"}
 out_of_place = run_cell(Toggles(in_place=False, source="buffer"))
 runs = [("out-of-place: a separate buffer", out_of_place.out, out_of_place.doc), ("in-place: 0", in_place.out, in_place.doc)]
-for_slide(plot.ownership_compare(runs))
+for_slide(plot.ownership_compare(runs), alt="Two ownership maps: out-of-place with a separate buffer, two copies of the image; in-place with source_addr 0, one page per GFN whose attribute flips.")
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # **Out-of-place** (per-VM attributes, being deprecated): shared pages in ordinary memory, private pages in
@@ -108,7 +108,7 @@ seamcall_stepper(one_page)
 # ## Why GUP moved (2a62345b3052): an AB-BA deadlock
 
 # %% slideshow={"slide_type": "-"}
-for_slide(lock_order_figure(list(locking.ERAS.items())))
+for_slide(lock_order_figure(list(locking.ERAS.items())), alt="Lock-order graphs before and after commit 2a62345b3052: before, a cycle between guest_memfd's invalidate lock and mmap_lock; after, GUP moved out and the cycle is gone.")
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # Populate used to GUP the source *inside* guest_memfd's invalidate lock; an in-place fault takes them the other

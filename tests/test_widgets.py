@@ -147,8 +147,10 @@ def test_seed_matrix_every_cell():
         for c in range(len(KERNELS)):
             column.value = c
             cell = m.state.cell
+            views = m.controls["views"]
+            assert views.selected_index == r and views.children[r].selected_index == c
             assert m.state.ownership.value.tobytes().startswith(PNG)
-            assert "outline:4px solid black" in m.state.table.value
+            assert m.state.ownership.alt.startswith(("Page ownership map after", "No figure"))  # the site's alt text
             if cell.run is None:
                 assert "no such" in m.state.detail.value or "gmem_in_place_conversion" in m.state.detail.value
             else:
@@ -194,9 +196,33 @@ def test_step_player_on_a_failed_add_shows_the_errno():
 
 def test_reveal_toggles_the_answer():
     r = reveal("<b>-EOPNOTSUPP</b>")
-    button, answer = r.controls["button"], r.controls["answer"]
-    assert answer.value == "" and repr(r) == "<reveal: hidden>"
-    button.value = True
-    assert answer.value == "<b>-EOPNOTSUPP</b>" and button.description == "Hide the answer"
-    button.value = False
-    assert answer.value == "" and button.description == "Reveal the answer"
+    button, answer, views = r.controls["button"], r.controls["answer"], r.controls["views"]
+    assert views.selected_index == 0 and repr(r) == "<reveal: hidden>"
+    button.index = 1
+    assert views.children[views.selected_index] is answer and answer.value == "<b>-EOPNOTSUPP</b>"
+    assert repr(r) == "<reveal: shown>"
+    button.index = 0
+    assert views.selected_index == 0 and views.children[0].value == ""
+
+
+def test_the_seed_matrix_and_reveal_switch_without_a_kernel():
+    """Static pages have no kernel: each picker must be jslinked to the Stack whose view it selects."""
+    import ipywidgets as w
+    from ipywidgets.widgets.widget_link import Link
+
+    def links(box):
+        return [
+            (m.source[0], m.source[1], m.target[0], m.target[1])
+            for m in w.Widget.widgets.values()
+            if isinstance(m, Link) and m.source[0] in box.controls.values()
+        ]
+
+    m = seed_matrix()
+    found = links(m)
+    outer = m.controls["views"]
+    assert (m.controls["row"], "index", outer, "selected_index") in found
+    for stack in outer.children:
+        assert (m.controls["column"], "index", stack, "selected_index") in found
+    r = reveal("x")
+    assert (r.controls["button"], "index", r.controls["views"], "selected_index") in links(r)
+    assert "tdxsim-live" in m._dom_classes and "tdxsim-live" in r._dom_classes

@@ -123,8 +123,9 @@ DISPLAY_DPI = 60
 CRISP = 2
 
 
-def show(fig: Figure, display_dpi: float = DISPLAY_DPI) -> Any:
-    """A figure as an IPython Image: PNG rendered at CRISP × `display_dpi`, displayed at `display_dpi`."""
+def show(fig: Figure, display_dpi: float = DISPLAY_DPI, alt: str = "") -> Any:
+    """A figure as an IPython Image: PNG rendered at CRISP × `display_dpi`, displayed at `display_dpi`; `alt` (what the
+    figure shows, for readers who cannot see it) is stored in the output's metadata, where the site's pages read it."""
     from IPython.display import Image  # only when a notebook asks: `import tdxsim.plot` works without IPython
 
     png = to_png(fig, round(CRISP * display_dpi))
@@ -133,7 +134,8 @@ def show(fig: Figure, display_dpi: float = DISPLAY_DPI) -> Any:
     rgb = PILImage.open(io.BytesIO(png)).convert("RGB")
     palette = rgb.quantize(256, PILImage.Quantize.MEDIANCUT, dither=PILImage.Dither.NONE)
     palette.save(buf, format="png", optimize=True)
-    return Image(data=buf.getvalue(), format="png", width=round(fig.get_figwidth() * display_dpi))
+    metadata = {"alt": alt} if alt else None
+    return Image(data=buf.getvalue(), format="png", width=round(fig.get_figwidth() * display_dpi), metadata=metadata)
 
 
 #: The talk's slide (reveal.js at 1280 × 720) leaves this much room for a figure under a one-line title.
@@ -161,7 +163,9 @@ def slide_scale(fig: Figure, box: tuple[int, int] = SLIDE_FIGURE_PX) -> float:
     return min(box[0] / fig.get_figwidth(), box[1] / fig.get_figheight())
 
 
-def for_slide(fig: Figure, box: tuple[int, int] = SLIDE_FIGURE_PX, smallest_px: float = SLIDE_TEXT_PX) -> Any:
+def for_slide(
+    fig: Figure, box: tuple[int, int] = SLIDE_FIGURE_PX, smallest_px: float = SLIDE_TEXT_PX, alt: str = ""
+) -> Any:
     """A figure for a talk slide: it fills `box`, and every text is scaled up so that the smallest is at least
     `smallest_px` there; returned as `show` returns it (rendered at CRISP × the display scale)."""
     scale = slide_scale(fig, box)
@@ -175,7 +179,7 @@ def for_slide(fig: Figure, box: tuple[int, int] = SLIDE_FIGURE_PX, smallest_px: 
         t.set_fontsize(t.get_fontsize() * factor)
     _refit_legends(fig)
     _wrap_overflowing(fig, texts)
-    return show(fig, display_dpi=scale)
+    return show(fig, display_dpi=scale, alt=alt)
 
 
 def _wrap_overflowing(fig: Figure, texts: list[Text]) -> None:

@@ -16,7 +16,7 @@ import ipywidgets as w
 from tdxsim.lessons.backing import Setup, failed_steps, guest_backing, pages_per_owner, run
 from tdxsim.plot import OwnershipView, ownership_legend, to_png
 from tdxsim.plot.backing import memory_bars
-from tdxsim.widgets.panel import IMAGE_LAYOUT, Panel
+from tdxsim.widgets.panel import IMAGE_LAYOUT, LEGEND_ALT, OWNERSHIP_ALT, AltImage, Panel, _image
 
 DPI = 72
 PAGES = 64
@@ -35,8 +35,8 @@ class BackingState:
 
     setup: Setup = field(default_factory=Setup)
     summary: w.HTML = field(default_factory=w.HTML)
-    bars: w.Image = field(default_factory=lambda: w.Image(format="png", layout=w.Layout(**IMAGE_LAYOUT)))
-    ownership: w.Image = field(default_factory=lambda: w.Image(format="png", layout=w.Layout(**IMAGE_LAYOUT)))
+    bars: w.Image = field(default_factory=lambda: _image("Pages allocated per GFN for the chosen memory model."))
+    ownership: w.Image = field(default_factory=lambda: _image(OWNERSHIP_ALT))
     view: OwnershipView = field(default_factory=lambda: OwnershipView(dpi=DPI))
 
 
@@ -49,7 +49,7 @@ def summary_html(s: Setup) -> str:
     )
     backing = guest_backing(out) // 4096
     failed = failed_steps(out)
-    warn = f"<p style='color:#D55E00'>failed steps: {html.escape(str(failed))}</p>" if failed else ""
+    warn = f"<p style='color:#A63D00'>failed steps: {html.escape(str(failed))}</p>" if failed else ""
     return (
         f"<div style='font-size:15px'><p><b>{html.escape(s.label)}</b>: {backing} pages back {s.pages} GFNs "
         f"({backing / s.pages:.2f} per GFN), plus the TDX module's metadata.</p>"
@@ -102,7 +102,7 @@ def backing_panel(in_place: bool = False, shared_pages: int = 16, discard: bool 
             state.summary,
             state.bars,
             state.ownership,
-            w.Image(value=_legend_png(), format="png", layout=w.Layout(**IMAGE_LAYOUT)),
+            AltImage(value=_legend_png(), format="png", layout=w.Layout(**IMAGE_LAYOUT), alt=LEGEND_ALT),
         ],
         lambda: f"backing: {state.setup.label} → {guest_backing(run(state.setup)[1]) // 4096} pages",
     )

@@ -23,15 +23,16 @@ from tdxsim.plot import (
     to_png,
 )
 from tdxsim.plot.style import figure
-from tdxsim.widgets.panel import Panel, require_choice
+from tdxsim.widgets.panel import FAILED_INK, LEGEND_ALT, AltImage, Panel, require_choice
 
 DPI = 60
 IMAGE_LAYOUT = {"width": "100%", "max_width": "1000px"}
 NOTE = "<div style='font-size:15px;border-left:4px solid #E69F00;padding:4px 10px;background:#FFF8E6'>{}</div>"
 
 
-def _image() -> w.Image:
-    return w.Image(format="png", layout=w.Layout(**IMAGE_LAYOUT))
+def _image(alt: str) -> w.Image:
+    """An empty picture; `alt` says what it shows (the site's alt text)."""
+    return AltImage(format="png", layout=w.Layout(**IMAGE_LAYOUT), alt=alt)
 
 
 def _blank(message: str) -> bytes:
@@ -67,8 +68,8 @@ class WalkState:
     changes: list = field(default_factory=list)  # the S-EPT transitions of the INIT_MEM_REGION, in order
     position: int = 0
     text: w.HTML = field(default_factory=w.HTML)
-    tree: w.Image = field(default_factory=_image)
-    machine: w.Image = field(default_factory=_image)
+    tree: w.Image = field(default_factory=lambda: _image("The Secure-EPT walk for the chosen GPA, level by level."))
+    machine: w.Image = field(default_factory=lambda: _image("State machine of the chosen GPA's Secure-EPT entry."))
 
 
 def sept_walk(gpa: int = 0, gpaw: int = 48) -> w.VBox:
@@ -155,7 +156,7 @@ class FlowState:
     rows: list = field(default_factory=list)
     position: int = 0
     table: w.HTML = field(default_factory=w.HTML)
-    timeline: w.Image = field(default_factory=_image)
+    timeline: w.Image = field(default_factory=lambda: _image("Call timeline of the chosen step, one row per event."))
 
 
 def lifecycle_player(variant: str = "as QEMU does it") -> w.VBox:
@@ -184,7 +185,7 @@ def lifecycle_player(variant: str = "as QEMU does it") -> w.VBox:
         state.position = slider.value
         body = []
         for r in state.rows:
-            result = f"<span style='color:#D55E00'>{r.result}</span>" if r.result != "0" else r.result
+            result = f"<span style='color:{FAILED_INK}'>{r.result}</span>" if r.result != "0" else r.result
             meta = ", ".join(f"{k.removeprefix('PT_')} {v}" for k, v in r.metadata.items()) or "—"
             body.append([html.escape(r.label), result, html.escape(r.seamcalls), r.td_state, r.op_state, meta])
         header = ["step", "ret", "SEAMCALLs", "KVM TD_STATE", "module OP_STATE", "metadata pages (PAMT)"]
@@ -265,9 +266,9 @@ def mrtd_explorer() -> w.VBox:
         state.mrtd = m.mrtd
         same = state.mrtd == state.baseline
         badge = (
-            "<span style='background:#009E73;color:white;padding:2px 8px'>same MRTD</span>"
+            "<span style='background:#009E73;color:#000000;padding:2px 8px'>same MRTD</span>"
             if same
-            else "<span style='background:#D55E00;color:white;padding:2px 8px'>different MRTD</span>"
+            else "<span style='background:#D55E00;color:#000000;padding:2px 8px'>different MRTD</span>"
         )
         rows = [
             ["baseline: as QEMU loads it", f"<code>{state.baseline[:48]}…</code>"],
@@ -309,8 +310,8 @@ class ConversionState:
     built: Built | None = None
     summary: Any = None
     text: w.HTML = field(default_factory=w.HTML)
-    owners: w.Image = field(default_factory=_image)
-    timeline: w.Image = field(default_factory=_image)
+    owners: w.Image = field(default_factory=lambda: _image("Page ownership map after the chosen conversion."))
+    timeline: w.Image = field(default_factory=lambda: _image("Call timeline of the chosen step, one row per event."))
 
 
 def conversion_panel() -> w.VBox:
@@ -349,7 +350,9 @@ def conversion_panel() -> w.VBox:
     for ctl in (model, direction, pages, vmm):
         ctl.observe(update, names="value")
     update()
-    legend = w.Image(value=to_png(ownership_legend(), DPI), format="png", layout=w.Layout(**IMAGE_LAYOUT))
+    legend = AltImage(
+        value=to_png(ownership_legend(), DPI), format="png", layout=w.Layout(**IMAGE_LAYOUT), alt=LEGEND_ALT
+    )
     box = Panel(
         [model, direction, pages, vmm, state.text, state.owners, legend, state.timeline],
         lambda: (

@@ -13,7 +13,7 @@ import ipywidgets as w
 from tdxsim.kvm.locking import DEADLY_SCHEDULE, ERAS, MMAP_WRITER, Interleaving, run_schedule
 from tdxsim.plot.locks import interleaving_figure
 from tdxsim.plot.style import FAIL, to_png
-from tdxsim.widgets.panel import IMAGE_LAYOUT, Panel, require_choice
+from tdxsim.widgets.panel import Panel, _image, require_choice
 
 DPI = 60
 
@@ -26,7 +26,9 @@ class StepperState:
     writer: bool
     run: Interleaving
     text: w.HTML = field(default_factory=w.HTML)
-    image: w.Image = field(default_factory=lambda: w.Image(format="png", layout=w.Layout(**IMAGE_LAYOUT)))
+    image: w.Image = field(
+        default_factory=lambda: _image("The two threads' steps so far, with the locks each holds and waits for.")
+    )
     presses: list[str] = field(default_factory=list)
 
 

@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 import ipywidgets as w
+from traitlets import Unicode
 
 from tdxsim.events import Event
 from tdxsim.plot import OwnershipView, call_timeline, ownership_legend, sept_state_machine, sept_transitions, to_png
@@ -79,12 +80,46 @@ def sept_png(events: list[Event]) -> bytes:
     return _SEPT_PNGS[key]
 
 
-def _image() -> w.Image:
-    return w.Image(format="png", layout=w.Layout(**IMAGE_LAYOUT))
+class AltImage(w.Image):
+    """An Image widget that says what it shows. ipywidgets' Image has no alt text (and a `tooltip` stops the widgets'
+    HTML manager 1.0 from rendering it), so `alt` travels in the saved widget state: tools/build-site turns each
+    picture into an <img> with that alt text."""
+
+    alt = Unicode("").tag(sync=True)
+
+
+def _image(alt: str = "") -> AltImage:
+    """An empty picture; `alt` says what it shows."""
+    return AltImage(format="png", layout=w.Layout(**IMAGE_LAYOUT), alt=alt)
+
+
+LEGEND_ALT = (
+    "Legend of the ownership maps: each owner has its own colour and hatch; a solid outline marks a PAGE.ADD "
+    "target, a dashed one its source."
+)
+OWNERSHIP_ALT = "Page ownership map for the settings above, by guest and by host physical address."
+SEPT_ALT = "State machine of GPA 0's Secure-EPT entry, with the transitions of this run highlighted."
+
+
+FAILED_INK = "#A63D00"  # a darker vermillion: 4.5:1 on white (WCAG AA) where #D55E00 is 3.9:1
+
+
+def _luminance(colour: str) -> float:
+    """WCAG 2 relative luminance of #RRGGBB."""
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def ink_on(face: str) -> str:
+    """Black or white text, whichever contrasts more with the badge colour `face` (WCAG 2 contrast ratio)."""
+    light = _luminance(face) + 0.05
+    return "#000000" if light / 0.05 >= 1.05 / light else "#FFFFFF"
 
 
 def _errno_badge(errno: str | None, text: str) -> str:
-    face, _hatch, ink = NOT_APPLICABLE if errno is None else ERRNO_STYLE.get(errno, OTHER_ERRNO)
+    face, _hatch, _ink = NOT_APPLICABLE if errno is None else ERRNO_STYLE.get(errno, OTHER_ERRNO)
+    ink = "#555555" if errno is None else ink_on(face)
     return (
         f'<span style="background:{face};color:{ink};padding:2px 8px;border-radius:4px;'
         f'font-weight:bold;border:1px solid #555">{html.escape(text)}</span>'
@@ -147,8 +182,8 @@ class PanelState:
     controls: dict[str, w.Widget] = field(default_factory=dict)
     view: OwnershipView = field(default_factory=lambda: OwnershipView(dpi=DPI))
     outcome: w.HTML = field(default_factory=w.HTML)
-    ownership: w.Image = field(default_factory=_image)
-    sept: w.Image = field(default_factory=_image)
+    ownership: w.Image = field(default_factory=lambda: _image(OWNERSHIP_ALT))
+    sept: w.Image = field(default_factory=lambda: _image(SEPT_ALT))
     updates: int = 0
 
 
@@ -209,7 +244,7 @@ def control_panel(toggles: Toggles | None = None) -> w.VBox:
         ctl.observe(update, names="value")
     update()
     checks = w.HBox([c["measure"], c["written_while_shared"], c["converted"], c["add_twice"]])
-    legend = w.Image(value=_legend_png(), format="png", layout=w.Layout(**IMAGE_LAYOUT))
+    legend = AltImage(value=_legend_png(), format="png", layout=w.Layout(**IMAGE_LAYOUT), alt=LEGEND_ALT)
     box = Panel(
         [c["in_place"], c["source"], c["kernel"], checks, state.outcome, state.ownership, legend, state.sept],
         lambda: f"control panel: {describe_toggles(state.toggles)} → {describe_result(state)}",
@@ -268,7 +303,7 @@ def matrix_html(cells: list[list[Cell]], selected: tuple[int, int] | None = None
         for c, cell in enumerate(row):
             border = "outline:4px solid black;" if selected == (r, c) else ""
             if cell.run is None:
-                tds.append(f"<td style='{border}color:#777'>n/a</td>")
+                tds.append(f"<td style='{border}color:#595959'>n/a</td>")
                 continue
             src = cell.source
             link = html.escape(src.short) if src is not None else ""
@@ -282,8 +317,55 @@ def matrix_html(cells: list[list[Cell]], selected: tuple[int, int] | None = None
     return f"<table style='font-size:13px'><tr><th></th>{head}</tr>{''.join(body)}</table>"
 
 
+LIVE_CLASS = "tdxsim-live"  # works without a kernel: every view is precomputed and switched in the page
+
+
+def _cell_view(cell: Cell, view: OwnershipView, pictures: dict[bytes, w.Image]) -> w.VBox:
+    """One cell's precomputed view: what happened and why (with its source), the ownership map, the S-EPT entry.
+
+    Identical pictures are one Image widget shown in several places (the saved widget state stays small)."""
+
+    def picture(png: bytes, alt: str) -> AltImage:
+        if png not in pictures:
+            pictures[png] = AltImage(value=png, format="png", layout=w.Layout(**IMAGE_LAYOUT), alt=alt)
+        return pictures[png]
+
+    where = f"{cell.row.label}, kernel {cell.kernel}"
+    if cell.run is None:
+        return w.VBox(
+            [
+                w.HTML(_friendly(cell.why_not or "This cell does not exist.")),
+                picture(
+                    _blank_png("no figure: this kernel has no such setting"), f"No figure: no such cell ({where})."
+                ),
+            ]
+        )
+    source = cell.source
+    ref = "" if source is None else f" — source: {html.escape(source.ref)}"
+    if source is not None and source.url:
+        ref = f" — source: <a href='{source.url}' target='_blank'>{html.escape(source.ref)}</a>"
+    detail = f"<p><b>{html.escape(cell.row.label)}</b>, kernel {cell.kernel}{ref}</p>" + outcome_html(cell.run)
+    own_alt = f"Page ownership map after {where}: KVM_TDX_INIT_MEM_REGION returned {cell.text}."
+    sept = sept_transitions(cell.run.events, 0, 0)
+    sept_alt = "S-EPT state machine of GPA 0's leaf: " + (
+        "; ".join(f"{t.old} to {t.new} by {t.leaf}" for t in sept) or "the entry stayed FREE"
+    )
+    return w.VBox(
+        [
+            w.HTML(detail),
+            picture(view.render(cell.run.out, cell.run.doc), own_alt),
+            picture(sept_png(cell.run.events), sept_alt),
+        ]
+    )
+
+
 def seed_matrix(cells: list[list[Cell]] | None = None) -> w.VBox:
-    """The seed thread as a table: pick a row and a kernel; the selected cell's ownership map and S-EPT follow."""
+    """The seed thread as a table: pick a row and a kernel; the selected cell's outcome, ownership map and S-EPT follow.
+
+    Works without a kernel: every cell's view is computed here, and the two pickers are jslinked to the
+    `selected_index` of nested Stacks (scenario → kernel), so a static page (nbviewer, the site) switches views in
+    the browser. The kernel-side observers only keep `state` in step for tests and readers.
+    """
     state = MatrixState(cells or run_matrix())
     row = w.Dropdown(
         options=[(cell_row[0].row.label, i) for i, cell_row in enumerate(state.cells)],
@@ -294,34 +376,40 @@ def seed_matrix(cells: list[list[Cell]] | None = None) -> w.VBox:
     column = w.ToggleButtons(
         options=[(k, i) for i, k in enumerate(KERNELS)], value=len(KERNELS) - 1, description="kernel"
     )
+    pictures: dict[bytes, w.Image] = {}
+    inner = [
+        w.Stack([_cell_view(cell, state.view, pictures) for cell in cell_row], selected_index=column.index)
+        for cell_row in state.cells
+    ]
+    outer = w.Stack(inner, selected_index=row.index)
+    outer.add_class("tdxsim-views")
+    w.jslink((row, "index"), (outer, "selected_index"))
+    for stack in inner:
+        w.jslink((column, "index"), (stack, "selected_index"))
+    state.table.value = matrix_html(state.cells)
 
     def update(_change: object = None) -> None:
         state.row, state.column = row.value, column.value
-        state.table.value = matrix_html(state.cells, (state.row, state.column))
-        cell = state.cell
-        if cell.run is None:
-            state.detail.value = _friendly(cell.why_not or "This cell does not exist.")
-            state.ownership.value = _blank_png("no figure: this kernel has no such setting")
-            state.sept.value = _blank_png("no S-EPT change")
-            return
-        source = cell.source
-        ref = "" if source is None else f" — source: {html.escape(source.ref)}"
-        if source is not None and source.url:
-            ref = f" — source: <a href='{source.url}' target='_blank'>{html.escape(source.ref)}</a>"
-        state.detail.value = f"<p><b>{html.escape(cell.row.label)}</b>, kernel {cell.kernel}{ref}</p>" + outcome_html(
-            cell.run
-        )
-        state.ownership.value = state.view.render(cell.run.out, cell.run.doc)
-        state.sept.value = sept_png(cell.run.events)
+        outer.selected_index = row.index
+        for stack in inner:
+            stack.selected_index = column.index
+        view = inner[state.row].children[state.column]
+        state.detail, state.ownership = view.children[0], view.children[1]
+        state.sept = view.children[2] if len(view.children) > 2 else view.children[1]
 
     row.observe(update, names="value")
     column.observe(update, names="value")
     update()
+    note = w.HTML(
+        "<p class='tdxsim-live-note'>Live without Python: pick a scenario and a kernel, and the outcome below "
+        "follows (every cell was computed by the simulator beforehand).</p>"
+    )
     box = Panel(
-        [row, column, state.table, state.detail, state.ownership, state.sept],
+        [note, row, column, outer, state.table],
         lambda: f"seed matrix: {state.cell.row.label}, kernel {state.cell.kernel} → {state.cell.text}",
     )
-    box.state, box.controls = state, {"row": row, "column": column}
+    box.add_class(LIVE_CLASS)
+    box.state, box.controls = state, {"row": row, "column": column, "views": outer}
     return box
 
 
@@ -338,7 +426,9 @@ class PlayerState:
     stop: int
     index: int = 0
     text: w.HTML = field(default_factory=w.HTML)
-    image: w.Image = field(default_factory=_image)
+    image: w.Image = field(
+        default_factory=lambda: _image("Call timeline around the current event, which is highlighted.")
+    )
 
 
 def step_player(run: Run, label: str = "add", window: int = 14) -> w.VBox:
@@ -364,7 +454,7 @@ def step_player(run: Run, label: str = "add", window: int = 14) -> w.VBox:
             return
         ev = state.events[state.index]
         text, failed = describe_event(ev)
-        colour = "#D55E00" if failed else "#000000"
+        colour = FAILED_INK if failed else "#000000"
         state.text.value = (
             f"<p style='font-size:15px'>event {slider.value + 1} of {last + 1} — layer <b>{ev.layer}</b>, "
             f"{ev.kind}: <span style='color:{colour}'><code>{html.escape(text)}</code></span></p>"
@@ -390,15 +480,20 @@ def step_player(run: Run, label: str = "add", window: int = 14) -> w.VBox:
 
 
 def reveal(answer_html: str, label: str = "Reveal the answer") -> w.VBox:
-    """A toggle that shows the answer to an exercise only when pressed (OSTEP's -c)."""
-    button = w.ToggleButton(value=False, description=label, icon="eye", layout=w.Layout(width="220px"))
-    answer = w.HTML(value="")
+    """A choice that shows the answer to an exercise only when picked (OSTEP's -c).
+
+    Works without a kernel: the buttons are jslinked to a Stack's selected_index (hidden | answer)."""
+    button = w.ToggleButtons(options=[("Hide the answer", 0), (label, 1)], index=0, description="answer")
+    answer = w.HTML(value=answer_html)
+    views = w.Stack([w.HTML(value=""), answer], selected_index=0)
+    views.add_class("tdxsim-views")
+    w.jslink((button, "index"), (views, "selected_index"))
 
     def flip(_change: object = None) -> None:
-        answer.value = answer_html if button.value else ""
-        button.description = "Hide the answer" if button.value else label
+        views.selected_index = button.index
 
-    button.observe(flip, names="value")
-    box = Panel([button, answer], lambda: f"reveal: {'shown' if button.value else 'hidden'}")
-    box.controls = {"button": button, "answer": answer}
+    button.observe(flip, names="index")
+    box = Panel([button, views], lambda: f"reveal: {'shown' if views.selected_index == 1 else 'hidden'}")
+    box.add_class(LIVE_CLASS)
+    box.controls = {"button": button, "answer": answer, "views": views}
     return box

@@ -15,16 +15,16 @@ import ipywidgets as w
 from tdxsim.lessons.readers import ACTORS, PAGES, SHARED_GFN, Read, read_page, shared_mask
 from tdxsim.plot import to_png
 from tdxsim.plot.actors import address_bar, three_boxes
-from tdxsim.widgets.panel import IMAGE_LAYOUT, Panel, require_choice
+from tdxsim.widgets.panel import Panel, _image, ink_on, require_choice
 
 DPI = 72
-#: Badge colours by outcome (Okabe–Ito, as tdxsim.plot.style).
+#: Badge colours by outcome (Okabe–Ito, as tdxsim.plot.style); the text colour is ink_on(face).
 OUTCOME_STYLE = {
-    "plaintext": ("#009E73", "#FFFFFF"),
-    "zeros": ("#F0E442", "#000000"),
-    "SIGBUS": ("#D55E00", "#FFFFFF"),
-    "KVM_EXIT_MEMORY_FAULT": ("#E69F00", "#000000"),
-    "no address": ("#DDDDDD", "#000000"),
+    "plaintext": "#009E73",
+    "zeros": "#F0E442",
+    "SIGBUS": "#D55E00",
+    "KVM_EXIT_MEMORY_FAULT": "#E69F00",
+    "no address": "#DDDDDD",
 }
 
 
@@ -40,7 +40,8 @@ def _bar_png(gpa: int, gpaw: int) -> bytes:
 
 def read_html(r: Read) -> str:
     """The read as a card: who, which address, each hop of the path, and what came back."""
-    face, ink = OUTCOME_STYLE.get(r.outcome, ("#0072B2", "#FFFFFF"))
+    face = OUTCOME_STYLE.get(r.outcome, "#0072B2")
+    ink = ink_on(face)
     badge = (
         f"<span style='background:{face};color:{ink};padding:2px 8px;border-radius:4px;font-weight:bold;"
         f"border:1px solid #555'>{html.escape(r.text)}</span>"
@@ -60,8 +61,8 @@ class ReaderState:
 
     read: Read | None = None
     card: w.HTML = field(default_factory=w.HTML)
-    boxes: w.Image = field(default_factory=lambda: w.Image(format="png", layout=w.Layout(**IMAGE_LAYOUT)))
-    bar: w.Image = field(default_factory=lambda: w.Image(format="png", layout=w.Layout(**IMAGE_LAYOUT)))
+    boxes: w.Image = field(default_factory=lambda: _image("Host, TDX module and TD; the reader is marked."))
+    bar: w.Image = field(default_factory=lambda: _image("The GPA as bits; the shared bit is marked."))
 
 
 def who_can_read(actor: str = "vmm", page: str = "image", shared_bit: bool = False, gpaw: int = 48) -> w.VBox:
