@@ -25,7 +25,11 @@ class DoctorState:
     shown: str = ""  # the variant drawn against single-pass
     error: str = ""
     text: w.HTML = field(default_factory=w.HTML)
-    figure: w.Image = field(default_factory=_image)
+    figure: w.Image = field(
+        default_factory=lambda: _image(
+            "Where a loader variant's MRTD record stream parts from single-pass (after Diagnose)"
+        )
+    )
     caption: w.HTML = field(default_factory=w.HTML)  # the figure's text alternative, shown under it
 
 
@@ -52,8 +56,10 @@ def mrtd_doctor(expected: str = "", image_name: str | None = None) -> w.VBox:
         state.shown = shown_ctl.value
         ref = d.results[0].measurement.records or []
         other = next(r for r in d.results if r.variant.name == state.shown).measurement.records or []
+        alt = stream_alt_text(d.sections, ref, other, state.shown)
         state.figure.value = to_png(record_streams(d.sections, ref, other, state.shown), DPI)
-        state.caption.value = f"<p><i>{html.escape(stream_alt_text(d.sections, ref, other, state.shown))}</i></p>"
+        state.figure.alt = alt
+        state.caption.value = f"<p><i>{html.escape(alt)}</i></p>"
 
     def run(_button: object = None) -> None:
         state.image_name = image_ctl.value
