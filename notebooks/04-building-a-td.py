@@ -126,9 +126,7 @@ call(vmm.write(mapping["addr"], IMAGE))
 
 # %%
 call(
-    vmm.KVM_SET_MEMORY_ATTRIBUTES2(
-        guest_memfd=gmem["fd"], offset=0, size=SIZE, attributes=KVM_MEMORY_ATTRIBUTE_PRIVATE
-    )
+    vmm.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=gmem["fd"], offset=0, size=SIZE, attributes=KVM_MEMORY_ATTRIBUTE_PRIVATE)
 )
 
 # %%
