@@ -37,32 +37,128 @@
 # [TDH.MR.FINALIZE](../docs/glossary.md#tdh-mr-finalize)
 
 # %%
+from collections import Counter
 
+import tdxsim
 from tdxsim import plot
-from tdxsim.lessons import lifecycle
+from tdxsim.kvm.uapi import (
+    GUEST_MEMFD_FLAG_INIT_SHARED,
+    GUEST_MEMFD_FLAG_MMAP,
+    KVM_MEM_GUEST_MEMFD,
+    KVM_MEMORY_ATTRIBUTE_PRIVATE,
+    KVM_TDX_MEASURE_MEMORY_REGION,
+    TDX_TD_ATTR_SEPT_VE_DISABLE,
+)
 from tdxsim.widgets.exercise import exercise, review
 from tdxsim.widgets.lessons import lifecycle_player
 
 # %% [markdown]
-# ## The flow, as QEMU runs it
+# ## The flow, call by call
 #
-# The v8 in-place model (guest_memfd with `MMAP` and `INIT_SHARED`): create the VM, initialise the TD, create and
-# initialise vCPU 0, create the guest_memfd and its memslot, write the initial image while the pages are shared,
-# convert them to private, add the image with `KVM_TDX_INIT_MEM_REGION` (`source_addr` 0: the page is its own
-# source, chapter [07](07-source-addr-zero.ipynb)), finalize. Then the guest runs: it accepts a page it did not
-# have (`PAGE.AUG` + `ACCEPT`) and reads its image back. Each row is one step of the scenario, run by the simulator.
+# The v8 in-place model (guest_memfd with `MMAP` and `INIT_SHARED`), in the order QEMU makes the calls: create the
+# VM, initialise the TD, create and initialise vCPU 0, create the guest_memfd and its memslot, write the initial
+# image while the pages are shared, convert them to private, add the image with `KVM_TDX_INIT_MEM_REGION`
+# (`source_addr` 0: the page is its own source, chapter [07](07-source-addr-zero.ipynb)), finalize.
+#
+# `tdxsim.Vmm` is the whole host: each method is one ioctl or syscall, named as the kernel names it, taking the uAPI
+# struct's fields by name. Each returns a `Result`: the return value (`r.ret`, `r.errno`), the SEAMCALLs it caused
+# (`r.seamcalls`) and the state changes (`r.changes`); click a result to open it. `run` keeps every result for the
+# sequence diagram further down. Change an argument and re-run the cells from here to see what KVM says.
 
 # %%
-flow = lifecycle.run_variant("as QEMU does it")
-for row in lifecycle.rows(flow):
-    print(f"{row.label:30} {row.result:>4}  {row.td_state:24} {row.op_state:24} {row.seamcalls}")
+vmm = tdxsim.Vmm("v8")  # the kernel with guest_memfd in-place conversion
+run = []
+
+
+def call(result):
+    run.append(result)
+    return result
+
+
+# %%
+vm = call(vmm.KVM_CREATE_VM())
+vmm.select_vm(vm["vm"])  # the VM fd the next ioctls go to
+vm
+
+# %% [markdown]
+# `KVM_TDX_INIT_VM` creates the TD in the TDX module: `TDH.MNG.CREATE` (the TDR), `TDH.MNG.KEY.CONFIG`, six
+# `TDH.MNG.ADDCX` (the TDCS pages) and `TDH.MNG.INIT`. `SEPT_VE_DISABLE` is QEMU's default attribute.
+
+# %%
+call(vmm.KVM_TDX_INIT_VM(attributes=TDX_TD_ATTR_SEPT_VE_DISABLE))
+
+# %%
+call(vmm.KVM_CREATE_VCPU(id=0))
+
+# %%
+call(vmm.KVM_TDX_INIT_VCPU(vcpu=0))
+
+# %% [markdown]
+# Memory: a 2 MiB guest_memfd that can be mmapped and starts shared, mapped into the VMM and bound as memslot 0 at
+# GPA 0. No SEAMCALL: the TDX module does not know about it yet.
+
+# %%
+SIZE = 2 << 20
+gmem = call(vmm.KVM_CREATE_GUEST_MEMFD(size=SIZE, flags=GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED))
+mapping = call(vmm.mmap(length=SIZE, fd=gmem["fd"]))
+gmem, mapping
+
+# %%
+call(
+    vmm.KVM_SET_USER_MEMORY_REGION2(
+        slot=0,
+        flags=KVM_MEM_GUEST_MEMFD,
+        guest_phys_addr=0,
+        memory_size=SIZE,
+        userspace_addr=mapping["addr"],
+        guest_memfd=gmem["fd"],
+    )
+)
+
+# %% [markdown]
+# The image (one page) is written while shared, then the whole guest_memfd becomes private, then KVM adds the page
+# from itself and measures it: `TDH.MEM.SEPT.ADD` for the S-EPT tables below the root, `TDH.MEM.PAGE.ADD`, and
+# `TDH.MR.EXTEND` sixteen times (256 bytes each).
+
+# %%
+IMAGE = b"TDVF" * 1024  # one 4 KiB page
+call(vmm.write(mapping["addr"], IMAGE))
+
+# %%
+call(
+    vmm.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=gmem["fd"], offset=0, size=SIZE, attributes=KVM_MEMORY_ATTRIBUTE_PRIVATE)
+)
+
+# %%
+call(vmm.KVM_TDX_INIT_MEM_REGION(vcpu=0, source_addr=0, gpa=0, nr_pages=1, flags=KVM_TDX_MEASURE_MEMORY_REGION))
+
+# %%
+call(vmm.KVM_TDX_FINALIZE_VM())
+
+# %%
+print(vmm.td_state(), vmm.vcpu_state(0), vmm.sept_state(0), vmm.mrtd().hex()[:32] + "…")
 
 # %% [markdown]
 # Two state machines move together. KVM's `kvm_tdx->state` goes `TD_STATE_UNINITIALIZED → INITIALIZED` in
 # `KVM_TDX_INIT_VM` and `→ RUNNABLE` in `KVM_TDX_FINALIZE_VM`; the TDX module's TDCS `OP_STATE` goes
 # `UNINITIALIZED → INITIALIZED` in `TDH.MNG.INIT` and `→ RUNNABLE` in `TDH.MR.FINALIZE`. KVM's checks read its own
-# state, so most misuse is refused before a SEAMCALL is made.
-#
+# state, so most misuse is refused before a SEAMCALL is made. The state changes of each call are in its result:
+
+# %%
+for r in run:
+    print(f"{r.op:28} {r.ret:>4}", [(c["what"], c.get("new")) for c in r.changes if "state" in c["what"]])
+
+# %% [markdown]
+# Then the guest runs: it accepts a page it did not have (`PAGE.AUG` + `ACCEPT`) and reads its image back.
+
+# %%
+call(vmm.guest_accept(gpa=0x1000))
+
+# %%
+read = call(vmm.guest_read(gpa=0, length=8))
+read, read["data"]
+
+# %% [markdown]
 # ## What each layer did
 #
 # The whole build, from `KVM_TDX_INIT_VM` to the end of `KVM_TDX_FINALIZE_VM`, as a sequence diagram: time runs
@@ -70,14 +166,19 @@ for row in lifecycle.rows(flow):
 # module, page-ownership changes into memory) and each dashed arrow its return or the module's status. Boxes on a
 # lifeline are that layer's own functions and state changes. A block repeated for several pages is drawn once, with
 # its count: `TDH.MNG.ADDCX ×6` adds the six TDCS pages, `TDH.MR.EXTEND ×16` measures a 4 KiB page 256 bytes at a time.
+# The diagram is drawn from the results in `run`: their events, and where each call starts.
 
 # %%
-start, stop = flow.marks[flow.index("KVM_TDX_INIT_VM")], flow.marks[flow.index("KVM_TDX_FINALIZE_VM") + 1]
+events, steps = [], []
+for r in run:
+    steps.append((len(events), {"op": r.op, **r}))
+    events += r.events
+start = next(i for i, step in steps if step["op"] == "KVM_TDX_INIT_VM")
+final = next(k for k, r in enumerate(run) if r.op == "KVM_TDX_FINALIZE_VM")
+stop = steps[final][0] + len(run[final].events)
 plot.show(
-    plot.call_timeline(flow.events, flow.step_marks, start, stop),
-    alt="Sequence diagram of a TD build from KVM_TDX_INIT_VM to KVM_TDX_FINALIZE_VM: lifelines for the VMM, KVM, "
-    "the TDX module and memory; ioctls and SEAMCALLs as arrows down, statuses as dashed arrows back, repeated calls "
-    "folded (TDH.MNG.ADDCX ×6, TDH.MR.EXTEND ×16).",
+    plot.call_timeline(events, steps, start, stop),
+    alt="Sequence diagram of a TD build from KVM_TDX_INIT_VM to KVM_TDX_FINALIZE_VM: lifelines for the VMM, KVM, " "the TDX module and memory; ioctls and SEAMCALLs as arrows down, statuses as dashed arrows back, repeated calls " "folded (TDH.MNG.ADDCX ×6, TDH.MR.EXTEND ×16).",
 )
 
 # %% [markdown]
@@ -88,16 +189,21 @@ plot.show(
 # `TDH.MEM.SEPT.ADD` one S-EPT table. In the map below those are the purple "TDX module metadata" frames; the
 # vermillion ones are the TD's private pages (the image, added; the page the guest accepted). Look at the physical
 # view: the host cannot tell the metadata from the TD's memory by address, only the TDX module's PAMT can.
+# `plot.machine_view(vmm)` reads the machine's pages and memslots for the map, so it draws any TD you build.
 
 # %%
-plot.show(plot.ownership_map(flow.out, flow.doc, legend=False), alt="Ownership map after a full TD build: by guest physical address, the TD's private image pages and the page the guest accepted; by host physical address, those pages among the TDX module's metadata frames (TDR, TDCS, TDVPR, TDCX, S-EPT tables).")
+plot.show(
+    plot.ownership_map(*plot.machine_view(vmm), legend=False),
+    alt="Ownership map after a full TD build: by guest physical address, the TD's private image pages and the page the guest accepted; by host physical address, those pages among the TDX module's metadata frames (TDR, TDCS, TDVPR, TDCX, S-EPT tables).",
+)
 
 # %%
 plot.show(plot.ownership_legend(), alt="Legend of the ownership maps: not allocated (white), host memory (orange, hatched //), guest_memfd shared (sky blue, dotted), guest_memfd private but not in the TD (green, hatched), TD-private in the S-EPT (vermillion, crossed), TDX module metadata (purple, plus signs); a solid outline marks a PAGE.ADD target, a dashed one its source.")
 
 # %%
-print({row.label: row.metadata for row in lifecycle.rows(flow)}["KVM_TDX_FINALIZE_VM"])
-print("bytes by owner:", flow.out["final"]["memory"])
+pages = vmm.describe_pages()
+print(Counter(page["pamt"] for page in pages.values() if page.get("pamt") not in (None, "PT_NDA")))
+print("bytes by owner:", plot.machine_view(vmm)[0]["final"]["memory"])
 
 # %% [markdown]
 # The first line counts the frames by their PAMT page type, the TDX module's record of what each frame is
@@ -109,9 +215,9 @@ print("bytes by owner:", flow.out["final"]["memory"])
 #   PT_TDCX`), and so does `TDH.VP.ADDCX` for a vCPU's extension pages. So where the text says TDCS, the label says
 #   `PT_TDCX`.
 # * `PT_EPT: 3` are the three S-EPT tables that `TDH.MEM.SEPT.ADD` added (the S-EPT root is one of the TDCS pages).
-# * `PT_REG: 1` is the TD's one private memory page so far: the image page that `KVM_TDX_INIT_MEM_REGION` added
-#   with `TDH.MEM.PAGE.ADD` (`tdh_mem_page_add.c` gives it `PT_REG`). The page the guest accepts after finalize,
-#   by `PAGE.AUG`, makes it 2; that is the second `td_private` page in the byte count.
+# * `PT_REG: 2` are the TD's private pages: the image page that `KVM_TDX_INIT_MEM_REGION` added with
+#   `TDH.MEM.PAGE.ADD` (`tdh_mem_page_add.c` gives it `PT_REG`), and the page the guest accepted after finalize,
+#   by `PAGE.AUG`; they are the two `td_private` pages in the byte count.
 
 # %% [markdown]
 # ## Try it: skip, move or repeat a step
@@ -152,9 +258,9 @@ lifecycle_player()
 # and `PENDING`, and the guest must accept them:
 
 # %%
-accept = flow.step("guest accepts GPA 0x1000")
-print("SEAMCALL:", [c["leaf"] for c in accept["seamcalls"]])
-print("TDCALLs:", [(t["leaf"], t["status"]) for t in accept["tdcalls"]])
+accept = next(r for r in run if r.op == "guest_accept")
+print("SEAMCALL:", [c["leaf"] for c in accept.seamcalls])
+print("TDCALLs:", [(t["leaf"], t["status"]) for t in accept.tdcalls])
 
 # %% [markdown]
 # **"The host can read TD private memory; it's just ciphertext."** — No page the host hands over stays readable to

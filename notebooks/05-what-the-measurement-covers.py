@@ -36,23 +36,55 @@
 # [RTMR](../docs/glossary.md#rtmr)
 
 # %%
-
-from tdxsim import plot
+import tdxsim
+from tdxsim import plot, recipes
 from tdxsim.lessons import measurement
-from tdxsim.lessons.measurement import Variant
+from tdxsim.vmm.firmware import measure_firmware
 from tdxsim.widgets.lessons import mrtd_explorer
 
 # %% [markdown]
 # ## Two records
 #
-# We add two pages by hand: GPA 0x1000 with `KVM_TDX_MEASURE_MEMORY_REGION`, GPA 0x2000 without. The figure shows
-# the record layout (a 16-byte tag, the GPA little-endian, zeros) and the running SHA-384 after each SEAMCALL,
-# replayed from the event record; the last line checks the replay against the MRTD the TDX module reported.
+# We add two pages by hand: GPA 0x1000 with `KVM_TDX_MEASURE_MEMORY_REGION`, GPA 0x2000 without. The recipes of
+# `tdxsim.recipes` are QEMU's sequences written as plain `Vmm` calls (chapter [04](04-building-a-td.ipynb) makes
+# them one by one): create the TD, bind a guest_memfd, load a page with `KVM_TDX_INIT_MEM_REGION`. `vmm.mrtd()` is
+# the SHA-384 of what has been measured so far, then, after `KVM_TDX_FINALIZE_VM`, the MRTD.
+
+# %%
+vmm = tdxsim.Vmm("v8")
+recipes.create_td(vmm)
+binding, _ = recipes.bind_guest_memfd(vmm, size=0x3000)
+print("after TDH.MNG.INIT     ", vmm.mrtd().hex()[:32], "…")
 
 # %%
 content = bytes(range(256)) * 16
-two = measurement.pages_by_hand([(0x1000, content), (0x2000, None)])
-plot.show(plot.mrtd_records(two.events, two.chunk, two.out["final"]["mrtd"]), alt="MRTD records for two pages added by hand: a TDH.MEM.PAGE.ADD record (tag and GPA) for GPA 0x1000 and for 0x2000, sixteen TDH.MR.EXTEND records with the bytes only for 0x1000, the running SHA-384 after each, and a check that the replay matches the MRTD the TDX module reported.")
+add = recipes.load_image(vmm, binding, gpa=0x1000, data=content, measure=True)[-1]
+print(add)
+print("after 0x1000, measured ", vmm.mrtd().hex()[:32], "…")
+
+# %%
+add = recipes.load_image(vmm, binding, gpa=0x2000, data=bytes(4096), measure=False)[-1]
+print(add)
+print("after 0x2000, unmeasured", vmm.mrtd().hex()[:32], "…")
+
+# %%
+print(recipes.run_guest(vmm)[0])
+print("MRTD", vmm.mrtd().hex())
+
+# %% [markdown]
+# The figure shows the record layout (a 16-byte tag, the GPA little-endian, zeros) and the running SHA-384 after
+# each SEAMCALL, replayed from the machine's event record; the last line checks the replay against the MRTD the TDX
+# module reported.
+
+# %%
+def chunk(gpa):  # the 256 bytes a TDH.MR.EXTEND at gpa measured
+    return vmm.private_bytes(gpa, 256)
+
+
+plot.show(
+    plot.mrtd_records(vmm.trace.events, chunk, vmm.mrtd().hex()),
+    alt="MRTD records for two pages added by hand: a TDH.MEM.PAGE.ADD record (tag and GPA) for GPA 0x1000 and for 0x2000, sixteen TDH.MR.EXTEND records with the bytes only for 0x1000, the running SHA-384 after each, and a check that the replay matches the MRTD the TDX module reported.",
+)
 
 # %% [markdown]
 # `PAGE.ADD` hashes the GPA and nothing else. So a page added without `MEASURE` contributes its address, and any
@@ -61,20 +93,33 @@ plot.show(plot.mrtd_records(two.events, two.chunk, two.out["final"]["mrtd"]), al
 #
 # ## Same bytes, different ways
 #
-# The same image loaded four ways. The TDX module never sees where the source page was: in-place (the target page
-# is its own source, `source_addr` 0) and classic (a separate buffer) give the **same** MRTD. The two-pass order
-# of older stacks (all `PAGE.ADD`s of a section, then its `MR.EXTEND`s; KVM TDX v19's `KVM_TDX_EXTEND_MEMORY`)
-# (two-pass per section) hashes the same records in a different order, so a **different** MRTD.
+# The same image loaded several ways. `measure_firmware` parses a TDVF image's sections and loads it as QEMU
+# does, one `KVM_TDX_INIT_MEM_REGION` per section, on a fresh machine; then finalizes. The TDX module never sees
+# where the source page was: in-place (the target page is its own source, `source_addr` 0) and classic (a separate
+# buffer) give the **same** MRTD. The two-pass order of older stacks (all `PAGE.ADD`s of a section, then its
+# `MR.EXTEND`s; KVM TDX v19's `KVM_TDX_EXTEND_MEMORY`), two-pass **per section**, hashes the same records in a
+# different order, so a **different** MRTD; two-pass over the **whole image** (every section added first, then the
+# measured ones extended) is a third order and a third MRTD.
 
 # %%
-image = measurement.small_image()
-for name, variant in [
-    ("classic, single-pass", Variant()),
-    ("source 0, single-pass", Variant(source_zero=True)),
-    ("classic, two-pass per section", Variant(two_pass=True)),
-    ("source 0, two-pass per section", Variant(source_zero=True, two_pass=True)),
-]:
-    print(f"{name:31} {measurement.measure(image, variant).mrtd[:32]}…")
+image = measurement.small_image()  # a four-section TDVF image laid out as OVMF's
+single = measure_firmware(image)
+print("classic, single-pass          ", single.mrtd[:32], "…")
+print("source 0, single-pass         ", measure_firmware(image, in_place=True).mrtd[:32], "…")
+
+# %%
+per_section = measure_firmware(image, two_pass=True)
+print("classic, two-pass per section ", per_section.mrtd[:32], "…")
+print("source 0, two-pass per section", measure_firmware(image, two_pass=True, in_place=True).mrtd[:32], "…")
+print("classic, two-pass whole image ", measure_firmware(image, order="two-pass-image").mrtd[:32], "…")
+
+# %% [markdown]
+# Each result keeps its machine (`.vmm`), so the calls behind an MRTD can be read back: the SEAMCALL counts are the
+# same in every order, only their order differs.
+
+# %%
+for fw in (single, per_section):
+    print(f"{fw.order:12} {fw.page_add} TDH.MEM.PAGE.ADD, {fw.mr_extend} TDH.MR.EXTEND, {fw.vmm.td_state()}")
 
 # %% [markdown]
 # ## A real firmware image
@@ -88,7 +133,7 @@ for name, variant in [
 # %%
 # NBVAL_IGNORE_OUTPUT
 ovmf = measurement.debian_ovmf()
-fw = measurement.measure(ovmf if ovmf is not None else image)
+fw = measure_firmware(ovmf if ovmf is not None else image)
 for s in fw.sections:
     print(f"{s.type_name:8} GPA {s.memory_address:#010x} {s.pages:4} pages  {'MR.EXTEND' if s.measured else ''}")
 print(fw.page_add, "TDH.MEM.PAGE.ADD,", fw.mr_extend, "TDH.MR.EXTEND")
@@ -129,7 +174,7 @@ mrtd_explorer()
 # ## Exercises
 #
 # Answer in the box and press **Check**: you are told whether you are right, and why. Then check yourself with
-# `measurement.pages_by_hand` in a cell of your own; the expected MRTDs are in `tests/data/mrtd-vectors.json`,
+# `recipes.load_image` and `vmm.mrtd()` in a cell of your own; the expected MRTDs are in `tests/data/mrtd-vectors.json`,
 # computed with `hashlib` from the TDX module's record layout (intel/tdx-module TDX_1.5.01, `sha384.h`).
 
 # %%

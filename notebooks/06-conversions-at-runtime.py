@@ -38,10 +38,9 @@
 # [TDG.MEM.PAGE.ACCEPT](../docs/glossary.md#tdg-mem-page-accept)
 
 # %%
-
-from tdxsim import plot
-from tdxsim.lessons import backing, conversions
-from tdxsim.lessons.lifecycle import fold
+import tdxsim
+from tdxsim import plot, recipes
+from tdxsim.lessons import backing
 from tdxsim.widgets.lessons import conversion_panel
 
 # %% [markdown]
@@ -50,15 +49,41 @@ from tdxsim.widgets.lessons import conversion_panel
 # A finalized TD (v8, in-place conversion on). The guest accepts GPA 0x1000, writes a secret there, then asks for
 # the page to be shared: it sets the shared bit in the GPA it passes to MapGPA. KVM checks the range and exits to
 # userspace; the VMM converts the chunk with `KVM_SET_MEMORY_ATTRIBUTES2` on the guest_memfd and answers 0.
+#
+# First the TD, with the recipes of `tdxsim.recipes` (chapter [04](04-building-a-td.ipynb) makes the same calls
+# one by one): two pages of guest_memfd, an image at GPA 0, GPA 0x1000 made private before finalize.
 
 # %%
-to_shared = conversions.convert(in_place=True, to_shared=True, pages=1)
-s = conversions.summary(to_shared)
-print("exits:", s.chunks)
-print("the VMM:", s.vmm_ops)
-print("SEAMCALLs:", fold(s.seamcalls))
-print("TDVMCALL:", s.tdcall_status)
-print("afterwards:", s.reads)
+def finalized_td(vmm, accept=True):
+    recipes.create_td(vmm)
+    binding, _ = recipes.bind_guest_memfd(vmm, size=0x2000)
+    recipes.load_image(vmm, binding, gpa=0, data=b"image".ljust(4096, b"\0"))
+    recipes.convert_range(vmm, 0x1000, 0x1000, private=True)
+    recipes.run_guest(vmm, accept=(0x1000,) if accept else ())
+    return binding
+
+
+vmm = tdxsim.Vmm("v8")  # in-place conversion
+binding = finalized_td(vmm)
+vmm.guest_write(gpa=0x1000, data=b"the guest's secret")
+print("GPA 0x1000:", vmm.sept_state(0x1000), "| attributes:", vmm.gmem_attributes(binding.guest_memfd, 0x1000))
+
+# %% [markdown]
+# The guest's MapGPA, one call: `shared=True` is the shared bit in the GPA it passes. The result holds the exits
+# to the VMM and what the VMM did for each (QEMU's `kvm_convert_memory`), then the SEAMCALLs and the TDVMCALL's
+# status.
+
+# %%
+map_gpa = vmm.guest_map_gpa(gpa=0x1000, size=0x1000, shared=True)
+print("exits:", [(hex(e["gpa"]), e["npages"], e["attributes"].removeprefix("KVM_MAP_GPA_RANGE_")) for e in map_gpa["exits"]])
+print("the VMM:", [f"{v['op']} → {v['ret']}" for e in map_gpa["exits"] for v in e["vmm"]])
+print("TDVMCALL:", map_gpa.tdcalls[-1]["status"])
+map_gpa
+
+# %%
+print("GPA 0x1000:", vmm.sept_state(0x1000), "| attributes:", vmm.gmem_attributes(binding.guest_memfd, 0x1000))
+print("host reads:", vmm.read(binding.userspace_addr + 0x1000, 18)["data"])
+print("guest reads (shared):", vmm.guest_read(gpa=0x1000, length=18, shared=True)["data"])
 
 # %% [markdown]
 # **Reading the exit.** Each tuple is one `KVM_EXIT_HYPERCALL` with `nr = KVM_HC_MAP_GPA_RANGE`: the first GPA,
@@ -77,9 +102,12 @@ print("afterwards:", s.reads)
 # `KVM_SET_MEMORY_ATTRIBUTES2` back to the guest's `TDVMCALL_STATUS_SUCCESS` (dashed arrows are returns):
 
 # %%
-i = to_shared.index("MapGPA")
-timeline = plot.call_timeline(to_shared.events, to_shared.step_marks, to_shared.marks[i], to_shared.marks[i + 1])
-plot.show(timeline, alt="Call timeline of the guest's MapGPA to shared: KVM's exit handling, then TDH.MEM.RANGE.BLOCK, TDH.MEM.TRACK, TDH.MEM.PAGE.REMOVE and TDH.PHYMEM.PAGE.WBINVD in the TDX module lane, and the page leaving the TD in the memory lane.")
+plot.show(
+    plot.call_timeline(map_gpa.events, [(0, {"op": "guest_map_gpa", "label": "MapGPA", **map_gpa})]),
+    alt="Sequence diagram of the guest's MapGPA to shared: the TDCALL from the guest lane, KVM's exit to the VMM, the "
+    "VMM's KVM_SET_MEMORY_ATTRIBUTES2, then TDH.MEM.RANGE.BLOCK, TDH.MEM.TRACK, TDH.MEM.PAGE.REMOVE and "
+    "TDH.PHYMEM.PAGE.WBINVD in the TDX module lane, and the page leaving the TD.",
+)
 
 # %% [markdown]
 # The entry's life: `PAGE.AUG` (`FREE → PENDING`), the guest's `ACCEPT` (`→ MAPPED`), `RANGE.BLOCK`
@@ -91,7 +119,10 @@ plot.show(timeline, alt="Call timeline of the guest's MapGPA to shared: KVM's ex
 # `op_state_is_tlb_tracking_required()` test. This TD is finalized, so KVM goes BLOCK → TRACK → REMOVE:
 
 # %%
-plot.show(plot.sept_state_machine(to_shared.events, 0x1000, 0), alt="State machine of GPA 0x1000's Secure-EPT entry: PAGE.AUG from FREE to PENDING, the guest's ACCEPT to MAPPED, RANGE.BLOCK to BLOCKED and PAGE.REMOVE back to FREE, highlighted.")
+plot.show(
+    plot.sept_state_machine(vmm.trace.events, 0x1000, 0),
+    alt="State machine of GPA 0x1000's Secure-EPT entry: PAGE.AUG from FREE to PENDING, the guest's ACCEPT to MAPPED, RANGE.BLOCK to BLOCKED and PAGE.REMOVE back to FREE, highlighted.",
+)
 
 # %% [markdown]
 # ## Contents are not preserved — and the history of "content modes"
@@ -106,12 +137,25 @@ plot.show(plot.sept_state_machine(to_shared.events, 0x1000, 0), alt="State machi
 # does not model the modes.
 #
 # Shared → private, in place: the host writes into the shared page, the guest converts it back, accepts it and
-# reads it; then the host touches its mapping again.
+# reads it; then the host touches its mapping again. The S-EPT state of GPA 0x1000 is read after each step.
 
 # %%
-to_private = conversions.convert(in_place=True, to_shared=False, pages=1)
-print(conversions.summary(to_private).reads)
-print("accept:", [c["leaf"] for c in to_private.step("guest accepts 0x1000")["seamcalls"]])
+back = tdxsim.Vmm("v8")
+binding = finalized_td(back, accept=False)
+back.guest_map_gpa(gpa=0x1000, size=0x1000, shared=True)
+back.write(binding.userspace_addr + 0x1000, b"hello from the host")
+print("shared:   ", back.sept_state(0x1000), back.gmem_attributes(binding.guest_memfd, 0x1000))
+
+# %%
+print(back.guest_map_gpa(gpa=0x1000, size=0x1000, shared=False))
+print("converted:", back.sept_state(0x1000), back.gmem_attributes(binding.guest_memfd, 0x1000))
+accept = back.guest_accept(gpa=0x1000)
+print("accepted: ", back.sept_state(0x1000), [(c["old"], c["new"]) for c in accept.changes if c["what"] == "sept"])
+print("accept:", [c["leaf"] for c in accept.seamcalls])
+
+# %%
+print("guest reads:", back.guest_read(gpa=0x1000, length=19)["data"])
+print("host reads: ", back.read(binding.userspace_addr + 0x1000, 19))
 
 # %% [markdown]
 # The guest reads zeros, not the host's text, and the host's access is **SIGBUS**: the v8 invariant "a
@@ -131,8 +175,7 @@ print("accept:", [c["leaf"] for c in to_private.step("guest accepts 0x1000")["se
 before_discard = [(s.model, *reversed(backing.run(s))) for s in (backing.Setup(in_place=False, discard=False),)]
 plot.show(
     plot.ownership_compare(before_discard),
-    alt="Two ownership maps before the discard, out-of-place: each converted GFN is backed twice, by a guest_memfd "
-    "page and by an anonymous host page.",
+    alt="Two ownership maps before the discard, out-of-place: each converted GFN is backed twice, by a guest_memfd " "page and by an anonymous host page.",
 )
 
 # %% [markdown]
@@ -140,10 +183,17 @@ plot.show(
 # of one page, the VMM having done all of QEMU's work:
 
 # %%
-oop = conversions.convert(in_place=False, to_shared=True, pages=1)
-print("out-of-place, the VMM:", conversions.summary(oop).vmm_ops)
-runs = [("in-place", to_shared.out, to_shared.doc), ("out-of-place", oop.out, oop.doc)]
-plot.show(plot.ownership_compare(runs), alt="Two ownership maps after the same private-to-shared conversion of one page: in-place, one page now shared; out-of-place, the shared anonymous page plus the old guest_memfd page still allocated until the VMM discards it.")
+oop = tdxsim.Vmm("v8", gmem_in_place_conversion=False)
+finalized_td(oop)
+r = oop.guest_map_gpa(gpa=0x1000, size=0x1000, shared=True)
+print("out-of-place, the VMM:", [f"{v['op']} → {v['ret']}" for e in r["exits"] for v in e["vmm"]])
+
+# %%
+runs = [("in-place", *plot.machine_view(vmm)), ("out-of-place", *plot.machine_view(oop))]
+plot.show(
+    plot.ownership_compare(runs),
+    alt="Two ownership maps after the same private-to-shared conversion of one page: in-place, one page now shared; out-of-place, the shared anonymous page plus the old guest_memfd page still allocated until the VMM discards it.",
+)
 
 # %% [markdown]
 # ## Try it: convert a range
