@@ -91,6 +91,55 @@ plot.show(plot.outcome_matrix(cells))
 seed_matrix(cells)
 
 # %% [markdown]
+# ## The VA-0 experiment, as calls
+#
+# Every cell of the table is a handful of calls into the simulated machine, the ones QEMU makes. Here is Yan's
+# experiment written out: build a TD (`KVM_CREATE_VM`, `KVM_TDX_INIT_VM`, `KVM_CREATE_VCPU`, `KVM_TDX_INIT_VCPU`),
+# bind a 2 MiB guest_memfd as memslot 0, map virtual address 0 with `MAP_FIXED` and write `'Y'` there, then add GPA 0
+# with `source_addr = 0`. Each call returns a result: `r.ret` and `r.errno` as the system call returns them,
+# `r.seamcalls` the TDX-module calls it made with their statuses. `vmm.private_bytes(0, 1)` reads the TD's first
+# byte through the TD's key, `vmm.sept_state(0)` the S-EPT leaf of GPA 0.
+#
+# **Try it:** change `K` to another kernel — `"2a62345b3052"`, `"v8"`, `"v13"` — and run the cell again; set
+# `gmem_in_place_conversion=True` on `v8` or `v13` (the kernels that have the parameter) and compare.
+
+# %%
+import tdxsim
+from tdxsim import recipes
+from tdxsim.kvm.uapi import KVM_MEMORY_ATTRIBUTE_PRIVATE, KVM_TDX_MEASURE_MEMORY_REGION
+
+K = "pre-2a62345b3052"  # the kernel: one of tdxsim.kvm.flavours.FLAVOURS
+vmm = tdxsim.Vmm(kernel=K, gmem_in_place_conversion=False)
+recipes.create_td(vmm)
+binding, _ = recipes.bind_guest_memfd(vmm, 2 << 20)  # GPA 0 .. 2 MiB
+print(vmm.mmap(length=4096, addr=0), vmm.write(0, b"Y"))  # MAP_FIXED at virtual address 0, then store 'Y'
+if vmm.in_place:  # in-place conversion: the page must be private before it is added
+    vmm.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=binding.guest_memfd, offset=0, size=4096,
+                                   attributes=KVM_MEMORY_ATTRIBUTE_PRIVATE)
+r = vmm.KVM_TDX_INIT_MEM_REGION(vcpu=0, source_addr=0, gpa=0, nr_pages=1, flags=KVM_TDX_MEASURE_MEMORY_REGION)
+print(r, r.errno)
+for call in r.seamcalls[:4]:
+    print(f"  {call['leaf']:18} gpa={call['gpa']:#x} level={call.get('level')}  {call['status']}")
+print(f"  ... {len(r.seamcalls)} SEAMCALLs in all")
+print("the TD's byte at GPA 0:", vmm.private_bytes(0, 1), " S-EPT leaf of GPA 0:", vmm.sept_state(0))
+
+# %% [markdown]
+# On the old kernel the `'Y'` reached the TD: `tdx_gmem_post_populate()` called `get_user_pages_fast()` on
+# `source_addr`, and address 0 was just an address (Yan, row 10). The same calls on kvm-x86 of June 2026, where
+# `tdx_vcpu_init_mem_region()` refuses a zero `source_addr` up front:
+
+# %%
+K = "kvm-x86-2026-06"
+vmm = tdxsim.Vmm(kernel=K, gmem_in_place_conversion=False)
+recipes.create_td(vmm)
+binding, _ = recipes.bind_guest_memfd(vmm, 2 << 20)
+print(vmm.mmap(length=4096, addr=0), vmm.write(0, b"Y"))
+r = vmm.KVM_TDX_INIT_MEM_REGION(vcpu=0, source_addr=0, gpa=0, nr_pages=1, flags=KVM_TDX_MEASURE_MEMORY_REGION)
+print(r, r.errno, r.seamcalls)
+print("S-EPT leaf of GPA 0:", vmm.sept_state(0))
+assert r.ret == -errno.EINVAL and r.seamcalls == []  # kvm-x86 09c6f74e tdx.c: tdx_vcpu_init_mem_region, before any SEAMCALL
+
+# %% [markdown]
 # ## The thread, position by position
 #
 # | # | who, when | the position, in a few words | link |
