@@ -228,12 +228,17 @@ print(len(steps), "measurement steps; MRTD", one_page.out["final"]["mrtd"][:16],
 # the measurement does not change.
 
 # %%
-once = run_cell(Toggles(in_place=True, source="zero"))
-twice = run_cell(Toggles(in_place=True, source="zero", add_twice=True))
-second = twice.step("add again")
-print("first:", twice.add["errno"] or 0, " second:", second["errno"], " SEAMCALLs of the second:", second["seamcalls"])
-assert (twice.add["ret"], second["ret"]) == (0, -errno.EIO)  # Yan, row 16; mmu.c
-assert twice.out["final"]["mrtd"] == once.out["final"]["mrtd"]  # no PAGE.ADD, no MR.EXTEND: measurement unchanged
+vmm = tdxsim.Vmm(kernel="v8", gmem_in_place_conversion=True)
+recipes.create_td(vmm)
+binding, _ = recipes.bind_guest_memfd(vmm, 2 << 20)
+vmm.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=binding.guest_memfd, offset=0, size=4096,
+                               attributes=KVM_MEMORY_ATTRIBUTE_PRIVATE)
+first = vmm.KVM_TDX_INIT_MEM_REGION(vcpu=0, source_addr=0, gpa=0, nr_pages=1, flags=KVM_TDX_MEASURE_MEMORY_REGION)
+mrtd_once = vmm.mrtd()
+second = vmm.KVM_TDX_INIT_MEM_REGION(vcpu=0, source_addr=0, gpa=0, nr_pages=1, flags=KVM_TDX_MEASURE_MEMORY_REGION)
+print("first:", first, " second:", second, " SEAMCALLs of the second:", second.seamcalls)
+assert (first.ret, second.ret) == (0, -errno.EIO)  # Yan, row 16; mmu.c
+assert vmm.mrtd() == mrtd_once  # no PAGE.ADD, no MR.EXTEND: measurement unchanged
 
 # %% [markdown]
 # Before Michael Roth's populate rework (commit 2a62345b3052) the second call stopped earlier, in
@@ -268,6 +273,7 @@ print("pre-2a62345b3052, second add:", old.step("add again")["errno"])
 # %%
 va0 = run_cell(Toggles(in_place=True, source="zero_va0"))
 print("v8, in-place on, VA 0 holds 'Y' → the TD's page holds", td_gets(va0))
+once = run_cell(Toggles(in_place=True, source="zero"))
 no_measure = run_cell(Toggles(in_place=True, source="zero", measure=False))
 print("without MEASURE the MRTD changes too:", no_measure.out["final"]["mrtd"][:16], "vs", once.out["final"]["mrtd"][:16])
 
@@ -314,12 +320,20 @@ exercise("07.extends-per-page", 5)
 # Compare the `v8` and `v13` columns of the table above: they differ only in the `off · 0` rows.
 
 # %%
-landed = run_cell(Toggles(kernel="v13", in_place=False, source="zero"))
-assert landed.result["ret"] == -errno.EINVAL  # (!gmem_in_place_conversion && !region.source_addr) -> -EINVAL
-assert landed.result["seamcalls"] == []  # refused before the loop: nothing reaches the TDX module
-in_place = run_cell(Toggles(kernel="v13", in_place=True, source="zero"))
-assert in_place.result["ret"] == 0  # src_page ?: pfn_to_page(pfn): the target is its own source
-print("v13, in-place off, source_addr 0 →", landed.result["errno"], "| in-place on →", in_place.result["ret"])
+results = {}
+for conversion in (False, True):
+    vmm = tdxsim.Vmm(kernel="v13", gmem_in_place_conversion=conversion)
+    recipes.create_td(vmm)
+    binding, _ = recipes.bind_guest_memfd(vmm, 2 << 20)
+    if vmm.in_place:
+        vmm.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=binding.guest_memfd, offset=0, size=4096,
+                                       attributes=KVM_MEMORY_ATTRIBUTE_PRIVATE)
+    results[conversion] = vmm.KVM_TDX_INIT_MEM_REGION(vcpu=0, source_addr=0, gpa=0, nr_pages=1)
+    print(f"v13, gmem_in_place_conversion={conversion}, source_addr 0 →", results[conversion])
+landed, in_place = results[False], results[True]
+assert landed.ret == -errno.EINVAL  # (!gmem_in_place_conversion && !region.source_addr) -> -EINVAL
+assert landed.seamcalls == []  # refused before the loop: nothing reaches the TDX module
+assert in_place.ret == 0  # src_page ?: pfn_to_page(pfn): the target is its own source
 
 # %% [markdown]
 # ## Where is this in the kernel?
