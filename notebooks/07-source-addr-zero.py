@@ -91,6 +91,55 @@ plot.show(plot.outcome_matrix(cells), alt="The seed thread as a table: 14 situat
 seed_matrix(cells)
 
 # %% [markdown]
+# ## The VA-0 experiment, as calls
+#
+# Every cell of the table is a handful of calls into the simulated machine, the ones QEMU makes. Here is Yan's
+# experiment written out: build a TD (`KVM_CREATE_VM`, `KVM_TDX_INIT_VM`, `KVM_CREATE_VCPU`, `KVM_TDX_INIT_VCPU`),
+# bind a 2 MiB guest_memfd as memslot 0, map virtual address 0 with `MAP_FIXED` and write `'Y'` there, then add GPA 0
+# with `source_addr = 0`. Each call returns a result: `r.ret` and `r.errno` as the system call returns them,
+# `r.seamcalls` the TDX-module calls it made with their statuses. `vmm.private_bytes(0, 1)` reads the TD's first
+# byte through the TD's key, `vmm.sept_state(0)` the S-EPT leaf of GPA 0.
+#
+# **Try it:** change `K` to another kernel — `"2a62345b3052"`, `"v8"`, `"v13"` — and run the cell again; set
+# `gmem_in_place_conversion=True` on `v8` or `v13` (the kernels that have the parameter) and compare.
+
+# %%
+import tdxsim
+from tdxsim import recipes
+from tdxsim.kvm.uapi import KVM_MEMORY_ATTRIBUTE_PRIVATE, KVM_TDX_MEASURE_MEMORY_REGION
+
+K = "pre-2a62345b3052"  # the kernel: one of tdxsim.kvm.flavours.FLAVOURS
+vmm = tdxsim.Vmm(kernel=K, gmem_in_place_conversion=False)
+recipes.create_td(vmm)
+binding, _ = recipes.bind_guest_memfd(vmm, 2 << 20)  # GPA 0 .. 2 MiB
+print(vmm.mmap(length=4096, addr=0), vmm.write(0, b"Y"))  # MAP_FIXED at virtual address 0, then store 'Y'
+if vmm.in_place:  # in-place conversion: the page must be private before it is added
+    vmm.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=binding.guest_memfd, offset=0, size=4096,
+                                   attributes=KVM_MEMORY_ATTRIBUTE_PRIVATE)
+r = vmm.KVM_TDX_INIT_MEM_REGION(vcpu=0, source_addr=0, gpa=0, nr_pages=1, flags=KVM_TDX_MEASURE_MEMORY_REGION)
+print(r, r.errno)
+for call in r.seamcalls[:4]:
+    print(f"  {call['leaf']:18} gpa={call['gpa']:#x} level={call.get('level')}  {call['status']}")
+print(f"  ... {len(r.seamcalls)} SEAMCALLs in all")
+print("the TD's byte at GPA 0:", vmm.private_bytes(0, 1), " S-EPT leaf of GPA 0:", vmm.sept_state(0))
+
+# %% [markdown]
+# On the old kernel the `'Y'` reached the TD: `tdx_gmem_post_populate()` called `get_user_pages_fast()` on
+# `source_addr`, and address 0 was just an address (Yan, row 10). The same calls on kvm-x86 of June 2026, where
+# `tdx_vcpu_init_mem_region()` refuses a zero `source_addr` up front:
+
+# %%
+K = "kvm-x86-2026-06"
+vmm = tdxsim.Vmm(kernel=K, gmem_in_place_conversion=False)
+recipes.create_td(vmm)
+binding, _ = recipes.bind_guest_memfd(vmm, 2 << 20)
+print(vmm.mmap(length=4096, addr=0), vmm.write(0, b"Y"))
+r = vmm.KVM_TDX_INIT_MEM_REGION(vcpu=0, source_addr=0, gpa=0, nr_pages=1, flags=KVM_TDX_MEASURE_MEMORY_REGION)
+print(r, r.errno, r.seamcalls)
+print("S-EPT leaf of GPA 0:", vmm.sept_state(0))
+assert r.ret == -errno.EINVAL and r.seamcalls == []  # kvm-x86 09c6f74e tdx.c: tdx_vcpu_init_mem_region, before any SEAMCALL
+
+# %% [markdown]
 # ## The thread, position by position
 #
 # | # | who, when | the position, in a few words | link |
@@ -179,12 +228,17 @@ print(len(steps), "measurement steps; MRTD", one_page.out["final"]["mrtd"][:16],
 # the measurement does not change.
 
 # %%
-once = run_cell(Toggles(in_place=True, source="zero"))
-twice = run_cell(Toggles(in_place=True, source="zero", add_twice=True))
-second = twice.step("add again")
-print("first:", twice.add["errno"] or 0, " second:", second["errno"], " SEAMCALLs of the second:", second["seamcalls"])
-assert (twice.add["ret"], second["ret"]) == (0, -errno.EIO)  # Yan, row 16; mmu.c
-assert twice.out["final"]["mrtd"] == once.out["final"]["mrtd"]  # no PAGE.ADD, no MR.EXTEND: measurement unchanged
+vmm = tdxsim.Vmm(kernel="v8", gmem_in_place_conversion=True)
+recipes.create_td(vmm)
+binding, _ = recipes.bind_guest_memfd(vmm, 2 << 20)
+vmm.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=binding.guest_memfd, offset=0, size=4096,
+                               attributes=KVM_MEMORY_ATTRIBUTE_PRIVATE)
+first = vmm.KVM_TDX_INIT_MEM_REGION(vcpu=0, source_addr=0, gpa=0, nr_pages=1, flags=KVM_TDX_MEASURE_MEMORY_REGION)
+mrtd_once = vmm.mrtd()
+second = vmm.KVM_TDX_INIT_MEM_REGION(vcpu=0, source_addr=0, gpa=0, nr_pages=1, flags=KVM_TDX_MEASURE_MEMORY_REGION)
+print("first:", first, " second:", second, " SEAMCALLs of the second:", second.seamcalls)
+assert (first.ret, second.ret) == (0, -errno.EIO)  # Yan, row 16; mmu.c
+assert vmm.mrtd() == mrtd_once  # no PAGE.ADD, no MR.EXTEND: measurement unchanged
 
 # %% [markdown]
 # Before Michael Roth's populate rework (commit 2a62345b3052) the second call stopped earlier, in
@@ -219,6 +273,7 @@ print("pre-2a62345b3052, second add:", old.step("add again")["errno"])
 # %%
 va0 = run_cell(Toggles(in_place=True, source="zero_va0"))
 print("v8, in-place on, VA 0 holds 'Y' → the TD's page holds", td_gets(va0))
+once = run_cell(Toggles(in_place=True, source="zero"))
 no_measure = run_cell(Toggles(in_place=True, source="zero", measure=False))
 print("without MEASURE the MRTD changes too:", no_measure.out["final"]["mrtd"][:16], "vs", once.out["final"]["mrtd"][:16])
 
@@ -265,12 +320,20 @@ exercise("07.extends-per-page", 5)
 # Compare the `v8` and `v13` columns of the table above: they differ only in the `off · 0` rows.
 
 # %%
-landed = run_cell(Toggles(kernel="v13", in_place=False, source="zero"))
-assert landed.result["ret"] == -errno.EINVAL  # (!gmem_in_place_conversion && !region.source_addr) -> -EINVAL
-assert landed.result["seamcalls"] == []  # refused before the loop: nothing reaches the TDX module
-in_place = run_cell(Toggles(kernel="v13", in_place=True, source="zero"))
-assert in_place.result["ret"] == 0  # src_page ?: pfn_to_page(pfn): the target is its own source
-print("v13, in-place off, source_addr 0 →", landed.result["errno"], "| in-place on →", in_place.result["ret"])
+results = {}
+for conversion in (False, True):
+    vmm = tdxsim.Vmm(kernel="v13", gmem_in_place_conversion=conversion)
+    recipes.create_td(vmm)
+    binding, _ = recipes.bind_guest_memfd(vmm, 2 << 20)
+    if vmm.in_place:
+        vmm.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=binding.guest_memfd, offset=0, size=4096,
+                                       attributes=KVM_MEMORY_ATTRIBUTE_PRIVATE)
+    results[conversion] = vmm.KVM_TDX_INIT_MEM_REGION(vcpu=0, source_addr=0, gpa=0, nr_pages=1)
+    print(f"v13, gmem_in_place_conversion={conversion}, source_addr 0 →", results[conversion])
+landed, in_place = results[False], results[True]
+assert landed.ret == -errno.EINVAL  # (!gmem_in_place_conversion && !region.source_addr) -> -EINVAL
+assert landed.seamcalls == []  # refused before the loop: nothing reaches the TDX module
+assert in_place.ret == 0  # src_page ?: pfn_to_page(pfn): the target is its own source
 
 # %% [markdown]
 # ## Where is this in the kernel?

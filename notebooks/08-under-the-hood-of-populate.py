@@ -43,7 +43,6 @@ from tdxsim.kvm.flavours import FLAVOURS
 from tdxsim.plot.locks import interleaving_figure, lock_order_figure
 from tdxsim.plot.style import show
 from tdxsim.widgets.locks import lock_stepper
-from tdxsim.widgets.seed import Toggles, run_cell
 
 # %% [markdown]
 # ## The populate path, lock by lock
@@ -157,12 +156,31 @@ for name in FLAVOURS:
 # added? After conversion it is private, and the in-place fault path refuses private pages (SIGBUS), so the GUP
 # fails before any lock of populate is taken. Michael Roth's RFC put it this way: "userspace has no choice but to
 # populate pages in-place *prior* to setting … PRIVATE … and passing in NULL for the source". The simulator, v8,
-# in-place on, source = the guest_memfd page itself:
+# in-place on, source = the guest_memfd page itself, as calls: build the TD, bind a guest_memfd (in place it is
+# also mmapped, at `binding.userspace_addr`), write the image while the page is shared, convert it to private, read
+# it back (SIGBUS), then add GPA 0 with that address as `source_addr`. `r.calls` is the call chain inside the ioctl.
+#
+# **Try it:** then call `vmm.KVM_TDX_INIT_MEM_REGION(vcpu=0, source_addr=0, gpa=0, nr_pages=1)` in a new cell: with
+# no source page the same page is added in place, and `vmm.private_bytes(0, 12)` shows the TD got the image.
 
 # %%
-own_page = run_cell(Toggles(kernel="v8", in_place=True, source="gmem_page"))
-print("KVM_TDX_INIT_MEM_REGION →", own_page.result["errno"], "· SEAMCALLs made:", len(own_page.result["seamcalls"]))
-assert own_page.result["ret"] < 0 and not own_page.result["seamcalls"]  # the GUP fails before PAGE.ADD
+import tdxsim
+from tdxsim import recipes
+from tdxsim.kvm.uapi import KVM_MEMORY_ATTRIBUTE_PRIVATE, KVM_TDX_MEASURE_MEMORY_REGION
+
+vmm = tdxsim.Vmm(kernel="v8", gmem_in_place_conversion=True)
+recipes.create_td(vmm)
+binding, _ = recipes.bind_guest_memfd(vmm, 2 << 20)
+gmem_va = binding.userspace_addr  # the guest_memfd's MAP_SHARED mapping
+print(vmm.write(gmem_va, b"kernel image"))  # shared: the VMM may write it
+print(vmm.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=binding.guest_memfd, offset=0, size=4096,
+                                     attributes=KVM_MEMORY_ATTRIBUTE_PRIVATE))
+print(vmm.read(gmem_va, 1))  # private now: the fault path refuses it
+r = vmm.KVM_TDX_INIT_MEM_REGION(vcpu=0, source_addr=gmem_va, gpa=0, nr_pages=1, flags=KVM_TDX_MEASURE_MEMORY_REGION)
+print(r, r.errno, "SEAMCALLs made:", r.seamcalls)
+for call in r.calls:
+    print("  " * call["depth"], call["fn"], call.get("ret", ""))
+assert r.ret < 0 and r.seamcalls == []  # the GUP fails before PAGE.ADD
 
 # %% [markdown]
 # (The exact errno of a GUP that hits a SIGBUS fault is not confirmed from a source; tdxsim returns

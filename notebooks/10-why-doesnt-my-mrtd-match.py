@@ -111,6 +111,69 @@ lines = transcript_text(transcript(run_variant(image, sections, find_variant(sec
 print("\n".join(lines[:6]))
 
 # %% [markdown]
+# ## The doctor, call by call
+#
+# `diagnose` is a loop you can write yourself: each loader variant is loaded through the simulated KVM by
+# `run_variant` (which calls `measure_firmware` with the variant's order and its per-section add and measure
+# choices), and its MRTD is compared with the one you have.
+
+# %%
+for variant in loader_variants(sections):
+    measured = run_variant(image, sections, variant)
+    print(f"{variant.name:24} {measured.mrtd[:24]}…  {'MATCH' if measured.mrtd == td_mrtd else ''}")
+
+# %% [markdown]
+# ## Measure it yourself, two-pass
+#
+# And `measure_firmware` is a list of ioctls. Here they are for the demo image, as QEMU's `tdx_finalize_vm` issues
+# them: build the TD, give it two memslots backed by guest_memfd (low RAM for the temporary memory and the TD HOB,
+# and the window below 4 GiB that holds the firmware volumes), then one `KVM_TDX_INIT_MEM_REGION` per section from a
+# source buffer. Two-pass (per section) adds a section without `KVM_TDX_MEASURE_MEMORY_REGION` and then extends it
+# with `KVM_TDX_EXTEND_MEMORY` (the v19 series' ioctl); single-pass passes the flag and KVM extends each page right
+# after adding it. (QEMU also passes the TD HOB's address to `KVM_TDX_INIT_VCPU`; that does not enter MRTD, and
+# `recipes.create_td` passes 0.)
+#
+# **Try it:** set `TWO_PASS = False` and run the cell: the MRTD becomes single-pass's. Then also replace
+# `section.measured` by `True` in both places, so every section is extended: which variant of the list above is
+# that?
+
+# %%
+import tdxsim
+from tdxsim import recipes
+from tdxsim.kvm.uapi import KVM_TDX_MEASURE_MEMORY_REGION
+
+TWO_PASS = True
+vmm = tdxsim.Vmm(kernel="v8", gmem_in_place_conversion=False)
+recipes.create_td(vmm)
+recipes.bind_guest_memfd(vmm, 16 << 20, gpa=0, slot=0)  # low RAM: TempMem and the TD HOB
+recipes.bind_guest_memfd(vmm, 16 << 20, gpa=0xFF000000, slot=1)  # the firmware window below 4 GiB: BFV, CFV
+for section in sections:
+    if section.augmented:  # PAGE.AUG: left to the guest, never added by the VMM
+        continue
+    source = vmm.mmap(length=section.memory_data_size)["addr"]
+    if section.type_name in ("BFV", "CFV"):  # the volumes' bytes come from the image; the rest are zeros
+        vmm.write(source, image[section.data_offset : section.data_offset + section.memory_data_size])
+    flags = KVM_TDX_MEASURE_MEMORY_REGION if section.measured and not TWO_PASS else 0
+    r = vmm.KVM_TDX_INIT_MEM_REGION(
+        vcpu=0, source_addr=source, gpa=section.memory_address, nr_pages=section.pages, flags=flags
+    )
+    print(f"{section.type_name:8} {section.memory_address:#12x}  {r}")
+    if section.measured and TWO_PASS:
+        print(f"{'':8} {'':12}  {vmm.KVM_TDX_EXTEND_MEMORY(gpa=section.memory_address, nr_pages=section.pages)}")
+    vmm.munmap(source, section.memory_data_size)  # QEMU drops the source buffer after the add
+print(vmm.KVM_TDX_FINALIZE_VM())
+print("MRTD", vmm.mrtd().hex())
+
+# %% [markdown]
+# The same digest as `measure_firmware(image, two_pass=True)` and as the variant the doctor named above:
+
+# %%
+from tdxsim.vmm.firmware import measure_firmware
+
+by_hand = vmm.mrtd().hex()
+print(by_hand == measure_firmware(image, two_pass=True).mrtd, by_hand == td_mrtd)
+
+# %% [markdown]
 # ## A real quote
 #
 # The MRTD to compare usually comes from a quote. `parse_quote` reads a TD quote (versions 4 and 5, Intel's DCAP

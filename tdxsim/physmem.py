@@ -43,7 +43,28 @@ class Frame:
     pins: int = 0  # long-term GUP pins (extra references)
     detached: bool = False  # dropped by its file (hole punched) while pinned: freed with the last unpin
     poisoned: bool = False
-    origin: str = ""  # where the contents came from, for readers ("written by userspace at 0x…", "PAGE.ADD copy")
+    origin: str = ""  # where the contents came from, for readers ("written by userspace at 0x…", "zeroed by …")
+    # TDH.MEM.PAGE.ADD filled this frame: the source pfn (R9 without its HKID bits; == pfn for the in-place add) and,
+    # when the copy read the source through a KeyID the source is not encrypted under, that KeyID (it read zeros).
+    # Any later write, copy or clear of the frame's contents resets both.
+    source_pfn: int | None = None
+    source_read_keyid: int | None = None
+
+    @property
+    def contents(self) -> str:
+        """Where the contents came from, in words: docs/scenario.md `final.pages[].contents`, derived here only."""
+        if self.source_pfn is None:
+            return self.origin or "zeros"
+        if self.source_read_keyid is not None:
+            return f"PAGE.ADD copy of pfn {self.source_pfn:#x} (read through KeyID {self.source_read_keyid}: zeros)"
+        if self.source_pfn == self.pfn:
+            return "in-place PAGE.ADD (source = target)"
+        return f"PAGE.ADD copy of pfn {self.source_pfn:#x}"
+
+    def _said(self, origin: str) -> None:
+        """Record where new contents came from (a PAGE.ADD source no longer applies)."""
+        self.origin = origin
+        self.source_pfn = self.source_read_keyid = None
 
 
 class PhysicalMemory:
@@ -83,7 +104,7 @@ class PhysicalMemory:
         if frame.keyid and not keyid:
             # Leaving the TD: the plaintext existed only under the TD's key, so it does not come back.
             frame.data = None
-            frame.origin = f"not preserved (was encrypted under HKID {frame.keyid})"
+            frame._said(f"not preserved (was encrypted under HKID {frame.keyid})")
         if frame.keyid != keyid and self.trace.enabled:
             self.trace.state("mem", "keyid", pfn=pfn, old=frame.keyid, new=keyid)
         frame.keyid = keyid
@@ -109,19 +130,17 @@ class PhysicalMemory:
             frame.data = bytearray(PAGE_SIZE)
         frame.data[offset : offset + len(data)] = data
         if origin:
-            frame.origin = origin
+            frame._said(origin)
 
-    def copy_page(self, dst: int, src: int, origin: str) -> None:
+    def copy_page(self, dst: int, src: int, origin: str = "") -> None:
         """Copy a whole page (MOVDIR64B line by line; a copy onto itself leaves it unchanged)."""
-        if dst == src:
-            self.frames[dst].origin = origin
-            return
-        data = self.frames[src].data
-        self.frames[dst].data = None if data is None else bytearray(data)
-        self.frames[dst].origin = origin
+        if dst != src:
+            data = self.frames[src].data
+            self.frames[dst].data = None if data is None else bytearray(data)
+        self.frames[dst]._said(origin)
 
     def clear(self, pfn: int, origin: str = "zeroed") -> None:
         """Zero a frame."""
         frame = self.frames[pfn]
         frame.data = None
-        frame.origin = origin
+        frame._said(origin)

@@ -164,18 +164,25 @@ def test_keyids_of_the_pages_the_module_takes() -> None:
     assert pg.mem.frames[pg.pages[GPA + PAGE_SIZE]].keyid == hkid
 
 
-def test_page_add_records_where_the_contents_came_from() -> None:
-    """docs/scenario.md final.pages `contents`: "in-place PAGE.ADD (source = target)" or "PAGE.ADD copy of pfn 0x…"
-    (the ownership figure finds the source page from the latter)."""
+def test_page_add_records_its_source_page_as_data() -> None:
+    """TDH.MEM.PAGE.ADD copies the page at R9 into the target (intel/tdx-module TDX_1.5.01 tdh_mem_page_add.c), and
+    nothing compares source with target (source == target is the in-place add). The frame records the source pfn;
+    docs/scenario.md final.pages `contents` says "PAGE.ADD copy of pfn 0x…" or "in-place PAGE.ADD (source = target)"
+    and `page_add_source` gives the source page's address (the ownership figure reads that)."""
     pg = added()
     page = pg.pages[GPA]
-    assert pg.mem.frames[page].origin.startswith("PAGE.ADD copy of pfn 0x")
-    source = int(pg.mem.frames[page].origin.rsplit(" ", 1)[1], 16)
-    assert source != page and bytes(pg.mem.view(source)[:16]) == DATA[:16]
+    source = pg.mem.frames[page].source_pfn
+    assert source is not None and source != page and bytes(pg.mem.view(source)[:16]) == DATA[:16]
+    assert pg.mem.frames[page].contents == f"PAGE.ADD copy of pfn {source:#x}"
     target = pg.mem.alloc()
     pg.mem.write(target, 0, b"in place")
     assert pg.module.tdh_mem_page_add(pg.tdr, GPA + PAGE_SIZE, target, target) == 0
-    assert pg.mem.frames[target].origin == "in-place PAGE.ADD (source = target)"
+    assert pg.mem.frames[target].source_pfn == target
+    assert pg.mem.frames[target].contents == "in-place PAGE.ADD (source = target)"
+    # New contents written later (TDG.MEM.PAGE.ACCEPT zeroes, a write names its origin) are no longer the copy.
+    pg.mem.clear(target, "zeroed by TDG.MEM.PAGE.ACCEPT")
+    assert pg.mem.frames[target].source_pfn is None
+    assert pg.mem.frames[target].contents == "zeroed by TDG.MEM.PAGE.ACCEPT"
 
 
 def test_walks_use_every_level_of_the_gpa() -> None:

@@ -7,7 +7,6 @@ never per page, so a 1M-page guest stays fast.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +41,6 @@ NO_SLOT = len(OWNERS)  # GPA view: a GFN no memslot covers, and the cells past t
 STYLES = (*OWNERS, NO_MEMSLOT)
 MAX_HATCHED_RUNS = 1500
 _CMAP = ListedColormap([colour for _k, _l, colour, _h in STYLES])
-_SOURCE_PFN = re.compile(r"PAGE\.ADD copy of pfn (0x[0-9a-f]+)")
 
 
 @dataclass
@@ -110,13 +108,10 @@ def ownership_data(out: dict[str, Any], doc: dict[str, Any]) -> OwnershipData:
                         shared.owners[gfn + (va - uaddr) // PAGE_SIZE - base] = owner
     targets, sources = [], []
     for addr, page in pages.items():
-        contents = page.get("contents", "")
-        if "PAGE.ADD" not in contents:
+        if "page_add_source" not in page:
             continue
-        pfn = int(addr, 16) // PAGE_SIZE
-        targets.append(pfn)
-        match = _SOURCE_PFN.search(contents)
-        sources.append(int(match.group(1), 16) if match else pfn)
+        targets.append(int(addr, 16) // PAGE_SIZE)
+        sources.append(int(page["page_add_source"], 16) // PAGE_SIZE)
         if strips and "gpa" in page:
             strips[0].highlight.append(int(page["gpa"], 16) // PAGE_SIZE - strips[0].base_gfn)
     pfns = [int(a, 16) // PAGE_SIZE for a in pages]

@@ -459,11 +459,13 @@ class TdxModule:
         src_pfn, src_keyid = platform.split_keyid(source)
         frame = self.mem.frames.get(src_pfn)
         if frame is None or frame.keyid != src_keyid:  # read through a KeyID the frame is not encrypted under
-            self.mem.clear(page, f"PAGE.ADD copy of pfn {src_pfn:#x} (read through KeyID {src_keyid}: zeros)")
-        elif src_pfn == page:
-            self.mem.copy_page(page, page, "in-place PAGE.ADD (source = target)")
+            self.mem.clear(page)
+            read_keyid = src_keyid
         else:
-            self.mem.copy_page(page, src_pfn, f"PAGE.ADD copy of pfn {src_pfn:#x}")
+            self.mem.copy_page(page, src_pfn)
+            read_keyid = None
+        target = self.mem.frames[page]
+        target.source_pfn, target.source_read_keyid = src_pfn, read_keyid  # the copy's source, as data
         self._assign(page, PageType.PT_REG, td, td.hkid)
         self._set_sept(td, 0, gpa, MAPPED, leaf)
         td.sept_pfn[(0, gpa)] = page

@@ -543,7 +543,7 @@ class Vmm:
             "keyid": frame.keyid,
             "pamt": self.module.page_type(pfn).value,
             "pamt_owner": None if entry is None else entry[1],
-            "contents": frame.origin or "zeros",
+            "contents": frame.contents,
         }
 
     def gmem_attributes(self, guest_memfd: int, offset: int) -> int | None:
@@ -589,10 +589,12 @@ class Vmm:
             page = {
                 "owner": page_owner(self.module, pfn, folios).value,
                 "keyid": frame.keyid,
-                "contents": frame.origin or "zeros",
+                "contents": frame.contents,
             }
             pt = self.module.page_type(pfn)
             page["pamt"] = pt.value
+            if frame.source_pfn is not None:  # filled by TDH.MEM.PAGE.ADD: its source page, as data
+                page["page_add_source"] = hex(frame.source_pfn * PAGE_SIZE)
             page.update(backs.get(pfn, {}))
             out[hex(pfn * PAGE_SIZE)] = page
         return out
