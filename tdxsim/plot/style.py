@@ -102,7 +102,8 @@ def fit_legend(fig: Figure, handles: list[Artist], most: int = 5) -> float:
         box = legend.get_window_extent(renderer)
         if box.width <= 0.94 * fig.bbox.width:  # a margin: text is relatively wider at low dpi (hinting)
             break
-    assert legend is not None
+    if legend is None:  # the loop runs at least once; this is for the type checker and survives python -O
+        raise RuntimeError("fit_legend drew no legend")
     return legend.get_window_extent(renderer).height / fig.dpi
 
 
