@@ -171,15 +171,15 @@ sept_walk()
 # %% [markdown]
 # ## Dropping a private page takes four SEAMCALLs
 #
-# At runtime the guest accepts GPA 0x1000 (KVM maps it with `TDH.MEM.PAGE.AUG`), then asks for it to be shared
-# again with MapGPA. Removing it from the S-EPT is not one edit: KVM **blocks** the entry (no new TLB entries),
-# **tracks** (bumps the TD's TLB epoch and kicks every vCPU out, so no stale translation survives), **removes**
-# the page, and has the cache lines of the old key written back (`TDH.PHYMEM.PAGE.WBINVD`).
+# The guest above accepted GPA 0x1000; now it asks for it to be shared again with MapGPA (the VMM converts the
+# range, as QEMU's `kvm_convert_memory` does). Removing it from the S-EPT is not one edit: KVM **blocks** the entry
+# (no new TLB entries), **tracks** (bumps the TD's TLB epoch and kicks every vCPU out, so no stale translation
+# survives), **removes** the page, and has the cache lines of the old key written back (`TDH.PHYMEM.PAGE.WBINVD`).
 
 # %%
-runtime = pagetables.runtime_touch(0x1000)
-print("accept:", leaves(runtime.step("guest accepts")))
-print("zap:   ", leaves(runtime.step("MapGPA to shared")))
+zap = rt.guest_map_gpa(gpa=0x1000, size=PAGE_SIZE, shared=True)
+print("zap:", [c["leaf"] for c in zap.seamcalls])
+print("after MapGPA to shared:", rt.sept_state(0x1000), "· mirror EPT entry", rt.mirror_entry(0x1000))
 
 # %% [markdown]
 # What the simulator does not model here: the cost of `TDH.MEM.SEPT.RD` against a mirror walk, several vCPUs and
