@@ -124,8 +124,9 @@ control_panel()
 # ## Drive it yourself
 #
 # The same add, as plain calls on the machine: each method is named as the kernel names the ioctl and returns a
-# result with `ret`, `errno`, `seamcalls` and `changes`. Edit and re-run: try the kernel `"v13"`, a `source_addr`
-# other than 0, or `flags=0` (no measurement), and watch the SEAMCALLs and the MRTD change.
+# result with `ret`, `errno`, `seamcalls` and `changes`. Edit and re-run: the kernel `"v13"` (the series as
+# landed) or `"kvm-x86-2026-06"` (before it), `tdxsim.Vmm("v8", gmem_in_place_conversion=False)` (the toggle above:
+# `EOPNOTSUPP`), or `flags=0` (no measurement), and watch the SEAMCALLs and the MRTD change.
 
 # %%
 import tdxsim
