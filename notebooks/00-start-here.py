@@ -23,7 +23,7 @@
 #
 # **What you will get:** a map of the ten chapters (who each is for, what it teaches, in which order), and a
 # five-minute tour: one real run of the simulator, one page-ownership map, one outcome, and one toggle that
-# changes it.
+# changes it; then ten lines that drive the machine yourself.
 #
 # **Time:** 5 minutes for the tour, plus however long you spend choosing a chapter.
 #
@@ -119,6 +119,29 @@ plot.show(plot.ownership_legend(), alt="Legend of the ownership maps: not alloca
 
 # %%
 control_panel()
+
+# %% [markdown]
+# ## Drive it yourself
+#
+# The same add, as plain calls on the machine: each method is named as the kernel names the ioctl and returns a
+# result with `ret`, `errno`, `seamcalls` and `changes`. Edit and re-run: the kernel `"v13"` (the series as
+# landed) or `"kvm-x86-2026-06"` (before it), `tdxsim.Vmm("v8", gmem_in_place_conversion=False)` (the toggle above:
+# `EOPNOTSUPP`), or `flags=0` (no measurement), and watch the SEAMCALLs and the MRTD change.
+
+# %%
+import tdxsim
+from tdxsim import recipes
+from tdxsim.kvm.uapi import KVM_MEMORY_ATTRIBUTE_PRIVATE as PRIVATE, KVM_TDX_MEASURE_MEMORY_REGION as MEASURE
+
+vmm = tdxsim.Vmm("v8")  # a kernel with guest_memfd in-place conversion
+recipes.create_td(vmm)  # KVM_CREATE_VM, KVM_TDX_INIT_VM, KVM_CREATE_VCPU, KVM_TDX_INIT_VCPU
+gmem, _ = recipes.bind_guest_memfd(vmm, size=2 << 20)  # guest_memfd, mmap, memslot at GPA 0
+vmm.write(gmem.userspace_addr, b"Hello".ljust(4096, b"\0"))  # write the page while it is shared
+vmm.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=gmem.guest_memfd, offset=0, size=4096, attributes=PRIVATE)
+add = vmm.KVM_TDX_INIT_MEM_REGION(vcpu=0, source_addr=0, gpa=0, nr_pages=1, flags=MEASURE)
+print(add)
+vmm.KVM_TDX_FINALIZE_VM()
+print("MRTD", vmm.mrtd().hex())
 
 # %% [markdown]
 # ## Frequently asked

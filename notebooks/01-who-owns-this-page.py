@@ -38,10 +38,13 @@
 # v8 in-place series), and each reader really tries the read.*
 
 # %%
+from collections import Counter
 
-from tdxsim import plot
+import tdxsim
+from tdxsim import plot, recipes
 from tdxsim.lessons import readers
-from tdxsim.plot.actors import address_bar, three_boxes, two_tds, two_tds_alt
+from tdxsim.platform import PAGE_SIZE
+from tdxsim.plot.actors import address_bar, three_boxes, two_tds
 from tdxsim.widgets.exercise import exercise, review
 from tdxsim.widgets.readers import who_can_read
 
@@ -65,17 +68,26 @@ plot.show(three_boxes(), alt="Three boxes: the untrusted host (VMM and KVM), the
 # [guest_memfd](../docs/glossary.md#guest-memfd) that starts shared, mmapped by the VMM; the VMM writes a 4-page
 # firmware image while it is shared, converts it to private, adds it with `source_addr = 0`
 # ([in-place add](../docs/glossary.md#in-place-add)), finalizes the TD, and writes one more page that it keeps
-# shared with the TD. Which SEAMCALLs did the host make to get there?
+# shared with the TD. These are the calls, as QEMU makes them (each recipe is a few plain calls on `vmm`; read
+# `tdxsim/recipes.py`). Edit and re-run: more image pages, `gpaw=52`, another page to share.
 
 # %%
-doc, out = readers.build_scenario(), readers.tour_output()
-leaves = {}
-for step in out["steps"]:
-    for call in step["seamcalls"]:
-        leaves[call["leaf"]] = leaves.get(call["leaf"], 0) + 1
-for leaf, n in leaves.items():
+vmm = tdxsim.Vmm("v8")  # a kernel with guest_memfd in-place conversion
+calls = recipes.create_td(vmm, gpaw=48)  # KVM_CREATE_VM, KVM_TDX_INIT_VM, KVM_CREATE_VCPU, KVM_TDX_INIT_VCPU
+gmem, more = recipes.bind_guest_memfd(vmm, size=16 * PAGE_SIZE)  # guest_memfd (MMAP|INIT_SHARED), mmap, memslot
+calls += more
+image = b"".join(f"firmware page {i}: the TD's secret".encode().ljust(PAGE_SIZE, b"\0") for i in range(4))
+calls += recipes.load_image(vmm, gmem, gpa=0, data=image)  # write while shared, make private, add (source_addr 0)
+calls += recipes.run_guest(vmm)  # KVM_TDX_FINALIZE_VM
+calls.append(vmm.write(gmem.userspace_addr + 15 * PAGE_SIZE, b"virtio ring: shared with the host"))
+
+# %% [markdown]
+# Every call returned a result with the SEAMCALLs it made. Which did the host make, and how often?
+
+# %%
+for leaf, n in Counter(call["leaf"] for r in calls for call in r.seamcalls).items():
     print(f"{n:3}  {leaf}")
-print("TD state:", out["final"]["td_state"])
+print("TD state:", vmm.td_state())
 
 # %% [markdown]
 # Every one of them is a SEAMCALL: the host built the whole TD through the module. There is no TDCALL yet,
@@ -88,8 +100,10 @@ print("TD state:", out["final"]["td_state"])
 # the right one by host physical address (every frame the run allocated). Look for the four red firmware pages
 # (TD-private, outlined: PAGE.ADD targets), the one blue page the VMM shares with the TD, and the purple TDX-module
 # metadata: the TD's root page (TDR), its control pages and the S-EPT pages. The host allocated every one of them.
+# `plot.machine_view(vmm)` reads the pages and memslots out of the machine; draw the map of any TD you built.
 
 # %%
+out, doc = plot.machine_view(vmm)
 plot.show(plot.ownership_map(out, doc, legend=False), alt="Ownership map of a small TD build: by guest physical address, four outlined TD-private firmware pages and one shared page; by host physical address, those pages plus the TDX module's metadata frames (TDR, control pages, S-EPT pages), all allocated by the host.")
 
 # %%

@@ -39,27 +39,37 @@
 
 # %%
 
-from tdxsim import errno, plot  # errno: Linux's numbers, whatever the host runs
+import tdxsim
+from tdxsim import errno, plot, recipes  # errno: Linux's numbers, whatever the host runs
 from tdxsim.kvm import uapi
-from tdxsim.lessons.backing import GMEM_VA, Setup, build_scenario, run
+from tdxsim.lessons.backing import Setup, run
+from tdxsim.platform import PAGE_SIZE
 from tdxsim.plot.backing import memory_bars
 from tdxsim.vmm.process import Vmm
 from tdxsim.widgets.backing import backing_panel
 from tdxsim.widgets.exercise import exercise, review
-from tdxsim.widgets.seed import replay
 
 # %% [markdown]
 # ## A memslot
 #
 # KVM maps guest physical memory in slots. `KVM_SET_USER_MEMORY_REGION2` gives a slot its GFN range, the host
 # virtual address of its shared side (`userspace_addr`) and, with `KVM_MEM_GUEST_MEMFD`, the guest_memfd (and the
-# offset in it) that backs its private side. This is the slot every scenario of this chapter creates: a 64-page
-# (256 KiB) guest at GPA 0.
+# offset in it) that backs its private side. This is the slot every run of this chapter creates: a 64-page
+# (256 KiB) guest at GPA 0, made with the three calls QEMU makes for a RAM block backed by a guest_memfd (in place:
+# the guest_memfd is mmapped and is also the slot's shared side). Edit and re-run: another `guest_phys_addr`, size
+# or offset.
 
 # %%
-slot = next(step for step in build_scenario(Setup())["steps"] if step.get("label") == "memslot")
+host = tdxsim.Vmm("v8")  # the machine, with guest_memfd in-place conversion
+recipes.create_td(host)  # KVM_CREATE_VM, KVM_TDX_INIT_VM, one vCPU
+size, gmem_flags = 64 * PAGE_SIZE, uapi.GUEST_MEMFD_FLAG_MMAP | uapi.GUEST_MEMFD_FLAG_INIT_SHARED
+fd = host.KVM_CREATE_GUEST_MEMFD(size=size, flags=gmem_flags)["fd"]
+addr = host.mmap(length=size, fd=fd)["addr"]
+slot = dict(slot=0, flags=uapi.KVM_MEM_GUEST_MEMFD, guest_phys_addr=0, memory_size=size, userspace_addr=addr,
+            guest_memfd=fd, guest_memfd_offset=0)
+print(host.KVM_SET_USER_MEMORY_REGION2(**slot))
 for key, value in slot.items():
-    print(f"{key:>20}: {value}")
+    print(f"{key:>20}: {value:#x}")
 
 # %% [markdown]
 # ## guest_memfd and its flags
@@ -158,13 +168,19 @@ backing_panel()
 #
 # In-place, the VMM has the whole guest_memfd mapped, private pages included. Its loads of a shared page work;
 # a load of a private page faults, guest_memfd's fault handler refuses, and the process gets SIGBUS. Here the VMM
-# touches the firmware page (private, in the TD) and the last page (shared by the guest).
+# adds a four-page firmware image to the TD built above (in place: it writes it while shared, makes it private
+# and adds it with `source_addr = 0`), finalizes, writes into the last page (never converted: still shared), and
+# then touches the firmware page and the last page.
 
 # %%
-doc, _out = run(Setup(in_place=True))
-vmm, _marks = replay(doc)
-for name, va in (("firmware page", GMEM_VA), ("shared page", GMEM_VA + 63 * 4096)):
-    result = vmm.read(va, 16)
+binding = recipes.Binding(slot=0, guest_memfd=fd, gpa=0, size=size, userspace_addr=addr)  # the slot made above
+image = b"".join(f"firmware page {i}".encode().ljust(PAGE_SIZE, b"\0") for i in range(4))
+recipes.load_image(host, binding, gpa=0, data=image)
+recipes.run_guest(host)  # KVM_TDX_FINALIZE_VM
+host.write(binding.userspace_addr + 63 * PAGE_SIZE, b"virtio ring")
+base = binding.userspace_addr
+for name, va in (("firmware page", base), ("shared page", base + 63 * PAGE_SIZE)):
+    result = host.read(va, 16)
     print(f"{name:>13} at VA {va:#x}:", result.get("signal") or result["data"])
 
 # %% [markdown]
@@ -202,9 +218,9 @@ for name, va in (("firmware page", GMEM_VA), ("shared page", GMEM_VA + 63 * 4096
 #
 # In tdxsim the TD's plaintext stays behind the TD's key when a page goes back to shared:
 # %%
-vmm.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=0, offset=0, size=4096, attributes=0)
-print("firmware page after private -> shared:", vmm.read(GMEM_VA, 16)["data"])
-print(vmm.describe_pages()[hex(vmm.kvm.gmems[0].folios[0] * 4096)]["contents"])
+host.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=binding.guest_memfd, offset=0, size=PAGE_SIZE, attributes=0)
+print("firmware page after private -> shared:", host.read(binding.userspace_addr, 16)["data"])
+print(host.describe_pages()[hex(host.kvm.gmems[0].folios[0] * PAGE_SIZE)]["contents"])
 
 # %% [markdown]
 # ## Exercises

@@ -25,6 +25,7 @@
 # 2. which SEAMCALL changes which S-EPT entry: SEPT.ADD, PAGE.ADD / PAGE.AUG, RANGE.BLOCK, TRACK, PAGE.REMOVE;
 # 3. how many `TDH.MEM.SEPT.ADD` a first touch of a GPA needs, with GPAW 48 and with GPAW 52;
 # 4. that KVM's mirror and the TDX module's S-EPT always agree, and why the mirror exists at all.
+# 5. how to read one GPA's S-EPT state yourself: PENDING after `PAGE.AUG`, MAPPED after the guest's accept.
 #
 # **Time:** about 25 minutes.
 #
@@ -34,10 +35,11 @@
 # [TDH.MEM.SEPT.ADD](../docs/glossary.md#tdh-mem-sept-add)
 
 # %%
-
-from tdxsim import plot
+import tdxsim
+from tdxsim import plot, recipes
 from tdxsim.lessons import pagetables
 from tdxsim.lessons.build import leaves
+from tdxsim.platform import PAGE_SIZE
 from tdxsim.widgets.exercise import exercise, review
 from tdxsim.widgets.lessons import sept_walk
 
@@ -63,13 +65,25 @@ from tdxsim.widgets.lessons import sept_walk
 #
 # We build a TD whose memslot starts at GPA 0 and add one page there with `KVM_TDX_INIT_MEM_REGION`. The TD's
 # S-EPT has only its root page (a TDCS page), so the walk for GPA 0 finds nothing below the root: each missing
-# level costs one `TDH.MEM.SEPT.ADD`, from the top down, and then the leaf is `TDH.MEM.PAGE.ADD`.
+# level costs one `TDH.MEM.SEPT.ADD`, from the top down, and then the leaf is `TDH.MEM.PAGE.ADD`. These are the
+# calls; change `gpa` or `gpaw` and re-run.
 
 # %%
-first = pagetables.first_add(gpa=0, gpaw=48)
-add = first.step("KVM_TDX_INIT_MEM_REGION")
-print("SEAMCALLs:", leaves(add)[:5], "… and", leaves(add).count("TDH.MR.EXTEND"), "TDH.MR.EXTEND")
-print("SEPT.ADD levels:", pagetables.sept_add_levels(add))
+vmm = tdxsim.Vmm("v8")
+recipes.create_td(vmm, gpaw=48)  # KVM_CREATE_VM, KVM_TDX_INIT_VM, one vCPU
+gmem, _ = recipes.bind_guest_memfd(vmm, size=2 << 20, gpa=0)  # a 2 MiB memslot at GPA 0
+steps = recipes.load_image(vmm, gmem, gpa=0, data=b"first touch".ljust(PAGE_SIZE, b"\0"))
+add = steps[-1]  # KVM_TDX_INIT_MEM_REGION
+print(add)
+print("SEPT.ADD levels:", [c["level"] for c in add.seamcalls if c["leaf"] == "TDH.MEM.SEPT.ADD"])
+
+# %% [markdown]
+# `vmm.sept_walk(gpa)` reads the walk for that GPA back out of the TDX module, root level first: each entry's
+# state and the page it points to (a child S-EPT page, and at level 0 the TD's page).
+
+# %%
+for entry in vmm.sept_walk(0):
+    print(entry)
 
 # %% [markdown]
 # The walk for GPA 0 after that call: each box is the entry at one level, coloured and hatched by its state, with
@@ -77,14 +91,17 @@ print("SEPT.ADD levels:", pagetables.sept_add_levels(add))
 # table) above the `MAPPED` leaf.
 
 # %%
-plot.show(plot.sept_tree(first.events, 0, root_level=3), alt="The Secure-EPT walk for GPA 0 after the first add: three NL_MAPPED non-leaf entries, each created by TDH.MEM.SEPT.ADD, above a MAPPED leaf created by TDH.MEM.PAGE.ADD; states shown by colour and hatch.")
+plot.show(plot.sept_tree(vmm.trace.events, 0, root_level=3), alt="The Secure-EPT walk for GPA 0 after the first add: three NL_MAPPED non-leaf entries, each created by TDH.MEM.SEPT.ADD, above a MAPPED leaf created by TDH.MEM.PAGE.ADD; states shown by colour and hatch.")
 
 # %% [markdown]
 # A 5-level S-EPT (GPAW 52) has one more level under its root, so the same first touch needs four:
 
 # %%
-five = pagetables.first_add(gpa=0, gpaw=52)
-print("GPAW 52, SEPT.ADD levels:", pagetables.sept_add_levels(five.step("KVM_TDX_INIT_MEM_REGION")))
+vmm52 = tdxsim.Vmm("v8")
+recipes.create_td(vmm52, gpaw=52)
+gmem52, _ = recipes.bind_guest_memfd(vmm52, size=2 << 20)
+add52 = recipes.load_image(vmm52, gmem52, gpa=0, data=bytes(PAGE_SIZE))[-1]
+print("GPAW 52, SEPT.ADD levels:", [c["level"] for c in add52.seamcalls if c["leaf"] == "TDH.MEM.SEPT.ADD"])
 
 # %% [markdown]
 # The next page along shares all three tables: two pages in one call need the three `SEPT.ADD` only once.
@@ -114,7 +131,31 @@ assert pagetables.mirror_disagreements(two) == []
 # comes in by `PAGE.AUG` (to `PENDING`) and the guest's accept (to `MAPPED`).
 
 # %%
-plot.show(plot.sept_state_machine(first.events, 0, 0), alt="State machine of one Secure-EPT entry: FREE, MAPPED, PENDING, BLOCKED and their SEAMCALL edges, with the guest's ACCEPT dotted; the edges GPA 0's entry took (FREE to MAPPED by PAGE.ADD) are highlighted.")
+plot.show(plot.sept_state_machine(vmm.trace.events, 0, 0), alt="State machine of one Secure-EPT entry: FREE, MAPPED, PENDING, BLOCKED and their SEAMCALL edges, with the guest's ACCEPT dotted; the edges GPA 0's entry took (FREE to MAPPED by PAGE.ADD) are highlighted.")
+
+# %% [markdown]
+# ## PENDING, between AUG and ACCEPT
+#
+# The runtime edges, one call at a time. A TD without `SEPT_VE_DISABLE` (`attributes=0`), out of place, finalized
+# with nothing added: when the guest reads GPA 0x1000, KVM handles the EPT violation with `TDH.MEM.PAGE.AUG` and the
+# guest gets a `#VE`, because the page is mapped but still **PENDING** (not yet accepted).
+
+# %%
+rt = tdxsim.Vmm("kvm-x86-2026-06")  # out of place: the whole memslot is made private
+recipes.create_td(rt, attributes=0)  # no SEPT_VE_DISABLE: a PENDING page gives the guest a #VE
+recipes.bind_guest_memfd(rt, size=2 << 20)
+recipes.run_guest(rt)  # KVM_TDX_FINALIZE_VM, nothing accepted yet
+print("before:", rt.sept_state(0x1000))
+print(rt.guest_read(gpa=0x1000, length=8))
+print("after AUG:", rt.sept_state(0x1000), rt.sept_walk(0x1000)[-1])
+
+# %% [markdown]
+# The guest's `TDG.MEM.PAGE.ACCEPT` takes the leaf from PENDING to MAPPED:
+
+# %%
+accept = rt.guest_accept(gpa=0x1000)
+print("TDCALLs:", [(c["leaf"], c["status"]) for c in accept.tdcalls])
+print("after ACCEPT:", rt.sept_state(0x1000), "· mirror EPT maps pfn", rt.mirror_entry(0x1000))
 
 # %% [markdown]
 # ## Try it: walk any GPA
@@ -130,15 +171,15 @@ sept_walk()
 # %% [markdown]
 # ## Dropping a private page takes four SEAMCALLs
 #
-# At runtime the guest accepts GPA 0x1000 (KVM maps it with `TDH.MEM.PAGE.AUG`), then asks for it to be shared
-# again with MapGPA. Removing it from the S-EPT is not one edit: KVM **blocks** the entry (no new TLB entries),
-# **tracks** (bumps the TD's TLB epoch and kicks every vCPU out, so no stale translation survives), **removes**
-# the page, and has the cache lines of the old key written back (`TDH.PHYMEM.PAGE.WBINVD`).
+# The guest above accepted GPA 0x1000; now it asks for it to be shared again with MapGPA (the VMM converts the
+# range, as QEMU's `kvm_convert_memory` does). Removing it from the S-EPT is not one edit: KVM **blocks** the entry
+# (no new TLB entries), **tracks** (bumps the TD's TLB epoch and kicks every vCPU out, so no stale translation
+# survives), **removes** the page, and has the cache lines of the old key written back (`TDH.PHYMEM.PAGE.WBINVD`).
 
 # %%
-runtime = pagetables.runtime_touch(0x1000)
-print("accept:", leaves(runtime.step("guest accepts")))
-print("zap:   ", leaves(runtime.step("MapGPA to shared")))
+zap = rt.guest_map_gpa(gpa=0x1000, size=PAGE_SIZE, shared=True)
+print("zap:", [c["leaf"] for c in zap.seamcalls])
+print("after MapGPA to shared:", rt.sept_state(0x1000), "· mirror EPT entry", rt.mirror_entry(0x1000))
 
 # %% [markdown]
 # What the simulator does not model here: the cost of `TDH.MEM.SEPT.RD` against a mirror walk, several vCPUs and
@@ -160,7 +201,8 @@ print("zap:   ", leaves(runtime.step("MapGPA to shared")))
 # TDX metadata (PAMT type `PT_EPT`), encrypted with the TD's key.
 
 # %%
-pt_ept = [page for page in first.out["final"]["pages"].values() if page["pamt"] == "PT_EPT"]
+out, _ = plot.machine_view(vmm)  # every page of the first TD above, with its derived owner and PAMT type
+pt_ept = [page for page in out["final"]["pages"].values() if page["pamt"] == "PT_EPT"]
 print(len(pt_ept), "S-EPT pages, owner:", {page["owner"] for page in pt_ept})
 
 # %% [markdown]
