@@ -151,8 +151,8 @@ def test_success_count_counts_successes_only() -> None:
 
 
 def test_keyids_of_the_pages_the_module_takes() -> None:
-    """tdx-module.md §2.2: the TDR is encrypted with the module's global private KeyID (16 here); S-EPT pages and
-    TD private pages (PAGE.ADD and PAGE.AUG targets) with the TD's HKID."""
+    """arch/x86/virt/vmx/tdx/tdx.c (tdx_global_keyid): the TDR is encrypted with the module's global private KeyID
+    (16 here); S-EPT pages and TD private pages (PAGE.ADD and PAGE.AUG targets) with the TD's HKID."""
     pg = added()
     hkid = pg.module.tds[pg.tdr].hkid
     assert pg.mem.frames[pg.tdr].keyid == 16
@@ -187,7 +187,7 @@ def test_page_add_records_its_source_page_as_data() -> None:
 
 def test_walks_use_every_level_of_the_gpa() -> None:
     """x86 EPT geometry: the entry at level L covers 4 KiB << 9L; a GPA with index 1 at every level walks four
-    different entries (tdx-module.md §1.1)."""
+    different entries (intel/tdx-module TDX_1.5.01 sept_manager.h)."""
     far = (1 << 39) | (1 << 30) | (1 << 21) | (1 << 12)
     pg = Playground()
     assert pg.map_path(far) == ["TDX_SUCCESS"] * 3
@@ -207,7 +207,7 @@ def test_a_blocked_table_stops_mr_extend_whatever_else_changes() -> None:
 
 def test_a_removed_leaf_maps_no_page() -> None:
     pg = added()
-    assert pg.remove(GPA) == "TDX_SUCCESS"  # INITIALIZED: no BLOCK needed (tdx-module.md §1.4)
+    assert pg.remove(GPA) == "TDX_SUCCESS"  # INITIALIZED: no BLOCK needed (tdh_mem_page_remove.c)
     assert pg.module.leaf_pfn(pg.tdr, GPA) is None
 
 
@@ -225,7 +225,7 @@ def test_block_and_sept_add_check_the_gpa_and_level(gpa: int, level: int) -> Non
 
 
 def test_addcx_takes_only_pt_nda_pages() -> None:
-    """TDH.MNG.ADDCX: the new TDCS page must be PT_NDA (tdx-module.md §2.1) -> else TDX_PAGE_METADATA_INCORRECT|RCX."""
+    """TDH.MNG.ADDCX: the new TDCS page must be PT_NDA (tdh_mng_add_cx.c) -> else TDX_PAGE_METADATA_INCORRECT|RCX."""
     from tdxsim.events import Trace
     from tdxsim.physmem import PhysicalMemory
     from tdxsim.tdx.module import TdxModule
