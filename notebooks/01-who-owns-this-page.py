@@ -44,7 +44,7 @@ import tdxsim
 from tdxsim import plot, recipes
 from tdxsim.lessons import readers
 from tdxsim.platform import PAGE_SIZE
-from tdxsim.plot.actors import address_bar, three_boxes, two_tds
+from tdxsim.plot.actors import address_bar, three_boxes, two_tds, two_tds_alt
 from tdxsim.widgets.exercise import exercise, review
 from tdxsim.widgets.readers import who_can_read
 
