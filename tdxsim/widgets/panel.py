@@ -17,6 +17,7 @@ import ipywidgets as w
 from traitlets import Unicode
 
 from tdxsim.events import Event
+from tdxsim.kvm.flavours import DEFAULT_FLAVOUR
 from tdxsim.plot import OwnershipView, call_timeline, ownership_legend, sept_state_machine, sept_transitions, to_png
 from tdxsim.plot.style import ERRNO_STYLE, NOT_APPLICABLE, OTHER_ERRNO, figure
 from tdxsim.plot.timeline import describe_event
@@ -374,7 +375,7 @@ def seed_matrix(cells: list[list[Cell]] | None = None) -> w.VBox:
         layout=w.Layout(width="520px"),
     )
     column = w.ToggleButtons(
-        options=[(k, i) for i, k in enumerate(KERNELS)], value=len(KERNELS) - 1, description="kernel"
+        options=[(k, i) for i, k in enumerate(KERNELS)], value=KERNELS.index(DEFAULT_FLAVOUR), description="kernel"
     )
     pictures: dict[bytes, w.Image] = {}
     inner = [

@@ -39,7 +39,7 @@ def _switch(labels: list[str], cards: list[w.HTML], value: int = 0) -> w.VBox:
     control.add_class("tdxsim-talk-control")
     stack = w.Stack(cards, selected_index=value)
     w.jslink((control, "index"), (stack, "selected_index"))
-    box = w.VBox([control, stack], layout=w.Layout(align_items="center", width="100%"))
+    box = w.VBox([control, stack], layout=w.Layout(align_items="center", width="100%", overflow="visible"))
     box.add_class("tdxsim-talk-live")
     return box
 
@@ -91,6 +91,6 @@ def seamcall_stepper(run: Run) -> w.VBox:
     slider.add_class("tdxsim-talk-control")
     stack = w.Stack(cards, selected_index=0)
     w.jslink((slider, "value"), (stack, "selected_index"))
-    box = w.VBox([slider, stack], layout=w.Layout(align_items="center", width="100%"))
+    box = w.VBox([slider, stack], layout=w.Layout(align_items="center", width="100%", overflow="visible"))
     box.add_class("tdxsim-talk-live")
     return box
