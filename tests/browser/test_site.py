@@ -266,12 +266,8 @@ def test_chapter_07_seed_matrix_is_live_without_a_kernel(server, reader_browser)
     # the outcome itself differs: v8 refuses 0 without in-place conversion; the old kernel GUPs address 0
     assert re.search(r"-E[A-Z]+|>0<|\b0\b", after_kernel)
     _shot(pg, "07-after-keyboard")
-    reveal = pg.locator(".tdxsim-live .widget-toggle-buttons button", has_text="Reveal the answer").first
-    reveal.scroll_into_view_if_needed()
-    hidden = _visible_text(pg, views)
-    reveal.click()
-    pg.wait_for_timeout(200)
-    assert _visible_text(pg, views) != hidden
+    # the exercises check an answer in Python: on the site they are labelled snapshots, not dead live controls
+    assert pg.locator(".tdxsim-snapshot").count() >= 1
     assert log["console"] == [] and log["remote"] == []
     pg.close()
 
