@@ -57,7 +57,6 @@
 import json
 from pathlib import Path
 
-
 from tdxsim import plot
 from tdxsim.scenario import run_scenario
 from tdxsim.widgets import control_panel
@@ -131,7 +130,8 @@ control_panel()
 # %%
 import tdxsim
 from tdxsim import recipes
-from tdxsim.kvm.uapi import KVM_MEMORY_ATTRIBUTE_PRIVATE as PRIVATE, KVM_TDX_MEASURE_MEMORY_REGION as MEASURE
+from tdxsim.kvm.uapi import KVM_MEMORY_ATTRIBUTE_PRIVATE as PRIVATE
+from tdxsim.kvm.uapi import KVM_TDX_MEASURE_MEMORY_REGION as MEASURE
 
 vmm = tdxsim.Vmm("v8")  # a kernel with guest_memfd in-place conversion
 recipes.create_td(vmm)  # KVM_CREATE_VM, KVM_TDX_INIT_VM, KVM_CREATE_VCPU, KVM_TDX_INIT_VCPU
