@@ -18,18 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parents[1]
 EXPORT = ROOT / "tools" / "export-talk"
-CHROMIUM = os.environ.get("TDXSIM_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
 # Console messages that are not the deck's fault. Keep it short; say why each one is harmless.
 CONSOLE_ALLOWLIST = [
     # Chromium warns that the file:// page has no favicon; the deck does not need one.

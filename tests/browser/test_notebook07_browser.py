@@ -22,20 +22,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "07-source-addr-zero.ipynb"
-CHROMIUM = os.environ.get("TDXSIM_CHROMIUM", "/usr/bin/chromium")
-# Flags for a root user on a machine with no network: Chromium refuses to run as root without --no-sandbox.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 # Console errors that are not the notebook's fault. Keep this short, and say why each one is harmless.
 CONSOLE_ALLOWLIST = [
     re.compile(r"Failed to load resource: .*(404|net::ERR_)"),  # lab probes optional endpoints / no network here

@@ -28,18 +28,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("TDXSIM_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 AXE = ROOT / "site" / "node_modules" / "axe-core" / "axe.min.js"
 TIMEOUT_MS = 60_000
 PLACEHOLDER_ALT = re.compile(r"No description has been provided|\.png$|^png$|^image$", re.I)
