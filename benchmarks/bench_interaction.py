@@ -12,8 +12,8 @@ import argparse
 import statistics
 import time
 
+from tdxsim.seed import Toggles
 from tdxsim.widgets import control_panel
-from tdxsim.widgets.seed import Toggles
 
 
 def percentile(values: list[float], q: float) -> float:
