@@ -140,25 +140,26 @@ def _script(imports: set[str], lines: list[str]) -> str:
     return "\n".join(sorted(imports, key=lambda line: (not line.startswith("import"), line)) + [""] + lines) + "\n"
 
 
-def _identifier(label: str | None, taken: set[str]) -> str | None:
-    """A step label as a Python name ("add again" -> add_again), or None when it makes none or is taken."""
-    if not label:
-        return None
-    name = "".join(ch if ch.isalnum() else "_" for ch in label.lower()).strip("_")
-    while "__" in name:
-        name = name.replace("__", "_")
-    if not name or name[0].isdigit() or name in taken or name in ("vmm", "tdxsim", "recipes", "uapi"):
-        return None
-    taken.add(name)
-    return name
+def step_names(doc: dict[str, Any]) -> list[str | None]:
+    """The Python name each step's result gets in `scenario_code`: its label as an identifier ("add again" ->
+    add_again), None for a step without a label, or with one that makes no name or repeats one."""
+    names: list[str | None] = []
+    for raw in doc["steps"]:
+        label = raw.get("label") if isinstance(raw, dict) else None
+        name = "".join(ch if ch.isalnum() else "_" for ch in str(label or "").lower()).strip("_")
+        while "__" in name:
+            name = name.replace("__", "_")
+        ok = name and not name[0].isdigit() and name not in names and name not in ("vmm", "tdxsim", "recipes", "uapi")
+        names.append(name if ok else None)
+    return names
 
 
 def scenario_code(doc: dict[str, Any]) -> str:
-    """The calls `replay_scenario(doc)` makes, as a script (labelled steps keep their result under the label)."""
+    """The calls `replay_scenario(doc)` makes, as a script (labelled steps keep their result, see `step_names`)."""
     kernel, in_place = parse_header(doc)
     lines = [f"vmm = tdxsim.Vmm(kernel={kernel!r}, gmem_in_place_conversion={in_place})"]
-    imports, taken, vm = {"import tdxsim"}, set(), 0
-    for i, raw in enumerate(doc["steps"]):
+    imports, vm = {"import tdxsim"}, 0
+    for i, (raw, name) in enumerate(zip(doc["steps"], step_names(doc), strict=True)):
         op, args = parse_step(raw, i)
         if step_vm(raw) != vm:
             vm = step_vm(raw)
@@ -166,8 +167,7 @@ def scenario_code(doc: dict[str, Any]) -> str:
         if op == "mmap":  # as scenario._call_vmm: the mmap flags only choose MAP_SHARED
             flags = args.pop("flags")
             args["shared"] = None if flags is None else bool(flags & uapi.MAP_SHARED)
-        fn = getattr(Vmm, op)
-        lines.append(render_call(f"vmm.{op}", op, args, _defaults(fn), _identifier(raw.get("label"), taken)))
+        lines.append(render_call(f"vmm.{op}", op, args, _defaults(getattr(Vmm, op)), name))
         if "uapi." in lines[-1]:
             imports.add("from tdxsim.kvm import uapi")
     return _script(imports, lines)
