@@ -4,7 +4,8 @@ into code text, for the widgets' "Show the calls".
 `Calls` drives a fresh `Vmm` through its methods and `tdxsim.recipes`, and keeps each call's `Result` and its line
 of code; `code` is a script that, run in a fresh interpreter, makes the same calls on a new machine (same results:
 the simulator is deterministic). `scenario_code(doc)` writes the calls a scenario document makes, decoded exactly as
-`tdxsim.scenario.replay_scenario` decodes them.
+`tdxsim.scenario.replay_scenario` decodes them; `StepRecorder` goes the other way, keeping the calls made on a `Vmm`
+(by a recipe, say) as scenario steps.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from tdxsim.kvm import uapi
 from tdxsim.kvm.flavours import DEFAULT_FLAVOUR
 from tdxsim.result import Result
-from tdxsim.scenario import parse_header, parse_step, step_vm
+from tdxsim.scenario import OPS, REQUIRED, VM_OPS, parse_header, parse_step, step_vm
 from tdxsim.vmm.process import Vmm
 
 #: (method, argument) -> the uAPI bits that argument takes, so flags print by name (`uapi.KVM_MEM_GUEST_MEMFD`).
@@ -171,3 +172,71 @@ def scenario_code(doc: dict[str, Any]) -> str:
         if "uapi." in lines[-1]:
             imports.add("from tdxsim.kvm import uapi")
     return _script(imports, lines)
+
+
+#: (op, argument) -> the names a scenario step uses for that argument's bits (docs/scenario.md "Ops").
+STEP_BITS: dict[tuple[str, str], dict[str, int]] = {
+    ("KVM_TDX_INIT_VM", "attributes"): uapi.TD_ATTRIBUTES,
+    ("KVM_CREATE_GUEST_MEMFD", "flags"): uapi.GUEST_MEMFD_FLAGS,
+    ("KVM_SET_USER_MEMORY_REGION2", "flags"): uapi.MEM_FLAGS,
+    ("KVM_SET_MEMORY_ATTRIBUTES", "attributes"): uapi.MEMORY_ATTRIBUTES,
+    ("KVM_SET_MEMORY_ATTRIBUTES2", "attributes"): uapi.MEMORY_ATTRIBUTES,
+    ("KVM_TDX_INIT_MEM_REGION", "flags"): uapi.TDX_INIT_MEM_REGION_FLAGS,
+    ("fallocate", "mode"): uapi.FALLOC_FLAGS,
+}
+STEP_ENUMS: dict[tuple[str, str], dict[str, int]] = {
+    ("KVM_CREATE_VM", "type"): {"KVM_X86_TDX_VM": uapi.KVM_X86_TDX_VM},
+    ("madvise", "advice"): uapi.MADVISE,
+}
+
+
+def as_step(op: str, kwargs: dict[str, Any], vm: int = 0) -> dict[str, Any]:
+    """One `Vmm` call as a scenario step: bits and enums by name, addresses in hex, bytes as a hex string,
+    arguments equal to the method's default left out unless the format requires them."""
+    defaults = _defaults(getattr(Vmm, op))
+    required = {k: defaults[k] for k, (_parse, default) in OPS[op].items() if default is REQUIRED and k in defaults}
+    kwargs = {**required, **kwargs}
+    step: dict[str, Any] = {"op": op}
+    if vm and op in VM_OPS:
+        step["vm"] = vm
+    for name, value in kwargs.items():
+        if name == "shared" and op == "mmap":
+            if value is not None:
+                step["flags"] = ["MAP_SHARED" if value else "MAP_PRIVATE"]
+            continue
+        if OPS[op][name][1] is not REQUIRED and name in defaults and defaults[name] == value:
+            continue
+        if (op, name) in STEP_BITS:
+            value = [k for k, bit in STEP_BITS[op, name].items() if value & bit]
+        elif (op, name) in STEP_ENUMS:
+            value = next(k for k, v in STEP_ENUMS[op, name].items() if v == value)
+        elif op == "mmap" and name == "fd":
+            value = f"guest_memfd:{value}"
+        elif isinstance(value, bytes):
+            value = value.hex()
+        elif isinstance(value, int) and not isinstance(value, bool) and name in ADDRESSES:
+            value = hex(value)
+        step[name] = value
+    return step
+
+
+class StepRecorder:
+    """Stands in for a `Vmm` (pass it to a recipe): makes each call on the real machine and keeps it as a step."""
+
+    def __init__(self, vmm: Vmm) -> None:
+        self.vmm = vmm
+        self.steps: list[dict[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.vmm, name)
+        if name not in OPS:
+            return attr
+
+        fn = getattr(getattr(Vmm, name), "__wrapped__", getattr(Vmm, name))
+        params = fn.__code__.co_varnames[1 : fn.__code__.co_argcount]  # after self
+
+        def call(*args: Any, **kwargs: Any) -> Result:
+            self.steps.append(as_step(name, {**dict(zip(params, args, strict=False)), **kwargs}, self.vmm.selected))
+            return attr(*args, **kwargs)
+
+        return call

@@ -56,3 +56,29 @@ def test_flags_print_by_name_and_defaults_are_left_out():
         "flags=uapi.GUEST_MEMFD_FLAG_MMAP | uapi.GUEST_MEMFD_FLAG_INIT_SHARED)",
     ]
     assert "from tdxsim.kvm import uapi" in calls.code
+
+
+@pytest.mark.parametrize("in_place", [True, False])
+def test_recorded_steps_replay_to_the_recorded_machine(in_place):
+    """StepRecorder's steps, replayed by the scenario runner, succeed and leave the machine the recipes built (same
+    final state: pages, owners, S-EPT, MRTD)."""
+    import tdxsim
+    from tdxsim import recipes
+    from tdxsim.calls import StepRecorder
+    from tdxsim.kvm.uapi import KVM_MEMORY_ATTRIBUTE_PRIVATE as PRIVATE
+
+    vmm = tdxsim.Vmm("v8", gmem_in_place_conversion=in_place)
+    recorder = StepRecorder(vmm)
+    recipes.create_td(recorder)
+    binding, _ = recipes.bind_guest_memfd(recorder, 1 << 20)
+    recipes.load_image(recorder, binding, 0x1000, bytes(range(256)) * 16)
+    if in_place:  # the page the guest accepts must be private first (INIT_SHARED made it shared)
+        recorder.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=0, offset=0x3000, size=0x1000, attributes=PRIVATE)
+    recipes.run_guest(recorder, accept=(0x3000,))
+    doc = {"format": 1, "kernel": "v8", "gmem_in_place_conversion": in_place, "steps": recorder.steps}
+    out = run_scenario(doc)
+    assert all(step["ret"] == 0 for step in out["steps"])
+    assert out["final"] == describe_final(vmm)
+    ops = [s["op"] for s in recorder.steps]
+    assert ops[:4] == ["KVM_CREATE_VM", "KVM_TDX_INIT_VM", "KVM_CREATE_VCPU", "KVM_TDX_INIT_VCPU"]
+    assert ops[-2:] == ["KVM_TDX_FINALIZE_VM", "guest_accept"]
