@@ -1,7 +1,8 @@
 """Builders for tdxsim scenario documents, so a test reads like the VMM's ioctl sequence.
 
-Written from docs/scenario.md (the contract) and the order in which QEMU (target/i386/kvm/tdx.c, qemu 05caf2690e5a)
-and Documentation/virt/kvm/x86/intel-tdx.rst ("KVM TDX creation flow") build a TD, not from the simulator's output.
+The TD's set-up (`td_setup`) is the recipes' (tdxsim.recipes: the order in which QEMU, target/i386/kvm/tdx.c, and
+Documentation/virt/kvm/x86/intel-tdx.rst's "KVM TDX creation flow" build a TD), recorded as steps; the other builders
+write one step each, from docs/scenario.md (the contract), not from the simulator's output.
 
 Two memory models (v8 cover letter, 20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com):
 - "in-place" (kernel v8, gmem_in_place_conversion on): the guest_memfd is created with GUEST_MEMFD_FLAG_MMAP
@@ -25,11 +26,12 @@ import tdxsim
 from tdxsim import errno as linux_errno
 from tdxsim import recipes
 from tdxsim.calls import StepRecorder
+from tdxsim.platform import MMAP_BASE, SOURCE_BUFFER_VA
+from tdxsim.platform import PAGE_SIZE as PAGE
 
-PAGE = 4096
 MiB = 1 << 20
-GMEM_VA = 0x7F0000000000  # where the memslot's userspace side lives (gmem mmap or anonymous)
-SRC_VA = 0x7F4000000000  # separate source buffers
+GMEM_VA = MMAP_BASE  # where the memslot's userspace side lives (gmem mmap or anonymous; docs/scenario.md)
+SRC_VA = SOURCE_BUFFER_VA  # separate source buffers
 SHARED_BIT = 1 << 47  # gpaw 48 (the default): TDX_SHARED_BIT_PWL_4 (arch/x86/kvm/vmx/tdx.c, kvm-x86 09c6f74ecb86)
 MEASURE = ["KVM_TDX_MEASURE_MEMORY_REGION"]
 PRIVATE = ["KVM_MEMORY_ATTRIBUTE_PRIVATE"]
@@ -266,7 +268,7 @@ def mrtd(pages: list[tuple[int, bytes | None]]) -> str:
     return h.hexdigest()
 
 
-# -- the seed thread's answers (tdxsim.widgets.seed toggles), from the sources --------------------------------------
+# -- the seed thread's answers (tdxsim.seed toggles), from the sources ----------------------------------------------
 
 #: Out-of-place (in-place conversion off), per source_addr choice, per kernel flavour, in the flavours' order
 #: (pre-2a62345b3052, 2a62345b3052, kvm-x86-2026-06, v8, v13). Sources: a separate buffer is the normal copy
