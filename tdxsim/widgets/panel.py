@@ -140,7 +140,7 @@ def calls_html(code: str) -> str:
     """ "Show the calls": the Python that makes the widget's calls again (`tdxsim.calls`), folded until opened."""
     return (
         "<details class='tdxsim-calls'><summary>Show the calls</summary>"
-        f"<pre style='font-size:12px'><code>{html.escape(code)}</code></pre></details>"
+        f"<pre style='font-size:12px;white-space:pre-wrap'><code>{html.escape(code)}</code></pre></details>"
     )
 
 
