@@ -91,7 +91,7 @@ class Calls:
         mark = len(self.vmm.trace.events)
         out = fn(self.vmm, **kwargs)
         results = out if isinstance(out, list) else next(x for x in out if isinstance(x, list))
-        entries = []
+        entries: list[tuple[int, str | None, Result]] = []
         for result in results:
             entries.append((mark, None, result))
             mark += len(result.events)
