@@ -210,7 +210,8 @@ class PanelState:
 def control_panel(toggles: Toggles | None = None) -> w.VBox:
     """The seed thread's toggles: in-place conversion, source_addr, kernel, MEASURE, written while shared, add twice.
 
-    Every change runs the scenario (run_scenario) and shows the outcome, the ownership map and the S-EPT entry.
+    Every change runs the toggles' calls (tdxsim.seed.run_cell) and shows the outcome, the calls, the ownership map and
+    the S-EPT entry.
     """
     t = toggles or Toggles()
     state = PanelState(t)
