@@ -1,4 +1,4 @@
-"""One interaction of the notebook's control panel, timed: flip in-place conversion → the scenario runs again and
+"""One interaction of the notebook's control panel, timed: flip in-place conversion → the calls run again and
 the new figures are in the widgets (outcome HTML, ownership map PNG, S-EPT PNG).
 
 Two sizes: a 4096-page TD (goal p95 ≤ 100 ms) and a 1M-page (4 GiB) TD whose ownership map has 1,048,576 GFNs
@@ -12,8 +12,8 @@ import argparse
 import statistics
 import time
 
+from tdxsim.seed import Toggles
 from tdxsim.widgets import control_panel
-from tdxsim.widgets.seed import Toggles
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -39,8 +39,8 @@
 # %%
 
 from tdxsim import errno, plot  # errno: Linux's numbers, whatever the host runs
+from tdxsim.seed import Toggles, run_cell, run_matrix, td_gets
 from tdxsim.widgets import control_panel, seed_matrix, step_player
-from tdxsim.widgets.seed import Toggles, run_cell, run_matrix, td_gets
 
 # %% [markdown]
 # ## The question
@@ -162,7 +162,8 @@ assert r.ret == -errno.EINVAL and r.seamcalls == []  # kvm-x86 09c6f74e tdx.c: t
 # **Try it:** turn in-place conversion off with `source_addr` 0 (the v8 kernel says `-EOPNOTSUPP`), then pick
 # "a separate buffer" (success: the TD gets the buffer's bytes). Then switch the kernel to `pre-2a62345b3052`
 # with in-place off and "0, with virtual address 0 mapped": the old kernel really did copy the `'Y'`.
-# Combinations that cannot exist (in-place conversion on a kernel without the parameter) say why.
+# Combinations that cannot exist (in-place conversion on a kernel without the parameter) say why. Open *Show the
+# calls* under the outcome: it is the Python that makes the same calls, to paste into a cell and change.
 
 # %%
 control_panel()
@@ -178,7 +179,7 @@ control_panel()
 # %%
 out_of_place = run_cell(Toggles(in_place=False, source="buffer"))
 in_place = run_cell(Toggles(in_place=True, source="zero"))
-runs = [("out-of-place, separate buffer", out_of_place.out, out_of_place.doc), ("in-place, 0", in_place.out, in_place.doc)]
+runs = [("out-of-place, separate buffer", *plot.machine_view(out_of_place.vmm)), ("in-place, 0", *plot.machine_view(in_place.vmm))]
 plot.show(plot.ownership_compare(runs), alt="Two ownership maps: out-of-place with a separate buffer, where userspace wrote the buffer and the TD pages were copied from it; in-place with source_addr 0, where each TD page was written while shared and then added in place.")
 
 # %% [markdown]
@@ -186,7 +187,7 @@ plot.show(plot.ownership_compare(runs), alt="Two ownership maps: out-of-place wi
 # view below); in-place, each TD page was its own source.
 
 # %%
-plot.show(plot.ownership_map(out_of_place.out, out_of_place.doc), alt="Ownership map of the out-of-place build with a separate buffer: the TD-private pages outlined as PAGE.ADD targets, and the buffer pages they were copied from dashed, in the physical view.")
+plot.show(plot.ownership_map(*plot.machine_view(out_of_place.vmm)), alt="Ownership map of the out-of-place build with a separate buffer: the TD-private pages outlined as PAGE.ADD targets, and the buffer pages they were copied from dashed, in the physical view.")
 
 # %% [markdown]
 # ## What happened, call by call
@@ -200,6 +201,12 @@ one_page = run_cell(Toggles(in_place=True, source="zero", image_pages=1))
 step_player(one_page)
 
 # %% [markdown]
+# `run_cell` made these calls (`one_page.code`); `one_page["add"]` is the add's result.
+
+# %%
+print(one_page.code)
+
+# %% [markdown]
 # The S-EPT walk for GPA 0 after that call: which levels the first touch had to create.
 
 # %%
@@ -210,12 +217,15 @@ plot.show(plot.sept_tree(one_page.events, 0), alt="The Secure-EPT walk for GPA 0
 # the page's bytes. The replay from the event record must end at the MRTD the TDX module reported.
 
 # %%
-plot.show(plot.mrtd_records(one_page.events, one_page.chunk, one_page.out["final"]["mrtd"]), alt="MRTD records of the one-page add: the TDH.MEM.PAGE.ADD record with the GPA, sixteen TDH.MR.EXTEND records with the page's bytes, the running SHA-384, and the check against the MRTD the TDX module reported.")
+mrtd = one_page.vmm.mrtd().hex()
+def chunk(gpa):  # the 256 bytes a TDH.MR.EXTEND at `gpa` measured
+    return one_page.vmm.private_bytes(gpa, 256)
+plot.show(plot.mrtd_records(one_page.events, chunk, mrtd), alt="MRTD records of the one-page add: the TDH.MEM.PAGE.ADD record with the GPA, sixteen TDH.MR.EXTEND records with the page's bytes, the running SHA-384, and the check against the MRTD the TDX module reported.")
 
 # %%
-steps = plot.mrtd_steps(one_page.events, one_page.chunk)
-assert steps[-1].digest == one_page.out["final"]["mrtd"]
-print(len(steps), "measurement steps; MRTD", one_page.out["final"]["mrtd"][:16], "…")
+steps = plot.mrtd_steps(one_page.events, chunk)
+assert steps[-1].digest == mrtd
+print(len(steps), "measurement steps; MRTD", mrtd[:16], "…")
 
 # %% [markdown]
 # ## Adding the same GPA twice
@@ -246,7 +256,7 @@ assert vmm.mrtd() == mrtd_once  # no PAGE.ADD, no MR.EXTEND: measurement unchang
 
 # %%
 old = run_cell(Toggles(kernel="pre-2a62345b3052", in_place=False, source="buffer", add_twice=True))
-print("pre-2a62345b3052, second add:", old.step("add again")["errno"])
+print("pre-2a62345b3052, second add:", old["add_again"].errno)
 
 # %% [markdown]
 # ## Misconceptions
@@ -275,7 +285,7 @@ va0 = run_cell(Toggles(in_place=True, source="zero_va0"))
 print("v8, in-place on, VA 0 holds 'Y' → the TD's page holds", td_gets(va0))
 once = run_cell(Toggles(in_place=True, source="zero"))
 no_measure = run_cell(Toggles(in_place=True, source="zero", measure=False))
-print("without MEASURE the MRTD changes too:", no_measure.out["final"]["mrtd"][:16], "vs", once.out["final"]["mrtd"][:16])
+print("without MEASURE the MRTD changes too:", no_measure.vmm.mrtd().hex()[:16], "vs", once.vmm.mrtd().hex()[:16])
 
 # %% [markdown]
 # ## Exercises

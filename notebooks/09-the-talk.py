@@ -34,7 +34,7 @@ from tdxsim import errno, plot  # errno: Linux's numbers, whatever the host runs
 from tdxsim.kvm import locking
 from tdxsim.plot.locks import lock_order_figure
 from tdxsim.plot.style import for_slide  # the figure fills the 1280 × 720 slide; its smallest text is 18 px there
-from tdxsim.widgets.seed import Toggles, run_cell, run_matrix, td_gets
+from tdxsim.seed import Toggles, run_cell, run_matrix
 from tdxsim.widgets.talk import kernel_switch, seamcall_stepper, source_switch
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -63,7 +63,7 @@ from tdxsim.widgets.talk import kernel_switch, seamcall_stepper, source_switch
 
 # %% slideshow={"slide_type": "-"}
 in_place = run_cell(Toggles(in_place=True, source="zero"))
-for_slide(plot.ownership_map(in_place.out, in_place.doc), alt="Ownership map of a TD with a 4-page image added in place: by guest physical address the TD-private pages, by host physical address those pages among the TDX module's metadata; owners by colour and hatch.")
+for_slide(plot.ownership_map(*plot.machine_view(in_place.vmm)), alt="Ownership map of a TD with a 4-page image added in place: by guest physical address the TD-private pages, by host physical address those pages among the TDX module's metadata; owners by colour and hatch.")
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # The host allocates the TD's memory but cannot use it; the TDX module owns the private page tables (purple); the TD
@@ -74,7 +74,7 @@ for_slide(plot.ownership_map(in_place.out, in_place.doc), alt="Ownership map of 
 
 # %% slideshow={"slide_type": "-"}
 out_of_place = run_cell(Toggles(in_place=False, source="buffer"))
-runs = [("out-of-place: a separate buffer", out_of_place.out, out_of_place.doc), ("in-place: 0", in_place.out, in_place.doc)]
+runs = [("out-of-place: a separate buffer", *plot.machine_view(out_of_place.vmm)), ("in-place: 0", *plot.machine_view(in_place.vmm))]
 for_slide(plot.ownership_compare(runs), alt="Two ownership maps: out-of-place with a separate buffer, two copies of the image; in-place with source_addr 0, one page per GFN whose attribute flips.")
 
 # %% [markdown] slideshow={"slide_type": "notes"}
@@ -149,8 +149,8 @@ source_switch("v8")
 # %% slideshow={"slide_type": "-"}
 v8_off = run_cell(Toggles(kernel="v8", in_place=False, source="zero"))
 v13_off = run_cell(Toggles(kernel="v13", in_place=False, source="zero"))
-print("in-place off, source_addr 0:  v8 →", v8_off.result["errno"], "·  v13 →", v13_off.result["errno"])
-assert (v8_off.result["ret"], v13_off.result["ret"]) == (-errno.EOPNOTSUPP, -errno.EINVAL)
+print("in-place off, source_addr 0:  v8 →", v8_off["add"].errno, "·  v13 →", v13_off["add"].errno)
+assert (v8_off["add"].ret, v13_off["add"].ret) == (-errno.EOPNOTSUPP, -errno.EINVAL)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Sean's three rules
@@ -176,9 +176,9 @@ assert (v8_off.result["ret"], v13_off.result["ret"]) == (-errno.EOPNOTSUPP, -err
 
 # %% slideshow={"slide_type": "-"}
 twice = run_cell(Toggles(in_place=True, source="zero", add_twice=True))
-second = twice.step("add again")
-print("first add:", twice.add["errno"] or "OK", "· second add:", second["errno"], "· SEAMCALLs:", len(second["seamcalls"]))
-assert second["ret"] == -errno.EIO
+second = twice["add_again"]
+print("first add:", twice["add"].errno or "OK", "· second add:", second.errno, "· SEAMCALLs:", len(second.seamcalls))
+assert second.ret == -errno.EIO
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Audience poll

@@ -1,7 +1,8 @@
 """Builders for tdxsim scenario documents, so a test reads like the VMM's ioctl sequence.
 
-Written from docs/scenario.md (the contract) and the order in which QEMU (target/i386/kvm/tdx.c, qemu 05caf2690e5a)
-and Documentation/virt/kvm/x86/intel-tdx.rst ("KVM TDX creation flow") build a TD, not from the simulator's output.
+The TD's set-up (`td_setup`) is the recipes' (tdxsim.recipes: the order in which QEMU, target/i386/kvm/tdx.c, and
+Documentation/virt/kvm/x86/intel-tdx.rst's "KVM TDX creation flow" build a TD), recorded as steps; the other builders
+write one step each, from docs/scenario.md (the contract), not from the simulator's output.
 
 Two memory models (v8 cover letter, 20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com):
 - "in-place" (kernel v8, gmem_in_place_conversion on): the guest_memfd is created with GUEST_MEMFD_FLAG_MMAP
@@ -15,16 +16,22 @@ Separate PAGE.ADD source buffers are anonymous mmaps at SRC_VA.
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 
 from mrtd_replay import record
 
+import tdxsim
 from tdxsim import errno as linux_errno
+from tdxsim import recipes
+from tdxsim.calls import StepRecorder
+from tdxsim.platform import MMAP_BASE, SOURCE_BUFFER_VA
+from tdxsim.platform import PAGE_SIZE as PAGE
 
-PAGE = 4096
 MiB = 1 << 20
-GMEM_VA = 0x7F0000000000  # where the memslot's userspace side lives (gmem mmap or anonymous)
-SRC_VA = 0x7F4000000000  # separate source buffers
+GMEM_VA = MMAP_BASE  # where the memslot's userspace side lives (gmem mmap or anonymous; docs/scenario.md)
+SRC_VA = SOURCE_BUFFER_VA  # separate source buffers
 SHARED_BIT = 1 << 47  # gpaw 48 (the default): TDX_SHARED_BIT_PWL_4 (arch/x86/kvm/vmx/tdx.c, kvm-x86 09c6f74ecb86)
 MEASURE = ["KVM_TDX_MEASURE_MEMORY_REGION"]
 PRIVATE = ["KVM_MEMORY_ATTRIBUTE_PRIVATE"]
@@ -59,55 +66,42 @@ def td_setup(
     init_vcpu: bool = True,
     gmem_flags: list[str] | None = None,
 ) -> list[dict]:
-    """The intel-tdx.rst order up to the memory attributes: VM, INIT_VM, vCPU 0, INIT_VCPU, gmem, mmap, memslot.
+    """The TD up to its memory attributes as the recipes build it (tdxsim.recipes.create_td, bind_guest_memfd: the
+    intel-tdx.rst order, VM, INIT_VM, vCPU 0, INIT_VCPU, gmem, mmap, memslot), as scenario steps.
 
     in-place: gmem with MMAP (+ INIT_SHARED unless init_shared=False, then every page starts private), mapped at
     GMEM_VA; pages are left as created, the test writes and converts them (Yan's seven steps,
     ajjc0hw8PjGw69e9@yzhao56-desk.sh.intel.com).
-    out-of-place: anonymous mmap at GMEM_VA as userspace_addr; with private=True the whole slot is made private
+    out-of-place: anonymous memory at GMEM_VA as userspace_addr; with private=True the whole slot is made private
     with KVM_SET_MEMORY_ATTRIBUTES, as QEMU's kvm_set_phys_mem does.
+    The model is the test's choice (`model`), whatever the kernel; init_vcpu=False leaves KVM_TDX_INIT_VCPU out and
+    `gmem_flags` replaces the guest_memfd's flags.
     """
     if in_place is None:
         in_place = default_in_place(kernel)
     if model is None:
         model = "in-place" if in_place else "out-of-place"
-    steps = [
-        _op("KVM_CREATE_VM", type="KVM_X86_TDX_VM"),
-        _op("KVM_TDX_INIT_VM"),
-        _op("KVM_CREATE_VCPU", id=0),
-    ]
-    if init_vcpu:
-        steps.append(_op("KVM_TDX_INIT_VCPU", vcpu=0))
-    if model == "in-place":
-        flags = ["GUEST_MEMFD_FLAG_MMAP"] + (["GUEST_MEMFD_FLAG_INIT_SHARED"] if init_shared else [])
-        if gmem_flags is not None:
-            flags = gmem_flags
-        steps += [
-            _op("KVM_CREATE_GUEST_MEMFD", size=size, flags=flags),
-            _op("mmap", addr=_hex(GMEM_VA), length=size, fd="guest_memfd:0", offset=0),
-        ]
-    elif model == "out-of-place":
-        steps += [
-            _op("KVM_CREATE_GUEST_MEMFD", size=size, flags=gmem_flags or []),
-            _op("mmap", addr=_hex(GMEM_VA), length=size, fd=None),
-        ]
-    else:
+    if model not in ("in-place", "out-of-place"):
         raise ValueError(model)
-    steps.append(
-        _op(
-            "KVM_SET_USER_MEMORY_REGION2",
-            slot=0,
-            flags=["KVM_MEM_GUEST_MEMFD"],
-            guest_phys_addr=gpa,
-            memory_size=size,
-            userspace_addr=_hex(GMEM_VA),
-            guest_memfd=0,
-            guest_memfd_offset=0,
-        )
-    )
-    if model == "out-of-place" and private:
-        steps.append(_op("KVM_SET_MEMORY_ATTRIBUTES", address=gpa, size=size, attributes=PRIVATE))
-    return steps
+    steps = copy.deepcopy(_recipe_steps(model == "in-place", size, gpa))
+    gmem = next(s for s in steps if s["op"] == "KVM_CREATE_GUEST_MEMFD")
+    if model == "in-place":
+        gmem["flags"] = ["GUEST_MEMFD_FLAG_MMAP"] + (["GUEST_MEMFD_FLAG_INIT_SHARED"] if init_shared else [])
+    if gmem_flags is not None:
+        gmem["flags"] = gmem_flags
+    drop = {"KVM_TDX_INIT_VCPU"} if not init_vcpu else set()
+    drop |= {"KVM_SET_MEMORY_ATTRIBUTES"} if not private else set()
+    return [s for s in steps if s["op"] not in drop]
+
+
+@functools.cache
+def _recipe_steps(in_place: bool, size: int, gpa: int) -> list[dict]:
+    """The calls of recipes.create_td and recipes.bind_guest_memfd, recorded as steps (the sequence depends only on
+    the memory model, not on the kernel: recorded on v8, which has both)."""
+    recorder = StepRecorder(tdxsim.Vmm("v8", gmem_in_place_conversion=in_place))
+    recipes.create_td(recorder)
+    recipes.bind_guest_memfd(recorder, size, gpa)
+    return recorder.steps
 
 
 def set_private(model: str, offset: int, size: int = PAGE, label: str | None = None, slot_gpa: int = 0) -> dict:
@@ -274,7 +268,7 @@ def mrtd(pages: list[tuple[int, bytes | None]]) -> str:
     return h.hexdigest()
 
 
-# -- the seed thread's answers (tdxsim.widgets.seed toggles), from the sources --------------------------------------
+# -- the seed thread's answers (tdxsim.seed toggles), from the sources ----------------------------------------------
 
 #: Out-of-place (in-place conversion off), per source_addr choice, per kernel flavour, in the flavours' order
 #: (pre-2a62345b3052, 2a62345b3052, kvm-x86-2026-06, v8, v13). Sources: a separate buffer is the normal copy

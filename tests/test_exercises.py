@@ -14,7 +14,7 @@ import pytest
 from tdxsim import problems
 from tdxsim.lessons import exercises
 from tdxsim.lessons.answers import KEY
-from tdxsim.widgets.seed import Toggles, run_cell
+from tdxsim.seed import Toggles, outcome, run_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 WRONG = {"errno": "EPERM", "number": "4097", "state": "PENDING_BLOCKED"}
@@ -43,7 +43,7 @@ def test_every_entry_accepts_its_answer_and_refuses_a_wrong_one(exercise_id):
 
 
 def _errno(run) -> str:
-    return "0" if run.result["ret"] == 0 else run.result["errno"]
+    return "0" if outcome(run).ret == 0 else outcome(run).errno
 
 
 def test_v8_in_place_off_null_is_the_simulators_answer():
@@ -51,13 +51,13 @@ def test_v8_in_place_off_null_is_the_simulators_answer():
     with VA 0 mapped and holding 'Y' as the prompt says."""
     run = run_cell(Toggles(kernel="v8", in_place=False, source="zero_va0"))
     assert exercises.check("07.v8-in-place-off-null", _errno(run))[0]
-    assert exercises.check("07.v8-in-place-off-null", f"-{run.result['errno']}")[0]
+    assert exercises.check("07.v8-in-place-off-null", f"-{outcome(run).errno}")[0]
 
 
 def test_double_add_is_the_simulators_answer():
     """Row 23 (RET_PF_SPURIOUS -> -EIO in kvm_tdp_mmu_map_private_pfn; Yan Zhao, akSx0Bx1RKe9DCXw@...)."""
     run = run_cell(Toggles(kernel="v8", in_place=True, source="zero", add_twice=True))
-    assert run.result["ret"] < 0
+    assert outcome(run).ret < 0
     assert exercises.check("07.double-add", _errno(run))[0]
 
 
@@ -65,8 +65,8 @@ def test_v13_refusal_place_is_the_simulators_answer():
     """sean-jc/linux 07f26358 tdx_vcpu_init_mem_region: the check is in the first validation, so the replay's call
     chain stops there, before kvm_gmem_populate, and no SEAMCALL is made."""
     run = run_cell(Toggles(kernel="v13", in_place=False, source="zero"))
-    fns = [c["fn"] for c in run.result["calls"]]
-    assert run.result["ret"] < 0 and run.result["seamcalls"] == []
+    fns = [c["fn"] for c in outcome(run).calls]
+    assert outcome(run).ret < 0 and outcome(run).seamcalls == []
     refused_in = fns[-1]
     picked = next(c for c in KEY["07.v13-where-refused"].choices if c.startswith(f"in {refused_in}()"))
     assert exercises.check("07.v13-where-refused", picked)[0]
@@ -231,8 +231,8 @@ def test_00_skipping_the_conversion_is_refused_before_any_seamcall():
     """kvm_gmem_populate (virt/kvm/guest_memfd.c) adds only a private range: -EINVAL, no SEAMCALL; the control
     is the same recipe with the conversion, which succeeds."""
     skipped = run_cell(Toggles(kernel="v8", in_place=True, source="zero", converted=False))
-    assert run_cell(Toggles(kernel="v8", in_place=True, source="zero")).result["ret"] == 0
-    assert skipped.result["seamcalls"] == [] and "kvm_gmem_populate" in [c["fn"] for c in skipped.result["calls"]]
+    assert outcome(run_cell(Toggles(kernel="v8", in_place=True, source="zero"))).ret == 0
+    assert outcome(skipped).seamcalls == [] and "kvm_gmem_populate" in [c["fn"] for c in outcome(skipped).calls]
     assert exercises.check("00.skip-conversion", _errno(skipped))[0]
 
 
@@ -241,8 +241,8 @@ def test_00_image_extends():
     control panel's 4-page image; none without the measure flag."""
     t = Toggles(kernel="v8", in_place=True, source="zero")
     assert t.image_pages == 4 and t.measure
-    n = [c["leaf"] for c in run_cell(t).result["seamcalls"]].count("TDH.MR.EXTEND")
-    unmeasured = [c["leaf"] for c in run_cell(t.replace(measure=False)).result["seamcalls"]]
+    n = [c["leaf"] for c in outcome(run_cell(t)).seamcalls].count("TDH.MR.EXTEND")
+    unmeasured = [c["leaf"] for c in outcome(run_cell(t.replace(measure=False))).seamcalls]
     assert "TDH.MR.EXTEND" not in unmeasured
     assert exercises.check("00.image-extends", str(n))[0]
 
@@ -261,7 +261,7 @@ def test_00_mapped_va0_is_still_no_source():
     in-place conversion still refuses the NULL source, as with nothing mapped."""
     mapped = run_cell(Toggles(kernel="v8", in_place=False, source="zero_va0"))
     unmapped = run_cell(Toggles(kernel="v8", in_place=False, source="zero"))
-    assert mapped.result["ret"] == unmapped.result["ret"] < 0
+    assert outcome(mapped).ret == outcome(unmapped).ret < 0
     assert exercises.check("00.review-null-mapped", "'no source page': the mapping at 0 is irrelevant")[0]
 
 
@@ -339,9 +339,9 @@ def test_02_out_of_place_backing():
 def test_02_private_page_sigbus():
     """v8 01/46 kvm_gmem_fault_user_mapping: SIGBUS on a private page."""
     from tdxsim.lessons.backing import GMEM_VA, Setup, run
-    from tdxsim.widgets.seed import replay
+    from tdxsim.scenario import replay_scenario
 
-    vmm, _ = replay(run(Setup(in_place=True))[0])
+    vmm = replay_scenario(run(Setup(in_place=True))[0]).vmm
     assert exercises.check("02.in-place-vmm-loads-private", vmm.read(GMEM_VA, 1)["signal"])[0]
 
 
@@ -361,8 +361,8 @@ def test_02_bytes_written_while_shared_reach_the_td_only_in_place():
     in place the TD's page holds the image written while shared; out of place the NULL source is refused."""
     in_place = run_cell(Toggles(kernel="v8", in_place=True, source="zero", written_while_shared=True))
     out_of_place = run_cell(Toggles(kernel="v8", in_place=False, source="zero", written_while_shared=True))
-    assert in_place.result["ret"] == 0 and any(in_place.td_bytes(0, 16))
-    assert out_of_place.result["ret"] < 0 and out_of_place.td_bytes(0, 16) is None
+    assert outcome(in_place).ret == 0 and any(in_place.vmm.private_bytes(0, 16))
+    assert outcome(out_of_place).ret < 0 and out_of_place.vmm.private_bytes(0, 16) is None
     answer = "in-place (per-guest_memfd attributes): the conversion keeps the folio"
     assert exercises.check("02.review-shared-bytes-in-place", answer)[0]
 
@@ -371,9 +371,9 @@ def test_02_private_to_shared_loses_the_tds_data():
     """v8 17/46 (api.rst): private->shared must be treated as losing the contents; docs/fidelity.md: a page that
     leaves the TD reads as zeros."""
     from tdxsim.lessons.backing import GMEM_VA, Setup, run
-    from tdxsim.widgets.seed import replay
+    from tdxsim.scenario import replay_scenario
 
-    vmm, _ = replay(run(Setup(in_place=True))[0])
+    vmm = replay_scenario(run(Setup(in_place=True))[0]).vmm
     vmm.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=0, offset=0, size=4096, attributes=0)
     data = vmm.read(GMEM_VA, 16)["data"]
     assert data == bytes(16)
@@ -532,15 +532,15 @@ def test_never_written_page_is_zeroed_not_stale():
 def test_kvm_x86_null_is_the_simulators_answer():
     """Row 16 of tests/test_outcome_matrix.py: kvm-x86 09c6f74e tdx_vcpu_init_mem_region, -EINVAL up front."""
     run = run_cell(Toggles(kernel="kvm-x86-2026-06", in_place=False, source="zero"))
-    assert run.result["seamcalls"] == []
+    assert outcome(run).seamcalls == []
     assert exercises.check("07.kvm-x86-null", _errno(run))[0]
 
 
 def test_pre_rework_va0_is_the_simulators_answer():
     """Yan, quoted in CAEvNRgHb6WmOha6…: before 2a62345b3052 a source_addr of 0 worked when VA 0 was mapped."""
     run = run_cell(Toggles(kernel="pre-2a62345b3052", in_place=False, source="zero_va0"))
-    assert run.result["ret"] == 0
-    got = run.td_bytes(0, 1)
+    assert outcome(run).ret == 0
+    got = run.vmm.private_bytes(0, 1)
     picked = _choice("07.pre-rework-va0", "the 'Y'" if got == b"Y" else "a page of zeros")
     assert exercises.check("07.pre-rework-va0", picked)[0]
 
@@ -626,12 +626,14 @@ def test_lock_exercises_are_the_simulators_answers():
 
 def test_talk_poll_and_review_are_the_simulators_answers():
     never = run_cell(Toggles(in_place=True, source="zero", written_while_shared=False))
-    assert exercises.check("09.poll-never-written", "zeros" if never.td_bytes(0, 4096) == bytes(4096) else "a")[0]
+    assert exercises.check(
+        "09.poll-never-written", "zeros" if never.vmm.private_bytes(0, 4096) == bytes(4096) else "a"
+    )[0]
     v13 = run_cell(Toggles(kernel="v13", in_place=False, source="zero"))
     assert exercises.check("09.v8-vs-v13", _errno(v13))[0]
-    second = run_cell(Toggles(in_place=True, source="zero", add_twice=True)).step("add again")
+    second = run_cell(Toggles(in_place=True, source="zero", add_twice=True))["add_again"]
     assert second["ret"] < 0
-    assert exercises.check("09.double-add-seamcalls", str(len(second["seamcalls"])))[0]
+    assert exercises.check("09.double-add-seamcalls", str(len(second.seamcalls)))[0]
 
 
 def test_mrtd_doctor_exercises_are_the_simulators_answers():
@@ -670,13 +672,13 @@ def test_chapter_07_matrix_cites_where_each_answer_comes_from():
     """The 2a62345b3052 column's -EOPNOTSUPP for a zero source_addr comes from tdx_gmem_post_populate ("if
     (!src_page) return -EOPNOTSUPP;", the lines v8 23/46 rewrites), not from guest_memfd; and the successful
     "on · separate buffer" cell does not share its citation with any -EFAULT cell."""
-    from tdxsim.widgets.seed import run_matrix
+    from tdxsim.seed import run_matrix
 
     cells = {(c.row.label, c.kernel): c for row in run_matrix() for c in row}
     for label in ("off · 0, nothing at VA 0", "off · 0, VA 0 mapped ('Y')"):
         cell = cells[(label, "2a62345b3052")]
         assert cell.errno == "EOPNOTSUPP" and cell.source.short.startswith("tdx.c:tdx_gmem_post_populate")
-        assert [c["fn"] for c in cell.run.result["calls"]][-1] == "tdx_gmem_post_populate"
+        assert [c["fn"] for c in outcome(cell.run).calls][-1] == "tdx_gmem_post_populate"
     efault = {c.source for c in cells.values() if c.errno == "EFAULT"}
     ok = {c.source for (label, _), c in cells.items() if label == "on · separate buffer" and c.run}
     assert ok and {c.errno for (label, _), c in cells.items() if label == "on · separate buffer" and c.run} == {"OK"}

@@ -25,9 +25,9 @@ def _chapter_figures() -> dict[str, Figure]:
     from tdxsim.plot.actors import address_bar, three_boxes
     from tdxsim.plot.backing import memory_bars
     from tdxsim.plot.locks import interleaving_figure, lock_order_figure
+    from tdxsim.seed import Toggles, run_cell, run_matrix
     from tdxsim.tdvf import parse_tdvf
     from tdxsim.vmm.variants import diagnose
-    from tdxsim.widgets.seed import Toggles, run_cell, run_matrix
 
     flow = lifecycle.run_variant("as QEMU does it")
     first = pagetables.first_add(gpa=0, gpaw=48)
@@ -50,8 +50,8 @@ def _chapter_figures() -> dict[str, Figure]:
     two_pass = next(r for r in diagnosis.results if r.variant.name == "two-pass").measurement.records
     i = to_shared.index("MapGPA")
     compare = [
-        ("out-of-place, separate buffer", out_of_place.out, out_of_place.doc),
-        ("in-place, 0", in_place.out, in_place.doc),
+        ("out-of-place, separate buffer", *plot.machine_view(out_of_place.vmm)),
+        ("in-place, 0", *plot.machine_view(in_place.vmm)),
     ]
     return {
         "00/01/04 ownership map": plot.ownership_map(flow.out, flow.doc, legend=False),
@@ -80,10 +80,12 @@ def _chapter_figures() -> dict[str, Figure]:
         ),
         "07 outcome matrix": plot.outcome_matrix(run_matrix()),
         "07/09 ownership compare": plot.ownership_compare(compare),
-        "07/09 ownership map with legend": plot.ownership_map(out_of_place.out, out_of_place.doc),
-        "09 ownership map with legend": plot.ownership_map(in_place.out, in_place.doc),
+        "07/09 ownership map with legend": plot.ownership_map(*plot.machine_view(out_of_place.vmm)),
+        "09 ownership map with legend": plot.ownership_map(*plot.machine_view(in_place.vmm)),
         "07 sept tree": plot.sept_tree(one_page.events, 0),
-        "07/09 mrtd records": plot.mrtd_records(one_page.events, one_page.chunk, one_page.out["final"]["mrtd"]),
+        "07/09 mrtd records": plot.mrtd_records(
+            one_page.events, lambda gpa: one_page.vmm.private_bytes(gpa, 256), one_page.vmm.mrtd().hex()
+        ),
         "08/09 lock order": lock_order_figure(list(locking.ERAS.items())),
         "08 interleaving": interleaving_figure(deadly, "before 2a62345b3052: the deadly interleaving"),
         "10 record streams": plot.record_streams(sections, reference, two_pass, "two-pass"),
@@ -166,16 +168,16 @@ def _talk_figures() -> dict[str, Figure]:
     """The figures chapter 09 puts on slides, built as it builds them."""
     from tdxsim.kvm import locking
     from tdxsim.plot.locks import lock_order_figure
-    from tdxsim.widgets.seed import Toggles, run_cell
+    from tdxsim.seed import Toggles, run_cell
 
     in_place = run_cell(Toggles(in_place=True, source="zero"))
     out_of_place = run_cell(Toggles(in_place=False, source="buffer"))
     runs = [
-        ("out-of-place: a separate buffer", out_of_place.out, out_of_place.doc),
-        ("in-place: 0", in_place.out, in_place.doc),
+        ("out-of-place: a separate buffer", *plot.machine_view(out_of_place.vmm)),
+        ("in-place: 0", *plot.machine_view(in_place.vmm)),
     ]
     return {
-        "three actors": plot.ownership_map(in_place.out, in_place.doc),
+        "three actors": plot.ownership_map(*plot.machine_view(in_place.vmm)),
         "old world, new world": plot.ownership_compare(runs),
         "why GUP moved": lock_order_figure(list(locking.ERAS.items())),
     }

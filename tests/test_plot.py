@@ -13,12 +13,13 @@ import pytest
 from PIL import Image
 from scenario_helpers import SEED_KERNELS, seed_expected
 
-from tdxsim import errno, plot
+import tdxsim
+from tdxsim import errno, plot, recipes
+from tdxsim.kvm.uapi import KVM_MEMORY_ATTRIBUTE_PRIVATE, KVM_TDX_MEASURE_MEMORY_REGION
 from tdxsim.plot.ownership import OWNER_INDEX, OwnershipView
 from tdxsim.plot.style import to_png
-from tdxsim.scenario import run_scenario
+from tdxsim.seed import ROWS, Toggles, outcome, run_cell, run_matrix
 from tdxsim.tdx.sept import TRANSITIONS
-from tdxsim.widgets.seed import ROWS, Toggles, build_scenario, replay, run_cell, run_matrix
 
 
 def gids(fig) -> set[str]:
@@ -35,7 +36,7 @@ def png_ok(png: bytes, width: int, height: int) -> None:
     assert len(colours) > 8
 
 
-@pytest.mark.parametrize("module", ["tdxsim", "tdxsim.widgets.seed", "tdxsim.widgets"])
+@pytest.mark.parametrize("module", ["tdxsim", "tdxsim.seed", "tdxsim.widgets"])
 def test_import_stays_light(module):
     """`import tdxsim` (and the pure seed module) never imports matplotlib or ipywidgets."""
     code = f"import sys, {module}; print('matplotlib' in sys.modules, 'ipywidgets' in sys.modules)"
@@ -49,13 +50,13 @@ def test_import_stays_light(module):
 def test_in_place_map_one_strip_target_is_its_own_source():
     """v8 23/46: in place, the target page is its own PAGE.ADD source; one backing per GFN."""
     run = run_cell(Toggles(in_place=True, source="zero"))
-    data = plot.ownership_data(run.out, run.doc)
+    data = plot.ownership_data(*plot.machine_view(run.vmm))
     assert [s.name for s in data.strips] == ["guest_memfd (shared and private)"]
     assert data.strips[0].highlight == [0, 1, 2, 3]
     assert data.targets == data.sources and len(data.targets) == 4
     assert list(data.strips[0].owners[:4]) == [OWNER_INDEX["td_private"]] * 4
     assert set(data.strips[0].owners[4:]) == {OWNER_INDEX["none"]}
-    fig = plot.ownership_map(run.out, run.doc)
+    fig = plot.ownership_map(*plot.machine_view(run.vmm))
     assert "highlight:gpa:0x0:4" in gids(fig)
     assert not any(g.startswith("highlight:source") for g in gids(fig))
 
@@ -63,11 +64,11 @@ def test_in_place_map_one_strip_target_is_its_own_source():
 def test_out_of_place_map_two_strips_and_a_separate_source():
     """Out-of-place (v8 cover letter: two backings): two pages per GFN; PAGE.ADD copied from the separate buffer."""
     run = run_cell(Toggles(in_place=False, source="buffer"))
-    data = plot.ownership_data(run.out, run.doc)
+    data = plot.ownership_data(*plot.machine_view(run.vmm))
     assert [s.name for s in data.strips] == ["guest_memfd (private side)", "userspace_addr (shared side)"]
     assert list(data.strips[1].owners[:4]) == [OWNER_INDEX["host"]] * 4  # written while shared, anonymous memory
     assert not set(data.sources) & set(data.targets)
-    fig = plot.ownership_map(run.out, run.doc)
+    fig = plot.ownership_map(*plot.machine_view(run.vmm))
     assert sum(g.startswith("highlight:source") for g in gids(fig)) >= 1
     assert "run:td_private" in gids(fig) and "run:host" in gids(fig)
 
@@ -75,13 +76,13 @@ def test_out_of_place_map_two_strips_and_a_separate_source():
 def test_failed_add_highlights_nothing():
     """-EOPNOTSUPP (v8, in-place off, 0): nothing was added, so no page is outlined."""
     run = run_cell(Toggles(in_place=False, source="zero"))
-    assert run.result["ret"] == -errno.EOPNOTSUPP
-    assert not any(g.startswith("highlight") for g in gids(plot.ownership_map(run.out, run.doc)))
+    assert outcome(run).ret == -errno.EOPNOTSUPP
+    assert not any(g.startswith("highlight") for g in gids(plot.ownership_map(*plot.machine_view(run.vmm))))
 
 
 def test_compare_and_legend_render():
     a, b = run_cell(Toggles(in_place=False, source="buffer")), run_cell(Toggles())
-    fig = plot.ownership_compare([("out-of-place", a.out, a.doc), ("in-place", b.out, b.doc)])
+    fig = plot.ownership_compare([("out-of-place", *plot.machine_view(a.vmm)), ("in-place", *plot.machine_view(b.vmm))])
     assert len(fig.axes) == 3
     png_ok(to_png(fig, 50), int(fig.get_figwidth() * 50), int(fig.get_figheight() * 50))
     legend = plot.ownership_legend()
@@ -129,7 +130,7 @@ def test_ownership_view_scales_and_matches_the_data(pages):
     view = OwnershipView(dpi=50)
     for t in (Toggles(td_pages=pages), Toggles(td_pages=pages, in_place=False, source="buffer")):
         run = run_cell(t)
-        png = view.render(run.out, run.doc)
+        png = view.render(*plot.machine_view(run.vmm))
         png_ok(png, 500 if t.in_place else 750, 240)
         assert len(view.data.strips[0].owners) == pages
         assert {p.get_gid() for p in view.patches if p.get_gid().startswith("highlight:gpa")} == {"highlight:gpa:0x0:4"}
@@ -137,7 +138,7 @@ def test_ownership_view_scales_and_matches_the_data(pages):
 
 def test_static_map_png_size():
     run = run_cell(Toggles())
-    fig = plot.ownership_map(run.out, run.doc)
+    fig = plot.ownership_map(*plot.machine_view(run.vmm))
     assert tuple(fig.get_size_inches()) == (10.0, 6.0)  # the legend fits below the maps, in the same canvas
     png_ok(to_png(fig, 60), 600, 360)
 
@@ -155,29 +156,29 @@ def test_state_machine_draws_every_transition():
 def test_state_machine_current_state_and_last_transition():
     """A successful add: FREE -> MAPPED by TDH.MEM.PAGE.ADD is the last transition, MAPPED is current."""
     run = run_cell(Toggles(image_pages=1))
-    state, last = plot.entry_state(run.events, 0)
+    state, last = plot.entry_state(run.vmm.trace.events, 0)
     assert (state, last.old, last.leaf) == ("MAPPED", "FREE", "TDH.MEM.PAGE.ADD")
-    g = gids(plot.sept_state_machine(run.events, 0))
+    g = gids(plot.sept_state_machine(run.vmm.trace.events, 0))
     assert "state:MAPPED:current" in g and "edge:FREE->MAPPED:last" in g
     before = last.index - 1  # one event earlier the leaf was still FREE
-    g = gids(plot.sept_state_machine(run.events, 0, upto=before))
+    g = gids(plot.sept_state_machine(run.vmm.trace.events, 0, upto=before))
     assert "state:FREE:current" in g and not any(x.endswith(":last") for x in g)
 
 
 def test_double_add_makes_no_second_transition():
     """Sean (seed): the second add is RET_PF_SPURIOUS -> -EIO; the S-EPT entry does not change again."""
     run = run_cell(Toggles(add_twice=True))
-    assert run.step("add again")["ret"] == -errno.EIO
-    assert [t.leaf for t in plot.sept_transitions(run.events, 0)] == ["TDH.MEM.PAGE.ADD"]
-    assert plot.sept_transitions(run.step_events("add again"), 0) == []
+    assert run["add_again"].ret == -errno.EIO
+    assert [t.leaf for t in plot.sept_transitions(run.vmm.trace.events, 0)] == ["TDH.MEM.PAGE.ADD"]
+    assert plot.sept_transitions(run["add_again"].events, 0) == []
 
 
 def test_sept_tree_levels():
     """First touch in an empty 4-level tree: three TDH.MEM.SEPT.ADD (levels 3, 2, 1), then the leaf (NB3 quiz)."""
     run = run_cell(Toggles(image_pages=1))
-    adds = [c for c in run.add["seamcalls"] if c["leaf"] == "TDH.MEM.SEPT.ADD"]
+    adds = [c for c in run["add"].seamcalls if c["leaf"] == "TDH.MEM.SEPT.ADD"]
     assert [c["level"] for c in adds] == [3, 2, 1]
-    g = gids(plot.sept_tree(run.events, 0))
+    g = gids(plot.sept_tree(run.vmm.trace.events, 0))
     assert {"level:3:NL_MAPPED", "level:2:NL_MAPPED", "level:1:NL_MAPPED", "level:0:MAPPED"} <= g
     failed = run_cell(Toggles(in_place=False, source="zero"))
     assert {"level:3:FREE", "level:0:FREE"} <= gids(plot.sept_tree(failed.events, 0))
@@ -198,8 +199,9 @@ def _row_texts(fig, state: str = "") -> list[str]:
 def test_timeline_marks_the_failing_calls():
     """-EOPNOTSUPP travels up from tdx_gmem_post_populate to the VMM's ioctl, whose return arrow carries it."""
     run = run_cell(Toggles(in_place=False, source="zero", image_pages=1))
-    i = [s.get("label") for s in run.out["steps"]].index("add")
-    fig = plot.call_timeline(run.events, run.step_marks, run.marks[i], run.marks[i + 1])
+    i = [name for _mark, name, _result in run.history].index("add")
+    start, stop = run.history[i][0], run.history[i + 1][0]
+    fig = plot.call_timeline(run.vmm.trace.events, run.step_marks, start, stop)
     assert any("tdx_gmem_post_populate() → -EOPNOTSUPP" in t for t in _row_texts(fig, "fail"))
     assert "arrow:kvm:vmm:return:-EOPNOTSUPP" in gids(fig)
     assert "arrow:vmm:kvm:call:KVM_TDX_INIT_MEM_REGION" in gids(fig)
@@ -208,12 +210,16 @@ def test_timeline_marks_the_failing_calls():
 def test_timeline_shows_module_status_of_a_failed_seamcall():
     """A TDH.MEM.PAGE.ADD that fails with TDX_OPERAND_INVALID bugs the VM (tdx_mem_page_add's TDX_BUG_ON_2): the
     status comes back from the TDX module to KVM as a failed return arrow."""
-    doc = build_scenario(Toggles(image_pages=1))
-    at = [s.get("label") for s in doc["steps"]].index("add")
-    doc["steps"].insert(at, {"op": "tdx_error", "leaf": "TDH.MEM.PAGE.ADD", "status": "TDX_OPERAND_INVALID"})
-    assert run_scenario(doc)["steps"][at + 1]["ret"] == -errno.EIO
-    vmm, marks = replay(doc)
-    fig = plot.call_timeline(vmm.trace.events, None, marks[at + 1], marks[at + 2])
+    vmm = tdxsim.Vmm("v8")
+    recipes.create_td(vmm)
+    binding, _ = recipes.bind_guest_memfd(vmm, 16 * 4096)
+    vmm.write(binding.userspace_addr, b"image")
+    vmm.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=0, offset=0, size=4096, attributes=KVM_MEMORY_ATTRIBUTE_PRIVATE)
+    vmm.tdx_error(leaf="TDH.MEM.PAGE.ADD", status="TDX_OPERAND_INVALID")
+    start = len(vmm.trace.events)
+    add = vmm.KVM_TDX_INIT_MEM_REGION(vcpu=0, source_addr=0, gpa=0, nr_pages=1, flags=KVM_TDX_MEASURE_MEMORY_REGION)
+    assert add.ret == -errno.EIO
+    fig = plot.call_timeline(vmm.trace.events, None, start, len(vmm.trace.events))
     assert "TDX_OPERAND_INVALID" in _row_texts(fig, "fail")
     assert "arrow:tdx:kvm:return:TDX_OPERAND_INVALID" in gids(fig)
     assert "arrow:kvm:tdx:call:TDH.MEM.PAGE.ADD 0x0" in gids(fig)
@@ -255,11 +261,11 @@ def test_timeline_mapgpa_starts_in_the_guest_and_shows_the_vmm_ioctl():
 
 def test_timeline_highlight_and_size():
     run = run_cell(Toggles(image_pages=1))
-    fig = plot.call_timeline(run.events, run.step_marks, 0, 20, highlight=5)
+    fig = plot.call_timeline(run.vmm.trace.events, run.step_marks, 0, 20, highlight=5)
     assert "highlight:event:5" in gids(fig)
     png_ok(to_png(fig, 40), int(fig.get_figwidth() * 40), int(fig.get_figheight() * 40))
-    long = plot.call_timeline(run.events, run.step_marks)
-    assert f"all {len(run.events)} events" in " ".join(t.get_text() for t in long.texts)
+    long = plot.call_timeline(run.vmm.trace.events, run.step_marks)
+    assert f"all {len(run.vmm.trace.events)} events" in " ".join(t.get_text() for t in long.texts)
 
 
 # -- outcome matrix ----------------------------------------------------------------------------------------------
@@ -300,9 +306,14 @@ def test_matrix_matches_the_references():
         ("off · same GPA added twice", "v8"): -errno.EIO,
     }
     for key, ret in expect.items():
-        assert cells[key].run.result["ret"] == ret, key
+        assert outcome(cells[key].run).ret == ret, key
     assert all(cells[(r.label, k)].run is None for r in ROWS if r.toggles.in_place for k in ("2a62345b3052",))
     png_ok(to_png(plot.outcome_matrix(run_matrix(kernels=("v8",))), 30), 510, int((1.9 + 0.62 * len(ROWS)) * 30))
+
+
+def chunk(run):
+    """The 256 bytes at a GPA of the TD's private page (what a TDH.MR.EXTEND there measured)."""
+    return lambda gpa: run.vmm.private_bytes(gpa, 256) or bytes(256)
 
 
 # -- MRTD --------------------------------------------------------------------------------------------------------
@@ -315,18 +326,18 @@ def test_matrix_matches_the_references():
 )
 def test_running_hash_ends_at_the_modules_mrtd(toggles):
     run = run_cell(toggles)
-    steps = plot.mrtd_steps(run.events, run.chunk)
-    assert steps[-1].digest == run.out["final"]["mrtd"]
+    steps = plot.mrtd_steps(run.vmm.trace.events, chunk(run))
+    assert steps[-1].digest == run.vmm.mrtd().hex()
     assert [s.leaf for s in steps[:2]] == (
         ["TDH.MEM.PAGE.ADD", "TDH.MR.EXTEND"] if toggles.measure else ["TDH.MEM.PAGE.ADD", "TDH.MEM.PAGE.ADD"]
     )
-    fig = plot.mrtd_records(run.events, run.chunk, run.out["final"]["mrtd"])
+    fig = plot.mrtd_records(run.vmm.trace.events, chunk(run), run.vmm.mrtd().hex())
     assert any("= the replay ✓" in t.get_text() for t in fig.texts)
 
 
 def test_mrtd_of_nothing_is_sha384_of_nothing():
     run = run_cell(Toggles(in_place=False, source="zero"))  # -EOPNOTSUPP: nothing added
-    assert plot.mrtd_steps(run.events, run.chunk) == []
-    fig = plot.mrtd_records(run.events, run.chunk, run.out["final"]["mrtd"])
+    assert plot.mrtd_steps(run.vmm.trace.events, chunk(run)) == []
+    fig = plot.mrtd_records(run.vmm.trace.events, chunk(run), run.vmm.mrtd().hex())
     assert any("= the replay ✓" in t.get_text() for t in fig.texts)
     png_ok(to_png(fig, 40), 600, int(fig.get_figheight() * 40))

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from tdxsim import errno
-from tdxsim.widgets.seed import run_matrix
+from tdxsim.seed import outcome, run_matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -142,7 +142,7 @@ def _cells() -> dict[str, list]:
     return {
         f"{cell.row.label} | {cell.kernel}": None
         if cell.run is None
-        else [cell.run.result["ret"], cell.run.result["errno"], cell.run.out["final"]["mrtd"]]
+        else [outcome(cell.run).ret, outcome(cell.run).errno, (cell.run.vmm.mrtd() or b"").hex()]
         for row in run_matrix()
         for cell in row
     }
@@ -189,14 +189,14 @@ sys.modules["errno"] = macos
 assert not any(m == "tdxsim" or m.startswith("tdxsim.") for m in sys.modules)
 
 sys.path.insert(0, {root!r})
-from tdxsim.widgets.seed import run_matrix
+from tdxsim.seed import outcome, run_matrix
 import errno
 
 assert (errno.EAGAIN, errno.EOPNOTSUPP, errno.errorcode[95]) == (35, 102, "EMULTIHOP")
 cells = {{
     f"{{cell.row.label}} | {{cell.kernel}}": None
     if cell.run is None
-    else [cell.run.result["ret"], cell.run.result["errno"], cell.run.out["final"]["mrtd"]]
+    else [outcome(cell.run).ret, outcome(cell.run).errno, (cell.run.vmm.mrtd() or b"").hex()]
     for row in run_matrix()
     for cell in row
 }}

@@ -10,9 +10,9 @@ import pytest
 from scenario_helpers import seed_expected
 
 from tdxsim import errno
+from tdxsim.seed import KERNELS, SOURCES, Toggles, explain_impossible, outcome, run_cell
 from tdxsim.widgets import control_panel, reveal, seed_matrix, step_player
 from tdxsim.widgets import panel as panel_module
-from tdxsim.widgets.seed import KERNELS, SOURCES, Toggles, explain_impossible, run_cell
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -38,14 +38,14 @@ def check_panel(p) -> None:
     assert expected is not None
     head = s.outcome.value.split("SEAMCALLs")[0]
     assert (f"-{expected}<" in s.outcome.value) if expected != "OK" else ("-E" not in head)
-    added = [c for c in s.run.add["seamcalls"] if c["leaf"] == "TDH.MEM.PAGE.ADD" and c["status"] == "TDX_SUCCESS"]
+    added = [c for c in s.run["add"].seamcalls if c["leaf"] == "TDH.MEM.PAGE.ADD" and c["status"] == "TDX_SUCCESS"]
     highlighted = {g for g in (x.get_gid() for x in s.view.patches) if g.startswith("highlight:gpa")}
     assert highlighted == ({f"highlight:gpa:0x0:{len(added)}"} if added else set())
 
 
 def test_default_panel_is_the_seed_threads_in_place_add():
     p = control_panel()
-    assert p.state.run.result["ret"] == 0  # v8 23/46: in place, source_addr 0 adds the target in place
+    assert outcome(p.state.run).ret == 0  # v8 23/46: in place, source_addr 0 adds the target in place
     assert repr(p) == "<control panel: kernel v8, in-place on, source_addr 0 → 0>"
     check_panel(p)
 
@@ -73,11 +73,13 @@ def test_every_in_place_source_kernel_combination():
     for in_place, source, kernel in itertools.product([False, True], SOURCES, KERNELS):
         c["kernel"].value, c["in_place"].value, c["source"].value = kernel, in_place, source
         check_panel(p)
-        t = p.state.toggles
         if in_place and kernel not in ("v8", "v13"):  # docs/scenario.md: only these have the parameter
             assert p.state.run is None and "gmem_in_place_conversion" in p.state.message
         else:
-            assert p.state.run is not None and p.state.run.toggles == t
+            assert p.state.run is not None and (p.state.run.vmm.flavour.name, p.state.run.vmm.in_place) == (
+                kernel,
+                in_place,
+            )
 
 
 def test_panel_shows_the_threads_answers():
@@ -86,18 +88,18 @@ def test_panel_shows_the_threads_answers():
     p = control_panel()
     c = p.controls
     c["in_place"].value = False
-    assert p.state.run.result["ret"] == -errno.EOPNOTSUPP and shown_errnos(p) == ["EOPNOTSUPP"]
+    assert outcome(p.state.run).ret == -errno.EOPNOTSUPP and shown_errnos(p) == ["EOPNOTSUPP"]
     c["source"].value = "buffer"
-    assert p.state.run.result["ret"] == 0 and "from the separate buffer" in p.state.outcome.value
+    assert outcome(p.state.run).ret == 0 and "from the separate buffer" in p.state.outcome.value
     c["source"].value = "zero_va0"
     c["kernel"].value = "pre-2a62345b3052"
-    assert p.state.run.result["ret"] == 0 and "&#x27;Y&#x27;" in p.state.outcome.value
+    assert outcome(p.state.run).ret == 0 and "&#x27;Y&#x27;" in p.state.outcome.value
     c["kernel"].value = "kvm-x86-2026-06"
-    assert p.state.run.result["ret"] == -errno.EINVAL
+    assert outcome(p.state.run).ret == -errno.EINVAL
     c["kernel"].value = "v8"
     c["in_place"].value = True
     c["add_twice"].value = True
-    assert [p.state.run.add["ret"], p.state.run.result["ret"]] == [0, -errno.EIO]
+    assert [p.state.run["add"].ret, p.state.run["add_again"].ret] == [0, -errno.EIO]
     assert shown_errnos(p) == ["EIO"]
 
 
@@ -107,7 +109,7 @@ def test_switching_to_a_kernel_without_the_parameter_is_explained():
     assert p.state.run is None
     assert "Turn in-place conversion off" in p.state.outcome.value
     p.controls["in_place"].value = False
-    assert p.state.run is not None and p.state.run.result["ret"] == -errno.EOPNOTSUPP
+    assert p.state.run is not None and outcome(p.state.run).ret == -errno.EOPNOTSUPP
 
 
 def test_an_internal_error_is_a_sentence_not_a_traceback(monkeypatch):
@@ -134,6 +136,103 @@ def test_panel_at_td_size_extremes(pages):
     check_panel(p)
     p.controls["in_place"].value = False
     check_panel(p)
+
+
+def shown_calls(html_value: str) -> str:
+    """The code of a widget's "Show the calls" disclosure (tdxsim.widgets.panel.calls_html), unescaped."""
+    import html
+
+    assert "<summary>Show the calls</summary>" in html_value
+    shown = html_value.split("<summary>Show the calls</summary>", 1)[1]
+    return html.unescape(shown.split("<code>", 1)[1].split("</code>", 1)[0])
+
+
+def reproduce(code: str) -> dict:
+    """Run shown code in a fresh namespace, as a reader pasting it into a new notebook would."""
+    namespace: dict = {}
+    exec(compile(code, "<shown calls>", "exec"), namespace)
+    return namespace
+
+
+def same_call(a, b) -> bool:
+    """Same return value, errno and SEAMCALLs (leaf, GPA, level, status, in order)."""
+    return (a.ret, a.errno, a.seamcalls) == (b.ret, b.errno, b.seamcalls)
+
+
+@pytest.mark.parametrize(
+    "toggles",
+    [
+        Toggles(),
+        Toggles(in_place=False, source="zero_va0", kernel="pre-2a62345b3052"),
+        Toggles(in_place=False, source="gmem_page", measure=False),
+        Toggles(source="zero", add_twice=True, written_while_shared=False),
+        Toggles(kernel="v13", source="misaligned", converted=False),
+    ],
+)
+def test_show_the_calls_reproduces_the_panel(toggles):
+    """The panel's "Show the calls", run in a fresh namespace, gives the same adds (errno, SEAMCALL list) and MRTD."""
+    p = control_panel(toggles)
+    ns = reproduce(shown_calls(p.state.calls.value))
+    for name in ("add", "add_again"):
+        assert (name in ns) == (name in p.state.run.results)
+        if name in ns:
+            assert same_call(ns[name], p.state.run[name])
+    assert ns["vmm"].mrtd() == p.state.run.vmm.mrtd()
+    p.controls["kernel"].value = "2a62345b3052"  # in place on a kernel without the parameter: nothing to show
+    assert p.state.run is not None or p.state.calls.value == ""
+
+
+def test_show_the_calls_reproduces_every_matrix_cell():
+    m = seed_matrix()
+    for r, cell_row in enumerate(m.state.cells):
+        for c, cell in enumerate(cell_row):
+            detail = m.controls["views"].children[r].children[c].children[0].value
+            if cell.run is None:
+                assert "Show the calls" not in detail
+                continue
+            ns = reproduce(shown_calls(detail))
+            assert same_call(ns["add_again" if "add_again" in ns else "add"], outcome(cell.run))
+
+
+def _same_as_scenario(shown: str, doc: dict, out: dict) -> None:
+    """Shown code and scenario replay agree: every labelled step's ret, errno and SEAMCALLs, and the final state."""
+    from tdxsim.calls import step_names
+    from tdxsim.scenario import describe_final
+
+    ns = reproduce(shown)
+    for name, step in zip(step_names(doc), out["steps"], strict=True):
+        if name is not None:
+            got = ns[name]
+            calls = [(c["leaf"], c["status"]) for c in got.seamcalls]
+            assert (got.ret, got.errno, calls) == (
+                step["ret"],
+                step["errno"],
+                [(c["leaf"], c["status"]) for c in step["seamcalls"]],
+            ), name
+    assert describe_final(ns["vmm"]) == out["final"]
+
+
+def test_show_the_calls_of_the_chapters_scenario_widgets():
+    """Chapters 01-04 and 06: each widget's "Show the calls", run fresh, makes the run the widget drew."""
+    from tdxsim.lessons.backing import run as backing_run
+    from tdxsim.lessons.readers import build_scenario
+    from tdxsim.scenario import run_scenario
+    from tdxsim.widgets.backing import backing_panel
+    from tdxsim.widgets.lessons import conversion_panel, lifecycle_player, sept_walk
+    from tdxsim.widgets.readers import who_can_read
+
+    walk = sept_walk()
+    walk.controls["gpaw"].value = 52
+    flow = lifecycle_player()
+    conv = conversion_panel()
+    conv.controls["model"].value = False
+    for box in (walk, flow, conv):
+        _same_as_scenario(shown_calls(box.state.calls.value), box.state.built.doc, box.state.built.out)
+    back = backing_panel(in_place=True)
+    _same_as_scenario(shown_calls(back.state.calls.value), *backing_run(back.state.setup))
+    readers = who_can_read(gpaw=52)
+    doc = build_scenario(52)
+    _same_as_scenario(shown_calls(readers.state.calls.value), doc, run_scenario(doc))
 
 
 # -- the matrix table --------------------------------------------------------------------------------------------
@@ -177,7 +276,7 @@ def test_step_player_previous_next_and_extremes():
     assert c["play"].max == c["slider"].max
     for value in range(c["slider"].max + 1):
         c["slider"].value = value
-        ev = run.events[s.index]
+        ev = run.vmm.trace.events[s.index]
         assert ev.layer in s.text.value and s.image.value.tobytes().startswith(PNG)
 
 

@@ -1,7 +1,7 @@
 """The outcome matrix: scenarios × kernel flavours, each cell coloured (and hatched) by the errno the simulator
 returned for that cell's scenario, and naming the source (kernel file:function or lore Message-ID) of the answer.
 
-Cells are whatever `tdxsim.widgets.seed.run_matrix` computed: every cell was run, none is typed in.
+Cells are whatever `tdxsim.seed.run_matrix` computed: every cell was run, none is typed in.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class _Row(Protocol):
 
 
 class MatrixCell(Protocol):
-    """What the figure reads from a cell (tdxsim.widgets.seed.Cell fits)."""
+    """What the figure reads from a cell (tdxsim.seed.Cell fits)."""
 
     row: _Row
     kernel: str

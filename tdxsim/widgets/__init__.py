@@ -1,7 +1,7 @@
 """Widgets for the notebooks (ipywidgets 8): each function builds and returns one widget.
 
-`tdxsim.widgets.seed` (the toggles as scenarios) is pure Python; the widget builders import ipywidgets and
-matplotlib only when first used, so `import tdxsim.widgets.seed` stays light.
+The widget builders import ipywidgets and matplotlib only when first used. What they run is pure Python elsewhere
+(`tdxsim.seed`, `tdxsim.lessons`); each can show the calls it made (`tdxsim.calls`).
 """
 
 from typing import Any

@@ -13,10 +13,11 @@ from functools import cache
 
 import ipywidgets as w
 
+from tdxsim.calls import scenario_code
 from tdxsim.lessons.backing import Setup, failed_steps, guest_backing, pages_per_owner, run
 from tdxsim.plot import OwnershipView, ownership_legend, to_png
 from tdxsim.plot.backing import memory_bars
-from tdxsim.widgets.panel import IMAGE_LAYOUT, LEGEND_ALT, OWNERSHIP_ALT, AltImage, Panel, _image
+from tdxsim.widgets.panel import IMAGE_LAYOUT, LEGEND_ALT, OWNERSHIP_ALT, AltImage, Panel, _image, calls_html
 
 DPI = 72
 PAGES = 64
@@ -35,6 +36,7 @@ class BackingState:
 
     setup: Setup = field(default_factory=Setup)
     summary: w.HTML = field(default_factory=w.HTML)
+    calls: w.HTML = field(default_factory=w.HTML)
     bars: w.Image = field(default_factory=lambda: _image("Pages allocated per GFN for the chosen memory model."))
     ownership: w.Image = field(default_factory=lambda: _image(OWNERSHIP_ALT))
     view: OwnershipView = field(default_factory=lambda: OwnershipView(dpi=DPI))
@@ -91,6 +93,7 @@ def backing_panel(in_place: bool = False, shared_pages: int = 16, discard: bool 
         state.bars.value = to_png(memory_bars([(r.model, run(r)[1]) for r in runs], PAGES, selected), DPI)
         doc, out = run(s)
         state.ownership.value = state.view.render(out, doc)
+        state.calls.value = calls_html(scenario_code(doc))
 
     for ctl in c.values():
         ctl.observe(update, names="value")
@@ -100,6 +103,7 @@ def backing_panel(in_place: bool = False, shared_pages: int = 16, discard: bool 
             c["in_place"],
             w.HBox([c["shared_pages"], c["discard"]]),
             state.summary,
+            state.calls,
             state.bars,
             state.ownership,
             AltImage(value=_legend_png(), format="png", layout=w.Layout(**IMAGE_LAYOUT), alt=LEGEND_ALT),

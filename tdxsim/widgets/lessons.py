@@ -11,6 +11,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from tdxsim.calls import scenario_code
 from tdxsim.lessons import conversions, lifecycle, measurement, pagetables
 from tdxsim.lessons.build import Built
 from tdxsim.plot import (
@@ -23,7 +24,7 @@ from tdxsim.plot import (
     to_png,
 )
 from tdxsim.plot.style import figure
-from tdxsim.widgets.panel import FAILED_INK, LEGEND_ALT, AltImage, Panel, require_choice
+from tdxsim.widgets.panel import FAILED_INK, LEGEND_ALT, AltImage, Panel, calls_html, require_choice
 
 DPI = 60
 IMAGE_LAYOUT = {"width": "100%", "max_width": "1000px"}
@@ -68,6 +69,7 @@ class WalkState:
     changes: list = field(default_factory=list)  # the S-EPT transitions of the INIT_MEM_REGION, in order
     position: int = 0
     text: w.HTML = field(default_factory=w.HTML)
+    calls: w.HTML = field(default_factory=w.HTML)
     tree: w.Image = field(default_factory=lambda: _image("The Secure-EPT walk for the chosen GPA, level by level."))
     machine: w.Image = field(default_factory=lambda: _image("State machine of the chosen GPA's Secure-EPT entry."))
 
@@ -86,6 +88,7 @@ def sept_walk(gpa: int = 0, gpaw: int = 48) -> w.VBox:
     def build(_change: object = None) -> None:
         state.gpa, state.gpaw = gpa_ctl.value, gpaw_ctl.value
         state.built = pagetables.first_add(state.gpa, state.gpaw)
+        state.calls.value = calls_html(scenario_code(state.built.doc))
         events = state.built.step_events("KVM_TDX_INIT_MEM_REGION")
         start = state.built.marks[state.built.index("KVM_TDX_INIT_MEM_REGION")]
         state.changes = [t for t in sept_transitions(state.built.events, level=None) if t.index >= start]
@@ -135,7 +138,7 @@ def sept_walk(gpa: int = 0, gpaw: int = 48) -> w.VBox:
     slider.observe(show, names="value")
     build()
     box = Panel(
-        [gpa_ctl, gpaw_ctl, slider, state.text, state.tree, state.machine],
+        [gpa_ctl, gpaw_ctl, slider, state.text, state.calls, state.tree, state.machine],
         lambda: (
             f"S-EPT walk: GPA {state.gpa:#x}, GPAW {state.gpaw}, change {state.position + 1} of {len(state.changes)}"
         ),
@@ -156,6 +159,7 @@ class FlowState:
     rows: list = field(default_factory=list)
     position: int = 0
     table: w.HTML = field(default_factory=w.HTML)
+    calls: w.HTML = field(default_factory=w.HTML)
     timeline: w.Image = field(default_factory=lambda: _image("Call timeline of the chosen step, one row per event."))
 
 
@@ -175,6 +179,7 @@ def lifecycle_player(variant: str = "as QEMU does it") -> w.VBox:
         state.variant = choice.value
         state.built = lifecycle.run_variant(state.variant)
         state.rows = lifecycle.rows(state.built)
+        state.calls.value = calls_html(scenario_code(state.built.doc))
         slider.unobserve(show, names="value")
         slider.max = len(state.rows) - 1
         slider.value = 0
@@ -203,7 +208,7 @@ def lifecycle_player(variant: str = "as QEMU does it") -> w.VBox:
     slider.observe(show, names="value")
     build()
     box = Panel(
-        [choice, w.HBox([prev_b, next_b, slider]), state.table, state.timeline],
+        [choice, w.HBox([prev_b, next_b, slider]), state.table, state.calls, state.timeline],
         lambda: (
             f"creation flow ({state.variant}): step {state.position} {state.rows[state.position].label} → "
             f"{state.rows[state.position].result}"
@@ -310,6 +315,7 @@ class ConversionState:
     built: Built | None = None
     summary: Any = None
     text: w.HTML = field(default_factory=w.HTML)
+    calls: w.HTML = field(default_factory=w.HTML)
     owners: w.Image = field(default_factory=lambda: _image("Page ownership map after the chosen conversion."))
     timeline: w.Image = field(default_factory=lambda: _image("Call timeline of the chosen step, one row per event."))
 
@@ -327,6 +333,7 @@ def conversion_panel() -> w.VBox:
         state.in_place, state.to_shared, state.pages, state.vmm = model.value, direction.value, pages.value, vmm.value
         state.built = built = conversions.convert(state.in_place, state.to_shared, state.pages, state.vmm)
         s = state.summary = conversions.summary(built)
+        state.calls.value = calls_html(scenario_code(built.doc))
         chunks = "".join(f"<li>KVM_EXIT_HYPERCALL gpa {g}, {n} pages, {a}</li>" for g, n, a in s.chunks)
         states = conversions.leaf_states(built, min(state.pages, 4))
         reads = "".join(f"<li>{html.escape(k)}: <b>{html.escape(v)}</b></li>" for k, v in s.reads.items())
@@ -354,7 +361,7 @@ def conversion_panel() -> w.VBox:
         value=to_png(ownership_legend(), DPI), format="png", layout=w.Layout(**IMAGE_LAYOUT), alt=LEGEND_ALT
     )
     box = Panel(
-        [model, direction, pages, vmm, state.text, state.owners, legend, state.timeline],
+        [model, direction, pages, vmm, state.text, state.calls, state.owners, legend, state.timeline],
         lambda: (
             f"conversion: {'in-place' if state.in_place else 'out-of-place'}, "
             f"{'to shared' if state.to_shared else 'to private'}, {state.pages} page(s), VMM {state.vmm} → "

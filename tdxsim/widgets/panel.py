@@ -16,16 +16,25 @@ from typing import Any
 import ipywidgets as w
 from traitlets import Unicode
 
+from tdxsim.calls import Calls
 from tdxsim.events import Event
 from tdxsim.kvm.flavours import DEFAULT_FLAVOUR
-from tdxsim.plot import OwnershipView, call_timeline, ownership_legend, sept_state_machine, sept_transitions, to_png
+from tdxsim.plot import (
+    OwnershipView,
+    call_timeline,
+    machine_view,
+    ownership_legend,
+    sept_state_machine,
+    sept_transitions,
+    to_png,
+)
 from tdxsim.plot.style import ERRNO_STYLE, NOT_APPLICABLE, OTHER_ERRNO, figure
 from tdxsim.plot.timeline import describe_event
-from tdxsim.widgets.seed import (
+from tdxsim.result import Result
+from tdxsim.seed import (
     KERNELS,
     SOURCES,
     Cell,
-    Run,
     Toggles,
     explain_impossible,
     outcome_text,
@@ -127,10 +136,18 @@ def _errno_badge(errno: str | None, text: str) -> str:
     )
 
 
-def seamcall_summary(step: dict[str, Any]) -> str:
-    """The step's SEAMCALLs in order, consecutive repeats folded: `TDH.MEM.SEPT.ADD ×3, TDH.MEM.PAGE.ADD`."""
+def calls_html(code: str) -> str:
+    """ "Show the calls": the Python that makes the widget's calls again (`tdxsim.calls`), folded until opened."""
+    return (
+        "<details class='tdxsim-calls'><summary>Show the calls</summary>"
+        f"<pre style='font-size:12px;white-space:pre-wrap'><code>{html.escape(code)}</code></pre></details>"
+    )
+
+
+def seamcall_summary(result: Result) -> str:
+    """The call's SEAMCALLs in order, consecutive repeats folded: `TDH.MEM.SEPT.ADD ×3, TDH.MEM.PAGE.ADD`."""
     folded: list[list[Any]] = []
-    for call in step["seamcalls"]:
+    for call in result.seamcalls:
         key = (call["leaf"], call["status"])
         if folded and folded[-1][0] == key:
             folded[-1][1] += 1
@@ -143,21 +160,22 @@ def seamcall_summary(step: dict[str, Any]) -> str:
     return ", ".join(parts) or "none"
 
 
-def outcome_html(run: Run) -> str:
+def _adds(run: Calls) -> list[tuple[str, Result]]:
+    return [(name, run[name]) for name in ("add", "add_again") if name in run.results]
+
+
+def outcome_html(run: Calls) -> str:
     """What the cell's INIT_MEM_REGION returned, the SEAMCALLs it made, what the TD got, and the MRTD."""
     rows = []
-    labels = ("add", "add again") if run.toggles.add_twice else ("add",)
-    for label in labels:
-        step = run.step(label)
-        errno = step["errno"] or "OK"
+    for name, result in _adds(run):
         rows.append(
-            f"<tr><td><code>KVM_TDX_INIT_MEM_REGION</code>{' (again)' if label == 'add again' else ''}</td>"
-            f"<td>{_errno_badge(errno, outcome_text(step))}</td>"
-            f"<td>SEAMCALLs: {html.escape(seamcall_summary(step))}</td></tr>"
+            f"<tr><td><code>KVM_TDX_INIT_MEM_REGION</code>{' (again)' if name == 'add_again' else ''}</td>"
+            f"<td>{_errno_badge(result.errno or 'OK', outcome_text(result))}</td>"
+            f"<td>SEAMCALLs: {html.escape(seamcall_summary(result))}</td></tr>"
         )
-    transitions = sept_transitions(run.events, 0, 0)
+    transitions = sept_transitions(run.vmm.trace.events, 0, 0)
     sept = "; ".join(f"{t.old} → {t.new} by {t.leaf}" for t in transitions) or "none: the entry stayed FREE"
-    mrtd = run.out["final"]["mrtd"]
+    mrtd = (run.vmm.mrtd() or b"").hex()
     return (
         f"<div style='font-size:15px'><table>{''.join(rows)}</table>"
         f"<p>The TD's page at GPA 0 holds: <b>{html.escape(td_gets(run))}</b><br>"
@@ -178,11 +196,12 @@ class PanelState:
     """What the control panel shows now."""
 
     toggles: Toggles
-    run: Run | None = None
+    run: Calls | None = None
     message: str | None = None
     controls: dict[str, w.Widget] = field(default_factory=dict)
     view: OwnershipView = field(default_factory=lambda: OwnershipView(dpi=DPI))
     outcome: w.HTML = field(default_factory=w.HTML)
+    calls: w.HTML = field(default_factory=w.HTML)
     ownership: w.Image = field(default_factory=lambda: _image(OWNERSHIP_ALT))
     sept: w.Image = field(default_factory=lambda: _image(SEPT_ALT))
     updates: int = 0
@@ -191,7 +210,8 @@ class PanelState:
 def control_panel(toggles: Toggles | None = None) -> w.VBox:
     """The seed thread's toggles: in-place conversion, source_addr, kernel, MEASURE, written while shared, add twice.
 
-    Every change runs the scenario (run_scenario) and shows the outcome, the ownership map and the S-EPT entry.
+    Every change runs the toggles' calls (tdxsim.seed.run_cell) and shows the outcome, the calls, the ownership map and
+    the S-EPT entry.
     """
     t = toggles or Toggles()
     state = PanelState(t)
@@ -234,12 +254,14 @@ def control_panel(toggles: Toggles | None = None) -> w.VBox:
                 state.message = f"The simulator could not run this combination: {exc}"
         if state.run is None:
             state.outcome.value = _friendly(state.message or "")
+            state.calls.value = ""
             state.ownership.value = _blank_png("no figure: this combination cannot be built")
             state.sept.value = _blank_png("no S-EPT change")
             return
         state.outcome.value = outcome_html(state.run)
-        state.ownership.value = state.view.render(state.run.out, state.run.doc)
-        state.sept.value = sept_png(state.run.events)
+        state.calls.value = calls_html(state.run.code)
+        state.ownership.value = state.view.render(*machine_view(state.run.vmm))
+        state.sept.value = sept_png(state.run.vmm.trace.events)
 
     for ctl in c.values():
         ctl.observe(update, names="value")
@@ -247,7 +269,17 @@ def control_panel(toggles: Toggles | None = None) -> w.VBox:
     checks = w.HBox([c["measure"], c["written_while_shared"], c["converted"], c["add_twice"]])
     legend = AltImage(value=_legend_png(), format="png", layout=w.Layout(**IMAGE_LAYOUT), alt=LEGEND_ALT)
     box = Panel(
-        [c["in_place"], c["source"], c["kernel"], checks, state.outcome, state.ownership, legend, state.sept],
+        [
+            c["in_place"],
+            c["source"],
+            c["kernel"],
+            checks,
+            state.outcome,
+            state.calls,
+            state.ownership,
+            legend,
+            state.sept,
+        ],
         lambda: f"control panel: {describe_toggles(state.toggles)} → {describe_result(state)}",
     )
     box.state, box.controls = state, c
@@ -269,8 +301,7 @@ def describe_result(state: PanelState) -> str:
     """The outcome in one line: the INIT_MEM_REGION result(s), or why there is none."""
     if state.run is None:
         return "no run: " + (state.message or "")[:60]
-    labels = ("add", "add again") if state.toggles.add_twice else ("add",)
-    return ", then ".join(outcome_text(state.run.step(label)) for label in labels)
+    return ", then ".join(outcome_text(result) for _name, result in _adds(state.run))
 
 
 # -- the seed thread's matrix as a table -------------------------------------------------------------------------
@@ -347,15 +378,16 @@ def _cell_view(cell: Cell, view: OwnershipView, pictures: dict[bytes, w.Image]) 
         ref = f" — source: <a href='{source.url}' target='_blank'>{html.escape(source.ref)}</a>"
     detail = f"<p><b>{html.escape(cell.row.label)}</b>, kernel {cell.kernel}{ref}</p>" + outcome_html(cell.run)
     own_alt = f"Page ownership map after {where}: KVM_TDX_INIT_MEM_REGION returned {cell.text}."
-    sept = sept_transitions(cell.run.events, 0, 0)
+    events = cell.run.vmm.trace.events
+    sept = sept_transitions(events, 0, 0)
     sept_alt = "S-EPT state machine of GPA 0's leaf: " + (
         "; ".join(f"{t.old} to {t.new} by {t.leaf}" for t in sept) or "the entry stayed FREE"
     )
     return w.VBox(
         [
-            w.HTML(detail),
-            picture(view.render(cell.run.out, cell.run.doc), own_alt),
-            picture(sept_png(cell.run.events), sept_alt),
+            w.HTML(detail + calls_html(cell.run.code)),
+            picture(view.render(*machine_view(cell.run.vmm)), own_alt),
+            picture(sept_png(events), sept_alt),
         ]
     )
 
@@ -432,14 +464,14 @@ class PlayerState:
     )
 
 
-def step_player(run: Run, label: str = "add", window: int = 14) -> w.VBox:
-    """Step through the events of one scenario step (default: the INIT_MEM_REGION): previous, next, play."""
-    labels = [s["label"] for s in run.out["steps"] if "label" in s]
-    require_choice("step_player", "label", label, labels)
+def step_player(run: Calls, label: str = "add", window: int = 14) -> w.VBox:
+    """Step through the events of one named call (default: the INIT_MEM_REGION): previous, next, play."""
+    require_choice("step_player", "label", label, list(run.results))
     if window < 1:
         raise ValueError(f"step_player: window must be at least 1, not {window!r}")
-    i = next(k for k, s in enumerate(run.out["steps"]) if s.get("label") == label)
-    state = PlayerState(run.events, run.step_marks, run.marks[i], max(run.marks[i + 1], run.marks[i] + 1))
+    marks = [mark for mark, _name, _result in run.history] + [len(run.vmm.trace.events)]
+    i = next(k for k, (_mark, name, _result) in enumerate(run.history) if name == label)
+    state = PlayerState(run.vmm.trace.events, run.step_marks, marks[i], max(marks[i + 1], marks[i] + 1))
     last = state.stop - state.start - 1
     slider = w.IntSlider(value=0, min=0, max=max(last, 0), description="event", continuous_update=False)
     play = w.Play(value=0, min=0, max=max(last, 0), interval=700, description="play")

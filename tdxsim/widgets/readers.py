@@ -12,10 +12,11 @@ from functools import cache
 
 import ipywidgets as w
 
-from tdxsim.lessons.readers import ACTORS, PAGES, SHARED_GFN, Read, read_page, shared_mask
+from tdxsim.calls import scenario_code
+from tdxsim.lessons.readers import ACTORS, PAGES, SHARED_GFN, Read, build_scenario, read_page, shared_mask
 from tdxsim.plot import to_png
 from tdxsim.plot.actors import address_bar, three_boxes
-from tdxsim.widgets.panel import Panel, _image, ink_on, require_choice
+from tdxsim.widgets.panel import Panel, _image, calls_html, ink_on, require_choice
 
 DPI = 72
 #: Badge colours by outcome (Okabe–Ito, as tdxsim.plot.style); the text colour is ink_on(face).
@@ -61,6 +62,7 @@ class ReaderState:
 
     read: Read | None = None
     card: w.HTML = field(default_factory=w.HTML)
+    calls: w.HTML = field(default_factory=w.HTML)  # the TD's set-up; the read itself is in the card
     boxes: w.Image = field(default_factory=lambda: _image("Host, TDX module and TD; the reader is marked."))
     bar: w.Image = field(default_factory=lambda: _image("The GPA as bits; the shared bit is marked."))
 
@@ -94,6 +96,7 @@ def who_can_read(actor: str = "vmm", page: str = "image", shared_bit: bool = Fal
         r = read_page(c["actor"].value, c["page"].value, c["shared_bit"].value, c["gpaw"].value)
         state.read = r
         state.card.value = read_html(r)
+        state.calls.value = calls_html(scenario_code(build_scenario(c["gpaw"].value)))
         state.boxes.value = _boxes_png(r.actor)
         gfn = 0 if r.page != "shared" else SHARED_GFN
         gpa = gfn * 4096 | (shared_mask(c["gpaw"].value) if c["shared_bit"].value else 0)
@@ -103,7 +106,7 @@ def who_can_read(actor: str = "vmm", page: str = "image", shared_bit: bool = Fal
         ctl.observe(update, names="value")
     update()
     box = Panel(
-        [c["actor"], c["page"], w.HBox([c["shared_bit"], c["gpaw"]]), state.card, state.boxes, state.bar],
+        [c["actor"], c["page"], w.HBox([c["shared_bit"], c["gpaw"]]), state.card, state.calls, state.boxes, state.bar],
         lambda: (
             f"who can read: {state.read.actor} reads {state.read.page} at {state.read.address or 'no address'}"
             f" → {state.read.text}"

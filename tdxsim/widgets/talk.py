@@ -11,8 +11,9 @@ import html
 
 import ipywidgets as w
 
+from tdxsim.calls import Calls
 from tdxsim.plot.style import OKABE_ITO
-from tdxsim.widgets.seed import Cell, Run, Toggles, outcome_text, run_cell, td_gets
+from tdxsim.seed import Cell, Toggles, outcome, outcome_text, run_cell, td_gets
 
 BIG_PX = 96
 LINE_PX = 30
@@ -52,8 +53,9 @@ def kernel_switch(row: list[Cell], value: int = 0) -> w.VBox:
         if cell.run is None:
             cards.append(_card("n/a", cell.why_not or line, False))
             continue
-        gets = td_gets(cell.run) if cell.run.result["ret"] == 0 else "nothing is added"
-        cards.append(_card(cell.text, f"{line} → the TD's page: {gets}", cell.run.result["ret"] == 0))
+        ok = outcome(cell.run).ok
+        gets = td_gets(cell.run) if ok else "nothing is added"
+        cards.append(_card(cell.text, f"{line} → the TD's page: {gets}", ok))
     return _switch([cell.kernel for cell in row], cards, value)
 
 
@@ -67,18 +69,20 @@ def source_switch(kernel: str = "v8") -> w.VBox:
     cards = []
     for label, toggles in choices:
         run = run_cell(toggles)
-        ok = run.result["ret"] == 0
-        cards.append(_card(outcome_text(run.result), f"{kernel}, {label}: " + (td_gets(run) if ok else "refused"), ok))
+        ok = outcome(run).ok
+        cards.append(
+            _card(outcome_text(outcome(run)), f"{kernel}, {label}: " + (td_gets(run) if ok else "refused"), ok)
+        )
     return _switch([label for label, _t in choices], cards)
 
 
-def seamcall_stepper(run: Run) -> w.VBox:
+def seamcall_stepper(run: Calls) -> w.VBox:
     """The SEAMCALLs of one KVM_TDX_INIT_MEM_REGION, one at a time: a slider is the control, the call the result."""
-    calls = run.add["seamcalls"]
+    calls = run["add"].seamcalls
     cards = []
     for call in calls:
         level = f", level {call['level']}" if "level" in call else ""
-        where = f"GPA {call['gpa']}{level}" if "gpa" in call else "the TD"
+        where = f"GPA {hex(call['gpa'])}{level}" if "gpa" in call else "the TD"
         cards.append(_card(call["leaf"], f"{where} → {call['status']}", call["status"] == "TDX_SUCCESS"))
     slider = w.IntSlider(
         value=0,

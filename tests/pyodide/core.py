@@ -7,7 +7,7 @@ REPO holds `tdxsim/` and `examples/`. INPUTS.json (written by tests/test_pyodide
 the tests replay and the malformed files of the CLI contract. The report has, in this order: every example through
 `run_scenario` and through `tdxsim.cli.main(["run", …])`; the CLI contract (each call's exit status, stdout and
 stderr); the conformance scenarios' outputs (or their ScenarioError); chapter 07's seed matrix (every cell's
-output); the MRTD of a small synthetic TDVF image.
+INIT_MEM_REGION return value and SEAMCALLs, and the final state); the MRTD of a small synthetic TDVF image.
 """
 
 from __future__ import annotations
@@ -100,14 +100,27 @@ def report(repo: str, inputs: dict) -> dict:
         finally:
             os.chdir(here)
 
+    from tdxsim.scenario import describe_final
+    from tdxsim.seed import outcome, run_matrix
     from tdxsim.vmm.firmware import measure_firmware
-    from tdxsim.widgets.seed import run_matrix
 
     return {
         "examples": examples,
         "cli": contract,
         "conformance": [{"test": c["test"], **scenario(c["doc"])} for c in inputs["cases"]],
-        "seed_matrix": [[None if cell.run is None else cell.run.out for cell in row] for row in run_matrix()],
+        "seed_matrix": [
+            [
+                None
+                if cell.run is None
+                else {
+                    "ret": outcome(cell.run).ret,
+                    "seamcalls": outcome(cell.run).seamcalls,
+                    "final": describe_final(cell.run.vmm),
+                }
+                for cell in row
+            ]
+            for row in run_matrix()
+        ],
         "firmware": {
             "image_sha384": hashlib.sha384(image).hexdigest(),
             "single_pass": measure_firmware(image).to_json(),

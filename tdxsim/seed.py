@@ -1,28 +1,34 @@
-"""The seed thread's toggles as scenarios: one function builds the scenario, one runs it, one runs the whole matrix.
+"""The seed thread's toggles as calls: one function runs one set of toggles on a new machine, one the whole matrix.
 
-Pure Python (no ipywidgets, no matplotlib): the widgets, the notebook, the figures' tests and the benchmark all use it.
+Pure Python (no ipywidgets, no matplotlib): the widgets, the chapters, the figures' tests and the benchmark all use it.
 The toggles are what the thread argues about (patch v8 23/46,
-20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com, and the replies in it); the ioctl sequences are the two
-memory models of tests/scenario_helpers.py (in-place: guest_memfd with MMAP + INIT_SHARED, mmapped, written while
-shared, converted with KVM_SET_MEMORY_ATTRIBUTES2; out-of-place: an anonymous mmap as the memslot's userspace_addr, made
-private with KVM_SET_MEMORY_ATTRIBUTES). Every outcome comes from running the scenario.
+20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com, and the replies in it). Each run is
+`recipes.create_td`, then the memory calls of one of the two memory models (in-place: guest_memfd with MMAP +
+INIT_SHARED, mmapped, written while shared, converted with KVM_SET_MEMORY_ATTRIBUTES2; out-of-place: anonymous memory
+as the memslot's userspace_addr, made private with KVM_SET_MEMORY_ATTRIBUTES), the add and the finalize, made through
+`tdxsim.calls.Calls`, so every outcome comes from running the calls, and `run.code` prints them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from tdxsim.errno import errno_name
+from tdxsim import recipes
+from tdxsim.calls import Calls
 from tdxsim.kvm.flavours import FLAVOURS
-from tdxsim.lessons.build import Built, td_setup_steps
-from tdxsim.lessons.build import op as _op
+from tdxsim.kvm.uapi import (
+    GUEST_MEMFD_FLAG_INIT_SHARED,
+    GUEST_MEMFD_FLAG_MMAP,
+    KVM_MEM_GUEST_MEMFD,
+    KVM_MEMORY_ATTRIBUTE_PRIVATE,
+    KVM_TDX_MEASURE_MEMORY_REGION,
+)
 from tdxsim.platform import MMAP_BASE as GMEM_VA
 from tdxsim.platform import PAGE_SIZE
 from tdxsim.platform import SOURCE_BUFFER_VA as SRC_VA
-from tdxsim.scenario import ScenarioError, replay_scenario
-from tdxsim.vmm.process import Vmm
+from tdxsim.result import Result
 
 GMEM_MMAP_VA = 0x7F8000000000  # out-of-place only: a mapping of the (private) guest_memfd, to try it as a source
 UNMAPPED_VA = 0x7FC000000000  # nothing is ever mapped here
@@ -92,116 +98,79 @@ def source_addr(t: Toggles) -> int:
     }[t.source]
 
 
-def build_scenario(t: Toggles) -> dict[str, Any]:
-    """The scenario document (docs/scenario.md) for one set of toggles: build a TD, add the image, finalize.
-
-    Raises ValueError with `explain_impossible`'s sentence for a combination that cannot exist.
-    """
+def run_cell(t: Toggles) -> Calls:
+    """Run one set of toggles on a new machine: build the TD, add the image, finalize (ValueError for an impossible
+    combination, see explain_impossible). The adds are `run["add"]` and, when adding twice, `run["add_again"]`."""
     if why := explain_impossible(t):
         raise ValueError(why)
     size, n = t.td_pages * PAGE_SIZE, t.image_pages
-    private = ["KVM_MEMORY_ATTRIBUTE_PRIVATE"]
-    gmem_flags = ["GUEST_MEMFD_FLAG_MMAP"] if not t.in_place and t.source == "gmem_page" else None
-    steps = td_setup_steps(t.in_place, size, gmem_flags=gmem_flags)
+    run = Calls(t.kernel, t.in_place)
+    run.recipe(recipes.create_td)
+    if t.in_place:
+        flags = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED
+    else:
+        flags = GUEST_MEMFD_FLAG_MMAP if t.source == "gmem_page" else 0
+    run("KVM_CREATE_GUEST_MEMFD", size=size, flags=flags)
+    run("mmap", length=size, addr=GMEM_VA, fd=0 if t.in_place else None)
+    run(
+        "KVM_SET_USER_MEMORY_REGION2",
+        slot=0,
+        flags=KVM_MEM_GUEST_MEMFD,
+        guest_phys_addr=0,
+        memory_size=size,
+        userspace_addr=GMEM_VA,
+        guest_memfd=0,
+        guest_memfd_offset=0,
+    )
     if t.written_while_shared:
-        steps += [
-            _op(
-                "write",
-                "write while shared" if i == 0 else None,
-                addr=hex(GMEM_VA + i * PAGE_SIZE),
-                data={"text": IMAGE_TEXT.format(i=i)},
-            )
-            for i in range(n)
-        ]
-    if t.converted:
-        if t.in_place:
-            steps.append(
-                _op(
-                    "KVM_SET_MEMORY_ATTRIBUTES2",
-                    "convert to private",
-                    guest_memfd=0,
-                    offset=0,
-                    size=n * PAGE_SIZE,
-                    attributes=private,
-                )
-            )
-        else:
-            steps.append(
-                _op(
-                    "KVM_SET_MEMORY_ATTRIBUTES", "convert to private", address=0, size=n * PAGE_SIZE, attributes=private
-                )
-            )
+        for i in range(n):
+            run("write", addr=GMEM_VA + i * PAGE_SIZE, data=IMAGE_TEXT.format(i=i).encode())
+    if t.converted and t.in_place:
+        run(
+            "KVM_SET_MEMORY_ATTRIBUTES2",
+            guest_memfd=0,
+            offset=0,
+            size=n * PAGE_SIZE,
+            attributes=KVM_MEMORY_ATTRIBUTE_PRIVATE,
+        )
+    elif t.converted:
+        run("KVM_SET_MEMORY_ATTRIBUTES", address=0, size=n * PAGE_SIZE, attributes=KVM_MEMORY_ATTRIBUTE_PRIVATE)
     if t.source in ("buffer", "misaligned"):
-        steps.append(_op("mmap", "source buffer", addr=hex(SRC_VA), length=n * PAGE_SIZE, fd=None))
-        steps += [
-            _op("write", addr=hex(SRC_VA + i * PAGE_SIZE), data={"text": SOURCE_TEXT.format(i=i)}) for i in range(n)
-        ]
+        run("mmap", length=n * PAGE_SIZE, addr=SRC_VA)
+        for i in range(n):
+            run("write", addr=SRC_VA + i * PAGE_SIZE, data=SOURCE_TEXT.format(i=i).encode())
     elif t.source == "zero_va0":
-        steps += [
-            _op("mmap", "map virtual address 0", addr="0x0", length=n * PAGE_SIZE, fd=None),
-            _op("write", addr="0x0", data={"text": VA0_TEXT}),
-        ]
+        run("mmap", length=n * PAGE_SIZE, addr=0)
+        run("write", addr=0, data=VA0_TEXT.encode())
     elif t.source == "gmem_page" and not t.in_place:
-        steps.append(_op("mmap", "map the guest_memfd", addr=hex(GMEM_MMAP_VA), length=size, fd="guest_memfd:0"))
+        run("mmap", length=size, addr=GMEM_MMAP_VA, fd=0)
     add = {
         "vcpu": 0,
-        "source_addr": hex(source_addr(t)),
-        "gpa": "0x0",
+        "source_addr": source_addr(t),
+        "gpa": 0,
         "nr_pages": n,
-        "flags": ["KVM_TDX_MEASURE_MEMORY_REGION"] if t.measure else [],
+        "flags": KVM_TDX_MEASURE_MEMORY_REGION if t.measure else 0,
     }
-    steps.append(_op("KVM_TDX_INIT_MEM_REGION", "add", **add))
+    run("KVM_TDX_INIT_MEM_REGION", "add", **add)
     if t.add_twice:
-        steps.append(_op("KVM_TDX_INIT_MEM_REGION", "add again", **add))
-    steps.append(_op("KVM_TDX_FINALIZE_VM", "finalize"))
-    return {"format": 1, "kernel": t.kernel, "gmem_in_place_conversion": t.in_place, "steps": steps}
+        run("KVM_TDX_INIT_MEM_REGION", "add_again", **add)
+    run("KVM_TDX_FINALIZE_VM")
+    return run
 
 
-@dataclass
-class Run(Built):
-    """One cell's scenario run (a Built: the output, the event record, the Vmm) and the toggles it came from."""
-
-    toggles: Toggles = field(kw_only=True)
-
-    @property
-    def add(self) -> dict[str, Any]:
-        """The (first) KVM_TDX_INIT_MEM_REGION step."""
-        return self.step("add")
-
-    @property
-    def result(self) -> dict[str, Any]:
-        """The INIT_MEM_REGION step the cell is about: the second add when adding twice, else the first."""
-        return self.step("add again") if self.toggles.add_twice else self.add
-
-    def td_bytes(self, gpa: int = 0, length: int = 48) -> bytes | None:
-        """What the TD's private page at `gpa` holds (read by the TDX module, which has every key), or None."""
-        return self.vmm.private_bytes(gpa, length)
+def outcome(run: Calls) -> Result:
+    """The KVM_TDX_INIT_MEM_REGION a cell is about: the second add when adding twice, else the only one."""
+    return run.last("KVM_TDX_INIT_MEM_REGION")
 
 
-def replay(doc: dict[str, Any]) -> tuple[Vmm, list[int]]:
-    """Replay a scenario: the Vmm it ran on and the event index where each step began (plus the end)."""
-    r = replay_scenario(doc)
-    return r.vmm, r.marks
+def outcome_text(result: Result) -> str:
+    """`0` or `-EOPNOTSUPP` for a call."""
+    return "0" if result.ret == 0 else f"-{result.errno}"
 
 
-def run_cell(t: Toggles) -> Run:
-    """Build and run the scenario for `t` (ValueError for an impossible combination, see explain_impossible)."""
-    doc = build_scenario(t)
-    try:
-        r = replay_scenario(doc)
-    except ScenarioError as exc:
-        raise ValueError(f"The simulator cannot replay this combination: {exc}") from None
-    return Run(doc, r.output, r.vmm.trace.events, r.marks, r.vmm, toggles=t)
-
-
-def outcome_text(step: dict[str, Any]) -> str:
-    """`0` or `-EOPNOTSUPP` for a step."""
-    return "0" if step["ret"] == 0 else f"-{step['errno'] or errno_name(step['ret'])}"
-
-
-def td_gets(run: Run) -> str:
+def td_gets(run: Calls) -> str:
     """What the TD's page at GPA 0 holds after the run, in words."""
-    data = run.td_bytes()
+    data = run.vmm.private_bytes(0, 48)
     if data is None:
         return "nothing: GPA 0 was not added"
     text = data.rstrip(b"\0")
@@ -309,7 +278,7 @@ class Cell:
 
     row: Row
     kernel: str
-    run: Run | None
+    run: Calls | None
     source: Source | None
     why_not: str | None = None
 
@@ -318,12 +287,12 @@ class Cell:
         """The errno name of the cell's INIT_MEM_REGION ("OK" on success, None when the cell does not exist)."""
         if self.run is None:
             return None
-        return self.run.result["errno"] or "OK"
+        return outcome(self.run).errno or "OK"
 
     @property
     def text(self) -> str:
         """`0`, `-EIO`, or `n/a`."""
-        return "n/a" if self.run is None else outcome_text(self.run.result)
+        return "n/a" if self.run is None else outcome_text(outcome(self.run))
 
 
 def run_matrix(rows: tuple[Row, ...] = ROWS, kernels: tuple[str, ...] = KERNELS, **toggles: Any) -> list[list[Cell]]:
