@@ -42,7 +42,7 @@
 import tdxsim
 from tdxsim import errno, plot, recipes  # errno: Linux's numbers, whatever the host runs
 from tdxsim.kvm import uapi
-from tdxsim.lessons.backing import Setup, run
+from tdxsim.lessons.backing import Setup, build
 from tdxsim.platform import PAGE_SIZE
 from tdxsim.plot.backing import memory_bars
 from tdxsim.vmm.process import Vmm
@@ -124,26 +124,26 @@ print(f"(-EINVAL = {-errno.EINVAL}, -ENOTTY = {-errno.ENOTTY})")
 # page (TDG.MEM.PAGE.ACCEPT: KVM AUGs a zeroed private page for it), then lets the guest share its top 16 pages
 # with TDG.VP.VMCALL&lt;MapGPA&gt; and write a bounce buffer into each through the shared alias. The VMM answers
 # each MapGPA exit as QEMU's `kvm_convert_memory` does: set the attribute and, out-of-place, *discard* the side no
-# longer used. The question: how many physical pages back one GFN?
+# longer used. The question: how many physical pages back one GFN? `build(Setup(...))` makes those calls on a new
+# machine — `recipes.create_td`, `bind_guest_memfd`, `load_image`, `run_guest` with the accepts, then the guest's
+# `guest_map_gpa` and `guest_write`s (read `tdxsim/lessons/backing.py`) — and the figures read the machines.
 #
 # Out-of-place **without** the discard, the shared GFNs have two pages: the guest_memfd page (green: private, no
 # longer in the TD, still allocated) and the anonymous page behind `userspace_addr` (orange). In-place they have
 # one, whose attribute flipped to shared (blue).
 
 # %%
-runs = []
-for s in (Setup(in_place=False, discard=False), Setup(in_place=True)):
-    doc, out = run(s)
-    runs.append((s.model, out, doc))
+machines = {s.model: build(s) for s in (Setup(in_place=False, discard=False), Setup(in_place=True))}
+runs = [(model, *plot.machine_view(vmm)) for model, vmm in machines.items()]
 plot.show(plot.ownership_compare(runs), alt="Two ownership maps side by side after converting one page to shared: out-of-place backs the GFN twice (the private guest_memfd page still allocated, plus the anonymous shared page); in-place has one page whose attribute flipped to shared.")
 
 # %% [markdown]
-# Counted from `final.memory` (the TDX module's metadata — TDR, TDCS, vCPU and S-EPT pages — is left out: it is the
+# The allocated pages of each machine by owner, counted from `vmm.describe_pages()` (the TDX module's metadata — TDR, TDCS, vCPU and S-EPT pages — is left out: it is the
 # same in every model). The dashed line is one page per GFN.
 
 # %%
 models = [Setup(False, discard=False), Setup(False, discard=True), Setup(True)]
-plot.show(memory_bars([(s.model, run(s)[1]) for s in models], 64), alt="Bar chart of pages allocated per GFN in three memory models: out-of-place without discard holds two pages for converted GFNs, out-of-place with discard and in-place hold one; a dashed line marks one page per GFN.")
+plot.show(memory_bars([(s.model, build(s)) for s in models], 64), alt="Bar chart of pages allocated per GFN in three memory models: out-of-place without discard holds two pages for converted GFNs, out-of-place with discard and in-place hold one; a dashed line marks one page per GFN.")
 
 # %% [markdown]
 # With QEMU's discard the out-of-place total is back to one page per GFN — but only because every conversion

@@ -528,6 +528,16 @@ class Vmm:
         """KVM's mirror EPT leaf for the private GPA: the pfn it maps, or None when the leaf is not present."""
         return None if self.kvm is None else self.kvm.mmu.mirror.get(gpa // PAGE_SIZE)
 
+    def mirror_present(self, gpa: int, level: int) -> bool:
+        """Whether KVM's mirror EPT has a present entry at `level` on the walk for the private GPA: a non-leaf
+        (level > 0) once tdp_mmu_link_sp linked its table (arch/x86/kvm/mmu/tdp_mmu.c; the same link reached the
+        S-EPT as TDH.MEM.SEPT.ADD through tdx_sept_link_private_spt), the leaf (level 0) as `mirror_entry`."""
+        if self.kvm is None:
+            return False
+        if level == 0:
+            return gpa // PAGE_SIZE in self.kvm.mmu.mirror
+        return (level, entry_base(gpa, level)) in self.kvm.mmu.mirror_nonleaf
+
     def frame(self, pa: int) -> dict[str, Any]:
         """What decides a physical page's role: its owner (tdxsim.physmem.Owner), KeyID, PAMT page type and the TDR
         of the TD that owns it in the PAMT (None for PT_NDA). `pa` is a physical address (HKID bits ignored)."""

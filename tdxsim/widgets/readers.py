@@ -12,7 +12,7 @@ from functools import cache
 
 import ipywidgets as w
 
-from tdxsim.lessons.readers import ACTORS, PAGES, SHARED_GFN, Read, read_page, shared_mask
+from tdxsim.lessons.readers import ACTORS, PAGES, SHARED_GFN, Read, read_page, shared_mask, small_td
 from tdxsim.plot import to_png
 from tdxsim.plot.actors import address_bar, three_boxes
 from tdxsim.widgets.panel import Panel, _image, ink_on, require_choice
@@ -66,7 +66,8 @@ class ReaderState:
 
 
 def who_can_read(actor: str = "vmm", page: str = "image", shared_bit: bool = False, gpaw: int = 48) -> w.VBox:
-    """Choose a reader, a page, the TD's shared bit and GPAW; each change replays the TD and tries the read."""
+    """Choose a reader, a page, the TD's shared bit and GPAW; each change builds the TD afresh (`small_td`, the
+    chapter's recipe calls) and tries the read."""
     require_choice("who_can_read", "actor", actor, list(ACTORS))
     require_choice("who_can_read", "page", page, list(PAGES))
     require_choice("who_can_read", "gpaw", gpaw, [48, 52])
@@ -91,7 +92,7 @@ def who_can_read(actor: str = "vmm", page: str = "image", shared_bit: bool = Fal
     }
 
     def update(_change: object = None) -> None:
-        r = read_page(c["actor"].value, c["page"].value, c["shared_bit"].value, c["gpaw"].value)
+        r = read_page(*small_td(c["gpaw"].value), c["actor"].value, c["page"].value, c["shared_bit"].value)
         state.read = r
         state.card.value = read_html(r)
         state.boxes.value = _boxes_png(r.actor)
