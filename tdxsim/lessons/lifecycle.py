@@ -1,6 +1,6 @@
 """Chapter 04, building a TD: the intel-tdx.rst creation flow as a list of `Vmm` calls, its variants with a step
 skipped, moved or repeated, and what each call did to KVM's TD_STATE, the TDX module's OP_STATE and the TD's metadata
-pages (read from each call's `Result.changes`).
+pages.
 
 Pure Python. The order is QEMU's (target/i386/kvm/tdx.c, qemu 05caf2690e5a) in the v8 in-place model, the calls of
 chapter 04 with fixed numbers (guest_memfd 0, mapped at MMAP_BASE) so that any of them can be skipped or moved;
@@ -9,6 +9,7 @@ every errno comes from the simulator.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -119,26 +120,16 @@ def fold(leaves: list[str]) -> str:
 
 
 def run_variant(name: str = "as QEMU does it") -> list[Row]:
-    """Make the calls of one variant (a key of VARIANTS) on a new v8 machine; one row per call, the states read from
-    each call's state changes."""
+    """Make the calls of one variant (a key of VARIANTS) on a new v8 machine; one row per call, with the states the
+    machine's queries read after it (`td_state`, the PAMT types of `describe_pages`) and OP_STATE from its changes."""
     vmm = Vmm("v8", gmem_in_place_conversion=True)
-    td_state, op_state = "—", "—"
-    pamt: dict[int, str] = {}
+    op_state = "—"
     table = []
     for label, method, args in VARIANTS[name]():
         result = getattr(vmm, method)(**args)
-        for change in result.changes:
-            if change["what"] == "td_state":
-                td_state = change["new"]
-            elif change["what"] == "op_state":
-                op_state = change["new"]
-            elif change["what"] == "pamt":
-                pamt[change["pfn"]] = change["new"]
-        counts: dict[str, int] = {}
-        for page_type in pamt.values():
-            if page_type != "PT_NDA":
-                counts[page_type] = counts.get(page_type, 0) + 1
-        table.append(Row(label, result, td_state, op_state, dict(sorted(counts.items()))))
+        op_state = next((c["new"] for c in reversed(result.changes) if c["what"] == "op_state"), op_state)
+        metadata = Counter(p["pamt"] for p in vmm.describe_pages().values() if p["pamt"] != "PT_NDA")
+        table.append(Row(label, result, vmm.td_state(), op_state, dict(sorted(metadata.items()))))
     return table
 
 
