@@ -111,8 +111,8 @@ def sept_walk(gpa: int = 0, gpaw: int = 48) -> w.VBox:
         if not state.changes:
             state.text.value = NOTE.format(
                 f"<code>{add.op}</code> at {state.gpa:#x} with GPAW {state.gpaw} returned <b>-{add.errno}</b>: "
-                f"bit {state.gpaw - 1} is the shared bit, so this GPA is not private and KVM refuses it before any "
-                "SEAMCALL."
+                f"bit {state.gpaw - 1} is the shared bit, so this GPA is the shared alias, not private: KVM refuses "
+                "a memslot there (kvm_is_gfn_alias) and an add there (vt_is_tdx_private_gpa) before any SEAMCALL."
             )
             state.tree.value = _blank("no S-EPT walk: the GPA is not private")
             state.machine.value = _blank("no S-EPT change")
