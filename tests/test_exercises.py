@@ -393,16 +393,16 @@ def test_02_private_to_shared_loses_the_tds_data():
     ]
 
 
-def _runtime_td(vmm_pages: int = 4):
+def _runtime_td(pages: int = 4):
     """A finalized in-place TD: image page at GPA 0, the rest of the slot private and not yet accepted."""
     from tdxsim import Vmm, recipes
     from tdxsim.platform import PAGE_SIZE
 
     vmm = Vmm("v8")
     recipes.create_td(vmm)
-    binding, _ = recipes.bind_guest_memfd(vmm, size=vmm_pages * PAGE_SIZE)
+    binding, _ = recipes.bind_guest_memfd(vmm, size=pages * PAGE_SIZE)
     recipes.load_image(vmm, binding, 0, b"first touch".ljust(PAGE_SIZE, b"\0"))
-    recipes.convert_range(vmm, PAGE_SIZE, (vmm_pages - 1) * PAGE_SIZE, private=True)
+    recipes.convert_range(vmm, PAGE_SIZE, (pages - 1) * PAGE_SIZE, private=True)
     recipes.run_guest(vmm)
     return vmm
 

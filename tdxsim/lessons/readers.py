@@ -77,13 +77,15 @@ def small_td(gpaw: int = 48) -> tuple[Vmm, Binding]:
 
 
 def page_hpa(vmm: Vmm, page: str) -> int:
-    """The physical address of one of PAGES: the frame whose PAMT type is PT_TDR, or the guest_memfd page that
-    backs the page's GPA (Vmm.describe_pages)."""
+    """The physical address of one of PAGES in the selected VM: the image page is the one its S-EPT maps at GPA 0
+    (Vmm.sept_walk); the shared page the guest_memfd page behind its GPA, the TDR the frame whose PAMT type is PT_TDR
+    (Vmm.describe_pages)."""
+    if page == "image":
+        return vmm.sept_walk(0)[-1]["pfn"] * PAGE_SIZE
     pages = vmm.describe_pages()
     if page == "tdr":
         return int(next(hpa for hpa, p in pages.items() if p["pamt"] == "PT_TDR"), 16)
-    gpa = hex(0 if page == "image" else SHARED_GFN * PAGE_SIZE)
-    return int(next(hpa for hpa, p in pages.items() if p.get("gpa") == gpa), 16)
+    return int(next(hpa for hpa, p in pages.items() if p.get("gpa") == hex(SHARED_GFN * PAGE_SIZE)), 16)
 
 
 @dataclass
@@ -234,7 +236,7 @@ def two_td_reads(vmm: Vmm, bindings: list[Binding]) -> tuple[list[int], list[lis
     frames = []
     for td in range(2):
         vmm.select_vm(td)
-        frames.append(vmm.frame(vmm.sept_walk(0)[-1]["pfn"] * PAGE_SIZE))
+        frames.append(vmm.frame(page_hpa(vmm, "image")))
     hkids = [f["keyid"] for f in frames]
     rows: list[list[CrossRead]] = []
     for reader in two_td_readers(hkids):
