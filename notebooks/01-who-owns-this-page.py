@@ -146,12 +146,14 @@ plot.show(address_bar(readers.shared_mask(48) | 0xF000, 48), alt="A 48-bit guest
 who_can_read()
 
 # %% [markdown]
-# All readers against all pages at once (the TD uses each page's natural alias: private for the firmware page,
-# shared for the shared page):
+# All readers against all pages of the TD built above, `vmm` (the TD uses each page's natural alias: private for
+# the firmware page, shared for the shared page). Each reader makes a call on the machine — `vmm.read(va, n)` for the
+# VMM, `vmm.guest_read(gpa, n)` for the TD — or reads the frame with a key; try one yourself.
 
 # %%
-for page, row in zip(readers.PAGES, readers.read_table(), strict=True):
+for page, row in zip(readers.PAGES, readers.read_table(vmm, gmem), strict=True):
     print(f"{page:>6}: " + " | ".join(f"{r.actor}: {r.text}" for r in row))
+print(vmm.read(gmem.userspace_addr, 8), vmm.guest_read(gpa=0, length=8)["data"])
 
 # %% [markdown]
 # The `tdr` row is the TD's root page. The TDX module keeps it under its own **global private KeyID** — not KeyID 0,
@@ -167,11 +169,29 @@ for page, row in zip(readers.PAGES, readers.read_table(), strict=True):
 # One VMM process can create several TDs: each `KVM_CREATE_VM` is a new VM, and each TD gets its own HKID, the
 # lowest one free when `KVM_TDX_INIT_VM` runs. The two TDs share everything else — the physical memory, the one TDX
 # module and its [PAMT](../docs/glossary.md#pamt). Below, TD A and TD B are each built like the TD above, with one
-# firmware page each, both at GPA 0. **Can TD B read TD A's page?** Each row is a reader, each column a TD's page;
-# look at the two yellow cells.
+# firmware page each, both at GPA 0: the same recipes, twice on one machine (`create_td` selects the VM it
+# creates, so the calls after it go to that TD).
 
 # %%
-hkids, cross = readers.two_td_reads()
+host = tdxsim.Vmm("v8")  # one VMM process
+bindings = []
+for secret in (b"TD A's secret", b"TD B's secret"):
+    recipes.create_td(host)  # a new VM and its TD; selected
+    binding, _ = recipes.bind_guest_memfd(host, size=16 * PAGE_SIZE)
+    recipes.load_image(host, binding, gpa=0, data=secret.ljust(PAGE_SIZE, b"\0"))
+    recipes.run_guest(host)
+    bindings.append(binding)
+for td, name in enumerate(("TD A", "TD B")):
+    host.select_vm(td)
+    hpa = host.sept_walk(0)[-1]["pfn"] << 12  # the frame the TD's S-EPT maps at GPA 0
+    print(f"{name}: GPA 0 -> HPA {hpa:#x}, KeyID {host.frame(hpa)['keyid']} (its HKID)")
+
+# %% [markdown]
+# **Can TD B read TD A's page?** Every reader tries both pages of `host`. Each row is a reader, each column a TD's
+# page; look at the two yellow cells.
+
+# %%
+hkids, cross = readers.two_td_reads(host, bindings)
 who = readers.two_td_readers(hkids)
 plot.show(two_tds(hkids, cross, who), alt=two_tds_alt(hkids, cross, who))
 
@@ -202,7 +222,7 @@ for row in cross:
 # tdxsim returns zeros, and says so (`docs/fidelity.md`).
 
 # %%
-vmm_read, kernel_read = readers.read_page("vmm", "image"), readers.read_page("kernel", "image")
+vmm_read, kernel_read = (readers.read_page(vmm, gmem, actor, "image") for actor in ("vmm", "kernel"))
 print("VMM:", vmm_read.text, "| host kernel:", kernel_read.text)
 
 # %% [markdown]

@@ -42,7 +42,7 @@
 import tdxsim
 from tdxsim import errno, plot, recipes  # errno: Linux's numbers, whatever the host runs
 from tdxsim.kvm import uapi
-from tdxsim.lessons.backing import Setup, run
+from tdxsim.lessons.backing import Setup, build
 from tdxsim.platform import PAGE_SIZE
 from tdxsim.plot.backing import memory_bars
 from tdxsim.vmm.process import Vmm
@@ -120,30 +120,46 @@ print(f"(-EINVAL = {-errno.EINVAL}, -ENOTTY = {-errno.ENOTTY})")
 # %% [markdown]
 # ## One GFN, two pages or one
 #
-# Each scenario below builds a 64-page TD with a 2-page firmware image, finalizes it, lets the guest accept every
-# page (TDG.MEM.PAGE.ACCEPT: KVM AUGs a zeroed private page for it), then lets the guest share its top 16 pages
-# with TDG.VP.VMCALL&lt;MapGPA&gt; and write a bounce buffer into each through the shared alias. The VMM answers
-# each MapGPA exit as QEMU's `kvm_convert_memory` does: set the attribute and, out-of-place, *discard* the side no
-# longer used. The question: how many physical pages back one GFN?
+# The calls below build a 64-page TD with a 2-page firmware image in each model, finalize it, let the guest accept
+# every other page (TDG.MEM.PAGE.ACCEPT: KVM AUGs a zeroed private page for it), then let the guest share its top 16
+# pages with TDG.VP.VMCALL&lt;MapGPA&gt; and write a bounce buffer into each through the shared alias. The in-place VMM
+# answers each MapGPA exit as QEMU's `kvm_convert_memory` does; the out-of-place one here only sets the attribute
+# and does *not discard* the side no longer used (QEMU would). The question: how many physical pages back one GFN?
 #
 # Out-of-place **without** the discard, the shared GFNs have two pages: the guest_memfd page (green: private, no
 # longer in the TD, still allocated) and the anonymous page behind `userspace_addr` (orange). In-place they have
-# one, whose attribute flipped to shared (blue).
+# one, whose attribute flipped to shared (blue). Edit the calls — share fewer pages, let the VMM convert — and re-run.
 
 # %%
-runs = []
-for s in (Setup(in_place=False, discard=False), Setup(in_place=True)):
-    doc, out = run(s)
-    runs.append((s.model, out, doc))
+machines = {}
+for model, in_place in (("out-of-place, no discard", False), ("in-place", True)):
+    vmm = Vmm("v8", gmem_in_place_conversion=in_place)
+    recipes.create_td(vmm)
+    slot, _ = recipes.bind_guest_memfd(vmm, size=64 * PAGE_SIZE)  # out of place: the whole slot made private
+    recipes.load_image(vmm, slot, gpa=0, data=b"firmware".ljust(2 * PAGE_SIZE, b"\0"))
+    if in_place:  # the rest of the guest_memfd private too
+        recipes.convert_range(vmm, 2 * PAGE_SIZE, 62 * PAGE_SIZE, private=True)
+    recipes.run_guest(vmm, accept=tuple(range(2 * PAGE_SIZE, 64 * PAGE_SIZE, PAGE_SIZE)))
+    top = dict(gpa=48 * PAGE_SIZE, size=16 * PAGE_SIZE)  # the guest shares its top 16 pages
+    vmm.guest_map_gpa(**top, shared=True, vmm="convert" if in_place else "ignore")
+    if not in_place:  # this VMM sets the attribute and discards nothing
+        vmm.KVM_SET_MEMORY_ATTRIBUTES(address=top["gpa"], size=top["size"], attributes=0)
+    for gpa in range(48 * PAGE_SIZE, 64 * PAGE_SIZE, PAGE_SIZE):
+        vmm.guest_write(gpa=gpa, data=b"bounce buffer", shared=True)
+    machines[model] = vmm
+runs = [(model, *plot.machine_view(vmm)) for model, vmm in machines.items()]
 plot.show(plot.ownership_compare(runs), alt="Two ownership maps side by side after converting one page to shared: out-of-place backs the GFN twice (the private guest_memfd page still allocated, plus the anonymous shared page); in-place has one page whose attribute flipped to shared.")
 
 # %% [markdown]
-# Counted from `final.memory` (the TDX module's metadata — TDR, TDCS, vCPU and S-EPT pages — is left out: it is the
-# same in every model). The dashed line is one page per GFN.
+# The allocated pages of each machine by owner, counted from `vmm.describe_pages()` (the TDX module's metadata —
+# TDR, TDCS, vCPU and S-EPT pages — is left out: it is the same in every model), with a third machine whose VMM
+# converts and discards as QEMU does: `build(Setup(...))` makes the calls above for any set-up (the widget below
+# uses it). The dashed line is one page per GFN.
 
 # %%
-models = [Setup(False, discard=False), Setup(False, discard=True), Setup(True)]
-plot.show(memory_bars([(s.model, run(s)[1]) for s in models], 64), alt="Bar chart of pages allocated per GFN in three memory models: out-of-place without discard holds two pages for converted GFNs, out-of-place with discard and in-place hold one; a dashed line marks one page per GFN.")
+machines["out-of-place, discard"] = build(Setup(in_place=False, discard=True))
+order = ["out-of-place, no discard", "out-of-place, discard", "in-place"]
+plot.show(memory_bars([(model, machines[model]) for model in order], 64), alt="Bar chart of pages allocated per GFN in three memory models: out-of-place without discard holds two pages for converted GFNs, out-of-place with discard and in-place hold one; a dashed line marks one page per GFN.")
 
 # %% [markdown]
 # With QEMU's discard the out-of-place total is back to one page per GFN — but only because every conversion

@@ -37,8 +37,6 @@
 # %%
 import tdxsim
 from tdxsim import plot, recipes
-from tdxsim.lessons import pagetables
-from tdxsim.lessons.build import leaves
 from tdxsim.platform import PAGE_SIZE
 from tdxsim.widgets.exercise import exercise, review
 from tdxsim.widgets.lessons import sept_walk
@@ -107,20 +105,26 @@ print("GPAW 52, SEPT.ADD levels:", [c["level"] for c in add52.seamcalls if c["le
 # The next page along shares all three tables: two pages in one call need the three `SEPT.ADD` only once.
 
 # %%
-two = pagetables.first_add(gpa=0, gpaw=48, nr_pages=2)
-two_add = two.step("KVM_TDX_INIT_MEM_REGION")
-print([leaf for leaf in leaves(two_add) if leaf != "TDH.MR.EXTEND"])
+two = tdxsim.Vmm("v8")
+recipes.create_td(two)
+gmem2, _ = recipes.bind_guest_memfd(two, size=2 << 20)
+two_add = recipes.load_image(two, gmem2, gpa=0, data=bytes(2 * PAGE_SIZE))[-1]  # two pages, one ioctl
+print([c["leaf"] for c in two_add.seamcalls if c["leaf"] != "TDH.MR.EXTEND"])
 
 # %% [markdown]
 # ## Mirror and S-EPT, side by side
 #
 # KVM changes its mirror entry only after the SEAMCALL for it succeeded, and nothing else can change the S-EPT.
-# So the two agree entry for entry. Here is the walk for GPA 0x1000 in both, and the check over every entry:
+# So the two agree entry for entry. Here is the walk for GPA 0x1000 in both — `sept_walk` reads the TDX module's
+# S-EPT, `mirror_present` KVM's mirror EPT — and the check over every entry of both pages' walks:
 
 # %%
-for row in pagetables.walk(two, 0x1000):
-    print(f"level {row.level}  entry [{row.index:3}]  mirror: {row.mirror:11}  S-EPT: {row.sept}")
-assert pagetables.mirror_disagreements(two) == []
+for entry in two.sept_walk(0x1000):
+    index = 0x1000 >> 12 + 9 * entry["level"] & 0x1FF  # the 9 bits of the GPA that pick this level's entry
+    mirror = "present" if two.mirror_present(0x1000, entry["level"]) else "non-present"
+    print(f"level {entry['level']}  entry [{index:3}]  mirror: {mirror:11}  S-EPT: {entry['state']}")
+for gpa in (0x0, 0x1000):
+    assert all(two.mirror_present(gpa, e["level"]) == (e["state"] != "FREE") for e in two.sept_walk(gpa))
 
 # %% [markdown]
 # ## Every state an S-EPT entry can be in

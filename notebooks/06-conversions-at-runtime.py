@@ -40,7 +40,6 @@
 # %%
 import tdxsim
 from tdxsim import plot, recipes
-from tdxsim.lessons import backing
 from tdxsim.widgets.lessons import conversion_panel
 
 # %% [markdown]
@@ -167,14 +166,18 @@ print("host reads: ", back.read(binding.userspace_addr + 0x1000, 19))
 # In the out-of-place model (per-VM `KVM_SET_MEMORY_ATTRIBUTES`, shared pages from the memslot's `userspace_addr`),
 # the VMM must also throw away the side no longer used: QEMU's `kvm_convert_memory` punches a hole in the
 # guest_memfd (to shared) or `madvise(MADV_DONTNEED)`s the anonymous memory (to private). Until it does, a GFN is
-# backed twice. First that moment: a TD whose guest shares its top 16 pages through a VMM that sets the attribute
-# but has not discarded yet (the set-up of chapter [02](02-memslots-and-guest-memfd.ipynb)): each shared GFN has the
-# guest_memfd page it left *and* the anonymous page the guest now writes through the shared alias.
+# backed twice. First that moment: the guest shares GPA 0x1000 through a VMM that sets the attribute but has not
+# discarded yet (as in chapter [02](02-memslots-and-guest-memfd.ipynb)): the GFN has the guest_memfd page it left
+# *and* the anonymous page the guest now writes through the shared alias.
 
 # %%
-before_discard = [(s.model, *reversed(backing.run(s))) for s in (backing.Setup(in_place=False, discard=False),)]
+before = tdxsim.Vmm("v8", gmem_in_place_conversion=False)
+finalized_td(before)
+before.guest_map_gpa(gpa=0x1000, size=0x1000, shared=True, vmm="ignore")  # the VMM does not convert for it...
+before.KVM_SET_MEMORY_ATTRIBUTES(address=0x1000, size=0x1000, attributes=0)  # ...but sets the attribute by hand
+before.guest_write(gpa=0x1000, data=b"bounce buffer", shared=True)
 plot.show(
-    plot.ownership_compare(before_discard),
+    plot.ownership_compare([("out-of-place, before the discard", *plot.machine_view(before))]),
     alt="Two ownership maps before the discard, out-of-place: each converted GFN is backed twice, by a guest_memfd " "page and by an anonymous host page.",
 )
 

@@ -41,7 +41,33 @@ def _defaults(fn: Callable[..., Any]) -> dict[str, Any]:
     return dict(zip(names[len(names) - len(defaults) :], defaults, strict=True))
 
 
+def _bytes_expr(data: bytes) -> str:
+    """Bytes as a short exact expression: runs of 16 or more zero bytes as `bytes(n)` (an image page is mostly
+    zeros), the rest as literals: `b'firmware page 0' + bytes(4081)`."""
+    parts, at = [], 0
+    for zeros in _zero_runs(data):
+        start, end = zeros
+        if start > at:
+            parts.append(repr(data[at:start]))
+        parts.append(f"bytes({end - start})")
+        at = end
+    if at < len(data) or not parts:
+        parts.append(repr(data[at:]))
+    return " + ".join(parts)
+
+
+def _zero_runs(data: bytes, shortest: int = 16) -> list[tuple[int, int]]:
+    runs, at = [], data.find(bytes(shortest))
+    while at != -1:
+        end = len(data) - len(data[at:].lstrip(b"\0"))
+        runs.append((at, end))
+        at = data.find(bytes(shortest), end)
+    return runs
+
+
 def _value(method: str, name: str, value: Any) -> str:
+    if isinstance(value, bytes):
+        return _bytes_expr(value)
     bits = FLAG_NAMES.get((method, name))
     if bits and isinstance(value, int) and value:
         named = [k for k, v in bits.items() if value & v and getattr(uapi, k, None) == v]
@@ -139,6 +165,29 @@ class Calls:
 def _script(imports: set[str], lines: list[str]) -> str:
     """`import tdxsim` first, the other imports, a blank line, the calls."""
     return "\n".join(sorted(imports, key=lambda line: (not line.startswith("import"), line)) + [""] + lines) + "\n"
+
+
+def script(kernel: str, in_place: bool, calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> str:
+    """The script that makes `calls` ((method, positional args, keyword args) on a `Vmm`) on a new machine."""
+    lines = [f"vmm = tdxsim.Vmm(kernel={kernel!r}, gmem_in_place_conversion={in_place})"]
+    imports = {"import tdxsim"}
+    for method, args, kwargs in calls:
+        fn = getattr(Vmm, method)
+        if method == "select_vm":
+            lines.append(f"vmm.select_vm({args[0]})")
+            continue
+        code = getattr(fn, "__wrapped__", fn).__code__
+        named = {**dict(zip(code.co_varnames[1 : code.co_argcount], args, strict=False)), **kwargs}
+        lines.append(render_call(f"vmm.{method}", method, named, _defaults(fn), None))
+        if "uapi." in lines[-1]:
+            imports.add("from tdxsim.kvm import uapi")
+    return _script(imports, lines)
+
+
+def code_of(vmm: Vmm) -> str:
+    """The script that makes every call made on `vmm` so far (`Vmm.calls_made`) again, on a new machine: recipes
+    and lessons show up as the `Vmm` calls they made."""
+    return script(vmm.kernel, vmm.in_place, vmm.calls_made)
 
 
 def step_names(doc: dict[str, Any]) -> list[str | None]:

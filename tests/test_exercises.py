@@ -270,7 +270,7 @@ def test_01_gpaw52_alias_is_the_shared_page():
     from tdxsim.lessons import readers
 
     assert readers.shared_mask(52) == 1 << 51
-    r = readers.read_page("td", "shared", shared_bit=True, gpaw=52)
+    r = readers.read_page(*readers.small_td(52), "td", "shared", shared_bit=True)
     assert r.address == "GPA 0x800000000f000" and r.data.startswith(b"virtio ring")
     answer = "the shared alias of GFN 0xF: the page the VMM wrote, through the shared EPT"
     assert exercises.check("01.gpaw52-alias", answer)[0]
@@ -290,13 +290,16 @@ def test_01_readers_of_a_private_page():
     only in SEAM mode, so the kernel's KeyID-0 read holds no plaintext."""
     from tdxsim.lessons import readers
 
-    machine = readers.machine(48)
-    store = machine.write(readers.GMEM_VA, b"patch")  # the firmware page, private
-    assert machine.write(readers.GMEM_VA + readers.SHARED_GFN * 4096, b"ok").get("signal") is None  # the control
+    machine, binding = readers.small_td(48)
+    store = machine.write(binding.userspace_addr, b"patch")  # the firmware page, private
+    shared_va = binding.userspace_addr + readers.SHARED_GFN * 4096
+    assert machine.write(shared_va, b"ok").get("signal") is None  # the control
     assert exercises.check("01.vmm-writes-private", store["signal"])[0]
-    kernel = readers.read_page("kernel", "image")
+    kernel = readers.read_page(*readers.small_td(), "kernel", "image")
     secret = readers.IMAGE_TEXT.format(i=0).encode()
-    assert readers.read_page("td", "image").data.startswith(secret)  # the control: the TD does read it
+    assert readers.read_page(*readers.small_td(), "td", "image").data.startswith(
+        secret
+    )  # the control: the TD does read it
     assert secret not in kernel.data
     assert exercises.check(
         "01.kernel-reads-private", "no: it reads with KeyID 0, not the TD's key, and gets no plaintext"
@@ -308,7 +311,7 @@ def test_01_host_reads_no_tdr_plaintext():
     tdx_global_keyid, arch/x86/virt/vmx/tdx/tdx.c); the host reads with KeyID 0 and gets no plaintext."""
     from tdxsim.lessons import readers
 
-    r = readers.read_page("kernel", "tdr")
+    r = readers.read_page(*readers.small_td(), "kernel", "tdr")
     assert r.outcome == "zeros" and "global private KeyID" in r.path[0]
     answer = "no plaintext: the TDR is encrypted with the TDX module's global private KeyID"
     assert exercises.check("01.review-tdr", answer)[0]
@@ -317,9 +320,17 @@ def test_01_host_reads_no_tdr_plaintext():
 def test_01_two_tds():
     """tdh_mem_page_aug.c -> check_and_lock_free_range_hpa: a PT_REG frame is TDX_PAGE_METADATA_INCORRECT;
     tdx_guest_keyid_alloc: lowest free KeyID after the global one (16 on tdxsim's platform)."""
+    from tdxsim import Vmm, recipes
     from tdxsim.lessons import readers
 
-    hkids, cross = readers.two_td_reads()
+    vmm, bindings = Vmm("v8"), []
+    for text in (b"TD A's secret", b"TD B's secret"):
+        recipes.create_td(vmm)
+        binding, _ = recipes.bind_guest_memfd(vmm, size=16 * 4096)
+        recipes.load_image(vmm, binding, gpa=0, data=text.ljust(4096, b"\0"))
+        recipes.run_guest(vmm)
+        bindings.append(binding)
+    hkids, cross = readers.two_td_reads(vmm, bindings)
     aug = cross[3][0]  # TD B's host, TD A's page
     assert aug.outcome == "refused"
     status = next(c for c in KEY["01.cross-td-aug"].choices if c in aug.detail)
@@ -330,28 +341,28 @@ def test_01_two_tds():
 
 def test_02_out_of_place_backing():
     """v8 cover letter: out-of-place needs "two backing sources": 64 guest_memfd pages plus 16 anonymous ones."""
-    from tdxsim.lessons.backing import Setup, guest_backing, run
+    from tdxsim.lessons.backing import Setup, build, guest_backing
 
-    out = run(Setup(in_place=False, pages=64, shared_pages=16, discard=False))[1]
-    assert exercises.check("02.out-of-place-backing", str(guest_backing(out) // 4096))[0]
+    vmm = build(Setup(in_place=False, pages=64, shared_pages=16, discard=False))
+    assert exercises.check("02.out-of-place-backing", str(guest_backing(vmm)))[0]
 
 
 def test_02_private_page_sigbus():
     """v8 01/46 kvm_gmem_fault_user_mapping: SIGBUS on a private page."""
-    from tdxsim.lessons.backing import GMEM_VA, Setup, run
-    from tdxsim.scenario import replay_scenario
+    from tdxsim.lessons.backing import Setup, build
+    from tdxsim.platform import MMAP_BASE
 
-    vmm = replay_scenario(run(Setup(in_place=True))[0]).vmm
-    assert exercises.check("02.in-place-vmm-loads-private", vmm.read(GMEM_VA, 1)["signal"])[0]
+    vmm = build(Setup(in_place=True))  # the guest_memfd is the process's first mmap: at MMAP_BASE
+    assert exercises.check("02.in-place-vmm-loads-private", vmm.read(MMAP_BASE, 1)["signal"])[0]
 
 
 def test_02_in_place_backing_is_one_page_per_gfn():
     """v8 cover letter: in place, shared and private are one page; the control is the out-of-place run without
     discard, which needs a second page for each shared GFN."""
-    from tdxsim.lessons.backing import Setup, guest_backing, run
+    from tdxsim.lessons.backing import Setup, build, guest_backing
 
-    in_place = guest_backing(run(Setup(in_place=True, pages=64, shared_pages=16))[1]) // 4096
-    two = guest_backing(run(Setup(in_place=False, pages=64, shared_pages=16, discard=False))[1]) // 4096
+    in_place = guest_backing(build(Setup(in_place=True, pages=64, shared_pages=16)))
+    two = guest_backing(build(Setup(in_place=False, pages=64, shared_pages=16, discard=False)))
     assert two == in_place + 16
     assert exercises.check("02.in-place-backing", str(in_place))[0]
 
@@ -370,31 +381,53 @@ def test_02_bytes_written_while_shared_reach_the_td_only_in_place():
 def test_02_private_to_shared_loses_the_tds_data():
     """v8 17/46 (api.rst): private->shared must be treated as losing the contents; docs/fidelity.md: a page that
     leaves the TD reads as zeros."""
-    from tdxsim.lessons.backing import GMEM_VA, Setup, run
-    from tdxsim.scenario import replay_scenario
+    from tdxsim.lessons.backing import Setup, build
+    from tdxsim.platform import MMAP_BASE
 
-    vmm = replay_scenario(run(Setup(in_place=True))[0]).vmm
+    vmm = build(Setup(in_place=True))
     vmm.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=0, offset=0, size=4096, attributes=0)
-    data = vmm.read(GMEM_VA, 16)["data"]
+    data = vmm.read(MMAP_BASE, 16)["data"]
     assert data == bytes(16)
     assert exercises.check("02.review-private-to-shared", "not the TD's data: the contents are lost (zeros in tdxsim)")[
         0
     ]
 
 
+def _runtime_td(pages: int = 4):
+    """A finalized in-place TD: image page at GPA 0, the rest of the slot private and not yet accepted."""
+    from tdxsim import Vmm, recipes
+    from tdxsim.platform import PAGE_SIZE
+
+    vmm = Vmm("v8")
+    recipes.create_td(vmm)
+    binding, _ = recipes.bind_guest_memfd(vmm, size=pages * PAGE_SIZE)
+    recipes.load_image(vmm, binding, 0, b"first touch".ljust(PAGE_SIZE, b"\0"))
+    recipes.convert_range(vmm, PAGE_SIZE, (pages - 1) * PAGE_SIZE, private=True)
+    recipes.run_guest(vmm)
+    return vmm
+
+
+def _first_add(gpa: int, gpaw: int, size: int = 4096):
+    """A TD with one memslot of `size` bytes at `gpa`, its first page added: (vmm, binding, the add's Result)."""
+    from tdxsim import Vmm, recipes
+
+    vmm = Vmm("v8")
+    recipes.create_td(vmm, gpaw=gpaw)
+    binding, _ = recipes.bind_guest_memfd(vmm, size=size, gpa=gpa)
+    return vmm, binding, recipes.load_image(vmm, binding, gpa, bytes(4096))[-1]
+
+
 def test_runtime_page_arrives_by_aug_pending_then_zeroed():
     """tdx_mem_page_aug (arch/x86/kvm/vmx/tdx.c); tdh_mem_page_aug.c: FREE -> PENDING; tdg_mem_page_accept.c:
     PENDING -> MAPPED, page zeroed."""
-    from tdxsim.lessons import pagetables
-
-    b = pagetables.runtime_touch(0x1000, convert_back=False)
-    events = b.step_events("guest accepts")
-    aug = [e for e in events if e.kind == "state" and e.name == "sept" and e.data["leaf"] == "TDH.MEM.PAGE.AUG"]
+    vmm = _runtime_td()
+    accept = vmm.guest_accept(gpa=0x1000)
+    aug = [c for c in accept.changes if c["what"] == "sept" and c["leaf"] == "TDH.MEM.PAGE.AUG"]
     assert len(aug) == 1
-    assert exercises.check("03.review-aug-state", aug[0].data["new"])[0]
-    leaves = [c["leaf"] for c in b.step("guest accepts")["seamcalls"]]
+    assert exercises.check("03.review-aug-state", aug[0]["new"])[0]
+    leaves = [c["leaf"] for c in accept.seamcalls]
     assert leaves == ["TDH.MEM.PAGE.AUG"] and exercises.check("04.review-aug-state", leaves[0])[0]
-    assert b.chunk(0x1000) == bytes(len(b.chunk(0x1000)))
+    assert vmm.private_bytes(0x1000, 256) == bytes(256)
     assert exercises.check("02.review-add-vs-aug", "zeros: PAGE.AUG adds it without a copy and ACCEPT zeroes it")[0]
 
 
@@ -403,41 +436,39 @@ def test_03_sept_adds_and_shared_gpa():
     !vt_is_tdx_private_gpa -> -EINVAL for bit 47 set with GPAW 48."""
     from tdxsim.lessons import pagetables
 
-    four = pagetables.sept_add_levels(pagetables.first_add(gpa=0, gpaw=48).step("KVM_TDX_INIT_MEM_REGION"))
+    vmm, _binding, add = _first_add(0, 48)
+    four = pagetables.sept_add_levels(add)
     assert four == [3, 2, 1]
     assert exercises.check("03.sept-adds-4-level", str(len(four)))[0]
-    ret = pagetables.first_add(gpa=0x8000_0000_0000, gpaw=48).step("KVM_TDX_INIT_MEM_REGION")["ret"]
+    ret = vmm.KVM_TDX_INIT_MEM_REGION(vcpu=0, source_addr=0, gpa=0x8000_0000_0000, nr_pages=1).ret
     assert exercises.check("03.shared-gpa-add", str(ret))[0]
 
 
 def test_03_a_second_page_2m_away_needs_one_table():
     """tdp_mmu_link_sp links only missing tables; a level-1 table covers 2 MiB, so GPA 0x200000 after GPA 0 needs a
     new level-1 table and nothing above it (tdx-tdp-mmu.rst "adding a private page")."""
+    from tdxsim import recipes
     from tdxsim.lessons import pagetables
-    from tdxsim.lessons.build import MEASURE, add_image, op, run, td_steps
 
-    size = 0x20_0000 + 4096
-    steps = td_steps(True, size) + add_image(True, 0, pagetables.IMAGE, private_size=size)
-    second = {"vcpu": 0, "gpa": "0x200000", "nr_pages": 1, "flags": MEASURE, "source_addr": "0x0"}
-    steps.append(op("KVM_TDX_INIT_MEM_REGION", "second add", **second))
-    built = run(steps, in_place=True)
-    assert built.step("second add")["ret"] == 0
-    levels = pagetables.sept_add_levels(built.step("second add"))
+    vmm, binding, _add = _first_add(0, 48, size=0x20_0000 + 4096)
+    second = recipes.load_image(vmm, binding, 0x20_0000, bytes(4096))[-1]
+    assert second.ret == 0
+    levels = pagetables.sept_add_levels(second)
     assert levels == [1]
     assert exercises.check("03.sept-adds-next-2m", str(len(levels)))[0]
 
 
 def test_03_zap_order_and_sept_page_type():
     """tdx_sept_remove_leaf_spte: BLOCK, TRACK, REMOVE; tdh_mem_sept_add.c: S-EPT table pages are PT_EPT."""
-    from tdxsim.lessons import pagetables
-    from tdxsim.lessons.build import leaves
-
-    zap = leaves(pagetables.runtime_touch(0x1000).step("MapGPA to shared"))
+    vmm = _runtime_td()
+    vmm.guest_accept(gpa=0x1000)
+    zap = [c["leaf"] for c in vmm.guest_map_gpa(gpa=0x1000, size=4096, shared=True).seamcalls]
     assert exercises.check("03.zap-order", ", ".join(zap[:3]))[0]
-    first = pagetables.first_add(gpa=0, gpaw=48)
-    added = [c for c in first.step("KVM_TDX_INIT_MEM_REGION")["seamcalls"] if c["leaf"] == "TDH.MEM.SEPT.ADD"]
-    types = {p["pamt"] for p in first.out["final"]["pages"].values() if p["owner"] == "tdx_metadata"}
-    ept = [p for p in first.out["final"]["pages"].values() if p["pamt"] == "PT_EPT"]
+    first, _binding, add = _first_add(0, 48)
+    added = [c for c in add.seamcalls if c["leaf"] == "TDH.MEM.SEPT.ADD"]
+    pages = first.describe_pages().values()
+    types = {p["pamt"] for p in pages if p["owner"] == "tdx_metadata"}
+    ept = [p for p in pages if p["pamt"] == "PT_EPT"]
     assert len(ept) == len(added) and "PT_EPT" in types
     assert exercises.check("03.review-sept-page-type", ept[0]["pamt"])[0]
 
@@ -447,15 +478,15 @@ def test_04_build_flow_facts():
     (tdh_mng_add_cx.c); TDH.MR.FINALIZE makes the TD RUNNABLE (commit 012426d); PAGE.ADD makes one PT_REG page."""
     from tdxsim.lessons import lifecycle
 
-    late = lifecycle.run_variant("KVM_TDX_INIT_MEM_REGION after KVM_TDX_FINALIZE_VM")
-    step = late.step("KVM_TDX_INIT_MEM_REGION")
-    assert step["seamcalls"] == [] and exercises.check("04.add-after-finalize", str(step["ret"]))[0]
+    late = {r.label: r.result for r in lifecycle.run_variant("KVM_TDX_INIT_MEM_REGION after KVM_TDX_FINALIZE_VM")}
+    step = late["KVM_TDX_INIT_MEM_REGION"]
+    assert step.seamcalls == [] and exercises.check("04.add-after-finalize", str(step.ret))[0]
     flow = lifecycle.run_variant("as QEMU does it")
-    rows = {r.label: r for r in lifecycle.rows(flow)}
-    n_tdcs = [c["leaf"] for c in flow.step("KVM_TDX_INIT_VM")["seamcalls"]].count("TDH.MNG.ADDCX")
+    rows = {r.label: r for r in flow}
+    n_tdcs = [c["leaf"] for c in rows["KVM_TDX_INIT_VM"].result.seamcalls].count("TDH.MNG.ADDCX")
     assert rows["KVM_TDX_INIT_VM"].metadata["PT_TDCX"] == n_tdcs  # every TDCS page is PT_TDCX
     assert exercises.check("04.tdcs-pages", str(n_tdcs))[0]
-    runnable = next(r for r in lifecycle.rows(flow) if r.op_state == "OP_STATE_RUNNABLE")
+    runnable = next(r for r in flow if r.op_state == "OP_STATE_RUNNABLE")
     assert runnable.seamcalls == "TDH.MR.FINALIZE"
     assert exercises.check("04.runnable", runnable.label)[0]
     before, at = rows["convert to private"].metadata, rows["KVM_TDX_INIT_MEM_REGION"].metadata
@@ -469,8 +500,8 @@ def test_04_init_mem_region_needs_the_vcpu():
     KVM_TDX_INIT_VCPU the ioctl fails."""
     from tdxsim.lessons import lifecycle
 
-    built = lifecycle.run_variant("skip KVM_TDX_INIT_VCPU")
-    assert built.step("KVM_TDX_INIT_MEM_REGION")["ret"] < 0
+    rows = {r.label: r for r in lifecycle.run_variant("skip KVM_TDX_INIT_VCPU")}
+    assert rows["KVM_TDX_INIT_MEM_REGION"].result.ret < 0
     answer = "it reuses the vCPU's MMU fault path, the only way to invoke TDH.MEM.SEPT.ADD before finalize"
     assert exercises.check("04.review-init-mem-region-needs", answer)[0]
 
@@ -553,20 +584,20 @@ def _page_add_record(gpa: int) -> bytes:
 def test_unmeasured_page_enters_mrtd_by_its_gpa_only():
     import hashlib
 
-    from tdxsim.lessons import measurement
+    from test_nb05_measurement import mrtd
 
-    plain = measurement.pages_by_hand([(0x1000, None)]).out["final"]["mrtd"]
+    plain = mrtd([(0x1000, None)])
     assert plain == hashlib.sha384(_page_add_record(0x1000)).hexdigest()  # the GPA's record, nothing else
     assert exercises.check("05.unmeasured-record", _choice("05.unmeasured-record", "its GPA only"))[0]
 
 
 def test_in_place_and_separate_source_measure_alike():
     """mrtd-vectors.json: PAGE.ADD at 0x1000, then 16 MR.EXTEND of bytes(range(256))*16 — whatever the source."""
-    from tdxsim.lessons import measurement
+    from test_nb05_measurement import mrtd
 
     content = bytes(range(256)) * 16
     want = "15a8464628b6214951c4a1b57775507dd950263654e8790e257995b45013c84aba1d87a3bcbc1929b5f7db6d3e92cad6"
-    got = {measurement.pages_by_hand([(0x1000, content)], in_place=p).out["final"]["mrtd"] for p in (False, True)}
+    got = {mrtd([(0x1000, content)], in_place=p) for p in (False, True)}
     assert got == {want}
     assert exercises.check("05.in-place-same-mrtd", _choice("05.in-place-same-mrtd", "no"))[0]
 
@@ -574,10 +605,10 @@ def test_in_place_and_separate_source_measure_alike():
 def test_order_of_adds_changes_mrtd():
     import hashlib
 
-    from tdxsim.lessons import measurement
+    from test_nb05_measurement import mrtd
 
-    ab = measurement.pages_by_hand([(0x0, None), (0x1000, None)]).out["final"]["mrtd"]
-    ba = measurement.pages_by_hand([(0x1000, None), (0x0, None)]).out["final"]["mrtd"]
+    ab = mrtd([(0x0, None), (0x1000, None)])
+    ba = mrtd([(0x1000, None), (0x0, None)])
     assert ab == hashlib.sha384(_page_add_record(0) + _page_add_record(0x1000)).hexdigest()
     assert ab != ba
     assert exercises.check("05.order-matters", _choice("05.order-matters", "yes"))[0]
@@ -585,26 +616,32 @@ def test_order_of_adds_changes_mrtd():
 
 def test_map_gpa_exits_are_the_simulators_answer():
     """TDX_MAP_GPA_MAX_LEN = 2 MiB per exit (arch/x86/kvm/vmx/tdx.c __tdx_map_gpa): 4 MiB + 4 KiB is 3 exits."""
+    from tdxsim import Vmm
     from tdxsim.lessons import conversions
 
-    s = conversions.summary(conversions.convert(in_place=True, to_shared=True, pages=1025))
+    vmm = Vmm("v8")
+    s = conversions.summary(vmm, conversions.convert(vmm, to_shared=True, pages=1025))
     assert [n for _, n, _ in s.chunks] == [512, 512, 1]
     assert exercises.check("06.map-gpa-exits", str(len(s.chunks)))[0]
 
 
 def test_zap_seamcalls_are_the_simulators_answer():
     """tdx.c tdx_sept_remove_leaf_spte: BLOCK, tdx_track (TRACK), REMOVE, then WBINVD (tdx-tdp-mmu.rst)."""
+    from tdxsim import Vmm
     from tdxsim.lessons import conversions
 
-    s = conversions.summary(conversions.convert(in_place=True, to_shared=True, pages=1))
+    vmm = Vmm("v8")
+    s = conversions.summary(vmm, conversions.convert(vmm, to_shared=True, pages=1))
     assert exercises.check("06.zap-seamcalls", ", ".join(s.seamcalls))[0]
 
 
 def test_host_read_of_private_page_is_the_simulators_answer():
     """v8 cover letter / kvm_gmem_fault_user_mapping: a host touch of a private page is SIGBUS."""
+    from tdxsim import Vmm
     from tdxsim.lessons import conversions
 
-    reads = conversions.summary(conversions.convert(in_place=True, to_shared=False, pages=1)).reads
+    vmm = Vmm("v8")
+    reads = conversions.summary(vmm, conversions.convert(vmm, to_shared=False, pages=1)).reads
     assert exercises.check("06.host-reads-private", reads["host reads 0x1000"])[0]
 
 
@@ -637,8 +674,9 @@ def test_talk_poll_and_review_are_the_simulators_answers():
 
 
 def test_mrtd_doctor_exercises_are_the_simulators_answers():
+    from test_nb05_measurement import mrtd
+
     from tdxsim.lessons import doctor
-    from tdxsim.lessons.measurement import pages_by_hand
     from tdxsim.tdvf import parse_tdvf
     from tdxsim.vmm.variants import diagnose, find_variant, run_variant
 
@@ -647,7 +685,7 @@ def test_mrtd_doctor_exercises_are_the_simulators_answers():
     (found,) = diagnose(image, mystery).matches
     assert exercises.check("10.mystery-variant", found.variant.name)[0]
     # an unmeasured page still moves MRTD: its PAGE.ADD record (tdh_mem_page_add.c)
-    none = pages_by_hand([(0x1000, None)]).out["final"]["mrtd"]
+    none = mrtd([(0x1000, None)])
     assert none != "38b060a751ac96384cd9327eb1b1e36a21fdb71114be07434c0cc7bf63f6e1da274edebfe76f65fbd51ad2f14898b95b"
     assert exercises.check("10.unmeasured-sections", _choice("10.unmeasured-sections", "yes: its pages' GPAs"))[0]
     sections = parse_tdvf(image)

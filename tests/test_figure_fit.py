@@ -19,9 +19,12 @@ from tdxsim.plot.style import CRISP, DISPLAY_DPI, SLIDE_FIGURE_PX, SLIDE_TEXT_PX
 
 
 def _chapter_figures() -> dict[str, Figure]:
+    from test_nb05_measurement import pages_by_hand
+
+    from tdxsim import Vmm, recipes
     from tdxsim.kvm import locking
-    from tdxsim.lessons import conversions, doctor, lifecycle, measurement, pagetables, readers
-    from tdxsim.lessons.backing import Setup, run
+    from tdxsim.lessons import conversions, doctor, lifecycle, readers
+    from tdxsim.lessons.backing import Setup, build
     from tdxsim.plot.actors import address_bar, three_boxes
     from tdxsim.plot.backing import memory_bars
     from tdxsim.plot.locks import interleaving_figure, lock_order_figure
@@ -29,18 +32,22 @@ def _chapter_figures() -> dict[str, Figure]:
     from tdxsim.tdvf import parse_tdvf
     from tdxsim.vmm.variants import diagnose
 
-    flow = lifecycle.run_variant("as QEMU does it")
-    first = pagetables.first_add(gpa=0, gpaw=48)
-    two = measurement.pages_by_hand([(0x1000, bytes(range(256)) * 16), (0x2000, None)])
-    to_shared = conversions.convert(in_place=True, to_shared=True, pages=1)
-    oop = conversions.convert(in_place=False, to_shared=True, pages=1)
+    td, _binding = readers.small_td()
+    rows = lifecycle.run_variant("as QEMU does it")
+    flow_events, flow_steps = lifecycle.timeline_steps(rows)
+    labels = [r.label for r in rows]
+    first = Vmm("v8")
+    recipes.create_td(first)
+    binding, _ = recipes.bind_guest_memfd(first, size=2 << 20)
+    recipes.load_image(first, binding, gpa=0, data=bytes(4096))
+    two = pages_by_hand([(0x1000, bytes(range(256)) * 16), (0x2000, None)])
+    to_shared, oop = Vmm("v8"), Vmm("v8", gmem_in_place_conversion=False)
+    map_gpa = conversions.convert(to_shared, to_shared=True, pages=1)["MapGPA"]
+    conversions.convert(oop, to_shared=True, pages=1)
     in_place = run_cell(Toggles(in_place=True, source="zero"))
     out_of_place = run_cell(Toggles(in_place=False, source="buffer"))
     one_page = run_cell(Toggles(in_place=True, source="zero", image_pages=1))
-    backing = []
-    for s in (Setup(in_place=False, discard=False), Setup(in_place=True)):
-        doc, out = run(s)
-        backing.append((s.model, out, doc))
+    backing = [(s.model, *plot.machine_view(build(s))) for s in (Setup(in_place=False, discard=False), Setup())]
     before, _since = locking.ERAS.values()
     deadly = locking.run_schedule([*before, locking.MMAP_WRITER], locking.DEADLY_SCHEDULE)
     image = doctor.demo_image()
@@ -48,35 +55,34 @@ def _chapter_figures() -> dict[str, Figure]:
     diagnosis = diagnose(image, None)
     reference = diagnosis.results[0].measurement.records
     two_pass = next(r for r in diagnosis.results if r.variant.name == "two-pass").measurement.records
-    i = to_shared.index("MapGPA")
     compare = [
         ("out-of-place, separate buffer", *plot.machine_view(out_of_place.vmm)),
         ("in-place, 0", *plot.machine_view(in_place.vmm)),
     ]
     return {
-        "00/01/04 ownership map": plot.ownership_map(flow.out, flow.doc, legend=False),
+        "00/01/04 ownership map": plot.ownership_map(*plot.machine_view(td), legend=False),
         "ownership legend": plot.ownership_legend(),
         "01 three boxes": three_boxes(),
         "01 address bar": address_bar(readers.shared_mask(48) | 0xF000, 48),
         "02 ownership compare": plot.ownership_compare(backing),
         "02 memory bars": memory_bars(
-            [(s.model, run(s)[1]) for s in (Setup(False, discard=False), Setup(False, discard=True), Setup(True))], 64
+            [(s.model, build(s)) for s in (Setup(False, discard=False), Setup(False, discard=True), Setup(True))], 64
         ),
-        "03 sept tree": plot.sept_tree(first.events, 0, root_level=3),
-        "03 sept state machine": plot.sept_state_machine(first.events, 0, 0),
+        "03 sept tree": plot.sept_tree(first.trace.events, 0, root_level=3),
+        "03 sept state machine": plot.sept_state_machine(first.trace.events, 0, 0),
         "04 timeline": plot.call_timeline(
-            flow.events,
-            flow.step_marks,
-            flow.marks[flow.index("KVM_TDX_INIT_VM")],
-            flow.marks[flow.index("KVM_TDX_FINALIZE_VM") + 1],
+            flow_events,
+            flow_steps,
+            flow_steps[labels.index("KVM_TDX_INIT_VM")][0],
+            flow_steps[labels.index("KVM_TDX_FINALIZE_VM") + 1][0],
         ),
-        "05 mrtd records": plot.mrtd_records(two.events, two.chunk, two.out["final"]["mrtd"]),
-        "06 timeline": plot.call_timeline(
-            to_shared.events, to_shared.step_marks, to_shared.marks[i], to_shared.marks[i + 1]
+        "05 mrtd records": plot.mrtd_records(
+            two.trace.events, lambda gpa: two.private_bytes(gpa, 256), two.mrtd().hex()
         ),
-        "06 sept state machine": plot.sept_state_machine(to_shared.events, 0x1000, 0),
+        "06 timeline": plot.call_timeline(map_gpa.events, [(0, {"op": map_gpa.op, "label": "MapGPA", **map_gpa})]),
+        "06 sept state machine": plot.sept_state_machine(to_shared.trace.events, 0x1000, 0),
         "06 ownership compare": plot.ownership_compare(
-            [("in-place", to_shared.out, to_shared.doc), ("out-of-place", oop.out, oop.doc)]
+            [("in-place", *plot.machine_view(to_shared)), ("out-of-place", *plot.machine_view(oop))]
         ),
         "07 outcome matrix": plot.outcome_matrix(run_matrix()),
         "07/09 ownership compare": plot.ownership_compare(compare),

@@ -1,4 +1,4 @@
-"""Notebook 01's lesson (tdxsim.lessons.readers), figures (tdxsim.plot.actors) and widget (tdxsim.widgets.readers).
+"""Notebook 01's readers (tdxsim.lessons.readers), figures (tdxsim.plot.actors) and widget (tdxsim.widgets.readers).
 
 Expected values come from the sources, not from the code: SIGBUS for a host touch of a private guest_memfd page
 (v8 cover letter; v8 01/46 kvm_gmem_fault_user_mapping), the shared bit at GPAW-1 (TDX_SHARED_BIT_PWL_4 = bit 47,
@@ -9,10 +9,17 @@ docs/fidelity.md).
 
 import pytest
 
+from tdxsim import Vmm, recipes
 from tdxsim.lessons import readers
-from tdxsim.lessons.readers import IMAGE_TEXT, SHARED_TEXT, read_page, read_table, shared_mask
+from tdxsim.lessons.readers import IMAGE_TEXT, SHARED_TEXT, read_table, shared_mask
+from tdxsim.platform import PAGE_SIZE
 
 SECRET = IMAGE_TEXT.format(i=0).encode()
+
+
+def read_page(actor, page, shared_bit=False, gpaw=48):
+    """One reader on a fresh copy of the chapter's TD."""
+    return readers.read_page(*readers.small_td(gpaw), actor, page, shared_bit)
 
 
 def test_shared_bit_is_gpaw_minus_one():
@@ -25,12 +32,12 @@ def test_shared_bit_is_gpaw_minus_one():
         shared_mask(50)
 
 
-def test_the_scenario_builds_the_td_cleanly():
-    out = readers.tour_output()
-    assert all(step["ret"] == 0 and "signal" not in step for step in out["steps"])
-    assert out["final"]["td_state"] == "TD_STATE_RUNNABLE"
-    owners = {p["owner"] for p in out["final"]["pages"].values()}
+def test_the_recipes_build_the_td_cleanly():
+    vmm, _binding = readers.small_td()
+    assert vmm.td_state() == "TD_STATE_RUNNABLE"
+    owners = {p["owner"] for p in vmm.describe_pages().values()}
     assert {"td_private", "guest_memfd_shared", "tdx_metadata"} <= owners
+    assert [vmm.sept_state(i * PAGE_SIZE) for i in range(5)] == ["MAPPED"] * 4 + ["FREE"]
 
 
 def test_vmm_touch_of_a_private_page_is_sigbus():
@@ -71,10 +78,14 @@ def test_nobody_outside_the_host_names_the_tdr():
 
 
 def test_read_table_shape_and_reads_are_independent():
-    table = read_table()
+    table = read_table(*readers.small_td())
     assert [len(row) for row in table] == [4, 4, 4]
     assert table[0][0].outcome == "SIGBUS"  # the VMM's failed read did not change the next reader's machine
     assert table[0][3].outcome == "plaintext"
+    fresh = [[read_page(r.actor, r.page, r.page == "shared") for r in row] for row in table]
+    assert [[(r.outcome, r.data) for r in row] for row in table] == [
+        [(r.outcome, r.data) for r in row] for row in fresh
+    ]
 
 
 def test_unknown_names_are_refused():
@@ -121,16 +132,27 @@ def test_widget_every_combination():
                     assert box.state.bar.value[:4] == b"\x89PNG"
 
 
-# -- two TDs (tdxsim.lessons.readers.two_td_reads, tdxsim.plot.actors.two_tds) -----------------------------------
+# -- two TDs (tdxsim.lessons.readers.two_td_reads, tdxsim.plot.actors.two_tds) ------------------------------------
 # Expected: each TD reads only its own page (Documentation/arch/x86/tdx.rst: each TD has its own private KeyID); the
 # host's PAGE.AUG of the other TD's PT_REG frame is TDX_PAGE_METADATA_INCORRECT (intel/tdx-module TDX_1.5.01
 # tdh_mem_page_aug.c: check_and_lock_free_range_hpa wants PT_NDA); HKIDs 17 and 18 (tdx_guest_keyid_alloc, lowest
 # free of [17, 64)); SIGBUS and zeros for the host as for one TD (above).
 
 
+TWO_TD_TEXT = (b"TD A's secret", b"TD B's secret")
+
+
 @pytest.fixture(scope="module")
 def cross():
-    return readers.two_td_reads()
+    """Two TDs in one VMM, each built as the chapter builds them: one firmware page at GPA 0, added in place."""
+    vmm, bindings = Vmm("v8"), []
+    for text in TWO_TD_TEXT:
+        recipes.create_td(vmm)
+        binding, _ = recipes.bind_guest_memfd(vmm, size=16 * PAGE_SIZE)
+        recipes.load_image(vmm, binding, gpa=0, data=text.ljust(PAGE_SIZE, b"\0"))
+        recipes.run_guest(vmm)
+        bindings.append(binding)
+    return readers.two_td_reads(vmm, bindings)
 
 
 def test_each_td_reads_only_its_own_page(cross):
@@ -148,7 +170,7 @@ def test_each_td_reads_only_its_own_page(cross):
         ("td1", 1): "plaintext",
     }
     own = {c.page: c.detail for row in rows for c in row if c.outcome == "plaintext"}
-    assert own == {0: repr(readers.TWO_TD_TEXT[0]), 1: repr(readers.TWO_TD_TEXT[1])}
+    assert own == {0: repr(TWO_TD_TEXT[0].decode()), 1: repr(TWO_TD_TEXT[1].decode())}
     assert {c.detail for row in rows for c in row if c.outcome == "refused"} == {
         "PAGE.AUG: TDX_PAGE_METADATA_INCORRECT"
     }

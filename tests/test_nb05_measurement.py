@@ -6,25 +6,43 @@ intel/tdx-module TDX_1.5.01 sha384.h `sha384_128B_block_t`), written here as lit
 
 import pytest
 
+from tdxsim import Vmm, recipes
 from tdxsim.lessons import measurement
 from tdxsim.lessons.measurement import Variant
+from tdxsim.platform import PAGE_SIZE
 
 EMPTY = "38b060a751ac96384cd9327eb1b1e36a21fdb71114be07434c0cc7bf63f6e1da274edebfe76f65fbd51ad2f14898b95b"
 ONE_ADD = "fcdabf6fdf38b87d2e3a89b1ab68c242abb261dffa70ef6f1dc2220c2752d2729cdf1be92afc2e0e4297f04e2b629552"
 ADD_EXTEND = "15a8464628b6214951c4a1b57775507dd950263654e8790e257995b45013c84aba1d87a3bcbc1929b5f7db6d3e92cad6"
 
 
+def pages_by_hand(pages: list[tuple[int, bytes | None]], in_place: bool = False) -> Vmm:
+    """Chapter 05's calls: one memslot spanning the pages, each (gpa, content) added with its own
+    KVM_TDX_INIT_MEM_REGION in the order given (content None: without KVM_TDX_MEASURE_MEMORY_REGION), finalized."""
+    vmm = Vmm("v8", gmem_in_place_conversion=in_place)
+    recipes.create_td(vmm)
+    binding, _ = recipes.bind_guest_memfd(vmm, size=max(gpa for gpa, _ in pages) + PAGE_SIZE)
+    for gpa, content in pages:
+        recipes.load_image(vmm, binding, gpa, content or bytes(PAGE_SIZE), measure=content is not None)
+    recipes.run_guest(vmm)
+    return vmm
+
+
+def mrtd(pages: list[tuple[int, bytes | None]], in_place: bool = False) -> str:
+    return pages_by_hand(pages, in_place).mrtd().hex()
+
+
 @pytest.mark.parametrize("in_place", [False, True])
 def test_worked_examples(in_place):
-    assert measurement.pages_by_hand([(0x1000, None)], in_place).out["final"]["mrtd"] == ONE_ADD
+    assert mrtd([(0x1000, None)], in_place) == ONE_ADD
     content = bytes(range(256)) * 16
-    assert measurement.pages_by_hand([(0x1000, content)], in_place).out["final"]["mrtd"] == ADD_EXTEND
+    assert mrtd([(0x1000, content)], in_place) == ADD_EXTEND
     assert EMPTY != ONE_ADD  # adding a page always changes MRTD
 
 
 def test_order_matters():
-    ab = measurement.pages_by_hand([(0x0, None), (0x1000, None)]).out["final"]["mrtd"]
-    ba = measurement.pages_by_hand([(0x1000, None), (0x0, None)]).out["final"]["mrtd"]
+    ab = mrtd([(0x0, None), (0x1000, None)])
+    ba = mrtd([(0x1000, None), (0x0, None)])
     assert ab != ba
 
 

@@ -232,9 +232,11 @@ def test_timeline_build_reaches_finalize_with_folded_repeats():
     measured in 256-byte TDH.MR.EXTEND chunks (tdx-module tdh_mr_extend.c: 256 bytes per call, so 16 per page)."""
     from tdxsim.lessons import lifecycle
 
-    flow = lifecycle.run_variant("as QEMU does it")
-    start, stop = flow.marks[flow.index("KVM_TDX_INIT_VM")], flow.marks[flow.index("KVM_TDX_FINALIZE_VM") + 1]
-    fig = plot.call_timeline(flow.events, flow.step_marks, start, stop)
+    rows = lifecycle.run_variant("as QEMU does it")
+    events, steps = lifecycle.timeline_steps(rows)
+    labels = [r.label for r in rows]
+    start, stop = steps[labels.index("KVM_TDX_INIT_VM")][0], steps[labels.index("KVM_TDX_FINALIZE_VM") + 1][0]
+    fig = plot.call_timeline(events, steps, start, stop)
     g = gids(fig)
     assert "arrow:kvm:tdx:call:TDH.MNG.ADDCX ×6" in g
     assert "arrow:kvm:tdx:call:TDH.MR.EXTEND 0x0 ×16" in g
@@ -247,11 +249,11 @@ def test_timeline_mapgpa_starts_in_the_guest_and_shows_the_vmm_ioctl():
     """A MapGPA is the guest's TDG.VP.VMCALL (a TD exit to KVM), KVM exits to userspace with KVM_EXIT_HYPERCALL
     (kvm tdx.c tdx_map_gpa), and the VMM converts with KVM_SET_MEMORY_ATTRIBUTES2 (QEMU kvm_convert_memory) before
     the guest gets TDVMCALL_STATUS_SUCCESS."""
+    from tdxsim import Vmm
     from tdxsim.lessons import conversions
 
-    built = conversions.convert(in_place=True, to_shared=True, pages=1)
-    i = built.index("MapGPA")
-    fig = plot.call_timeline(built.events, built.step_marks, built.marks[i], built.marks[i + 1])
+    map_gpa = conversions.convert(Vmm("v8"), to_shared=True, pages=1)["MapGPA"]
+    fig = plot.call_timeline(map_gpa.events, [(0, {"op": map_gpa.op, "label": "MapGPA", **map_gpa})])
     arrows = [a for a in sorted(gids(fig)) if a.startswith("arrow:")]
     assert "arrow:guest:kvm:call:TDG.VP.VMCALL<MapGPA>" in arrows
     assert any(a.startswith("arrow:kvm:vmm:call:KVM_EXIT_HYPERCALL") for a in arrows)

@@ -194,45 +194,39 @@ def test_show_the_calls_reproduces_every_matrix_cell():
             assert same_call(ns["add_again" if "add_again" in ns else "add"], outcome(cell.run))
 
 
-def _same_as_scenario(shown: str, doc: dict, out: dict) -> None:
-    """Shown code and scenario replay agree: every labelled step's ret, errno and SEAMCALLs, and the final state."""
-    from tdxsim.calls import step_names
+def _same_machine(shown: str, vmm) -> None:
+    """Shown code, run fresh, makes the same calls as the widget's machine, with the same SEAMCALLs (leaf, GPA, level,
+    status, in order) and the same final state."""
+    from tdxsim.result import Result
     from tdxsim.scenario import describe_final
 
-    ns = reproduce(shown)
-    for name, step in zip(step_names(doc), out["steps"], strict=True):
-        if name is not None:
-            got = ns[name]
-            calls = [(c["leaf"], c["status"]) for c in got.seamcalls]
-            assert (got.ret, got.errno, calls) == (
-                step["ret"],
-                step["errno"],
-                [(c["leaf"], c["status"]) for c in step["seamcalls"]],
-            ), name
-    assert describe_final(ns["vmm"]) == out["final"]
+    fresh = reproduce(shown)["vmm"]
+    assert [c[0] for c in fresh.calls_made] == [c[0] for c in vmm.calls_made]
+    assert Result("all", {}, fresh.trace.events).seamcalls == Result("all", {}, vmm.trace.events).seamcalls
+    assert describe_final(fresh) == describe_final(vmm)
 
 
-def test_show_the_calls_of_the_chapters_scenario_widgets():
-    """Chapters 01-04 and 06: each widget's "Show the calls", run fresh, makes the run the widget drew."""
-    from tdxsim.lessons.backing import run as backing_run
-    from tdxsim.lessons.readers import build_scenario
-    from tdxsim.scenario import run_scenario
+def test_show_the_calls_of_the_chapters_widgets():
+    """Chapters 01-04 and 06: each widget's "Show the calls", run fresh, makes the calls the widget drew."""
+    from tdxsim.result import Result
     from tdxsim.widgets.backing import backing_panel
     from tdxsim.widgets.lessons import conversion_panel, lifecycle_player, sept_walk
     from tdxsim.widgets.readers import who_can_read
 
     walk = sept_walk()
     walk.controls["gpaw"].value = 52
-    flow = lifecycle_player()
     conv = conversion_panel()
     conv.controls["model"].value = False
-    for box in (walk, flow, conv):
-        _same_as_scenario(shown_calls(box.state.calls.value), box.state.built.doc, box.state.built.out)
     back = backing_panel(in_place=True)
-    _same_as_scenario(shown_calls(back.state.calls.value), *backing_run(back.state.setup))
+    for box in (walk, conv, back):
+        _same_machine(shown_calls(box.state.calls.value), box.state.vmm)
     readers = who_can_read(gpaw=52)
-    doc = build_scenario(52)
-    _same_as_scenario(shown_calls(readers.state.calls.value), doc, run_scenario(doc))
+    readers.controls["actor"].value = "td"
+    _same_machine(shown_calls(readers.state.calls.value), readers.state.vmm)
+    flow = lifecycle_player(variant="KVM_TDX_INIT_MEM_REGION twice")
+    fresh = reproduce(shown_calls(flow.state.calls.value))["vmm"]
+    assert [c[0] for c in fresh.calls_made] == [r.result.op for r in flow.state.rows]
+    assert Result("all", {}, fresh.trace.events).seamcalls == [c for r in flow.state.rows for c in r.result.seamcalls]
 
 
 # -- the matrix table --------------------------------------------------------------------------------------------

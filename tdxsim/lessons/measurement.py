@@ -1,8 +1,9 @@
 """Chapter 05, what the measurement covers: MRTD of a firmware image loaded the way QEMU loads it, with one byte
-flipped, the load done in place or classically, single-pass or two-pass per section, and of a few pages added by hand.
+flipped, the load done in place or classically, single-pass or two-pass per section. (Pages added by hand are the
+chapter's own recipe calls, `recipes.load_image`.)
 
-Pure Python. Every MRTD is the simulated TDX module's (tdxsim.vmm.firmware.measure_firmware for images, a scenario
-otherwise); nothing here hashes on its own.
+Pure Python. Every MRTD is the simulated TDX module's (tdxsim.vmm.firmware.measure_firmware); nothing here hashes on
+its own.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from tdxsim.lessons.build import SRC_VA, Built, make_private, op, run, td_steps
 from tdxsim.platform import PAGE_SIZE
 from tdxsim.tdvf import BFV, CFV, MR_EXTEND, TD_HOB, TEMP_MEM, SectionSpec, build_tdvf_image, parse_tdvf
 from tdxsim.vmm.firmware import FirmwareMeasurement, measure_firmware
@@ -71,32 +71,3 @@ def measure(image: bytes, variant: Variant = Variant(), record: bool = False) ->
     if variant.flip is not None:
         image = flip_byte(image, variant.flip)
     return measure_firmware(image, two_pass=variant.two_pass, in_place=variant.source_zero, record=record)
-
-
-def pages_by_hand(pages: list[tuple[int, bytes | None]], in_place: bool = False) -> Built:
-    """Add pages one INIT_MEM_REGION each, in the order given, and finalize: (gpa, content) with content None for
-    a page added without KVM_TDX_MEASURE_MEMORY_REGION (zeros, PAGE.ADD record only). The slot spans them all."""
-    top = max(gpa for gpa, _ in pages) + PAGE_SIZE
-    steps = td_steps(in_place, top)
-    if in_place:
-        steps += [op("write", addr=hex(0x7F0000000000 + gpa), data=c.hex()) for gpa, c in pages if c]
-    steps.append(make_private(in_place, 0, top))
-    if not in_place:
-        steps.append(op("mmap", "source buffers", addr=hex(SRC_VA), length=top, fd=None))
-        steps += [op("write", addr=hex(SRC_VA + gpa), data=c.hex()) for gpa, c in pages if c]
-    for gpa, content in pages:
-        measure = ["KVM_TDX_MEASURE_MEMORY_REGION"] if content is not None else []
-        source = 0 if in_place else SRC_VA + gpa
-        steps.append(
-            op(
-                "KVM_TDX_INIT_MEM_REGION",
-                f"add {gpa:#x}",
-                vcpu=0,
-                source_addr=hex(source),
-                gpa=hex(gpa),
-                nr_pages=1,
-                flags=measure,
-            )
-        )
-    steps.append(op("KVM_TDX_FINALIZE_VM", "KVM_TDX_FINALIZE_VM"))
-    return run(steps, in_place=in_place)

@@ -1,22 +1,20 @@
-"""Notebook 01: who can read a page? One small TD built as in the seed thread, and four readers that try.
+"""Notebook 01: who can read a page? Four readers try the pages of a TD the chapter built with recipes.
 
-Pure Python (no ipywidgets, no matplotlib). The TD is the v8 in-place build (Yan's seven steps,
-ajjc0hw8PjGw69e9@yzhao56-desk.sh.intel.com): a 16-page guest_memfd with MMAP and INIT_SHARED, mmapped by the VMM; the
-VMM writes a 4-page firmware image while it is shared, converts it to private, adds it with `source_addr = 0`,
-finalizes, and writes a last page it keeps shared with the TD. Every answer comes from the simulator: the VMM's load
-goes through mm and guest_memfd's fault handler, the host kernel reads the frame through KeyID 0, the TDX module through
-the TD's HKID, and the TD through its vCPU (S-EPT or shared EPT).
+Pure Python (no ipywidgets, no matplotlib). The chapter's TD is `small_td`: the v8 in-place build of the seed thread
+(Yan's seven steps, ajjc0hw8PjGw69e9@yzhao56-desk.sh.intel.com) written as recipe calls. Every answer comes from the
+machine: the VMM's load goes through mm and guest_memfd's fault handler (`Vmm.read`), the host kernel reads the frame
+through KeyID 0 (physical memory, as the direct map does), the TDX module with the TD's key (`Vmm.private_bytes`),
+and the TD through its vCPU (`Vmm.guest_read`, S-EPT or shared EPT). Which frame backs a page, its owner and KeyID
+are the machine's queries (`sept_walk`, `describe_pages`, `frame`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
-from typing import Any
 
-from tdxsim.platform import MMAP_BASE as GMEM_VA
+from tdxsim import recipes
 from tdxsim.platform import PAGE_SIZE
-from tdxsim.scenario import replay_scenario, run_scenario
+from tdxsim.recipes import Binding
 from tdxsim.tdx.status import status_name
 from tdxsim.vmm.process import Vmm
 
@@ -26,7 +24,6 @@ SHARED_GFN = 15
 IMAGE_TEXT = "firmware page {i}: the TD's secret"
 SHARED_TEXT = "virtio ring: shared with the host"
 READ_LENGTH = 40
-GMEM_FLAGS = ["GUEST_MEMFD_FLAG_MMAP", "GUEST_MEMFD_FLAG_INIT_SHARED"]
 
 #: Who reads, in the words the notebook uses.
 ACTORS: dict[str, str] = {
@@ -65,74 +62,30 @@ def is_shared_gpa(gpa: int, gpaw: int) -> bool:
     return bool(gpa & shared_mask(gpaw))
 
 
-def build_scenario(gpaw: int = 48) -> dict[str, Any]:
-    """The scenario document: the seed thread's in-place build of a small TD, plus one page kept shared."""
-    size = TD_PAGES * PAGE_SIZE
-    private = ["KVM_MEMORY_ATTRIBUTE_PRIVATE"]
-    steps: list[dict[str, Any]] = [
-        {"op": "KVM_CREATE_VM", "type": "KVM_X86_TDX_VM"},
-        {"op": "KVM_TDX_INIT_VM", "gpaw": gpaw},
-        {"op": "KVM_CREATE_VCPU", "id": 0},
-        {"op": "KVM_TDX_INIT_VCPU", "vcpu": 0},
-        {"op": "KVM_CREATE_GUEST_MEMFD", "size": size, "flags": GMEM_FLAGS},
-        {"op": "mmap", "addr": hex(GMEM_VA), "length": size, "fd": "guest_memfd:0", "offset": 0},
-        {
-            "op": "KVM_SET_USER_MEMORY_REGION2",
-            "slot": 0,
-            "flags": ["KVM_MEM_GUEST_MEMFD"],
-            "guest_phys_addr": 0,
-            "memory_size": size,
-            "userspace_addr": hex(GMEM_VA),
-            "guest_memfd": 0,
-            "guest_memfd_offset": 0,
-        },
-    ]
-    steps += [
-        {"op": "write", "addr": hex(GMEM_VA + i * PAGE_SIZE), "data": {"text": IMAGE_TEXT.format(i=i)}}
-        for i in range(IMAGE_PAGES)
-    ]
-    steps += [
-        {
-            "op": "KVM_SET_MEMORY_ATTRIBUTES2",
-            "label": "convert",
-            "guest_memfd": 0,
-            "offset": 0,
-            "size": IMAGE_PAGES * PAGE_SIZE,
-            "attributes": private,
-        },
-        {
-            "op": "KVM_TDX_INIT_MEM_REGION",
-            "label": "add",
-            "vcpu": 0,
-            "source_addr": 0,
-            "gpa": 0,
-            "nr_pages": IMAGE_PAGES,
-            "flags": ["KVM_TDX_MEASURE_MEMORY_REGION"],
-        },
-        {"op": "KVM_TDX_FINALIZE_VM", "label": "finalize"},
-        {"op": "write", "label": "share", "addr": hex(GMEM_VA + SHARED_GFN * PAGE_SIZE), "data": {"text": SHARED_TEXT}},
-    ]
-    return {"format": 1, "kernel": "v8", "gmem_in_place_conversion": True, "steps": steps}
+def small_td(gpaw: int = 48) -> tuple[Vmm, Binding]:
+    """The chapter's TD, as its first cell builds it: a 16-page guest_memfd (MMAP|INIT_SHARED) mmapped by the VMM,
+    a 4-page firmware image written while shared, converted and added with `source_addr = 0`, the TD finalized, and
+    the VMM's write of a last page it keeps shared with the TD. The machine and where its memory is mapped."""
+    vmm = Vmm("v8")
+    recipes.create_td(vmm, gpaw=gpaw)
+    binding, _ = recipes.bind_guest_memfd(vmm, size=TD_PAGES * PAGE_SIZE)
+    image = b"".join(IMAGE_TEXT.format(i=i).encode().ljust(PAGE_SIZE, b"\0") for i in range(IMAGE_PAGES))
+    recipes.load_image(vmm, binding, gpa=0, data=image)
+    recipes.run_guest(vmm)
+    vmm.write(binding.userspace_addr + SHARED_GFN * PAGE_SIZE, SHARED_TEXT.encode())
+    return vmm, binding
 
 
-@cache
-def tour_output(gpaw: int = 48) -> dict[str, Any]:
-    """The contract's output of `build_scenario(gpaw)` (cached: the figures read it, nobody changes it)."""
-    return run_scenario(build_scenario(gpaw))
-
-
-def machine(gpaw: int = 48) -> Vmm:
-    """A fresh simulated machine after `build_scenario(gpaw)`: every read starts from the same state."""
-    return replay_scenario(build_scenario(gpaw)).vmm
-
-
-def page_pfn(vmm: Vmm, page: str) -> int:
-    """The physical frame behind one of PAGES."""
-    kvm = vmm.kvm
+def page_hpa(vmm: Vmm, page: str) -> int:
+    """The physical address of one of PAGES in the selected VM: the image page is the one its S-EPT maps at GPA 0
+    (Vmm.sept_walk); the shared page the guest_memfd page behind its GPA, the TDR the frame whose PAMT type is PT_TDR
+    (Vmm.describe_pages)."""
+    if page == "image":
+        return vmm.sept_walk(0)[-1]["pfn"] * PAGE_SIZE
+    pages = vmm.describe_pages()
     if page == "tdr":
-        return kvm.tdx.tdr
-    gfn = 0 if page == "image" else SHARED_GFN
-    return kvm.gmems[0].folios[gfn]
+        return int(next(hpa for hpa, p in pages.items() if p["pamt"] == "PT_TDR"), 16)
+    return int(next(hpa for hpa, p in pages.items() if p.get("gpa") == hex(SHARED_GFN * PAGE_SIZE)), 16)
 
 
 @dataclass
@@ -167,27 +120,26 @@ def _classify(data: bytes) -> str:
     return "plaintext" if any(data) else "zeros"
 
 
-def read_page(actor: str, page: str, shared_bit: bool = False, gpaw: int = 48) -> Read:
-    """Let `actor` read the first bytes of `page` on a fresh machine; the shared bit matters only to the TD."""
+def read_page(vmm: Vmm, binding: Binding, actor: str, page: str, shared_bit: bool = False) -> Read:
+    """Let `actor` read the first bytes of `page` of the TD `small_td` built; the shared bit matters only to the TD.
+    `binding` says where the VMM mapped the TD's memory."""
     if actor not in ACTORS:
         raise ValueError(f"unknown actor {actor!r}; expected one of {', '.join(ACTORS)}")
     if page not in PAGES:
         raise ValueError(f"unknown page {page!r}; expected one of {', '.join(PAGES)}")
-    vmm = machine(gpaw)
-    pfn = page_pfn(vmm, page)
-    frame = vmm.mem.frames[pfn]
-    hpa = pfn * PAGE_SIZE
-    owner = vmm.frame(pfn * PAGE_SIZE)["owner"]
+    hpa = page_hpa(vmm, page)
+    frame = vmm.frame(hpa)
+    gfn = 0 if page == "image" else SHARED_GFN
     r = Read(actor, page, "")
     if actor == "vmm":
         if page == "tdr":
             r.path = ["no VMA of the VMM maps a TDX-module page: the VMM has no virtual address for it"]
             r.outcome = "no address"
             return r
-        va = GMEM_VA + (0 if page == "image" else SHARED_GFN) * PAGE_SIZE
+        va = binding.userspace_addr + gfn * PAGE_SIZE
         r.address = f"VA {va:#x}"
         result = vmm.read(va, READ_LENGTH)
-        r.path = [f"load from {r.address} (the VMM's MAP_SHARED mmap of guest_memfd 0)"]
+        r.path = [f"load from {r.address} (the VMM's MAP_SHARED mmap of guest_memfd {binding.guest_memfd})"]
         if "signal" in result:
             r.path.append("page fault → kvm_gmem_fault_user_mapping: the page is private → VM_FAULT_SIGBUS")
             r.outcome = result["signal"]
@@ -196,15 +148,18 @@ def read_page(actor: str, page: str, shared_bit: bool = False, gpaw: int = 48) -
         r.data = result["data"]
     elif actor == "kernel":
         r.address = f"HPA {hpa:#x}"
-        key = _key(frame.keyid, page)
-        r.path = [f"load from {r.address} through the direct map with KeyID 0 (owner: {owner}, {key})"]
-        r.data = vmm.mem.read(pfn, 0, READ_LENGTH, keyid=0)
-        if frame.keyid or page == "tdr":
+        key = _key(frame["keyid"], page)
+        r.path = [f"load from {r.address} through the direct map with KeyID 0 (owner: {frame['owner']}, {key})"]
+        r.data = vmm.mem.read(frame["pfn"], 0, READ_LENGTH, keyid=0)
+        if frame["keyid"] or page == "tdr":
             r.path.append("KeyID 0 is not the page's key: the reader never sees the plaintext (zeros in tdxsim)")
     elif actor == "module":
         r.address = f"HPA {hpa:#x}"
-        r.path = [f"SEAM mode: the module reads {r.address} with the page's own key ({_key(frame.keyid, page)})"]
-        r.data = bytes(vmm.mem.view(pfn)[:READ_LENGTH])
+        r.path = [f"SEAM mode: the module reads {r.address} with the page's own key ({_key(frame['keyid'], page)})"]
+        if page == "image":
+            r.data = vmm.private_bytes(0, READ_LENGTH)
+        else:
+            r.data = bytes(vmm.mem.view(frame["pfn"])[:READ_LENGTH])
         if page == "tdr":
             r.path.append("tdxsim keeps the control structures as fields, not as bytes: the page reads as zeros")
     else:
@@ -212,89 +167,40 @@ def read_page(actor: str, page: str, shared_bit: bool = False, gpaw: int = 48) -
             r.path = ["no GPA maps the TDR: the TD can name only its own guest physical addresses"]
             r.outcome = "no address"
             return r
-        gpa = (0 if page == "image" else SHARED_GFN * PAGE_SIZE) | (shared_mask(gpaw) if shared_bit else 0)
+        # GPAW 48 is a 4-level S-EPT (root entries at level 3), GPAW 52 a 5-level one (setup_tdparams_eptp_controls)
+        gpaw = 48 if vmm.sept_walk(0)[0]["level"] == 3 else 52
+        gpa = gfn * PAGE_SIZE | (shared_mask(gpaw) if shared_bit else 0)
         r.address = f"GPA {gpa:#x}"
         alias = "shared (bit {} set): shared EPT" if shared_bit else "private (bit {} clear): Secure EPT"
         r.path = [f"load from {r.address}: {alias.format(gpaw - 1)}"]
-        mark = len(vmm.trace.events)
         result = vmm.guest_read(gpa, READ_LENGTH)
-        exits = [ev for ev in vmm.trace.since(mark) if ev.kind == "exit"]
         if result["ret"]:
-            reason = exits[0].name if exits else f"ret {result['ret']}"
+            reason = result.exits[0]["reason"] if result.exits else f"ret {result['ret']}"
             r.path.append(
                 "EPT violation: the GFN's attribute does not match the alias → "
                 f"KVM_RUN returns -EFAULT with {reason} (the VMM is asked to convert)"
             )
             r.outcome = reason
             return r
-        key = "KeyID 0 (shared)" if shared_bit else f"the TD's HKID {vmm.kvm.tdx.hkid}"
+        key = "KeyID 0 (shared)" if shared_bit else f"the TD's HKID {frame['keyid']}"
         r.path.append(f"→ HPA {hpa:#x}, read with {key}")
         r.data = result["data"]
     r.outcome = _classify(r.data or b"")
     return r
 
 
-def read_table(gpaw: int = 48) -> list[list[Read]]:
-    """Every actor against every page, rows in PAGES order, columns in ACTORS order; the TD uses each page's own
-    alias (private for the image, shared for the shared page)."""
-    return [[read_page(actor, page, page == "shared", gpaw) for actor in ACTORS] for page in PAGES]
+def read_table(vmm: Vmm, binding: Binding) -> list[list[Read]]:
+    """Every actor against every page of the machine's TD, rows in PAGES order, columns in ACTORS order; the TD uses
+    each page's own alias (private for the image, shared for the shared page). A read changes nothing another
+    reader sees (a load that faults maps or refuses; it writes no page)."""
+    return [[read_page(vmm, binding, actor, page, page == "shared") for actor in ACTORS] for page in PAGES]
 
 
 # -- two TDs side by side ----------------------------------------------------------------------------------------
 
-#: The two TDs' firmware texts and where the VMM maps each TD's guest_memfd (one process, two VMs).
 TWO_TD_NAMES = ("TD A", "TD B")
-TWO_TD_TEXT = ("TD A's secret", "TD B's secret")
-TWO_TD_VA = (GMEM_VA, GMEM_VA + (1 << 32))
 #: A GPA neither TD has added: where one TD's host tries to map the other TD's page.
 UNUSED_GPA = IMAGE_PAGES * PAGE_SIZE
-
-
-def two_tds_scenario() -> dict[str, Any]:
-    """Two TDs in one VMM process (the step field `vm`), each built as `build_scenario` builds its TD: a 16-page
-    guest_memfd mapped at its own address, one firmware page written while shared, converted, added in place, and
-    the TD finalized. KVM_TDX_INIT_VM gives each the lowest free HKID (tdx_guest_keyid_alloc)."""
-    size = TD_PAGES * PAGE_SIZE
-    steps: list[dict[str, Any]] = []
-    for vm, (text, va) in enumerate(zip(TWO_TD_TEXT, TWO_TD_VA, strict=True)):
-        on = {"vm": vm} if vm else {}
-        steps.append({"op": "KVM_CREATE_VM", "type": "KVM_X86_TDX_VM"})
-        steps += [
-            {**on, **step}
-            for step in (
-                {"op": "KVM_TDX_INIT_VM"},
-                {"op": "KVM_CREATE_VCPU", "id": 0},
-                {"op": "KVM_TDX_INIT_VCPU", "vcpu": 0},
-                {"op": "KVM_CREATE_GUEST_MEMFD", "size": size, "flags": GMEM_FLAGS},
-                {"op": "mmap", "addr": hex(va), "length": size, "fd": "guest_memfd:0", "offset": 0},
-                {
-                    "op": "KVM_SET_USER_MEMORY_REGION2",
-                    "slot": 0,
-                    "flags": ["KVM_MEM_GUEST_MEMFD"],
-                    "guest_phys_addr": 0,
-                    "memory_size": size,
-                    "userspace_addr": hex(va),
-                    "guest_memfd": 0,
-                    "guest_memfd_offset": 0,
-                },
-            )
-        ]
-        steps.append({"op": "write", "addr": hex(va), "data": {"text": text}})
-        steps += [
-            {**on, **step}
-            for step in (
-                {
-                    "op": "KVM_SET_MEMORY_ATTRIBUTES2",
-                    "guest_memfd": 0,
-                    "offset": 0,
-                    "size": PAGE_SIZE,
-                    "attributes": ["KVM_MEMORY_ATTRIBUTE_PRIVATE"],
-                },
-                {"op": "KVM_TDX_INIT_MEM_REGION", "vcpu": 0, "source_addr": 0, "gpa": 0, "nr_pages": 1},
-                {"op": "KVM_TDX_FINALIZE_VM"},
-            )
-        ]
-    return {"format": 1, "kernel": "v8", "gmem_in_place_conversion": True, "steps": steps}
 
 
 @dataclass
@@ -316,9 +222,10 @@ def two_td_readers(hkids: list[int]) -> dict[str, str]:
     }
 
 
-def two_td_reads() -> tuple[list[int], list[list[CrossRead]]]:
-    """Every reader against both TDs' firmware pages, on one machine: (the TDs' HKIDs, rows in `two_td_readers`
-    order, columns TD A's page then TD B's).
+def two_td_reads(vmm: Vmm, bindings: list[Binding]) -> tuple[list[int], list[list[CrossRead]]]:
+    """Every reader against the firmware page at GPA 0 of two finalized TDs in one VMM (VMs 0 and 1; `bindings`:
+    where the VMM mapped each one's guest_memfd): (the TDs' HKIDs, rows in `two_td_readers` order, columns TD A's
+    page then TD B's).
 
     A TD reads its own page through its S-EPT and its HKID. It has no GPA for the other TD's page; the only way to
     get one would be for its host to map that frame into its S-EPT, and the TDX module refuses: TDH.MEM.PAGE.AUG
@@ -326,15 +233,18 @@ def two_td_reads() -> tuple[list[int], list[list[CrossRead]]]:
     intel/tdx-module TDX_1.5.01 tdh_mem_page_aug.c). Read through its own HKID, the other TD's frame is not the
     plaintext (zeros in tdxsim).
     """
-    vmm = replay_scenario(two_tds_scenario()).vmm
-    pfns = [kvm.gmems[0].folios[0] for kvm in vmm.vms]
-    hkids = [kvm.tdx.hkid for kvm in vmm.vms]
+    frames = []
+    for td in range(2):
+        vmm.select_vm(td)
+        frames.append(vmm.frame(page_hpa(vmm, "image")))
+    hkids = [f["keyid"] for f in frames]
     rows: list[list[CrossRead]] = []
     for reader in two_td_readers(hkids):
         row = []
-        for page, pfn in enumerate(pfns):
+        for page, frame in enumerate(frames):
+            pfn = frame["pfn"]
             if reader == "vmm":
-                result = vmm.read(TWO_TD_VA[page], READ_LENGTH)
+                result = vmm.read(bindings[page].userspace_addr, READ_LENGTH)
                 if "signal" in result:
                     row.append(CrossRead(reader, page, result["signal"], "kvm_gmem_fault_user_mapping: private"))
                 else:
@@ -350,7 +260,7 @@ def two_td_reads() -> tuple[list[int], list[list[CrossRead]]]:
                 data = vmm.guest_read(0, READ_LENGTH)["data"]
                 row.append(CrossRead(reader, page, _classify(data), repr(data.rstrip(b"\0").decode())))
                 continue
-            status = vmm.module.tdh_mem_page_aug(vmm.kvm.tdx.tdr, UNUSED_GPA, pfn)
+            status = vmm.module.tdh_mem_page_aug(frames[td]["pamt_owner"], UNUSED_GPA, pfn)
             keyed = vmm.mem.read(pfn, 0, READ_LENGTH, keyid=hkids[td])
             outcome = "refused" if status else _classify(keyed)
             row.append(CrossRead(reader, page, outcome, f"PAGE.AUG: {status_name(status)}"))

@@ -154,7 +154,8 @@ def two_tds(hkids: list[int], rows: list[list[Any]], readers: dict[str, str]) ->
     """Two TDs' private pages (columns) and what each reader gets from each (rows): a cell per reader and page,
     coloured and hatched by outcome; above each column, the page itself in the TD-private colour with its HKID.
 
-    `rows` are tdxsim.lessons.readers.two_td_reads()'s (objects with `reader`, `page`, `outcome`, `detail`).
+    `rows` are tdxsim.lessons.readers.two_td_reads(vmm, bindings)'s (objects with `reader`, `page`, `outcome`,
+    `detail`), read from a machine with two finalized TDs.
     """
     td_colour, td_hatch = _OWNER["td_private"]
     fig = figure(12.0, 6.4)

@@ -59,7 +59,13 @@ def _api(fn: Callable[Concatenate[Vmm, _P], dict[str, Any]]) -> Callable[Concate
     @functools.wraps(fn)
     def wrapper(self: Vmm, /, *args: _P.args, **kwargs: _P.kwargs) -> Result:
         mark = len(self.trace.events)
-        values = fn(self, *args, **kwargs)
+        self.depth += 1  # a call the VMM makes while answering another (a MapGPA exit) is not the reader's
+        try:
+            values = fn(self, *args, **kwargs)
+        finally:
+            self.depth -= 1
+        if not self.depth:
+            self.calls_made.append((fn.__name__, args, kwargs))
         return Result(fn.__name__, values, self.trace.events[mark:])
 
     return wrapper
@@ -87,6 +93,11 @@ class Vmm:
         self.vms: list[Kvm] = []
         self.guests: list[Guest] = []
         self.selected = 0
+        self.kernel = kernel
+        #: Every call made on this machine, in order, as (method, positional args, keyword args): what
+        #: `tdxsim.calls.code_of` turns back into the Python that makes them again.
+        self.calls_made: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self.depth = 0  # calls in progress
 
     @property
     def kvm(self) -> Kvm | None:
@@ -103,6 +114,7 @@ class Vmm:
         if index < 0:
             raise ValueError(f"VM index {index} is negative")
         self.selected = index
+        self.calls_made.append(("select_vm", (index,), {}))
 
     # -- fds ----------------------------------------------------------------------------------------------------
 
@@ -527,6 +539,16 @@ class Vmm:
     def mirror_entry(self, gpa: int) -> int | None:
         """KVM's mirror EPT leaf for the private GPA: the pfn it maps, or None when the leaf is not present."""
         return None if self.kvm is None else self.kvm.mmu.mirror.get(gpa // PAGE_SIZE)
+
+    def mirror_present(self, gpa: int, level: int) -> bool:
+        """Whether KVM's mirror EPT has a present entry at `level` on the walk for the private GPA: a non-leaf
+        (level > 0) once tdp_mmu_link_sp linked its table (arch/x86/kvm/mmu/tdp_mmu.c; the same link reached the
+        S-EPT as TDH.MEM.SEPT.ADD through tdx_sept_link_private_spt), the leaf (level 0) as `mirror_entry`."""
+        if self.kvm is None:
+            return False
+        if level == 0:
+            return gpa // PAGE_SIZE in self.kvm.mmu.mirror
+        return (level, entry_base(gpa, level)) in self.kvm.mmu.mirror_nonleaf
 
     def frame(self, pa: int) -> dict[str, Any]:
         """What decides a physical page's role: its owner (tdxsim.physmem.Owner), KeyID, PAMT page type and the TDR

@@ -1,8 +1,9 @@
 """Notebook 02's widget: in-place conversion on or off, how much of the guest is shared, and QEMU's discard.
 
-Each change runs the scenario of tdxsim.lessons.backing for the chosen set-up and for the other models at the same
-share, and shows `final.memory` per owner (bars, the chosen set-up outlined) above the chosen run's ownership map.
-Updates set `HTML.value` / `Image.value` kernel-side, as every widget of the suite does.
+Each change builds the chosen set-up and the other models at the same share with `tdxsim.lessons.backing.build`
+(recipe calls on a fresh machine), and shows each machine's pages per owner (bars, the chosen set-up outlined) above
+the chosen machine's ownership map. Updates set `HTML.value` / `Image.value` kernel-side, as every widget of the
+suite does.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from functools import cache
 
 import ipywidgets as w
 
-from tdxsim.calls import scenario_code
-from tdxsim.lessons.backing import Setup, failed_steps, guest_backing, pages_per_owner, run
-from tdxsim.plot import OwnershipView, ownership_legend, to_png
+from tdxsim.calls import code_of
+from tdxsim.lessons.backing import Setup, build, guest_backing, pages_per_owner
+from tdxsim.plot import OwnershipView, machine_view, ownership_legend, to_png
 from tdxsim.plot.backing import memory_bars
+from tdxsim.vmm.process import Vmm
 from tdxsim.widgets.panel import IMAGE_LAYOUT, LEGEND_ALT, OWNERSHIP_ALT, AltImage, Panel, _image, calls_html
 
 DPI = 72
@@ -35,6 +37,7 @@ class BackingState:
     """What the widget shows now."""
 
     setup: Setup = field(default_factory=Setup)
+    vmm: Vmm | None = None  # the chosen set-up's machine
     summary: w.HTML = field(default_factory=w.HTML)
     calls: w.HTML = field(default_factory=w.HTML)
     bars: w.Image = field(default_factory=lambda: _image("Pages allocated per GFN for the chosen memory model."))
@@ -42,25 +45,22 @@ class BackingState:
     view: OwnershipView = field(default_factory=lambda: OwnershipView(dpi=DPI))
 
 
-def summary_html(s: Setup) -> str:
-    """The chosen run's `final.memory` in pages, and the guest's backing against its size."""
-    _doc, out = run(s)
+def summary_html(s: Setup, vmm: Vmm) -> str:
+    """The machine's pages per owner, and the guest's backing against its size."""
     rows = "".join(
         f"<tr><td><code>{html.escape(owner)}</code></td><td style='text-align:right'>{n}</td></tr>"
-        for owner, n in pages_per_owner(out).items()
+        for owner, n in pages_per_owner(vmm).items()
     )
-    backing = guest_backing(out) // 4096
-    failed = failed_steps(out)
-    warn = f"<p style='color:#A63D00'>failed steps: {html.escape(str(failed))}</p>" if failed else ""
+    backing = guest_backing(vmm)
     return (
         f"<div style='font-size:15px'><p><b>{html.escape(s.label)}</b>: {backing} pages back {s.pages} GFNs "
         f"({backing / s.pages:.2f} per GFN), plus the TDX module's metadata.</p>"
-        f"<table><tr><th>owner (final.memory)</th><th>pages</th></tr>{rows}</table>{warn}</div>"
+        f"<table><tr><th>owner</th><th>pages</th></tr>{rows}</table></div>"
     )
 
 
 def backing_panel(in_place: bool = False, shared_pages: int = 16, discard: bool = False) -> w.VBox:
-    """The toggles of notebook 02; every change reruns the scenarios (a few milliseconds each) and redraws."""
+    """The toggles of notebook 02; every change rebuilds the machines (a few milliseconds each) and redraws."""
     state = BackingState()
     style = {"description_width": "190px"}
     c = {
@@ -87,13 +87,14 @@ def backing_panel(in_place: bool = False, shared_pages: int = 16, discard: bool 
         s = Setup(c["in_place"].value, PAGES, c["shared_pages"].value, c["discard"].value or c["in_place"].value)
         state.setup = s
         c["discard"].disabled = s.in_place
-        runs = [Setup(ip, PAGES, s.shared_pages, d) for ip, d in MODELS]
-        selected = runs.index(s)
-        state.summary.value = summary_html(s)
-        state.bars.value = to_png(memory_bars([(r.model, run(r)[1]) for r in runs], PAGES, selected), DPI)
-        doc, out = run(s)
-        state.ownership.value = state.view.render(out, doc)
-        state.calls.value = calls_html(scenario_code(doc))
+        setups = [Setup(ip, PAGES, s.shared_pages, d) for ip, d in MODELS]
+        machines = [(r.model, build(r)) for r in setups]
+        selected = setups.index(s)
+        state.vmm = machines[selected][1]
+        state.summary.value = summary_html(s, state.vmm)
+        state.bars.value = to_png(memory_bars(machines, PAGES, selected), DPI)
+        state.ownership.value = state.view.render(*machine_view(state.vmm))
+        state.calls.value = calls_html(code_of(state.vmm))
 
     for ctl in c.values():
         ctl.observe(update, names="value")
@@ -108,7 +109,7 @@ def backing_panel(in_place: bool = False, shared_pages: int = 16, discard: bool 
             state.ownership,
             AltImage(value=_legend_png(), format="png", layout=w.Layout(**IMAGE_LAYOUT), alt=LEGEND_ALT),
         ],
-        lambda: f"backing: {state.setup.label} → {guest_backing(run(state.setup)[1]) // 4096} pages",
+        lambda: f"backing: {state.setup.label} → {guest_backing(state.vmm)} pages",
     )
     box.state, box.controls = state, c
     return box

@@ -11,11 +11,13 @@ from typing import Any
 
 import ipywidgets as w
 
-from tdxsim.calls import scenario_code
+from tdxsim import recipes
+from tdxsim.calls import code_of, script
 from tdxsim.lessons import conversions, lifecycle, measurement, pagetables
-from tdxsim.lessons.build import Built
+from tdxsim.platform import PAGE_SIZE
 from tdxsim.plot import (
     call_timeline,
+    machine_view,
     ownership_legend,
     ownership_map,
     sept_state_machine,
@@ -24,6 +26,8 @@ from tdxsim.plot import (
     to_png,
 )
 from tdxsim.plot.style import figure
+from tdxsim.result import Result
+from tdxsim.vmm.process import Vmm
 from tdxsim.widgets.panel import FAILED_INK, LEGEND_ALT, AltImage, Panel, calls_html, require_choice
 
 DPI = 60
@@ -65,7 +69,8 @@ class WalkState:
 
     gpa: int = 0
     gpaw: int = 48
-    built: Built | None = None
+    vmm: Vmm | None = None
+    add: Result | None = None  # the KVM_TDX_INIT_MEM_REGION, or the call that failed before it
     changes: list = field(default_factory=list)  # the S-EPT transitions of the INIT_MEM_REGION, in order
     position: int = 0
     text: w.HTML = field(default_factory=w.HTML)
@@ -87,12 +92,16 @@ def sept_walk(gpa: int = 0, gpaw: int = 48) -> w.VBox:
 
     def build(_change: object = None) -> None:
         state.gpa, state.gpaw = gpa_ctl.value, gpaw_ctl.value
-        state.built = pagetables.first_add(state.gpa, state.gpaw)
-        state.calls.value = calls_html(scenario_code(state.built.doc))
-        events = state.built.step_events("KVM_TDX_INIT_MEM_REGION")
-        start = state.built.marks[state.built.index("KVM_TDX_INIT_MEM_REGION")]
-        state.changes = [t for t in sept_transitions(state.built.events, level=None) if t.index >= start]
-        state.changes = [t for t in state.changes if t.index < start + len(events)]
+        state.vmm = vmm = Vmm("v8")
+        recipes.create_td(vmm, gpaw=state.gpaw)
+        try:
+            binding, _ = recipes.bind_guest_memfd(vmm, size=PAGE_SIZE, gpa=state.gpa)
+            state.add = recipes.load_image(vmm, binding, state.gpa, pagetables.IMAGE.ljust(PAGE_SIZE, b"\0"))[-1]
+        except recipes.RecipeError as error:
+            state.add = error.result
+        state.calls.value = calls_html(code_of(vmm))
+        start = len(vmm.trace.events) - len(state.add.events)
+        state.changes = [t for t in sept_transitions(vmm.trace.events, level=None) if t.index >= start]
         slider.unobserve(show, names="value")
         slider.max = max(len(state.changes) - 1, 0)
         slider.value = slider.max
@@ -100,22 +109,19 @@ def sept_walk(gpa: int = 0, gpaw: int = 48) -> w.VBox:
         show()
 
     def show(_change: object = None) -> None:
-        built, step = state.built, state.built.step("KVM_TDX_INIT_MEM_REGION")
+        vmm, add = state.vmm, state.add
         state.position = slider.value
         if not state.changes:
-            why = html.escape(f"-{step['errno']}") if step["errno"] else "no S-EPT change"
-            memslot = built.step("KVM_SET_USER_MEMORY_REGION2")
-            extra = f" (and the memslot was refused: -{memslot['errno']})" if memslot["errno"] else ""
             state.text.value = NOTE.format(
-                f"KVM_TDX_INIT_MEM_REGION at {state.gpa:#x} with GPAW {state.gpaw} returned <b>{why}</b>{extra}: "
-                f"bit {state.gpaw - 1} is the shared bit, so this GPA is not private and KVM refuses it before any "
-                "SEAMCALL."
+                f"<code>{add.op}</code> at {state.gpa:#x} with GPAW {state.gpaw} returned <b>-{add.errno}</b>: "
+                f"bit {state.gpaw - 1} is the shared bit, so this GPA is the shared alias, not private: KVM refuses "
+                "a memslot there (kvm_is_gfn_alias) and an add there (vt_is_tdx_private_gpa) before any SEAMCALL."
             )
             state.tree.value = _blank("no S-EPT walk: the GPA is not private")
             state.machine.value = _blank("no S-EPT change")
             return
         t = state.changes[state.position]
-        levels = pagetables.sept_add_levels(step)
+        levels = pagetables.sept_add_levels(add)
         state.text.value = (
             f"<p style='font-size:15px'>change {state.position + 1} of {len(state.changes)}: level {t.level} entry "
             f"for {t.gpa:#x}: <b>{t.old} → {t.new}</b> by <code>{t.leaf}</code><br>"
@@ -126,11 +132,11 @@ def sept_walk(gpa: int = 0, gpaw: int = 48) -> w.VBox:
         done = tuple((c.level, c.new) for c in state.changes[: state.position + 1])
         key = ("tree", state.gpa, root, done)
         if key not in _PNGS:
-            _PNGS[key] = to_png(sept_tree(built.events, state.gpa, root, upto=t.index), DPI)
+            _PNGS[key] = to_png(sept_tree(vmm.trace.events, state.gpa, root, upto=t.index), DPI)
         state.tree.value = _PNGS[key]
         key = ("machine", t.gpa, t.level, t.old, t.new, t.leaf)
         if key not in _PNGS:
-            _PNGS[key] = to_png(sept_state_machine(built.events, state.gpa, t.level, upto=t.index), DPI)
+            _PNGS[key] = to_png(sept_state_machine(vmm.trace.events, state.gpa, t.level, upto=t.index), DPI)
         state.machine.value = _PNGS[key]
 
     gpa_ctl.observe(build, names="value")
@@ -152,10 +158,9 @@ def sept_walk(gpa: int = 0, gpaw: int = 48) -> w.VBox:
 
 @dataclass
 class FlowState:
-    """The variant being played, its table and the step shown."""
+    """The variant being played, its rows (one per call) and the call shown."""
 
     variant: str = "as QEMU does it"
-    built: Built | None = None
     rows: list = field(default_factory=list)
     position: int = 0
     table: w.HTML = field(default_factory=w.HTML)
@@ -174,12 +179,14 @@ def lifecycle_player(variant: str = "as QEMU does it") -> w.VBox:
     slider = w.IntSlider(value=0, min=0, max=0, description="step", continuous_update=False)
     prev_b = w.Button(description="◀ previous", layout=w.Layout(width="120px"))
     next_b = w.Button(description="next ▶", layout=w.Layout(width="120px"))
+    timeline: dict = {}
 
     def build(_change: object = None) -> None:
         state.variant = choice.value
-        state.built = lifecycle.run_variant(state.variant)
-        state.rows = lifecycle.rows(state.built)
-        state.calls.value = calls_html(scenario_code(state.built.doc))
+        state.rows = lifecycle.run_variant(state.variant)
+        steps = lifecycle.VARIANTS[state.variant]()
+        state.calls.value = calls_html(script("v8", True, [(method, (), args) for _label, method, args in steps]))
+        timeline["events"], timeline["steps"] = lifecycle.timeline_steps(state.rows)
         slider.unobserve(show, names="value")
         slider.max = len(state.rows) - 1
         slider.value = 0
@@ -190,16 +197,16 @@ def lifecycle_player(variant: str = "as QEMU does it") -> w.VBox:
         state.position = slider.value
         body = []
         for r in state.rows:
-            result = f"<span style='color:{FAILED_INK}'>{r.result}</span>" if r.result != "0" else r.result
+            result = f"<span style='color:{FAILED_INK}'>{r.ret}</span>" if r.ret != "0" else r.ret
             meta = ", ".join(f"{k.removeprefix('PT_')} {v}" for k, v in r.metadata.items()) or "—"
             body.append([html.escape(r.label), result, html.escape(r.seamcalls), r.td_state, r.op_state, meta])
         header = ["step", "ret", "SEAMCALLs", "KVM TD_STATE", "module OP_STATE", "metadata pages (PAMT)"]
         state.table.value = _table(header, body, bold=state.position)
-        built = state.built
-        lo, hi = built.marks[state.position], built.marks[state.position + 1]
-        title = f"step {state.position}: {state.rows[state.position].label} → {state.rows[state.position].result}"
+        row, (lo, _step) = state.rows[state.position], timeline["steps"][state.position]
+        hi = lo + len(row.result.events)
+        title = f"step {state.position}: {row.label} → {row.ret}"
         state.timeline.value = to_png(
-            call_timeline(built.events, built.step_marks, lo, max(hi, lo + 1), title=title), DPI
+            call_timeline(timeline["events"], timeline["steps"], lo, max(hi, lo + 1), title=title), DPI
         )
 
     prev_b.on_click(lambda _b: setattr(slider, "value", max(0, slider.value - 1)))
@@ -211,7 +218,7 @@ def lifecycle_player(variant: str = "as QEMU does it") -> w.VBox:
         [choice, w.HBox([prev_b, next_b, slider]), state.table, state.calls, state.timeline],
         lambda: (
             f"creation flow ({state.variant}): step {state.position} {state.rows[state.position].label} → "
-            f"{state.rows[state.position].result}"
+            f"{state.rows[state.position].ret}"
         ),
     )
     box.state, box.controls = state, {"variant": choice, "step": slider, "previous": prev_b, "next": next_b}
@@ -311,8 +318,9 @@ class ConversionState:
     in_place: bool = True
     to_shared: bool = True
     pages: int = 1
-    vmm: str = "convert"
-    built: Built | None = None
+    vmm_mode: str = "convert"
+    vmm: Vmm | None = None
+    results: dict[str, Result] = field(default_factory=dict)  # conversions.convert's calls, by label
     summary: Any = None
     text: w.HTML = field(default_factory=w.HTML)
     calls: w.HTML = field(default_factory=w.HTML)
@@ -330,14 +338,16 @@ def conversion_panel() -> w.VBox:
     vmm = w.ToggleButtons(options=[("converts", "convert"), ("ignores the exit", "ignore")], description="the VMM")
 
     def update(_change: object = None) -> None:
-        state.in_place, state.to_shared, state.pages, state.vmm = model.value, direction.value, pages.value, vmm.value
-        state.built = built = conversions.convert(state.in_place, state.to_shared, state.pages, state.vmm)
-        s = state.summary = conversions.summary(built)
-        state.calls.value = calls_html(scenario_code(built.doc))
+        state.in_place, state.to_shared, state.pages = model.value, direction.value, pages.value
+        state.vmm_mode = vmm.value
+        state.vmm = machine = Vmm("v8", gmem_in_place_conversion=state.in_place)
+        state.results = conversions.convert(machine, state.to_shared, state.pages, state.vmm_mode)
+        s = state.summary = conversions.summary(machine, state.results)
+        state.calls.value = calls_html(code_of(machine))
         chunks = "".join(f"<li>KVM_EXIT_HYPERCALL gpa {g}, {n} pages, {a}</li>" for g, n, a in s.chunks)
-        states = conversions.leaf_states(built, min(state.pages, 4))
+        states = conversions.leaf_states(machine, min(state.pages, 4))
         reads = "".join(f"<li>{html.escape(k)}: <b>{html.escape(v)}</b></li>" for k, v in s.reads.items())
-        memory = ", ".join(f"{k} {v // 4096}" for k, v in s.memory.items())
+        memory = ", ".join(f"{k} {v}" for k, v in s.memory.items())
         state.text.value = (
             f"<div style='font-size:14px'><p>{len(s.chunks)} exit(s) to the VMM:</p><ul>{chunks}</ul>"
             f"<p>the VMM did: {html.escape(', '.join(s.vmm_ops) or 'nothing')}<br>"
@@ -346,11 +356,11 @@ def conversion_panel() -> w.VBox:
             f"S-EPT leaves of the first pages after everything: {', '.join(states)}</p>"
             f"<p>afterwards:</p><ul>{reads}</ul><p>pages per owner at the end: {memory}</p></div>"
         )
-        state.owners.value = to_png(ownership_map(built.out, built.doc, legend=False), DPI)
-        i = built.index("MapGPA")
-        lo, hi = built.marks[i], built.marks[i + 1]
+        state.owners.value = to_png(ownership_map(*machine_view(machine), legend=False), DPI)
+        map_gpa = state.results["MapGPA"]
+        steps = [(0, {"op": map_gpa.op, "label": "MapGPA", **map_gpa})]
         state.timeline.value = to_png(
-            call_timeline(built.events, built.step_marks, lo, max(hi, lo + 1), title="The MapGPA step, call by call"),
+            call_timeline(map_gpa.events, steps, 0, max(len(map_gpa.events), 1), title="The MapGPA step, call by call"),
             DPI,
         )
 
@@ -364,7 +374,7 @@ def conversion_panel() -> w.VBox:
         [model, direction, pages, vmm, state.text, state.calls, state.owners, legend, state.timeline],
         lambda: (
             f"conversion: {'in-place' if state.in_place else 'out-of-place'}, "
-            f"{'to shared' if state.to_shared else 'to private'}, {state.pages} page(s), VMM {state.vmm} → "
+            f"{'to shared' if state.to_shared else 'to private'}, {state.pages} page(s), VMM {state.vmm_mode} → "
             f"{len(state.summary.chunks)} exit(s), TDVMCALL {state.summary.tdcall_status}"
         ),
     )

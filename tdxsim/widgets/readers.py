@@ -12,10 +12,11 @@ from functools import cache
 
 import ipywidgets as w
 
-from tdxsim.calls import scenario_code
-from tdxsim.lessons.readers import ACTORS, PAGES, SHARED_GFN, Read, build_scenario, read_page, shared_mask
+from tdxsim.calls import code_of
+from tdxsim.lessons.readers import ACTORS, PAGES, SHARED_GFN, Read, read_page, shared_mask, small_td
 from tdxsim.plot import to_png
 from tdxsim.plot.actors import address_bar, three_boxes
+from tdxsim.vmm.process import Vmm
 from tdxsim.widgets.panel import Panel, _image, calls_html, ink_on, require_choice
 
 DPI = 72
@@ -61,14 +62,16 @@ class ReaderState:
     """What the widget shows now."""
 
     read: Read | None = None
+    vmm: Vmm | None = None  # the machine of the last read
     card: w.HTML = field(default_factory=w.HTML)
-    calls: w.HTML = field(default_factory=w.HTML)  # the TD's set-up; the read itself is in the card
+    calls: w.HTML = field(default_factory=w.HTML)  # the TD's set-up and the read's calls
     boxes: w.Image = field(default_factory=lambda: _image("Host, TDX module and TD; the reader is marked."))
     bar: w.Image = field(default_factory=lambda: _image("The GPA as bits; the shared bit is marked."))
 
 
 def who_can_read(actor: str = "vmm", page: str = "image", shared_bit: bool = False, gpaw: int = 48) -> w.VBox:
-    """Choose a reader, a page, the TD's shared bit and GPAW; each change replays the TD and tries the read."""
+    """Choose a reader, a page, the TD's shared bit and GPAW; each change builds the TD afresh (`small_td`, the
+    chapter's recipe calls) and tries the read."""
     require_choice("who_can_read", "actor", actor, list(ACTORS))
     require_choice("who_can_read", "page", page, list(PAGES))
     require_choice("who_can_read", "gpaw", gpaw, [48, 52])
@@ -93,10 +96,11 @@ def who_can_read(actor: str = "vmm", page: str = "image", shared_bit: bool = Fal
     }
 
     def update(_change: object = None) -> None:
-        r = read_page(c["actor"].value, c["page"].value, c["shared_bit"].value, c["gpaw"].value)
+        state.vmm, binding = small_td(c["gpaw"].value)
+        r = read_page(state.vmm, binding, c["actor"].value, c["page"].value, c["shared_bit"].value)
         state.read = r
         state.card.value = read_html(r)
-        state.calls.value = calls_html(scenario_code(build_scenario(c["gpaw"].value)))
+        state.calls.value = calls_html(code_of(state.vmm))
         state.boxes.value = _boxes_png(r.actor)
         gfn = 0 if r.page != "shared" else SHARED_GFN
         gpa = gfn * 4096 | (shared_mask(c["gpaw"].value) if c["shared_bit"].value else 0)
