@@ -7,12 +7,14 @@ TD_HOB and TempMem from fresh zeroed memory; then KVM_TDX_FINALIZE_VM. Sections 
 guest to accept, as docs/scenario.md's `mrtd` command specifies (QEMU itself does not look at that attribute; the
 peer MRTD tools skip such sections, and OVMF images carry none).
 
-Two ways to feed KVM:
-- classic: a separate source buffer per section (anonymous memory, as QEMU's flash mapping and its mmap'd HOB);
-  the memslots are made private with the per-VM KVM_SET_MEMORY_ATTRIBUTES, as QEMU's kvm_set_phys_mem does;
-- in-place (kernel v8 with gmem_in_place_conversion): the guest_memfd has MMAP and INIT_SHARED, the image is
-  written through its mapping while shared, converted to private with KVM_SET_MEMORY_ATTRIBUTES2, and added with
-  source_addr = 0 (Yan Zhao's seven steps, ajjc0hw8PjGw69e9@yzhao56-desk.sh.intel.com).
+Two ways to feed KVM (the loader's source mode):
+- classic (`source_zero=False`): a separate source buffer per section (anonymous memory, as QEMU's flash mapping
+  and its mmap'd HOB); the memslots are made private with the per-VM KVM_SET_MEMORY_ATTRIBUTES, as QEMU's
+  kvm_set_phys_mem does;
+- source zero (`source_zero=True`, which needs kernel v8 with gmem_in_place_conversion on): the guest_memfd has
+  MMAP and INIT_SHARED, the image is written through its mapping while shared, converted to private with
+  KVM_SET_MEMORY_ATTRIBUTES2, and added with source_addr = 0, the target page its own source (Yan Zhao's seven
+  steps, ajjc0hw8PjGw69e9@yzhao56-desk.sh.intel.com). "In place" names the guest_memfd conversion mode only.
 
 Three orders:
 - single-pass (upstream KVM): each page's TDH.MEM.PAGE.ADD, then its 16 TDH.MR.EXTENDs;
@@ -133,21 +135,21 @@ def load_tdvf(
         raise ValueError(f"unknown order {order!r}: one of {', '.join(ORDERS)}")
     measure = [s.measured for s in sections] if measure is None else measure
     add = [not s.augmented for s in sections] if add is None else add
-    in_place = vmm.in_place
+    source_zero = vmm.in_place  # adding with source_addr 0 needs the in-place conversion model
     hob = next(s for s in sections if s.type == TD_HOB)
     _check("KVM_CREATE_VM", vmm.KVM_CREATE_VM(KVM_X86_TDX_VM))
     _check("KVM_TDX_INIT_VM", vmm.KVM_TDX_INIT_VM(attributes=TDX_TD_ATTR_SEPT_VE_DISABLE))
     _check("KVM_CREATE_VCPU", vmm.KVM_CREATE_VCPU(0))
-    gmem_flags = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED if in_place else 0
+    gmem_flags = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED if source_zero else 0
     windows: list[tuple[int, int, int, int]] = []  # (gpa start, gpa end, guest_memfd number, userspace address)
     for slot, (start, end) in enumerate(_regions(sections)):
         fd = _check("KVM_CREATE_GUEST_MEMFD", vmm.KVM_CREATE_GUEST_MEMFD(end - start, gmem_flags))["fd"]
-        mapping = _check("mmap", vmm.mmap(end - start, fd=fd if in_place else None))["addr"]
+        mapping = _check("mmap", vmm.mmap(end - start, fd=fd if source_zero else None))["addr"]
         _check(
             "KVM_SET_USER_MEMORY_REGION2",
             vmm.KVM_SET_USER_MEMORY_REGION2(slot, KVM_MEM_GUEST_MEMFD, start, end - start, mapping, fd, 0),
         )
-        if not in_place:
+        if not source_zero:
             _check(
                 "KVM_SET_MEMORY_ATTRIBUTES",
                 vmm.KVM_SET_MEMORY_ATTRIBUTES(start, end - start, KVM_MEMORY_ATTRIBUTE_PRIVATE),
@@ -165,7 +167,7 @@ def load_tdvf(
         data = b""
         if s.type in (BFV, CFV):
             data = image[s.data_offset : s.data_offset + s.memory_data_size]
-        if in_place:
+        if source_zero:
             offset = s.memory_address - start
             if any(data):
                 _check("write", vmm.write(mapping + offset, data))
@@ -184,7 +186,7 @@ def load_tdvf(
             _check("KVM_TDX_EXTEND_MEMORY", vmm.KVM_TDX_EXTEND_MEMORY(s.memory_address, s.pages))
         elif measured and order == TWO_PASS_IMAGE:
             extend_later.append(s)
-        if not in_place and s.memory_data_size:
+        if not source_zero and s.memory_data_size:
             vmm.munmap(source, s.memory_data_size)  # QEMU drops the TD HOB / TempMem buffers after the ADD
     for s in extend_later:
         _check("KVM_TDX_EXTEND_MEMORY", vmm.KVM_TDX_EXTEND_MEMORY(s.memory_address, s.pages))
@@ -195,7 +197,7 @@ def measure_firmware(
     image: bytes,
     *,
     two_pass: bool = False,
-    in_place: bool = False,
+    source_zero: bool = False,
     record: bool = True,
     order: str | None = None,
     measure: list[bool] | None = None,
@@ -207,7 +209,8 @@ def measure_firmware(
 
     `record=False` keeps no event record (the CLI needs only the MRTD and the module's counters); `log=True` keeps
     the module's record log (`FirmwareMeasurement.records`); `sections` skips parsing (already checked).
-    `order`, `measure` and `add` select a loader variant (see `load_tdvf`)."""
+    `source_zero` adds every section from itself (`source_addr` 0, on a v8 kernel with gmem_in_place_conversion)
+    instead of from a separate buffer. `order`, `measure` and `add` select a loader variant (see `load_tdvf`)."""
     if sections is None:
         sections = parse_tdvf(image)
         check_qemu_loadable(sections)
@@ -219,7 +222,7 @@ def measure_firmware(
             '(docs/scenario.md "Limits")'
         )
     order = order or (TWO_PASS if two_pass else SINGLE_PASS)
-    vmm = Vmm(kernel="v8", gmem_in_place_conversion=in_place, record=record)
+    vmm = Vmm(kernel="v8", gmem_in_place_conversion=source_zero, record=record)
     if log:
         vmm.module.mr_log = []
     try:
