@@ -10,7 +10,6 @@ line and exit 2; SIGINT becomes one line and exit 130.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import stat
 import sys
@@ -117,6 +116,8 @@ def _json_constant(name: str) -> None:
 
 def load_json(raw: bytes) -> object:
     """Parse a scenario file: JSON with bounded integer literals and no NaN/Infinity; raises InputError."""
+    import json  # here, not at the top: `tdxsim mrtd` without --json does not need it
+
     try:
         return json.loads(raw, parse_int=_json_int, parse_constant=_json_constant)
     except RecursionError:
@@ -133,6 +134,8 @@ def _flushed(status: int) -> int:
 
 def cmd_run(path: str) -> int:
     """Replay a scenario and print its outcome as JSON."""
+    import json
+
     from tdxsim.scenario import run_scenario
 
     out = run_scenario(load_json(read_input(path)))
@@ -151,6 +154,8 @@ def _expected_hex(text: str) -> str | None:
 
 def _emit(obj: object, as_json: bool, text: str) -> None:
     if as_json:
+        import json
+
         json.dump(obj, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:

@@ -148,9 +148,22 @@ def traced(layer: str) -> Callable[[Callable[Concatenate[_S, _P], _R]], Callable
             finally:
                 trace.leave(ret)
 
+        wrapper.__traced__ = fn  # type: ignore[attr-defined]  # what `untraced` binds
         return wrapper
 
     return deco
+
+
+def untraced(obj: _HasTrace) -> None:
+    """When `obj`'s trace records nothing (`enabled` is fixed when the machine is made), bind each of its `traced`
+    methods' own function on the instance, so a call skips the wrapper's frame; the calls themselves are unchanged."""
+    if obj.trace.enabled:
+        return
+    for cls in reversed(type(obj).__mro__):
+        for name, attr in vars(cls).items():
+            fn = getattr(attr, "__traced__", None)
+            if fn is not None:
+                setattr(obj, name, fn.__get__(obj))
 
 
 def expand_seamcalls(events: list[Event]) -> Iterator[dict[str, Any]]:

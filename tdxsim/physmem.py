@@ -39,7 +39,9 @@ class Frame:
 
     pfn: int
     keyid: int = 0
-    data: bytearray | None = None  # None: all zeros
+    #: None: all zeros. A whole-page write or a page copy stores immutable bytes, which a copy then shares (the
+    #: copy costs nothing); a partial write turns them into a bytearray first (copy on write).
+    data: bytearray | bytes | None = None
     pins: int = 0  # long-term GUP pins (extra references)
     detached: bool = False  # dropped by its file (hole punched) while pinned: freed with the last unpin
     poisoned: bool = False
@@ -121,14 +123,21 @@ class PhysicalMemory:
         data = self.frames[pfn].data
         return ZERO_PAGE if data is None else memoryview(data)
 
-    def write(self, pfn: int, offset: int, data: bytes, origin: str = "") -> None:
+    def write(self, pfn: int, offset: int, data: bytes | memoryview, origin: str = "") -> None:
         """Store `data` into the frame (the writer holds the frame's KeyID)."""
         frame = self.frames[pfn]
-        if frame.data is None:
-            if not any(data):
+        if offset == 0 and len(data) == PAGE_SIZE:
+            if frame.data is None and not any(data):
                 return
-            frame.data = bytearray(PAGE_SIZE)
-        frame.data[offset : offset + len(data)] = data
+            frame.data = data if type(data) is bytes else bytes(data)
+        else:
+            if frame.data is None:
+                if not any(data):
+                    return
+                frame.data = bytearray(PAGE_SIZE)
+            elif type(frame.data) is bytes:
+                frame.data = bytearray(frame.data)
+            frame.data[offset : offset + len(data)] = data  # type: ignore[index]  # a bytearray by now
         if origin:
             frame._said(origin)
 
@@ -136,7 +145,7 @@ class PhysicalMemory:
         """Copy a whole page (MOVDIR64B line by line; a copy onto itself leaves it unchanged)."""
         if dst != src:
             data = self.frames[src].data
-            self.frames[dst].data = None if data is None else bytearray(data)
+            self.frames[dst].data = data if data is None or type(data) is bytes else bytes(data)
         self.frames[dst]._said(origin)
 
     def clear(self, pfn: int, origin: str = "zeroed") -> None:

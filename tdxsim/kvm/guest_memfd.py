@@ -62,7 +62,8 @@ class GuestMemfd:
         if pfn is None:
             pfn = self.kvm.mem.alloc(origin="new guest_memfd folio")
             self.folios[index] = pfn
-            self.trace.state("kvm", "gmem_folio", gmem=self.number, index=index, old=None, new=pfn)
+            if self.trace.enabled:
+                self.trace.state("kvm", "gmem_folio", gmem=self.number, index=index, old=None, new=pfn)
         return pfn
 
     # -- userspace mmap --------------------------------------------------------------------------------------
@@ -166,7 +167,8 @@ def __kvm_gmem_get_pfn(file: GuestMemfd, index: int) -> tuple[int, int | None]:
     if index not in file.uptodate and file.kvm.flavour.has_in_place:
         file.kvm.mem.clear(pfn, origin="zeroed by __kvm_gmem_get_pfn (v8 21/46)")
         file.uptodate.add(index)
-        file.trace.state("kvm", "gmem_uptodate", gmem=file.number, index=index, old=False, new=True)
+        if file.trace.enabled:
+            file.trace.state("kvm", "gmem_uptodate", gmem=file.number, index=index, old=False, new=True)
     return 0, pfn
 
 

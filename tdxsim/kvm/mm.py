@@ -12,7 +12,7 @@ from typing import Protocol
 
 from tdxsim import platform
 from tdxsim.errno import EFAULT, EINVAL, ENOMEM
-from tdxsim.events import Trace, traced
+from tdxsim.events import Trace, traced, untraced
 from tdxsim.kvm.uapi import MMAP_BASE, TASK_SIZE
 from tdxsim.physmem import PhysicalMemory
 from tdxsim.ranges import keys_in_range
@@ -60,6 +60,7 @@ class Mm:
         #: mappings go away; KVM registers one to zap what it mapped from them
         #: (kvm_mmu_notifier_invalidate_range_start).
         self.notifiers: list = []
+        untraced(self)
 
     def _overlapping(self, start: int, end: int) -> tuple[int, int]:
         """The index range [i, j) of the VMAs that overlap [start, end), found by bisection."""
@@ -165,7 +166,7 @@ class Mm:
         vma.ptes[vpn] = pfn
         return pfn
 
-    def access(self, addr: int, length: int, data: bytes | None = None) -> tuple[bytes | str, int]:
+    def access(self, addr: int, length: int, data: bytes | memoryview | None = None) -> tuple[bytes | str, int]:
         """A userspace load (data None) or store, page by page: (bytes read or "", 0) or (signal, faulting address)."""
         out = bytearray()
         pos = 0

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from tdxsim import platform
 from tdxsim.errno import E2BIG, EAGAIN, EBUSY, EFAULT, EHWPOISON, EINTR, EINVAL, EIO, ENOMEM, ENOSPC, EOPNOTSUPP
-from tdxsim.events import traced
+from tdxsim.events import traced, untraced
 from tdxsim.kvm.guest_memfd import kvm_gmem_populate
 from tdxsim.kvm.uapi import KVM_TDX_MEASURE_MEMORY_REGION, TDX_TD_ATTR_SEPT_VE_DISABLE
 from tdxsim.tdx.mrtd import EXTEND_CHUNK
@@ -70,6 +70,7 @@ class KvmTdx:
         self.gpaw = platform.DEFAULT_GPAW
         self.page_add_src: int | None = None
         self.pre_fault_allowed = False
+        untraced(self)
 
     @property
     def tdr_pfn(self) -> int:

@@ -158,15 +158,16 @@ def load_tdvf(
     _check("KVM_TDX_INIT_VCPU", vmm.KVM_TDX_INIT_VCPU(0, data=hob.memory_address))
 
     window_starts = [w[0] for w in windows]
+    image_view = memoryview(image)
     extend_later: list[TdvfSection] = []
     for s, added, measured in zip(sections, add, measure, strict=True):
         if not added:
             continue
         # The window holding the section (the last one starting at or below it: windows are sorted and disjoint).
         start, _end, fd, mapping = windows[bisect.bisect_right(window_starts, s.memory_address) - 1]
-        data = b""
+        data = memoryview(b"")
         if s.type in (BFV, CFV):
-            data = image[s.data_offset : s.data_offset + s.memory_data_size]
+            data = image_view[s.data_offset : s.data_offset + s.memory_data_size]  # no copy of the image
         if source_zero:
             offset = s.memory_address - start
             if any(data):

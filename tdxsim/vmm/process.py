@@ -290,7 +290,7 @@ class Vmm:
         return {"ret": self.mm.do_munmap(addr, length)}
 
     @_api
-    def write(self, addr: int, data: bytes) -> dict[str, Any]:
+    def write(self, addr: int, data: bytes | memoryview) -> dict[str, Any]:
         """A store by the VMM; a private guest_memfd page raises SIGBUS, an unmapped address SIGSEGV."""
         result, fault_addr = self.mm.access(addr, len(data), data)
         return self._signal(result, fault_addr)
