@@ -44,7 +44,8 @@ class Trace:
     """An append-only event record shared by every layer of one simulated machine."""
 
     def __init__(self, enabled: bool = True, limit: int | None = None) -> None:
-        #: False: record nothing (the `mrtd` command, which needs only the module's counters, runs faster).
+        #: False: record nothing (the `mrtd` command, which needs only the module's counters, runs faster). Fixed for
+        #: the machine's life: `untraced` relies on it.
         self.enabled = enabled
         self.limit = MAX_EVENTS if limit is None else limit
         self.events: list[Event] = []
