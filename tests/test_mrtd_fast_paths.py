@@ -6,6 +6,8 @@ order, otherwise. These tests put a TD in a state the short path has to notice a
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from test_tdx_module import DATA, GPA, PAGE, TDX_SUCCESS, TDX_TD_KEYS_NOT_CONFIGURED, Machine
 
@@ -60,3 +62,29 @@ def test_recording_off_changes_no_call(record: bool) -> None:
     assert kvm is not None
     unwrapped = "tdx_gmem_post_populate" in vars(kvm.tdx)
     assert unwrapped == (not record)
+
+
+def _record(tag: bytes, gpa: int) -> bytes:
+    """intel/tdx-module TDX_1.5.01 src/common/crypto/sha384.h sha384_128B_block_t: the tag zero-padded to 16 bytes,
+    the GPA as u64 little-endian, zeros to 128 bytes."""
+    return tag.ljust(16, b"\0") + gpa.to_bytes(8, "little") + bytes(104)
+
+
+def test_mr_extend_reads_the_page_as_it_is_at_each_call() -> None:
+    """tdh_mr_extend.c hashes the 256 bytes at the GPA when it is called: after the page's first chunk is extended
+    and its contents change (no S-EPT entry changes), the next chunk is the new contents, not a remembered copy."""
+    m = Machine().build()
+    m.sept_path(GPA)
+    target = m.add(GPA, DATA)
+    assert m.module.tdh_mr_extend(m.tdr, GPA) == TDX_SUCCESS
+    new = bytes(reversed(DATA))
+    m.mem.write(target, 0, new)
+    assert m.module.tdh_mr_extend(m.tdr, GPA + 256) == TDX_SUCCESS
+    expected = hashlib.sha384(
+        _record(b"MEM.PAGE.ADD", GPA)
+        + _record(b"MR.EXTEND", GPA)
+        + DATA[:256]
+        + _record(b"MR.EXTEND", GPA + 256)
+        + new[256:512]
+    )
+    assert m.td.sha.digest() == expected.digest()

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from tdxsim import platform
 from tdxsim.events import Trace
-from tdxsim.physmem import PhysicalMemory
+from tdxsim.physmem import Frame, PhysicalMemory
 from tdxsim.tdx import mrtd
 from tdxsim.tdx.sept import ALLOWED_PRE_STATES, BLOCK, BLOCKED_STATES, UNBLOCK, SeptState, entry_base
 from tdxsim.tdx.status import (
@@ -66,6 +66,7 @@ class OpState(StrEnum):
 #: `mrtd.record` spells it, packed in one call.
 _RECORD = struct.Struct(f"<16sQ{mrtd.RECORD_SIZE - 24}x")
 _TAG_MR_EXTEND = mrtd.TAG_MR_EXTEND
+_ZERO_CHUNK = bytes(mrtd.EXTEND_CHUNK)
 _TDR_IN_RCX = frozenset({"TDH.MNG.INIT", "TDH.MNG.RD", "TDH.MR.FINALIZE", "TDH.MEM.TRACK"})
 KEYS_CONFIGURED = Lifecycle.TD_KEYS_CONFIGURED
 UNINIT, INIT, RUNNABLE = OpState.OP_STATE_UNINITIALIZED, OpState.OP_STATE_INITIALIZED, OpState.OP_STATE_RUNNABLE
@@ -117,9 +118,9 @@ class Td:
     chldcnt: int = 0
     sha: hashlib._Hash = field(default_factory=hashlib.sha384)  # typeshed's name for a hash object (annotation only)
     mrtd: bytes | None = None
-    #: (GPA >> 12, plaintext view, the SHA-384's update) of the leaf the last MR.EXTEND measured, while no S-EPT
-    #: entry changed since.
-    ext_page: tuple[int, memoryview, Callable[[memoryview | bytes], None]] | None = None
+    #: (GPA >> 12, its frame, the SHA-384's update) of the leaf the last MR.EXTEND measured, while no S-EPT entry
+    #: changed since.
+    ext_page: tuple[int, Frame, Callable[[memoryview | bytes | bytearray], None]] | None = None
 
     @property
     def root_level(self) -> int:
@@ -517,9 +518,9 @@ class TdxModule:
 
         The common case is checked first and cheaply (16 of these per measured page): OP_STATE INITIALIZED with the
         keys configured implies the TDCS check passed, and a MAPPED leaf with no NL_BLOCKED entry anywhere implies
-        the walk to it succeeds (remembered for the page, with its plaintext, until an S-EPT entry changes:
-        `_set_sept` forgets it); anything else takes the full checks in the module's order. The record and the
-        chunk go to the SHA-384 as they are: the record packed, the chunk a view of the page (no copy).
+        the walk to it succeeds (remembered for the page, with its frame, until an S-EPT entry changes:
+        `_set_sept` forgets it); anything else takes the full checks in the module's order. The chunk is read from
+        the frame at each call, so a page whose contents changed is measured as it is now.
         """
         td = self.tds.get(tdr)
         if (
@@ -536,11 +537,12 @@ class TdxModule:
             key = (0, gpa & ~0xFFF)
             if td.nl_blocked or td.sept.get(key) is not MAPPED:
                 return self._tdh_mr_extend_checked(tdr, gpa)
-            page = td.ext_page = (gpa >> 12, memoryview(self.mem.view(td.sept_pfn[key])), td.sha.update)
+            page = td.ext_page = (gpa >> 12, self.mem.frames[td.sept_pfn[key]], td.sha.update)
         offset = gpa & 0xFFF
         update = page[2]
         update(_RECORD.pack(_TAG_MR_EXTEND, gpa))
-        update(page[1][offset : offset + 256])  # mrtd.EXTEND_CHUNK
+        data = page[1].data  # the page's plaintext now, as PhysicalMemory.view reads it (None: zeros)
+        update(_ZERO_CHUNK if data is None else data[offset : offset + 256])  # mrtd.EXTEND_CHUNK bytes
         self.extends += 1
         if self.mr_log is not None:
             self.mr_log.append(gpa << 1 | 1)
