@@ -413,9 +413,10 @@ class KvmTdx:
             return -EINVAL
         if gpa % PAGE_SIZE or not nr_pages:
             return -EINVAL
-        for page in range(nr_pages):
+        tdr, tdh_mr_extend = self.tdr_pfn, self.module.tdh_mr_extend
+        for page_gpa in range(gpa, gpa + nr_pages * PAGE_SIZE, PAGE_SIZE):
             for offset in range(0, PAGE_SIZE, EXTEND_CHUNK):
-                if err := self.module.tdh_mr_extend(self.tdr_pfn, gpa + page * PAGE_SIZE + offset):
+                if err := tdh_mr_extend(tdr, page_gpa + offset):
                     return self._bug("TDH.MR.EXTEND", err)
         return 0
 
