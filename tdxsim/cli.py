@@ -13,7 +13,10 @@ import argparse
 import os
 import stat
 import sys
-from typing import NoReturn
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (mypy reads the name alike)
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 #: The largest scenario or firmware file the CLI reads (docs/scenario.md "Limits"); OVMF images are 2-4 MiB.
 MAX_INPUT_BYTES = 64 << 20

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 #: Layers, top to bottom; every event names one.
 LAYERS = ("vmm", "guest", "kvm", "tdx", "mem")
@@ -121,13 +120,16 @@ class Trace:
         return self.events[mark:]
 
 
-class _HasTrace(Protocol):
-    trace: Trace
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (mypy reads the name alike)
+if TYPE_CHECKING:
+    from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
+    class _HasTrace(Protocol):
+        trace: Trace
 
-_S = TypeVar("_S", bound=_HasTrace)
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
+    _S = TypeVar("_S", bound=_HasTrace)
+    _P = ParamSpec("_P")
+    _R = TypeVar("_R")
 
 
 def traced(layer: str) -> Callable[[Callable[Concatenate[_S, _P], _R]], Callable[Concatenate[_S, _P], _R]]:

@@ -8,8 +8,6 @@ private. With in-place conversion on, each index carries its own attribute (a ma
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from tdxsim import platform
 from tdxsim.errno import EAGAIN, EEXIST, EHWPOISON, EINVAL, ENODEV, ENOTTY
 from tdxsim.events import traced
@@ -17,6 +15,7 @@ from tdxsim.kvm.mm import SIGBUS
 from tdxsim.kvm.uapi import GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_MEMORY_ATTRIBUTE_PRIVATE
 from tdxsim.ranges import RangeMap, keys_in_range
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (mypy reads the name alike)
 if TYPE_CHECKING:
     from collections.abc import Callable
 

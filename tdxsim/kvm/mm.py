@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from tdxsim import platform
 from tdxsim.errno import EFAULT, EINVAL, ENOMEM
@@ -22,14 +21,18 @@ SIGBUS = "SIGBUS"
 SIGSEGV = "SIGSEGV"
 
 
-class MappedFile(Protocol):
-    """What mm needs from a file it maps (guest_memfd is the only file in this model)."""
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (mypy reads the name alike)
+if TYPE_CHECKING:
+    from typing import Protocol
 
-    def fault(self, pgoff: int) -> int | str:
-        """Return the pfn at page offset `pgoff`, or "SIGBUS"."""
+    class MappedFile(Protocol):
+        """What mm needs from a file it maps (guest_memfd is the only file in this model)."""
 
-    def mmap_check(self, shared: bool) -> int:
-        """0, or the negative errno the file's ->mmap returns."""
+        def fault(self, pgoff: int) -> int | str:
+            """Return the pfn at page offset `pgoff`, or "SIGBUS"."""
+
+        def mmap_check(self, shared: bool) -> int:
+            """0, or the negative errno the file's ->mmap returns."""
 
 
 @dataclass

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from tdxsim import platform
 from tdxsim.errno import E2BIG, EAGAIN, EBUSY, EFAULT, EHWPOISON, EINTR, EINVAL, EIO, ENOMEM, ENOSPC, EOPNOTSUPP
@@ -19,6 +18,7 @@ from tdxsim.kvm.uapi import KVM_TDX_MEASURE_MEMORY_REGION, TDX_TD_ATTR_SEPT_VE_D
 from tdxsim.tdx.mrtd import EXTEND_CHUNK
 from tdxsim.tdx.status import STATUS, is_busy, status_name
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (mypy reads the name alike)
 if TYPE_CHECKING:
     from tdxsim.kvm.kvm_main import Kvm, Memslot, Vcpu
 

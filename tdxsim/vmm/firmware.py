@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Any
 
 from tdxsim import platform
 from tdxsim.errno import errno_name
@@ -46,6 +45,10 @@ from tdxsim.kvm.uapi import (
 )
 from tdxsim.tdvf import BFV, CFV, TD_HOB, TdvfError, TdvfSection, check_qemu_loadable, parse_tdvf
 from tdxsim.vmm.process import Vmm
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (mypy reads the name alike)
+if TYPE_CHECKING:
+    from typing import Any
 
 PAGE_SIZE = platform.PAGE_SIZE
 #: The most 4 KiB pages `measure_firmware` adds (docs/scenario.md "Limits"): 256 MiB, 64 times an OVMF image.
