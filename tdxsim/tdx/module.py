@@ -446,10 +446,12 @@ class TdxModule:
         that KeyID, so a frame encrypted under another key copies as what that read returns (zeros here).
 
         The common case is checked first and cheaply, as in `tdh_mr_extend`: nothing injected, the TD's keys
-        configured and OP_STATE INITIALIZED (TDH.MNG.INIT needs every TDCS page, and only TD_TEARDOWN lets one go),
-        an aligned private GPA, no NL_BLOCKED entry and a NL_MAPPED level-1 entry above a FREE leaf (then the walk
-        from the root succeeds: an entry above cannot be FREE while it has a child, TDH.MEM.SEPT.REMOVE needs an
-        empty table), a source that passes shared_hpa_check and a PT_NDA target. Anything else takes every check
+        configured and OP_STATE INITIALIZED (TDH.MNG.INIT needs every TDCS page, helpers.c
+        check_td_in_correct_build_state, and TDH.PHYMEM.PAGE.RECLAIM gives one back only in TD_TEARDOWN,
+        tdh_phymem_page_reclaim.c), an aligned private GPA, no NL_BLOCKED entry and a NL_MAPPED level-1 entry above
+        a FREE leaf (then the walk from the root succeeds: an entry above cannot be FREE while it has a child, as
+        TDH.MEM.SEPT.REMOVE needs an empty table, tdh_mem_sept_remove.c), a source that passes shared_hpa_check and
+        a PT_NDA target. Anything else takes every check
         in the module's order (`_tdh_mem_page_add_checked`); both end in the same `_page_add`.
         """
         td = self.tds.get(tdr)
