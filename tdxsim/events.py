@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import FunctionType
 
 #: Layers, top to bottom; every event names one.
 LAYERS = ("vmm", "guest", "kvm", "tdx", "mem")
@@ -164,7 +165,7 @@ def untraced(obj: _HasTrace) -> None:
         return
     for cls in reversed(type(obj).__mro__):
         for name, attr in vars(cls).items():
-            fn = getattr(attr, "__traced__", None)
+            fn = getattr(attr, "__traced__", None) if isinstance(attr, FunctionType) else None  # plain methods only
             if fn is not None:
                 setattr(obj, name, fn.__get__(obj))
 
