@@ -105,12 +105,12 @@ plot.show(
 image = measurement.small_image()  # a four-section TDVF image laid out as OVMF's
 single = measure_firmware(image)
 print("classic, single-pass          ", single.mrtd[:32], "…")
-print("source 0, single-pass         ", measure_firmware(image, in_place=True).mrtd[:32], "…")
+print("source 0, single-pass         ", measure_firmware(image, source_zero=True).mrtd[:32], "…")
 
 # %%
 per_section = measure_firmware(image, two_pass=True)
 print("classic, two-pass per section ", per_section.mrtd[:32], "…")
-print("source 0, two-pass per section", measure_firmware(image, two_pass=True, in_place=True).mrtd[:32], "…")
+print("source 0, two-pass per section", measure_firmware(image, two_pass=True, source_zero=True).mrtd[:32], "…")
 print("classic, two-pass whole image ", measure_firmware(image, order="two-pass-image").mrtd[:32], "…")
 
 # %% [markdown]

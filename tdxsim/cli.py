@@ -10,11 +10,13 @@ line and exit 2; SIGINT becomes one line and exit 130.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import stat
 import sys
-from typing import NoReturn
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (mypy reads the name alike)
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 #: The largest scenario or firmware file the CLI reads (docs/scenario.md "Limits"); OVMF images are 2-4 MiB.
 MAX_INPUT_BYTES = 64 << 20
@@ -117,6 +119,8 @@ def _json_constant(name: str) -> None:
 
 def load_json(raw: bytes) -> object:
     """Parse a scenario file: JSON with bounded integer literals and no NaN/Infinity; raises InputError."""
+    import json  # here, not at the top: `tdxsim mrtd` without --json does not need it
+
     try:
         return json.loads(raw, parse_int=_json_int, parse_constant=_json_constant)
     except RecursionError:
@@ -133,6 +137,8 @@ def _flushed(status: int) -> int:
 
 def cmd_run(path: str) -> int:
     """Replay a scenario and print its outcome as JSON."""
+    import json
+
     from tdxsim.scenario import run_scenario
 
     out = run_scenario(load_json(read_input(path)))
@@ -151,6 +157,8 @@ def _expected_hex(text: str) -> str | None:
 
 def _emit(obj: object, as_json: bool, text: str) -> None:
     if as_json:
+        import json
+
         json.dump(obj, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+from types import FunctionType
 
 #: Layers, top to bottom; every event names one.
 LAYERS = ("vmm", "guest", "kvm", "tdx", "mem")
@@ -44,7 +44,8 @@ class Trace:
     """An append-only event record shared by every layer of one simulated machine."""
 
     def __init__(self, enabled: bool = True, limit: int | None = None) -> None:
-        #: False: record nothing (the `mrtd` command, which needs only the module's counters, runs faster).
+        #: False: record nothing (the `mrtd` command, which needs only the module's counters, runs faster). Fixed for
+        #: the machine's life: `untraced` relies on it.
         self.enabled = enabled
         self.limit = MAX_EVENTS if limit is None else limit
         self.events: list[Event] = []
@@ -120,13 +121,16 @@ class Trace:
         return self.events[mark:]
 
 
-class _HasTrace(Protocol):
-    trace: Trace
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (mypy reads the name alike)
+if TYPE_CHECKING:
+    from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
+    class _HasTrace(Protocol):
+        trace: Trace
 
-_S = TypeVar("_S", bound=_HasTrace)
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
+    _S = TypeVar("_S", bound=_HasTrace)
+    _P = ParamSpec("_P")
+    _R = TypeVar("_R")
 
 
 def traced(layer: str) -> Callable[[Callable[Concatenate[_S, _P], _R]], Callable[Concatenate[_S, _P], _R]]:
@@ -148,9 +152,22 @@ def traced(layer: str) -> Callable[[Callable[Concatenate[_S, _P], _R]], Callable
             finally:
                 trace.leave(ret)
 
+        wrapper.__traced__ = fn  # type: ignore[attr-defined]  # what `untraced` binds
         return wrapper
 
     return deco
+
+
+def untraced(obj: _HasTrace) -> None:
+    """When `obj`'s trace records nothing (`enabled` is fixed when the machine is made), bind each of its `traced`
+    methods' own function on the instance, so a call skips the wrapper's frame; the calls themselves are unchanged."""
+    if obj.trace.enabled:
+        return
+    for cls in reversed(type(obj).__mro__):
+        for name, attr in vars(cls).items():
+            fn = getattr(attr, "__traced__", None) if isinstance(attr, FunctionType) else None  # plain methods only
+            if fn is not None:
+                setattr(obj, name, fn.__get__(obj))
 
 
 def expand_seamcalls(events: list[Event]) -> Iterator[dict[str, Any]]:

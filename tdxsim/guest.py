@@ -9,14 +9,16 @@ through the shared EPT to the shared backing (docs/scenario.md, `guest_read` / `
 
 from __future__ import annotations
 
-from typing import Any
-
 from tdxsim import platform
 from tdxsim.errno import EINVAL, EIO
 from tdxsim.kvm.kvm_main import Kvm, Vcpu
 from tdxsim.kvm.tdx import TD_STATE_RUNNABLE, TDVMCALL_STATUS, TdxMapGpa, TdxRuntime
 from tdxsim.kvm.uapi import TDX_TD_ATTR_SEPT_VE_DISABLE
 from tdxsim.tdx.sept import SeptState
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (mypy reads the name alike)
+if TYPE_CHECKING:
+    from typing import Any
 
 PAGE_SIZE = platform.PAGE_SIZE
 

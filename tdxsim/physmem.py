@@ -39,7 +39,9 @@ class Frame:
 
     pfn: int
     keyid: int = 0
-    data: bytearray | None = None  # None: all zeros
+    #: None: all zeros. A whole-page write or a page copy stores immutable bytes (or a view of an immutable bytes
+    #: object), which a copy then shares, so it costs nothing; a partial write makes a bytearray first (copy on write).
+    data: bytearray | bytes | memoryview | None = None
     pins: int = 0  # long-term GUP pins (extra references)
     detached: bool = False  # dropped by its file (hole punched) while pinned: freed with the last unpin
     poisoned: bool = False
@@ -65,6 +67,13 @@ class Frame:
         """Record where new contents came from (a PAGE.ADD source no longer applies)."""
         self.origin = origin
         self.source_pfn = self.source_read_keyid = None
+
+
+def _immutable(data: bytes | memoryview) -> bool:
+    """Whether `data` can never change: a bytes object, or a plain byte view of one (a slice of a firmware image)."""
+    if type(data) is bytes:
+        return True
+    return type(data) is memoryview and type(data.obj) is bytes and data.c_contiguous and data.itemsize == 1
 
 
 class PhysicalMemory:
@@ -121,14 +130,21 @@ class PhysicalMemory:
         data = self.frames[pfn].data
         return ZERO_PAGE if data is None else memoryview(data)
 
-    def write(self, pfn: int, offset: int, data: bytes, origin: str = "") -> None:
+    def write(self, pfn: int, offset: int, data: bytes | memoryview, origin: str = "") -> None:
         """Store `data` into the frame (the writer holds the frame's KeyID)."""
         frame = self.frames[pfn]
-        if frame.data is None:
-            if not any(data):
+        if offset == 0 and len(data) == PAGE_SIZE:
+            if frame.data is None and data == ZERO_PAGE:
                 return
-            frame.data = bytearray(PAGE_SIZE)
-        frame.data[offset : offset + len(data)] = data
+            frame.data = data if _immutable(data) else bytes(data)
+        else:
+            if frame.data is None:
+                if not any(data):
+                    return
+                frame.data = bytearray(PAGE_SIZE)
+            elif type(frame.data) is not bytearray:
+                frame.data = bytearray(frame.data)
+            frame.data[offset : offset + len(data)] = data
         if origin:
             frame._said(origin)
 
@@ -136,7 +152,7 @@ class PhysicalMemory:
         """Copy a whole page (MOVDIR64B line by line; a copy onto itself leaves it unchanged)."""
         if dst != src:
             data = self.frames[src].data
-            self.frames[dst].data = None if data is None else bytearray(data)
+            self.frames[dst].data = bytes(data) if type(data) is bytearray else data  # immutable data is shared
         self.frames[dst]._said(origin)
 
     def clear(self, pfn: int, origin: str = "zeroed") -> None:

@@ -23,7 +23,10 @@ from __future__ import annotations
 import hashlib
 import struct
 from dataclasses import dataclass
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (mypy reads the name alike)
+if TYPE_CHECKING:
+    from typing import Any
 
 TEE_TYPE_TDX = 0x81
 QUOTE_HEADER = struct.Struct("<HHIHH16s20s")  # version, att_key_type, tee_type, qe_svn, pce_svn, vendor, user data

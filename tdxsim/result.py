@@ -15,10 +15,13 @@ A `Result` is the call's own values as a dict (`ret`, and per call `fd`, `addr`,
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 from tdxsim.errno import errno_name
 from tdxsim.events import Event, expand_seamcalls
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (mypy reads the name alike)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _escape(text: str) -> str:
@@ -26,7 +29,7 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-class Result(dict[str, Any]):
+class Result(dict[str, "Any"]):  # "Any": typing is not imported at run time
     """The values one call returned (a dict) and the events it recorded (`events`)."""
 
     def __init__(self, op: str, values: dict[str, Any], events: list[Event]) -> None:

@@ -10,15 +10,50 @@ TDX module.
 from __future__ import annotations
 
 import struct
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 #: MemoryAddress and MemoryDataSize must be multiples of this (TDVF_ALIGNMENT, QEMU hw/i386/tdvf.c).
 TDVF_ALIGNMENT = 0x1000
 
-OVMF_TABLE_FOOTER_GUID = uuid.UUID("96b582de-1fb2-45f7-baea-a366c55a082d")
-TDX_METADATA_OFFSET_GUID = uuid.UUID("e47a6535-984a-4798-865e-4685a7bf8ec2")
+
+def _swap_fields(raw: bytes) -> bytes:
+    """Between registry (big-endian) and EFI byte order: the u32, u16, u16 fields reversed, the last 8 bytes kept."""
+    return raw[3::-1] + raw[5:3:-1] + raw[7:5:-1] + raw[8:]
+
+
+class Guid:
+    """An EFI GUID: `bytes_le` is its byte order in an image (the first three fields little-endian, as EFI_GUID and
+    Python's uuid.UUID.bytes_le store them), `str()` the registry spelling. (Not uuid.UUID: `tdxsim mrtd` does not
+    pay for importing uuid.)"""
+
+    __slots__ = ("bytes_le",)
+
+    def __init__(self, text: str | None = None, *, bytes_le: bytes | None = None) -> None:
+        if bytes_le is None:
+            if text is None:
+                raise TypeError("Guid needs its text or bytes_le")
+            bytes_le = _swap_fields(bytes.fromhex(text.replace("-", "")))
+        if len(bytes_le) != 16:
+            raise ValueError(f"a GUID has 16 bytes, not {len(bytes_le)}")
+        self.bytes_le = bytes(bytes_le)
+
+    def __str__(self) -> str:
+        h = _swap_fields(self.bytes_le).hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+    def __repr__(self) -> str:
+        return f"Guid({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Guid) and other.bytes_le == self.bytes_le
+
+    def __hash__(self) -> int:
+        return hash(self.bytes_le)
+
+
+OVMF_TABLE_FOOTER_GUID = Guid("96b582de-1fb2-45f7-baea-a366c55a082d")
+TDX_METADATA_OFFSET_GUID = Guid("e47a6535-984a-4798-865e-4685a7bf8ec2")
 #: The footer GUID ends this many bytes before the end of the image; OVMF keeps its reset vector there.
 BYTES_AFTER_TABLE_FOOTER = 32
 TDVF_SIGNATURE = b"TDVF"
@@ -118,7 +153,7 @@ def _section_label(index: int, section: TdvfSection) -> str:
     return f"section {index} ({section.type_name})"
 
 
-def ovmf_table_find(image: bytes, guid: uuid.UUID) -> bytes | None:
+def ovmf_table_find(image: bytes, guid: Guid) -> bytes | None:
     """The data of OVMF GUIDed-table entry `guid`, or None (pc_system_ovmf_table_find, QEMU hw/i386/pc_sysfw_ovmf.c)."""
     footer_end = len(image) - BYTES_AFTER_TABLE_FOOTER
     footer_start = footer_end - _ENTRY_TRAILER.size
@@ -145,7 +180,7 @@ def ovmf_table_find(image: bytes, guid: uuid.UUID) -> bytes | None:
         entry_len, entry_guid = _ENTRY_TRAILER.unpack_from(image, end - _ENTRY_TRAILER.size)
         if not _ENTRY_TRAILER.size <= entry_len <= end - table_start:
             raise TdvfError(
-                f"OVMF GUIDed table entry {uuid.UUID(bytes_le=entry_guid)} ending at {end:#x} has length "
+                f"OVMF GUIDed table entry {Guid(bytes_le=entry_guid)} ending at {end:#x} has length "
                 f"{entry_len:#x}, outside {_ENTRY_TRAILER.size:#x}..{end - table_start:#x}; the table is corrupt"
             )
         if entry_guid == guid.bytes_le:

@@ -46,25 +46,25 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("two_pass", [False, True])
-@pytest.mark.parametrize("in_place", [False, True])
-def test_builder_image_mrtd_and_counts(two_pass: bool, in_place: bool) -> None:
+@pytest.mark.parametrize("source_zero", [False, True])
+def test_builder_image_mrtd_and_counts(two_pass: bool, source_zero: bool) -> None:
     """Known layout: 3+2+4+2 = 11 PAGE.ADD, 3 measured pages = 48 MR.EXTEND; MRTD equals the independent replay
-    in either order, whether the bytes came from source buffers or in place (tdh_mem_page_add.c: the source never
-    enters MRTD)."""
+    in either order, whether the bytes came from source buffers or each page was its own source (`source_addr` 0;
+    tdh_mem_page_add.c: the source never enters MRTD)."""
     image = _firmware()
-    result = measure_firmware(image, two_pass=two_pass, in_place=in_place)
+    result = measure_firmware(image, two_pass=two_pass, source_zero=source_zero)
     assert (result.page_add, result.mr_extend) == (11, 48)
     assert result.mrtd == replay_mrtd(image, read_sections(image), two_pass=two_pass)
     assert result.order == ("two-pass" if two_pass else "single-pass")
 
 
-def test_orders_differ_and_in_place_matches_classic() -> None:
-    """The two orders give different MRTDs (a hash chain) and in-place loading measures exactly what classic loading
-    does."""
+def test_orders_differ_and_source_zero_matches_classic() -> None:
+    """The two orders give different MRTDs (a hash chain) and adding each page from itself (`source_addr` 0)
+    measures exactly what classic loading does."""
     image = _firmware()
     single = measure_firmware(image).mrtd
     assert measure_firmware(image, two_pass=True).mrtd != single
-    assert measure_firmware(image, in_place=True).mrtd == single
+    assert measure_firmware(image, source_zero=True).mrtd == single
 
 
 def test_the_load_drives_the_kvm_path() -> None:
@@ -135,20 +135,20 @@ def test_debian_ovmf_counts_and_sections(debian_ovmf: bytes) -> None:
 
 @pytest.mark.parametrize("two_pass", [False, True])
 def test_debian_ovmf_mrtd_both_orders_both_loaders(debian_ovmf: bytes, two_pass: bool) -> None:
-    """The CLI's MRTD equals the independent replay, and in-place loading gives the same digest as classic."""
+    """The CLI's MRTD equals the independent replay, and the source-zero load gives the same digest as classic."""
     expected = replay_mrtd(debian_ovmf, read_sections(debian_ovmf), two_pass=two_pass)
     out = _cli("mrtd", str(OVMF_FD), *(["--two-pass"] if two_pass else []))
     assert out.returncode == 0, out.stderr
     assert out.stdout == expected + "\n"
-    assert measure_firmware(debian_ovmf, two_pass=two_pass, in_place=True).mrtd == expected
+    assert measure_firmware(debian_ovmf, two_pass=two_pass, source_zero=True).mrtd == expected
 
 
 def test_any_ovmf_both_loaders_agree() -> None:
-    """Whatever ovmf is installed (any version), classic and in-place loading measure the same."""
+    """Whatever ovmf is installed (any version), classic and source-zero loading measure the same."""
     if not OVMF_FD.exists():
         pytest.skip(f"{OVMF_FD} absent: apt-get install ovmf")
     image = OVMF_FD.read_bytes()
-    assert measure_firmware(image).mrtd == measure_firmware(image, in_place=True).mrtd
+    assert measure_firmware(image).mrtd == measure_firmware(image, source_zero=True).mrtd
 
 
 def _one_line_exit_2(out: subprocess.CompletedProcess, *words: str) -> None:

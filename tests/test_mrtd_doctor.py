@@ -24,7 +24,7 @@ from tdxsim.tdvf import BFV, CFV, MR_EXTEND, PAGE_AUG, TD_HOB, TEMP_MEM, Section
 from tdxsim.vmm.variants import diagnose, find_variant, loader_variants, run_variant, transcript
 
 OVMF_FD = Path("/usr/share/ovmf/OVMF.fd")
-QUOTES = Path(__file__).parent / "data" / "quotes"
+QUOTES = Path(__file__).resolve().parents[1] / "tdxsim" / "data" / "quotes"  # package data (chapter 10 reads it)
 KiB = 1024
 
 #: Each variant as replay arguments, written from its definition (section indexes of `_firmware`'s layout:

@@ -27,6 +27,8 @@ from tdxsim.tdvf import BFV, CFV, MR_EXTEND, TD_HOB, TEMP_MEM, SectionSpec, buil
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 KiB = 1024
+#: google/go-tdx-guest validate/validate_test.go TestTdxQuote: the MRTD of testing/testdata/tdx_prod_quote_SPR_E4.dat.
+QUOTE_MRTD = "6363b8043668a3ad953278e10389574d326c6749fb78aa810ecd9336923db86f22fc00b8dcd404bc10d5e119d7215cbb"
 
 
 def _name(requirement: str) -> tuple[str, str]:
@@ -167,3 +169,26 @@ def test_installed_cli_measures_a_synthetic_firmware(fresh_venv: Path, tmp_path:
     result = json.loads(out.stdout)
     assert (result["page_add"], result["mr_extend"]) == (10, 64)
     assert result["mrtd"] == replay_mrtd(image, read_sections(image))
+
+
+def test_installed_package_ships_the_quote_chapter_10_reads(fresh_venv: Path, tmp_path: Path) -> None:
+    """Chapter 10 reads a real quote without a checkout (pip install, JupyterLite): the installed package holds it,
+    with its provenance README and the Apache-2.0 licence text, and `tdxsim.lessons.doctor.SHIPPED_QUOTE` reads it
+    through importlib.resources. Its MRTD is the one go-tdx-guest's validate/validate_test.go `TestTdxQuote` spells
+    out (tdxsim/data/quotes/README.md)."""
+    out = _installed(
+        fresh_venv,
+        "-c",
+        "import json, tdxsim; from importlib import resources; from tdxsim.lessons import doctor;"
+        "from tdxsim.quote import parse_quote;"
+        "d = resources.files('tdxsim').joinpath('data', 'quotes');"
+        "print(json.dumps([parse_quote(doctor.SHIPPED_QUOTE.read_bytes()).mrtd,"
+        " 'Apache License' in d.joinpath('LICENSE-go-tdx-guest').read_text(),"
+        " 'google/go-tdx-guest' in d.joinpath('README.md').read_text(), str(doctor.SHIPPED_QUOTE)]))",
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    mrtd, licence, provenance, where = json.loads(out.stdout)
+    assert mrtd == QUOTE_MRTD
+    assert licence and provenance
+    assert Path(where).is_relative_to(fresh_venv.parents[1])

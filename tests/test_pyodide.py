@@ -124,6 +124,8 @@ def test_core_under_pyodide_matches_cpython_byte_for_byte(node, inputs, tmp_path
     assert report["firmware"]["image_sha384"] == hashlib.sha384(image).hexdigest()
     assert report["firmware"]["single_pass"]["mrtd"] == replay_mrtd(image, read_sections(image))
     assert report["firmware"]["two_pass"]["mrtd"] == replay_mrtd(image, read_sections(image), two_pass=True)
+    # Added from itself (`source_addr` 0): the source never enters MRTD (tdh_mem_page_add.c), the same digest.
+    assert report["firmware"]["source_zero"]["mrtd"] == report["firmware"]["single_pass"]["mrtd"]
     assert by_argv["mrtd firmware.fd"]["stdout"] == report["firmware"]["single_pass"]["mrtd"] + "\n"
 
 

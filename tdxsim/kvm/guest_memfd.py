@@ -8,8 +8,6 @@ private. With in-place conversion on, each index carries its own attribute (a ma
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from tdxsim import platform
 from tdxsim.errno import EAGAIN, EEXIST, EHWPOISON, EINVAL, ENODEV, ENOTTY
 from tdxsim.events import traced
@@ -17,6 +15,7 @@ from tdxsim.kvm.mm import SIGBUS
 from tdxsim.kvm.uapi import GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_MEMORY_ATTRIBUTE_PRIVATE
 from tdxsim.ranges import RangeMap, keys_in_range
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (mypy reads the name alike)
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -62,7 +61,8 @@ class GuestMemfd:
         if pfn is None:
             pfn = self.kvm.mem.alloc(origin="new guest_memfd folio")
             self.folios[index] = pfn
-            self.trace.state("kvm", "gmem_folio", gmem=self.number, index=index, old=None, new=pfn)
+            if self.trace.enabled:
+                self.trace.state("kvm", "gmem_folio", gmem=self.number, index=index, old=None, new=pfn)
         return pfn
 
     # -- userspace mmap --------------------------------------------------------------------------------------
@@ -166,7 +166,8 @@ def __kvm_gmem_get_pfn(file: GuestMemfd, index: int) -> tuple[int, int | None]:
     if index not in file.uptodate and file.kvm.flavour.has_in_place:
         file.kvm.mem.clear(pfn, origin="zeroed by __kvm_gmem_get_pfn (v8 21/46)")
         file.uptodate.add(index)
-        file.trace.state("kvm", "gmem_uptodate", gmem=file.number, index=index, old=False, new=True)
+        if file.trace.enabled:
+            file.trace.state("kvm", "gmem_uptodate", gmem=file.number, index=index, old=False, new=True)
     return 0, pfn
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from tdxsim import platform
 from tdxsim.errno import EBADF, EEXIST, EINVAL, EIO
-from tdxsim.events import Trace, traced
+from tdxsim.events import Trace, traced, untraced
 from tdxsim.kvm.flavours import Flavour
 from tdxsim.kvm.guest_memfd import GuestMemfd
 from tdxsim.kvm.mm import Mm
@@ -88,6 +88,7 @@ class Kvm:
         self.gmems: list[GuestMemfd] = []
         self.vm_dead = False
         self.signal_from_page: int | None = None
+        untraced(self)
         self.tdx = KvmTdx(self)
         self.mmu = TdpMmu(mem, trace, self.tdx.tdx_sept_set_private_spte, lambda: self.vm_dead)
         mm.notifiers.append(self.kvm_mmu_notifier_invalidate_range_start)

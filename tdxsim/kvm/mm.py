@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from tdxsim import platform
 from tdxsim.errno import EFAULT, EINVAL, ENOMEM
-from tdxsim.events import Trace, traced
+from tdxsim.events import Trace, traced, untraced
 from tdxsim.kvm.uapi import MMAP_BASE, TASK_SIZE
 from tdxsim.physmem import PhysicalMemory
 from tdxsim.ranges import keys_in_range
@@ -22,14 +21,18 @@ SIGBUS = "SIGBUS"
 SIGSEGV = "SIGSEGV"
 
 
-class MappedFile(Protocol):
-    """What mm needs from a file it maps (guest_memfd is the only file in this model)."""
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (mypy reads the name alike)
+if TYPE_CHECKING:
+    from typing import Protocol
 
-    def fault(self, pgoff: int) -> int | str:
-        """Return the pfn at page offset `pgoff`, or "SIGBUS"."""
+    class MappedFile(Protocol):
+        """What mm needs from a file it maps (guest_memfd is the only file in this model)."""
 
-    def mmap_check(self, shared: bool) -> int:
-        """0, or the negative errno the file's ->mmap returns."""
+        def fault(self, pgoff: int) -> int | str:
+            """Return the pfn at page offset `pgoff`, or "SIGBUS"."""
+
+        def mmap_check(self, shared: bool) -> int:
+            """0, or the negative errno the file's ->mmap returns."""
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Mm:
         #: mappings go away; KVM registers one to zap what it mapped from them
         #: (kvm_mmu_notifier_invalidate_range_start).
         self.notifiers: list = []
+        untraced(self)
 
     def _overlapping(self, start: int, end: int) -> tuple[int, int]:
         """The index range [i, j) of the VMAs that overlap [start, end), found by bisection."""
@@ -165,7 +169,7 @@ class Mm:
         vma.ptes[vpn] = pfn
         return pfn
 
-    def access(self, addr: int, length: int, data: bytes | None = None) -> tuple[bytes | str, int]:
+    def access(self, addr: int, length: int, data: bytes | memoryview | None = None) -> tuple[bytes | str, int]:
         """A userspace load (data None) or store, page by page: (bytes read or "", 0) or (signal, faulting address)."""
         out = bytearray()
         pos = 0

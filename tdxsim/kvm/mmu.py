@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tdxsim.errno import EIO
-from tdxsim.events import Trace, traced
+from tdxsim.events import Trace, traced, untraced
 from tdxsim.physmem import PhysicalMemory
 from tdxsim.ranges import keys_in_range
 from tdxsim.tdx.sept import entry_base
@@ -37,6 +37,7 @@ class TdpMmu:
         self.mirror: dict[int, int] = {}  # gfn -> pfn of present private leaves
         self.mirror_nonleaf: set[tuple[int, int]] = set()  # (level, base GPA) of present non-leaf entries
         self.shared: dict[int, int] = {}  # gfn -> pfn of present shared-EPT leaves
+        untraced(self)
 
     @traced("kvm")
     def kvm_tdp_mmu_map(self, gfn: int, pfn: int, prefetch: bool) -> str:
@@ -64,7 +65,8 @@ class TdpMmu:
         if self.set_external_spte(gfn, 0, None, pfn):  # tdp_mmu_set_spte_atomic failed: old SPTE restored
             return RET_PF_RETRY
         self.mirror[gfn] = pfn
-        self.trace.state("kvm", "mirror_spte", gpa=gpa, level=0, old="non-present", new="present", pfn=pfn)
+        if self.trace.enabled:
+            self.trace.state("kvm", "mirror_spte", gpa=gpa, level=0, old="non-present", new="present", pfn=pfn)
         return RET_PF_FIXED
 
     @traced("kvm")
@@ -76,7 +78,8 @@ class TdpMmu:
             if self.is_dead():  # KVM_REQ_VM_DEAD pending
                 return -EIO
             r = self.kvm_tdp_mmu_map(gfn, pfn, prefetch=True)
-            self.trace.annotate(ret_pf=r)
+            if self.trace.enabled:
+                self.trace.annotate(ret_pf=r)
             if r != RET_PF_RETRY:
                 break
         return 0 if r == RET_PF_FIXED else -EIO

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from tdxsim import platform
 from tdxsim.errno import E2BIG, EAGAIN, EBUSY, EFAULT, EHWPOISON, EINTR, EINVAL, EIO, ENOMEM, ENOSPC, EOPNOTSUPP
-from tdxsim.events import traced
+from tdxsim.events import traced, untraced
 from tdxsim.kvm.guest_memfd import kvm_gmem_populate
 from tdxsim.kvm.uapi import KVM_TDX_MEASURE_MEMORY_REGION, TDX_TD_ATTR_SEPT_VE_DISABLE
 from tdxsim.tdx.mrtd import EXTEND_CHUNK
 from tdxsim.tdx.status import STATUS, is_busy, status_name
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (mypy reads the name alike)
 if TYPE_CHECKING:
     from tdxsim.kvm.kvm_main import Kvm, Memslot, Vcpu
 
@@ -70,6 +70,7 @@ class KvmTdx:
         self.gpaw = platform.DEFAULT_GPAW
         self.page_add_src: int | None = None
         self.pre_fault_allowed = False
+        untraced(self)
 
     @property
     def tdr_pfn(self) -> int:
@@ -412,9 +413,10 @@ class KvmTdx:
             return -EINVAL
         if gpa % PAGE_SIZE or not nr_pages:
             return -EINVAL
-        for page in range(nr_pages):
+        tdr, tdh_mr_extend = self.tdr_pfn, self.module.tdh_mr_extend
+        for page_gpa in range(gpa, gpa + nr_pages * PAGE_SIZE, PAGE_SIZE):
             for offset in range(0, PAGE_SIZE, EXTEND_CHUNK):
-                if err := self.module.tdh_mr_extend(self.tdr_pfn, gpa + page * PAGE_SIZE + offset):
+                if err := tdh_mr_extend(tdr, page_gpa + offset):
                     return self._bug("TDH.MR.EXTEND", err)
         return 0
 

@@ -1,16 +1,17 @@
 """Chapter 10's material: a firmware image in which every loader variant applies, the images a reader can pick, and
-the real quote shipped with the tests (google/go-tdx-guest, Apache-2.0; tests/data/quotes/README.md)."""
+the real quote shipped inside the package (google/go-tdx-guest, Apache-2.0; tdxsim/data/quotes/README.md)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from importlib import resources
 
 from tdxsim.lessons.measurement import debian_ovmf
 from tdxsim.platform import PAGE_SIZE
 from tdxsim.tdvf import BFV, CFV, MR_EXTEND, PAGE_AUG, TD_HOB, TEMP_MEM, SectionSpec, build_tdvf_image
 
-#: A production TD quote v4 (Sapphire Rapids), from google/go-tdx-guest testing/testdata at 91f9a52.
-SHIPPED_QUOTE = Path(__file__).resolve().parents[2] / "tests" / "data" / "quotes" / "tdx_prod_quote_SPR_E4.dat"
+#: A production TD quote v4 (Sapphire Rapids), from google/go-tdx-guest testing/testdata at 91f9a52: package data
+#: (`SHIPPED_QUOTE.read_bytes()`), so it is there from a `pip install` and in JupyterLite as in a checkout.
+SHIPPED_QUOTE = resources.files("tdxsim").joinpath("data", "quotes", "tdx_prod_quote_SPR_E4.dat")
 
 
 def demo_image() -> bytes:

@@ -70,4 +70,4 @@ def measure(image: bytes, variant: Variant = Variant(), record: bool = False) ->
     """Load and finalize `image` as the variant says; the MRTD the TDX module reported."""
     if variant.flip is not None:
         image = flip_byte(image, variant.flip)
-    return measure_firmware(image, two_pass=variant.two_pass, in_place=variant.source_zero, record=record)
+    return measure_firmware(image, two_pass=variant.two_pass, source_zero=variant.source_zero, record=record)

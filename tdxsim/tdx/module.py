@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from tdxsim import platform
 from tdxsim.events import Trace
-from tdxsim.physmem import PhysicalMemory
+from tdxsim.physmem import Frame, PhysicalMemory
 from tdxsim.tdx import mrtd
 from tdxsim.tdx.sept import ALLOWED_PRE_STATES, BLOCK, BLOCKED_STATES, UNBLOCK, SeptState, entry_base
 from tdxsim.tdx.status import (
@@ -61,9 +62,13 @@ class OpState(StrEnum):
     OP_STATE_RUNNABLE = "OP_STATE_RUNNABLE"
 
 
-#: One MR.EXTEND record (tag, GPA u64 LE, zeros: sha384_128B_block_t), packed in place ahead of its 256-byte chunk.
-_EXTEND_RECORD = struct.Struct("<16sQ104x")
+#: One 128-byte MRTD record (sha384_128B_block_t: the tag zero-padded to 16 bytes, the GPA u64 LE, zeros), as
+#: `mrtd.record` spells it, packed in one call.
+_RECORD = struct.Struct(f"<16sQ{mrtd.RECORD_SIZE - 24}x")
+_TAG_MR_EXTEND = mrtd.TAG_MR_EXTEND
+_ZERO_CHUNK = bytes(mrtd.EXTEND_CHUNK)
 _TDR_IN_RCX = frozenset({"TDH.MNG.INIT", "TDH.MNG.RD", "TDH.MR.FINALIZE", "TDH.MEM.TRACK"})
+KEYS_CONFIGURED = Lifecycle.TD_KEYS_CONFIGURED
 UNINIT, INIT, RUNNABLE = OpState.OP_STATE_UNINITIALIZED, OpState.OP_STATE_INITIALIZED, OpState.OP_STATE_RUNNABLE
 BUILD = (INIT,)
 LIVE = (INIT, RUNNABLE)
@@ -113,8 +118,9 @@ class Td:
     chldcnt: int = 0
     sha: hashlib._Hash = field(default_factory=hashlib.sha384)  # typeshed's name for a hash object (annotation only)
     mrtd: bytes | None = None
-    #: (base GPA, plaintext view) of the leaf the last MR.EXTEND measured, while no S-EPT entry changed since.
-    ext_page: tuple[int, memoryview | bytes] | None = None
+    #: (GPA >> 12, its frame, the SHA-384's update) of the leaf the last MR.EXTEND measured, while no S-EPT entry
+    #: changed since.
+    ext_page: tuple[int, Frame, Callable[[memoryview | bytes | bytearray], None]] | None = None
 
     @property
     def root_level(self) -> int:
@@ -145,7 +151,6 @@ class TdxModule:
         #: When a list: every MRTD extend in call order, `gpa << 1` for PAGE.ADD, `gpa << 1 | 1` for MR.EXTEND. The
         #: real module keeps no such log (only the SHA-384 state); tools that explain an MRTD switch it on.
         self.mr_log: list[int] | None = None
-        self._ext_buf = bytearray(mrtd.RECORD_SIZE + mrtd.EXTEND_CHUNK)  # one record and its chunk, one update
 
     # -- helpers -----------------------------------------------------------------------------------------------
 
@@ -439,7 +444,34 @@ class TdxModule:
         or KeyID is not looked at, and nothing compares source with target, so source == target is the in-place
         add. `source` is a pfn that may carry HKID bits (`platform.pa_with_keyid`); the copy reads the frame through
         that KeyID, so a frame encrypted under another key copies as what that read returns (zeros here).
+
+        The common case is checked first and cheaply, as in `tdh_mr_extend`: nothing injected, the TD's keys
+        configured and OP_STATE INITIALIZED (TDH.MNG.INIT needs every TDCS page, helpers.c
+        check_td_in_correct_build_state, and TDH.PHYMEM.PAGE.RECLAIM gives one back only in TD_TEARDOWN,
+        tdh_phymem_page_reclaim.c), an aligned private GPA, no NL_BLOCKED entry and a NL_MAPPED level-1 entry above
+        a FREE leaf (then the walk from the root succeeds: an entry above cannot be FREE while it has a child, as
+        TDH.MEM.SEPT.REMOVE needs an empty table, tdh_mem_sept_remove.c), a source that passes shared_hpa_check and
+        a PT_NDA target. Anything else takes every check
+        in the module's order (`_tdh_mem_page_add_checked`); both end in the same `_page_add`.
         """
+        td = self.tds.get(tdr)
+        if (
+            self.injected
+            or td is None
+            or td.op_state is not INIT
+            or td.lifecycle is not KEYS_CONFIGURED
+            or gpa & 0xFFF
+            or gpa >> td._shared_bit
+            or td.nl_blocked
+            or td.sept.get((1, gpa >> 21 << 21)) is not NL_MAPPED
+            or (0, gpa) in td.sept
+            or page in self.pamt
+            or not shared_hpa_check(source)
+        ):
+            return self._tdh_mem_page_add_checked(tdr, gpa, page, source)
+        return self._page_add(td, gpa, page, source)
+
+    def _tdh_mem_page_add_checked(self, tdr: int, gpa: int, page: int, source: int) -> int:
         leaf = "TDH.MEM.PAGE.ADD"
         data = {"gpa": gpa, "level": 0}
         if (err := self._injected(leaf, data)) is not None:
@@ -456,24 +488,29 @@ class TdxModule:
             return self._fail(leaf, "TDX_OPERAND_INVALID", OPERAND_R9, **data)
         if self.page_type(page) is not PageType.PT_NDA:
             return self._fail(leaf, "TDX_PAGE_METADATA_INCORRECT", OPERAND_R8, **data)
+        return self._page_add(td, gpa, page, source)
+
+    def _page_add(self, td: Td, gpa: int, page: int, source: int) -> int:
+        """TDH.MEM.PAGE.ADD once every check passed: the copy, PAMT, S-EPT, MRTD (tdh_mem_page_add.c)."""
         src_pfn, src_keyid = platform.split_keyid(source)
-        frame = self.mem.frames.get(src_pfn)
+        mem = self.mem
+        frame = mem.frames.get(src_pfn)
         if frame is None or frame.keyid != src_keyid:  # read through a KeyID the frame is not encrypted under
-            self.mem.clear(page)
+            mem.clear(page)
             read_keyid = src_keyid
         else:
-            self.mem.copy_page(page, src_pfn)
+            mem.copy_page(page, src_pfn)
             read_keyid = None
-        target = self.mem.frames[page]
+        target = mem.frames[page]
         target.source_pfn, target.source_read_keyid = src_pfn, read_keyid  # the copy's source, as data
         self._assign(page, PageType.PT_REG, td, td.hkid)
-        self._set_sept(td, 0, gpa, MAPPED, leaf)
+        self._set_sept(td, 0, gpa, MAPPED, "TDH.MEM.PAGE.ADD")
         td.sept_pfn[(0, gpa)] = page
         td.chldcnt += 1
-        td.sha.update(mrtd.record(mrtd.TAG_PAGE_ADD, gpa))
+        td.sha.update(_RECORD.pack(mrtd.TAG_PAGE_ADD, gpa))
         if self.mr_log is not None:
             self.mr_log.append(gpa << 1)
-        return self._ret(leaf, SUCCESS, **data)
+        return self._ret("TDH.MEM.PAGE.ADD", SUCCESS, gpa=gpa, level=0)
 
     def tdh_mr_extend(self, tdr: int, gpa: int) -> int:
         """TDH.MR.EXTEND: extend MRTD with a record and the 256 bytes at `gpa`, read under the TD's key
@@ -481,25 +518,33 @@ class TdxModule:
         BLOCKED states, which have no RWX) -> TDX_EPT_ENTRY_NOT_PRESENT|RCX (intel/tdx-module TDX_1.5.01
         tdh_mr_extend.c, helpers.c).
 
-        The common case is checked first and cheaply (16 of these per measured page): OP_STATE INITIALIZED implies
-        the lifecycle and TDCS checks passed, and a MAPPED leaf with no NL_BLOCKED entry anywhere implies the walk
-        to it succeeds (remembered for the page until an S-EPT entry changes); anything else takes the full checks
-        in the module's order.
+        The common case is checked first and cheaply (16 of these per measured page): OP_STATE INITIALIZED with the
+        keys configured implies the TDCS check passed, and a MAPPED leaf with no NL_BLOCKED entry anywhere implies
+        the walk to it succeeds (remembered for the page, with its frame, until an S-EPT entry changes:
+        `_set_sept` forgets it); anything else takes the full checks in the module's order. The chunk is read from
+        the frame at each call, so a page whose contents changed is measured as it is now.
         """
         td = self.tds.get(tdr)
-        if self.injected or td is None or td.op_state is not INIT or gpa & 0xFF or gpa >> td._shared_bit:
+        if (
+            self.injected
+            or td is None
+            or td.op_state is not INIT
+            or td.lifecycle is not KEYS_CONFIGURED
+            or gpa & 0xFF
+            or gpa >> td._shared_bit
+        ):
             return self._tdh_mr_extend_checked(tdr, gpa)
-        base = gpa & ~0xFFF
         page = td.ext_page
-        if page is None or page[0] != base:
-            key = (0, base)
+        if page is None or page[0] != gpa >> 12:
+            key = (0, gpa & ~0xFFF)
             if td.nl_blocked or td.sept.get(key) is not MAPPED:
                 return self._tdh_mr_extend_checked(tdr, gpa)
-            page = td.ext_page = (base, self.mem.view(td.sept_pfn[key]))
-        buf, offset = self._ext_buf, gpa & 0xFFF
-        _EXTEND_RECORD.pack_into(buf, 0, mrtd.TAG_MR_EXTEND, gpa)
-        buf[mrtd.RECORD_SIZE :] = page[1][offset : offset + mrtd.EXTEND_CHUNK]
-        td.sha.update(buf)
+            page = td.ext_page = (gpa >> 12, self.mem.frames[td.sept_pfn[key]], td.sha.update)
+        offset = gpa & 0xFFF
+        update = page[2]
+        update(_RECORD.pack(_TAG_MR_EXTEND, gpa))
+        data = page[1].data  # the page's plaintext now, as PhysicalMemory.view reads it (None: zeros)
+        update(_ZERO_CHUNK if data is None else data[offset : offset + 256])  # mrtd.EXTEND_CHUNK bytes
         self.extends += 1
         if self.mr_log is not None:
             self.mr_log.append(gpa << 1 | 1)
@@ -524,7 +569,7 @@ class TdxModule:
             # bare code is for leaves with RWX that are not MAPPED: migration states, not modelled.
             return self._fail(leaf, "TDX_EPT_ENTRY_NOT_PRESENT", OPERAND_RCX, gpa=gpa)
         offset = gpa & 0xFFF
-        td.sha.update(mrtd.record(mrtd.TAG_MR_EXTEND, gpa))
+        td.sha.update(_RECORD.pack(_TAG_MR_EXTEND, gpa))
         td.sha.update(self.mem.view(td.sept_pfn[(0, base)])[offset : offset + mrtd.EXTEND_CHUNK])
         if self.mr_log is not None:
             self.mr_log.append(gpa << 1 | 1)

@@ -7,12 +7,14 @@ TD_HOB and TempMem from fresh zeroed memory; then KVM_TDX_FINALIZE_VM. Sections 
 guest to accept, as docs/scenario.md's `mrtd` command specifies (QEMU itself does not look at that attribute; the
 peer MRTD tools skip such sections, and OVMF images carry none).
 
-Two ways to feed KVM:
-- classic: a separate source buffer per section (anonymous memory, as QEMU's flash mapping and its mmap'd HOB);
-  the memslots are made private with the per-VM KVM_SET_MEMORY_ATTRIBUTES, as QEMU's kvm_set_phys_mem does;
-- in-place (kernel v8 with gmem_in_place_conversion): the guest_memfd has MMAP and INIT_SHARED, the image is
-  written through its mapping while shared, converted to private with KVM_SET_MEMORY_ATTRIBUTES2, and added with
-  source_addr = 0 (Yan Zhao's seven steps, ajjc0hw8PjGw69e9@yzhao56-desk.sh.intel.com).
+Two ways to feed KVM (the loader's source mode):
+- classic (`source_zero=False`): a separate source buffer per section (anonymous memory, as QEMU's flash mapping
+  and its mmap'd HOB); the memslots are made private with the per-VM KVM_SET_MEMORY_ATTRIBUTES, as QEMU's
+  kvm_set_phys_mem does;
+- source zero (`source_zero=True`, which needs kernel v8 with gmem_in_place_conversion on): the guest_memfd has
+  MMAP and INIT_SHARED, the image is written through its mapping while shared, converted to private with
+  KVM_SET_MEMORY_ATTRIBUTES2, and added with source_addr = 0, the target page its own source (Yan Zhao's seven
+  steps, ajjc0hw8PjGw69e9@yzhao56-desk.sh.intel.com). "In place" names the guest_memfd conversion mode only.
 
 Three orders:
 - single-pass (upstream KVM): each page's TDH.MEM.PAGE.ADD, then its 16 TDH.MR.EXTENDs;
@@ -28,7 +30,6 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Any
 
 from tdxsim import platform
 from tdxsim.errno import errno_name
@@ -44,6 +45,10 @@ from tdxsim.kvm.uapi import (
 )
 from tdxsim.tdvf import BFV, CFV, TD_HOB, TdvfError, TdvfSection, check_qemu_loadable, parse_tdvf
 from tdxsim.vmm.process import Vmm
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (mypy reads the name alike)
+if TYPE_CHECKING:
+    from typing import Any
 
 PAGE_SIZE = platform.PAGE_SIZE
 #: The most 4 KiB pages `measure_firmware` adds (docs/scenario.md "Limits"): 256 MiB, 64 times an OVMF image.
@@ -133,21 +138,21 @@ def load_tdvf(
         raise ValueError(f"unknown order {order!r}: one of {', '.join(ORDERS)}")
     measure = [s.measured for s in sections] if measure is None else measure
     add = [not s.augmented for s in sections] if add is None else add
-    in_place = vmm.in_place
+    source_zero = vmm.in_place  # adding with source_addr 0 needs the in-place conversion model
     hob = next(s for s in sections if s.type == TD_HOB)
     _check("KVM_CREATE_VM", vmm.KVM_CREATE_VM(KVM_X86_TDX_VM))
     _check("KVM_TDX_INIT_VM", vmm.KVM_TDX_INIT_VM(attributes=TDX_TD_ATTR_SEPT_VE_DISABLE))
     _check("KVM_CREATE_VCPU", vmm.KVM_CREATE_VCPU(0))
-    gmem_flags = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED if in_place else 0
+    gmem_flags = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED if source_zero else 0
     windows: list[tuple[int, int, int, int]] = []  # (gpa start, gpa end, guest_memfd number, userspace address)
     for slot, (start, end) in enumerate(_regions(sections)):
         fd = _check("KVM_CREATE_GUEST_MEMFD", vmm.KVM_CREATE_GUEST_MEMFD(end - start, gmem_flags))["fd"]
-        mapping = _check("mmap", vmm.mmap(end - start, fd=fd if in_place else None))["addr"]
+        mapping = _check("mmap", vmm.mmap(end - start, fd=fd if source_zero else None))["addr"]
         _check(
             "KVM_SET_USER_MEMORY_REGION2",
             vmm.KVM_SET_USER_MEMORY_REGION2(slot, KVM_MEM_GUEST_MEMFD, start, end - start, mapping, fd, 0),
         )
-        if not in_place:
+        if not source_zero:
             _check(
                 "KVM_SET_MEMORY_ATTRIBUTES",
                 vmm.KVM_SET_MEMORY_ATTRIBUTES(start, end - start, KVM_MEMORY_ATTRIBUTE_PRIVATE),
@@ -156,16 +161,17 @@ def load_tdvf(
     _check("KVM_TDX_INIT_VCPU", vmm.KVM_TDX_INIT_VCPU(0, data=hob.memory_address))
 
     window_starts = [w[0] for w in windows]
+    image_view = memoryview(image)
     extend_later: list[TdvfSection] = []
     for s, added, measured in zip(sections, add, measure, strict=True):
         if not added:
             continue
         # The window holding the section (the last one starting at or below it: windows are sorted and disjoint).
         start, _end, fd, mapping = windows[bisect.bisect_right(window_starts, s.memory_address) - 1]
-        data = b""
+        data = memoryview(b"")
         if s.type in (BFV, CFV):
-            data = image[s.data_offset : s.data_offset + s.memory_data_size]
-        if in_place:
+            data = image_view[s.data_offset : s.data_offset + s.memory_data_size]  # no copy of the image
+        if source_zero:
             offset = s.memory_address - start
             if any(data):
                 _check("write", vmm.write(mapping + offset, data))
@@ -184,7 +190,7 @@ def load_tdvf(
             _check("KVM_TDX_EXTEND_MEMORY", vmm.KVM_TDX_EXTEND_MEMORY(s.memory_address, s.pages))
         elif measured and order == TWO_PASS_IMAGE:
             extend_later.append(s)
-        if not in_place and s.memory_data_size:
+        if not source_zero and s.memory_data_size:
             vmm.munmap(source, s.memory_data_size)  # QEMU drops the TD HOB / TempMem buffers after the ADD
     for s in extend_later:
         _check("KVM_TDX_EXTEND_MEMORY", vmm.KVM_TDX_EXTEND_MEMORY(s.memory_address, s.pages))
@@ -195,7 +201,7 @@ def measure_firmware(
     image: bytes,
     *,
     two_pass: bool = False,
-    in_place: bool = False,
+    source_zero: bool = False,
     record: bool = True,
     order: str | None = None,
     measure: list[bool] | None = None,
@@ -207,7 +213,8 @@ def measure_firmware(
 
     `record=False` keeps no event record (the CLI needs only the MRTD and the module's counters); `log=True` keeps
     the module's record log (`FirmwareMeasurement.records`); `sections` skips parsing (already checked).
-    `order`, `measure` and `add` select a loader variant (see `load_tdvf`)."""
+    `source_zero` adds every section from itself (`source_addr` 0, on a v8 kernel with gmem_in_place_conversion)
+    instead of from a separate buffer. `order`, `measure` and `add` select a loader variant (see `load_tdvf`)."""
     if sections is None:
         sections = parse_tdvf(image)
         check_qemu_loadable(sections)
@@ -219,7 +226,7 @@ def measure_firmware(
             '(docs/scenario.md "Limits")'
         )
     order = order or (TWO_PASS if two_pass else SINGLE_PASS)
-    vmm = Vmm(kernel="v8", gmem_in_place_conversion=in_place, record=record)
+    vmm = Vmm(kernel="v8", gmem_in_place_conversion=source_zero, record=record)
     if log:
         vmm.module.mr_log = []
     try:

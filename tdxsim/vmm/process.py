@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, Concatenate, ParamSpec
 
 from tdxsim import platform
 from tdxsim.errno import EBADF, EINVAL, EIO
@@ -50,7 +49,11 @@ from tdxsim.tdx.sept import SeptState, entry_base
 from tdxsim.vmm.ownership import gmem_folios, page_owner
 
 PAGE_SIZE = platform.PAGE_SIZE
-_P = ParamSpec("_P")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (mypy reads the name alike)
+if TYPE_CHECKING:
+    from typing import Any, Concatenate, ParamSpec
+
+    _P = ParamSpec("_P")
 
 
 def _api(fn: Callable[Concatenate[Vmm, _P], dict[str, Any]]) -> Callable[Concatenate[Vmm, _P], Result]:
@@ -302,7 +305,7 @@ class Vmm:
         return {"ret": self.mm.do_munmap(addr, length)}
 
     @_api
-    def write(self, addr: int, data: bytes) -> dict[str, Any]:
+    def write(self, addr: int, data: bytes | memoryview) -> dict[str, Any]:
         """A store by the VMM; a private guest_memfd page raises SIGBUS, an unmapped address SIGSEGV."""
         result, fault_addr = self.mm.access(addr, len(data), data)
         return self._signal(result, fault_addr)

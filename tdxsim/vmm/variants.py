@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
 
 from tdxsim.tdvf import TDVF_ALIGNMENT, TdvfSection, check_qemu_loadable, parse_tdvf
 from tdxsim.tdx.mrtd import EXTEND_CHUNK
 from tdxsim.vmm.firmware import SINGLE_PASS, TWO_PASS, TWO_PASS_IMAGE, FirmwareMeasurement, measure_firmware
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (mypy reads the name alike)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: Where the faithful load comes from (QEMU and KVM as merged upstream).
 SOURCES_SINGLE_PASS = (

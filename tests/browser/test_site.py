@@ -277,6 +277,7 @@ def test_jupyterlite_carries_the_wheel_and_the_chapters(site, tmp_path):
     # the wheel alone (no repository on the path, no site-packages) runs the seed scenario
     with zipfile.ZipFile(wheels[0]) as z:
         assert "tdxsim/__init__.py" in z.namelist()
+        assert "tdxsim/data/quotes/tdx_prod_quote_SPR_E4.dat" in z.namelist()  # chapter 10 reads it in JupyterLite
         z.extractall(tmp_path / "wheel")
     # in-place conversion on, source_addr 0: KVM adds the page in place and returns 0 (v8 23/46,
     # 20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com)

@@ -125,7 +125,7 @@ def report(repo: str, inputs: dict) -> dict:
             "image_sha384": hashlib.sha384(image).hexdigest(),
             "single_pass": measure_firmware(image).to_json(),
             "two_pass": measure_firmware(image, two_pass=True).to_json(),
-            "in_place": measure_firmware(image, in_place=True).to_json(),
+            "source_zero": measure_firmware(image, source_zero=True).to_json(),
         },
     }
 
