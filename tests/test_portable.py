@@ -70,6 +70,7 @@ MODEL_STDLIB = {
     "json",
     "re",
     "struct",
+    "types",
     "typing",
     "uuid",
 }
