@@ -16,7 +16,7 @@ import sys
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (mypy reads the name alike)
 if TYPE_CHECKING:
-    from typing import NoReturn
+    from typing import Any, NoReturn
 
 #: The largest scenario or firmware file the CLI reads (docs/scenario.md "Limits"); OVMF images are 2-4 MiB.
 MAX_INPUT_BYTES = 64 << 20
@@ -28,7 +28,19 @@ class InputError(Exception):
     """An input file that cannot be used; `str()` is the one line the CLI prints after `tdxsim: FILE: `."""
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help at a fixed width: the default asks shutil for the terminal's size, and importing shutil (with
+    its lzma and bz2) costs `tdxsim mrtd` a tenth of its run time; help reads the same on every host."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=98)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:  # one line, exit 2, as for any other bad input
         _say(f"tdxsim: {message} (see 'python -m tdxsim --help')")
         raise SystemExit(2)
