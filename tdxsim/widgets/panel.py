@@ -19,7 +19,7 @@ from traitlets import Unicode
 from tdxsim.events import Event
 from tdxsim.kvm.flavours import DEFAULT_FLAVOUR
 from tdxsim.plot import OwnershipView, call_timeline, ownership_legend, sept_state_machine, sept_transitions, to_png
-from tdxsim.plot.style import ERRNO_STYLE, NOT_APPLICABLE, OTHER_ERRNO, figure
+from tdxsim.plot.style import ERRNO_STYLE, NOT_APPLICABLE, OTHER_ERRNO, WIDGET_DPI, figure
 from tdxsim.plot.timeline import describe_event
 from tdxsim.widgets.seed import (
     KERNELS,
@@ -34,7 +34,7 @@ from tdxsim.widgets.seed import (
     td_gets,
 )
 
-DPI = 72
+DPI = WIDGET_DPI  # 2x the display width, as plot.show renders the stored figures
 IMAGE_LAYOUT = {"width": "100%", "max_width": "1100px"}
 
 
