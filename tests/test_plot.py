@@ -330,3 +330,26 @@ def test_mrtd_of_nothing_is_sha384_of_nothing():
     fig = plot.mrtd_records(run.events, run.chunk, run.out["final"]["mrtd"])
     assert any("= the replay ✓" in t.get_text() for t in fig.texts)
     png_ok(to_png(fig, 40), 600, int(fig.get_figheight() * 40))
+
+
+def test_compare_title_says_what_the_runs_show():
+    """The comparison's title is counted from the runs it is given: out of place without the discard, each of the 16
+    GFNs the guest shared keeps its guest_memfd page beside the anonymous one (v8 cover letter: out-of-place needs
+    "two backing sources"); chapter 07's out-of-place build writes its 4 image pages at `userspace_addr` (the shared
+    side, never discarded) and adds them from a separate buffer into 4 guest_memfd pages: 4 GFNs twice; in place,
+    none."""
+    from tdxsim.lessons.backing import Setup, run
+    from tdxsim.plot.ownership import compare_title, ownership_data
+    from tdxsim.widgets.seed import Toggles, run_cell
+
+    setup = Setup(in_place=False, discard=False)
+    doc, out = run(setup)
+    assert setup.shared_pages == 16
+    assert "16 GFNs backed by two pages" in compare_title([("oop", ownership_data(out, doc))])
+    doc, out = run(Setup(in_place=False, discard=True))
+    assert "two pages" not in compare_title([("oop", ownership_data(out, doc))])
+    cells = [run_cell(Toggles(in_place=False, source="buffer")), run_cell(Toggles(in_place=True, source="zero"))]
+    title = compare_title([(str(i), ownership_data(c.out, c.doc)) for i, c in enumerate(cells)])
+    written = [s for s in cells[0].doc["steps"] if s["op"] == "write" and s["addr"].startswith("0x7f00")]
+    assert len(written) == 4
+    assert "0: 4 GFNs backed by two pages" in title and "1: one page per GFN, its attribute flips" in title
