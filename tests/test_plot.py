@@ -235,6 +235,10 @@ def test_timeline_build_reaches_finalize_with_folded_repeats():
     assert "arrow:kvm:tdx:call:TDH.MR.FINALIZE" in g
     assert "arrow:vmm:kvm:call:KVM_TDX_FINALIZE_VM" in g
     assert not any("…" in t for t in _row_texts(fig))
+    # the first touch's three S-EPT tables (levels 3, 2, 1: tdx-tdp-mmu.rst "adding a private page") fold into one
+    # block, so the diagram is not three copies of the same eight rows
+    assert "arrow:kvm:tdx:call:TDH.MEM.SEPT.ADD 0x0 L3–1 ×3" in g
+    assert not any(x.startswith("arrow:kvm:tdx:call:TDH.MEM.SEPT.ADD 0x0 L2") for x in g)
 
 
 def test_timeline_mapgpa_starts_in_the_guest_and_shows_the_vmm_ioctl():
