@@ -64,12 +64,16 @@ def _chapter_figures() -> dict[str, Figure]:
         ),
         "03 sept tree": plot.sept_tree(first.events, 0, root_level=3),
         "03 sept state machine": plot.sept_state_machine(first.events, 0, 0),
-        "04 timeline": plot.call_timeline(
-            flow.events,
-            flow.step_marks,
-            flow.marks[flow.index("KVM_TDX_INIT_VM")],
-            flow.marks[flow.index("KVM_TDX_FINALIZE_VM") + 1],
-        ),
+        **{
+            f"04 timeline, phase {n}": plot.call_timeline(
+                flow.events, flow.step_marks, flow.marks[flow.index(first)], flow.marks[flow.index(last) + 1], title=n
+            )
+            for n, first, last in (
+                ("1 of 3", "KVM_TDX_INIT_VM", "KVM_TDX_INIT_VCPU"),
+                ("2 of 3", "KVM_CREATE_GUEST_MEMFD", "KVM_TDX_INIT_MEM_REGION"),
+                ("3 of 3", "KVM_TDX_FINALIZE_VM", "KVM_TDX_FINALIZE_VM"),
+            )
+        },
         "05 mrtd records": plot.mrtd_records(two.events, two.chunk, two.out["final"]["mrtd"]),
         "06 timeline": plot.call_timeline(
             to_shared.events, to_shared.step_marks, to_shared.marks[i], to_shared.marks[i + 1]
@@ -142,7 +146,7 @@ def test_every_artist_fits_inside_the_canvas(name):
         assert outside == [], (name, dpi, outside)
 
 
-@pytest.mark.parametrize("name", ["04 timeline", "09 ownership map with legend"])
+@pytest.mark.parametrize("name", ["04 timeline, phase 2 of 3", "09 ownership map with legend"])
 def test_stored_figures_are_crisp(name):
     """The stored PNG has twice the pixels of its display width, and ≥ 1200 px for a full-width (≥ 10 in) figure."""
     fig = FIGURES[name]
