@@ -278,17 +278,17 @@ KEY: dict[str, Entry] = {
     "01.review-tdr-keyid": Entry(
         chapter="01",
         prompt=(
-            "On this machine the TDX module's global private KeyID is 16 and TDs get KeyIDs from [17, 64). TD B "
-            "runs with HKID 18. Under which KeyID is TD B's root page, its TDR, encrypted?"
+            "TD A (HKID 17) and TD B (HKID 18) run on one machine. How many different KeyIDs encrypt their two root "
+            "pages, the TDRs?"
         ),
         kind="number",
-        answer="16",
+        answer="1",
         hint="The TDR is TDX-module metadata, not TD memory. Whose key protects the module's own structures?",
         explanation=(
-            "<b>16</b>, the module's global private KeyID, for every TD's TDR: the kernel reserves that KeyID "
+            "<b>One</b>: the module's global private KeyID, the same for every TDR. The kernel reserves that KeyID "
             "(<code>tdx_global_keyid</code>) and flushes a TDR with it (<code>tdh_phymem_page_wbinvd_tdr</code>, "
-            "arch/x86/virt/vmx/tdx/tdx.c). The TD's own HKID (18) encrypts its private memory. Private KeyIDs work "
-            "only in SEAM mode (Documentation/arch/x86/tdx.rst), so the host, reading with KeyID 0, gets no "
+            "arch/x86/virt/vmx/tdx/tdx.c); each TD's own HKID (17, 18) encrypts its private memory. Private KeyIDs "
+            "work only in SEAM mode (Documentation/arch/x86/tdx.rst), so the host, reading with KeyID 0, gets no "
             "plaintext of either."
         ),
         review=3,
@@ -689,7 +689,8 @@ KEY: dict[str, Entry] = {
             "<b>Zeros.</b> v13 keeps v8's meaning of 0 with in-place conversion on: no source page, so the target is "
             "its own source (<code>page_add_src = src_page ?: pfn_to_page(pfn)</code>, sean-jc/linux 07f26358 "
             "arch/x86/kvm/vmx/tdx.c), and the mapping at 0 is irrelevant. The folio was never written, so it is "
-            "zeroed when KVM gets its pfn (<code>__kvm_gmem_get_pfn</code>, v8 21/46): no host data leaks in."
+            "zeroed when KVM gets its pfn (<code>__kvm_gmem_get_pfn</code>, v8 21/46; tdxsim's v13 keeps v8's "
+            "guest_memfd, since the landed guest_memfd.c could not be read): no host data leaks in."
         ),
         review=3,
     ),
