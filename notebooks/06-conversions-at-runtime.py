@@ -209,7 +209,7 @@ print("out-of-place, the VMM:", [f"{v['op']} → {v['ret']}" for e in r["exits"]
 runs = [("in-place", *plot.machine_view(vmm)), ("out-of-place", *plot.machine_view(oop))]
 plot.show(
     plot.ownership_compare(runs),
-    alt="Two ownership maps after the same private-to-shared conversion of one page: in-place, one page now shared; out-of-place, the shared anonymous page plus the old guest_memfd page still allocated until the VMM discards it.",
+    alt="Two ownership maps after the same private-to-shared conversion of one page, the VMM having discarded as QEMU does: in-place, the one page now shared; out-of-place, the private guest_memfd page punched out, so no GFN has two pages.",
 )
 
 # %% [markdown]

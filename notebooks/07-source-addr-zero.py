@@ -187,7 +187,7 @@ control_panel()
 out_of_place = run_cell(Toggles(in_place=False, source="buffer"))
 in_place = run_cell(Toggles(in_place=True, source="zero"))
 runs = [("out-of-place, separate buffer", out_of_place.out, out_of_place.doc), ("in-place, 0", in_place.out, in_place.doc)]
-plot.show(plot.ownership_compare(runs), alt="Two ownership maps: out-of-place with a separate buffer, where userspace wrote the buffer and the TD pages were copied from it; in-place with source_addr 0, where each TD page was written while shared and then added in place.")
+plot.show(plot.ownership_compare(runs), alt="Two ownership maps: out-of-place with a separate buffer, where the TD pages were copied from the buffer and the 4 image GFNs are backed twice (the pages written at userspace_addr and the private guest_memfd pages); in-place with source_addr 0, one page per GFN, each written while shared and then added in place.")
 
 # %% [markdown]
 # In the out-of-place map the TD pages were copied from the separate buffer (dashed outlines in the physical
