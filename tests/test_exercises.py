@@ -917,14 +917,13 @@ def _leaks(path: Path) -> list[str]:
     return found
 
 
-def test_leak_check_finds_an_answer_printed_above():
+def test_leak_check_finds_an_answer_printed_above(tmp_path):
     """The control: a chapter whose output prints an exercise's errno before asking for it is caught."""
     cells = [
         {"cell_type": "code", "source": ["r"], "outputs": [{"output_type": "stream", "text": ["<ret=-5 EIO>\n"]}]},
         {"cell_type": "code", "source": ['exercise("04.finalize-without-vcpu")'], "outputs": []},
     ]
-    fake = ROOT / "build" / "leaky.ipynb"
-    fake.parent.mkdir(exist_ok=True)
+    fake = tmp_path / "leaky.ipynb"
     fake.write_text(json.dumps({"cells": cells}))
     assert _leaks(fake) == ["leaky.ipynb: 04.finalize-without-vcpu: 'EIO' is readable above it"]
     cells[0]["outputs"] = []
