@@ -43,7 +43,7 @@
 # | [05 — What the measurement covers](05-what-the-measurement-covers.ipynb) | attestation and firmware people | MRTD replayed record by record; PAGE.ADD measures the GPA only; MEASURE_MEMORY_REGION | 25 min |
 # | [10 — Why doesn't my MRTD match?](10-why-doesnt-my-mrtd-match.ipynb) | attestation people with a mismatch | which loader variant made a TD's MRTD, where two record streams part, MRTD out of a real quote | 20 min |
 # | [06 — Conversions at runtime](06-conversions-at-runtime.ipynb) | KVM and VMM developers | MapGPA → exit → attributes → zap → fault; what happens to contents in v8 | 30 min |
-# | [07 — What does `source_addr = 0` mean?](07-source-addr-zero.ipynb) | reviewers, speakers | the seed thread as an executable table: in-place add, `-EOPNOTSUPP`, five kernels (v13 as landed), the double add's `-EIO` | 30 min |
+# | [07 — What does `source_addr = 0` mean?](07-source-addr-zero.ipynb) | reviewers, speakers | the seed thread as an executable table: the in-place add and its refusals across five kernels (v13 as landed), the double add | 30 min |
 # | [08 — Under the hood of populate](08-under-the-hood-of-populate.ipynb) | kernel developers | `kvm_gmem_populate()`, GUP, and the lock-order deadlock that commit 2a62345b3052 removed | 25 min |
 # | [09 — The talk](09-the-talk.ipynb) | speakers and their audiences | "A zero that means nothing": about twelve slides with live toggles | 20 min |
 #
@@ -70,7 +70,9 @@ from tdxsim.widgets.exercise import exercise, review
 # A scenario is the VMM's side of the story as data: the ioctls and system calls it makes, in order. This one is
 # the seed thread's recipe: guest_memfd in-place conversion on; the VMM writes `Hello` into a guest_memfd page
 # while it is shared, converts it to private, and asks KVM to add it to the TD with `source_addr = 0` — "no source
-# page: the target is its own source".
+# page: the target is its own source". The bytes survive the conversion only because this happens at build time,
+# before `KVM_TDX_FINALIZE_VM`, and in place (`TDH.MEM.PAGE.ADD` with source = target); a page converted to private
+# at run time arrives by `PAGE.AUG` and the guest's `ACCEPT` zeroes it (chapter 06).
 
 # %%
 doc = json.loads(Path("../examples/seed-thread-in-place.json").read_text())
@@ -111,10 +113,10 @@ plot.show(plot.ownership_legend(), alt="Legend of the ownership maps: not alloca
 # %% [markdown]
 # ### 4. Flip one toggle
 #
-# **Try it:** switch in-place conversion **off**. The same ioctl with the same `source_addr = 0` now fails with
-# `-EOPNOTSUPP`, and the map has no TD-private page: without in-place conversion KVM has no page to add from. Then
-# pick "a separate buffer" as `source_addr`: success again, the classic copy. That difference is what chapter 07
-# is about.
+# **Try it:** predict first, then switch in-place conversion **off**: what does the same ioctl with the same
+# `source_addr = 0` return now, and what is left in the map? Without in-place conversion the private page is not
+# the page the VMM wrote. Then pick "a separate buffer" as `source_addr`: success again, the classic copy. That
+# difference is what chapter 07 is about.
 
 # %%
 control_panel()
@@ -124,8 +126,8 @@ control_panel()
 #
 # The same add, as plain calls on the machine: each method is named as the kernel names the ioctl and returns a
 # result with `ret`, `errno`, `seamcalls` and `changes`. Edit and re-run: the kernel `"v13"` (the series as
-# landed) or `"kvm-x86-2026-06"` (before it), `tdxsim.Vmm("v8", gmem_in_place_conversion=False)` (the toggle above:
-# `EOPNOTSUPP`), or `flags=0` (no measurement), and watch the SEAMCALLs and the MRTD change.
+# landed) or `"kvm-x86-2026-06"` (before it), `tdxsim.Vmm("v8", gmem_in_place_conversion=False)` (the toggle above),
+# or `flags=0` (no measurement), and watch the SEAMCALLs and the MRTD change.
 
 # %%
 import tdxsim
@@ -174,7 +176,7 @@ exercise("00.image-extends", 2)
 # | what | file | function | link |
 # |---|---|---|---|
 # | the ioctl | `arch/x86/kvm/vmx/tdx.c` | `tdx_vcpu_init_mem_region` | [intel-tdx.rst](https://docs.kernel.org/virt/kvm/x86/intel-tdx.html) |
-# | NULL source → in-place add or `-EOPNOTSUPP` | `arch/x86/kvm/vmx/tdx.c` | `tdx_gmem_post_populate` | [v8 23/46](https://lore.kernel.org/all/20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com/) |
+# | NULL source → in-place add, or a refusal without in-place conversion | `arch/x86/kvm/vmx/tdx.c` | `tdx_gmem_post_populate` | [v8 23/46](https://lore.kernel.org/all/20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com/) |
 # | the populate loop | `virt/kvm/guest_memfd.c` | `kvm_gmem_populate` | [2a62345b3052](https://lore.kernel.org/all/20260108214622.1084057-7-michael.roth@amd.com/) |
 # | in-place conversion | `virt/kvm/guest_memfd.c` | `kvm_gmem_set_attributes` | [v8 cover](https://lore.kernel.org/all/20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com/) |
 #

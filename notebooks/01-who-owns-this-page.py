@@ -68,8 +68,10 @@ plot.show(three_boxes(), alt="Three boxes: the untrusted host (VMM and KVM), the
 # [guest_memfd](../docs/glossary.md#guest-memfd) that starts shared, mmapped by the VMM; the VMM writes a 4-page
 # firmware image while it is shared, converts it to private, adds it with `source_addr = 0`
 # ([in-place add](../docs/glossary.md#in-place-add)), finalizes the TD, and writes one more page that it keeps
-# shared with the TD. These are the calls, as QEMU makes them (each recipe is a few plain calls on `vmm`; read
-# `tdxsim/recipes.py`). Edit and re-run: more image pages, `gpaw=52`, another page to share.
+# shared with the TD. (The image's bytes survive the conversion to private because the add happens before
+# finalize, in place: `TDH.MEM.PAGE.ADD` with the page as its own source. After finalize a page made private
+# arrives by `PAGE.AUG` and the guest's `ACCEPT` zeroes it: chapter 06.) These are the calls, as QEMU makes them
+# (each recipe is a few plain calls on `vmm`; read `tdxsim/recipes.py`). Edit and re-run: more image pages, `gpaw=52`, another page to share.
 
 # %%
 vmm = tdxsim.Vmm("v8")  # a kernel with guest_memfd in-place conversion
@@ -135,6 +137,15 @@ for gpaw in (48, 52):
 plot.show(address_bar(readers.shared_mask(48) | 0xF000, 48), alt="A 48-bit guest physical address drawn as a bar of bits: bit 47, the shared bit, is set, which selects the shared alias translated by the ordinary EPT instead of the private alias translated by the Secure EPT.")
 
 # %% [markdown]
+# **Predict first**, before the readers below try: the firmware page is private now.
+
+# %%
+exercise("01.vmm-writes-private", 1)
+
+# %%
+exercise("01.kernel-reads-private", 2)
+
+# %% [markdown]
 # ## Who can read the page?
 #
 # **Try it:** start with the VMM reading the firmware page (it gets SIGBUS), then switch the reader to the host
@@ -170,7 +181,14 @@ print(vmm.read(gmem.userspace_addr, 8), vmm.guest_read(gpa=0, length=8)["data"])
 # lowest one free when `KVM_TDX_INIT_VM` runs. The two TDs share everything else — the physical memory, the one TDX
 # module and its [PAMT](../docs/glossary.md#pamt). Below, TD A and TD B are each built like the TD above, with one
 # firmware page each, both at GPA 0: the same recipes, twice on one machine (`create_td` selects the VM it
-# creates, so the calls after it go to that TD).
+# creates, so the calls after it go to that TD). **Can TD B read TD A's page?** Predict two things first, before
+# the cells below build the two TDs and let every reader try both pages.
+
+# %%
+exercise("01.cross-td-aug", 3)
+
+# %%
+exercise("01.td-b-hkid", 4)
 
 # %%
 host = tdxsim.Vmm("v8")  # one VMM process
@@ -187,8 +205,8 @@ for td, name in enumerate(("TD A", "TD B")):
     print(f"{name}: GPA 0 -> HPA {hpa:#x}, KeyID {host.frame(hpa)['keyid']} (its HKID)")
 
 # %% [markdown]
-# **Can TD B read TD A's page?** Every reader tries both pages of `host`. Each row is a reader, each column a TD's
-# page; look at the two yellow cells.
+# Now every reader tries both pages of `host`: each row is a reader, each column a TD's page; look at the two
+# yellow cells.
 
 # %%
 hkids, cross = readers.two_td_reads(host, bindings)
@@ -229,22 +247,12 @@ print("VMM:", vmm_read.text, "| host kernel:", kernel_read.text)
 # ## Exercises
 #
 # Predict first; the widgets above and the simulator are there to try things. Answer in the box and press
-# **Check**: you are told whether you are right, and why.
+# **Check**: you are told whether you are right, and why. (Questions 1 to 4 were asked on the way, before the
+# cells that answer them.)
 
 # %%
-exercise("01.gpaw52-alias", 1)
+exercise("01.gpaw52-alias", 5)
 
-# %%
-exercise("01.vmm-writes-private", 2)
-
-# %%
-exercise("01.kernel-reads-private", 3)
-
-# %%
-exercise("01.cross-td-aug", 4)
-
-# %%
-exercise("01.td-b-hkid", 5)
 
 # %% [markdown]
 # ## Where is this in the kernel?

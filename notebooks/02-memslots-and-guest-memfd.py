@@ -30,7 +30,7 @@
 #    ([out-of-place](../docs/glossary.md#out-of-place-conversion): two pages per GFN) and per-guest_memfd
 #    [KVM_SET_MEMORY_ATTRIBUTES2](../docs/glossary.md#kvm-set-memory-attributes2)
 #    ([in-place](../docs/glossary.md#in-place-conversion): one page whose attribute flips);
-# 4. what SIGBUS on a private page means.
+# 4. what the VMM gets when it touches a private page through its mapping.
 #
 # **Time:** about 25 minutes.
 #
@@ -180,6 +180,12 @@ plot.show(memory_bars([(model, machines[model]) for model in order], 64), alt="B
 backing_panel()
 
 # %% [markdown]
+# **Predict first:** in place, the VMM keeps the whole guest_memfd mapped, private pages included.
+
+# %%
+exercise("02.in-place-vmm-loads-private", 1)
+
+# %% [markdown]
 # ## SIGBUS on a private page
 #
 # In-place, the VMM has the whole guest_memfd mapped, private pages included. Its loads of a shared page work;
@@ -214,7 +220,7 @@ for name, va in (("firmware page", base), ("shared page", base + 63 * PAGE_SIZE)
 #
 # | conversion | out-of-place (per-VM attributes) | in-place (per-guest_memfd attributes) |
 # |---|---|---|
-# | shared → private | **lost**: the private side is another page (the guest_memfd one); the shared bytes stay in the anonymous page behind `userspace_addr`, which the VMM's discard then frees | **kept**: one folio, only its attribute flips |
+# | shared → private | **lost**: the private side is another page (the guest_memfd one); the shared bytes stay in the anonymous page behind `userspace_addr`, which the VMM's discard then frees | **kept in the folio** (only its attribute flips), but they reach the TD only through a build-time in-place `PAGE.ADD` (before finalize); at run time `AUG` + `ACCEPT` gives a zeroed page |
 # | private → shared, page in the TD | **lost**: the shared side is the anonymous page, which never held the TD's data (the VMM's discard punches the private page out of guest_memfd) | **lost**: the page leaves the TD (BLOCK, TRACK, PAGE.REMOVE) and what the TD wrote stays under its HKID; v8's api.rst says to treat this direction as losing the contents, since removal has firmware-dependent side effects |
 #
 # That is why the bytes a VMM writes into a guest_memfd page while it is shared survive the conversion to private
@@ -242,13 +248,11 @@ print(host.describe_pages()[hex(host.kvm.gmems[0].folios[0] * PAGE_SIZE)]["conte
 # ## Exercises
 #
 # Predict first; the panel above and the simulator are there to try things. Answer in the box and press **Check**:
-# you are told whether you are right, and why.
+# you are told whether you are right, and why. (Question 1 was asked earlier, before the cells that answer it.)
 
 # %%
-exercise("02.out-of-place-backing", 1)
+exercise("02.out-of-place-backing", 2)
 
-# %%
-exercise("02.in-place-vmm-loads-private", 2)
 
 # %%
 exercise("02.in-place-backing", 3)

@@ -25,7 +25,7 @@
 # 2. which SEAMCALL changes which S-EPT entry: SEPT.ADD, PAGE.ADD / PAGE.AUG, RANGE.BLOCK, TRACK, PAGE.REMOVE;
 # 3. how many `TDH.MEM.SEPT.ADD` a first touch of a GPA needs, with GPAW 48 and with GPAW 52;
 # 4. that KVM's mirror and the TDX module's S-EPT always agree, and why the mirror exists at all.
-# 5. how to read one GPA's S-EPT state yourself: PENDING after `PAGE.AUG`, MAPPED after the guest's accept.
+# 5. how to read one GPA's S-EPT state yourself, between `PAGE.AUG` and the guest's accept.
 #
 # **Time:** about 25 minutes.
 #
@@ -173,6 +173,12 @@ print("after ACCEPT:", rt.sept_state(0x1000), "· mirror EPT maps pfn", rt.mirro
 sept_walk()
 
 # %% [markdown]
+# **Predict first:** the guest is about to give GPA 0x1000 back to the host.
+
+# %%
+exercise("03.zap-order", 1)
+
+# %% [markdown]
 # ## Dropping a private page takes four SEAMCALLs
 #
 # The guest above accepted GPA 0x1000; now it asks for it to be shared again with MapGPA (the VMM converts the
@@ -213,16 +219,14 @@ print(len(pt_ept), "S-EPT pages, owner:", {page["owner"] for page in pt_ept})
 # ## Exercises
 #
 # Predict first; the walk above and the simulator are there to try things. Answer in the box and press **Check**:
-# you are told whether you are right, and why.
+# you are told whether you are right, and why. (Question 1 was asked earlier, before the cells that answer it.)
 
 # %%
-exercise("03.sept-adds-4-level", 1)
+exercise("03.sept-adds-next-1g", 2)
 
 # %%
-exercise("03.sept-adds-next-2m", 2)
+exercise("03.sept-adds-next-2m", 3)
 
-# %%
-exercise("03.zap-order", 3)
 
 # %%
 exercise("03.shared-gpa-add", 4)

@@ -118,7 +118,9 @@ call(
 # %% [markdown]
 # The image (one page) is written while shared, then the whole guest_memfd becomes private, then KVM adds the page
 # from itself and measures it: `TDH.MEM.SEPT.ADD` for the S-EPT tables below the root, `TDH.MEM.PAGE.ADD`, and
-# `TDH.MR.EXTEND` sixteen times (256 bytes each).
+# `TDH.MR.EXTEND` sixteen times (256 bytes each). The bytes written while shared survive the conversion to
+# private because this is the build-time door, in place (source = target, v8 23/46); the run-time door further down,
+# `PAGE.AUG` + the guest's `ACCEPT`, gives a zeroed page instead.
 
 # %%
 IMAGE = b"TDVF" * 1024  # one 4 KiB page
@@ -161,24 +163,51 @@ read, read["data"]
 # %% [markdown]
 # ## What each layer did
 #
-# The whole build, from `KVM_TDX_INIT_VM` to the end of `KVM_TDX_FINALIZE_VM`, as a sequence diagram: time runs
+# The whole build, from `KVM_TDX_INIT_VM` to the end of `KVM_TDX_FINALIZE_VM`, as a sequence diagram in three
+# phases, one figure each: the TD and its vCPU, then the memory and the initial image, then finalize. Time runs
 # down; each arrow is a call from one layer into another (the VMM's ioctls into KVM, SEAMCALLs from KVM into the TDX
 # module, page-ownership changes into memory) and each dashed arrow its return or the module's status. Boxes on a
 # lifeline are that layer's own functions and state changes. A block repeated for several pages is drawn once, with
 # its count: `TDH.MNG.ADDCX ×6` adds the six TDCS pages, `TDH.MR.EXTEND ×16` measures a 4 KiB page 256 bytes at a time.
-# The diagram is drawn from the results in `run`: their events, and where each call starts.
+# The diagrams are drawn from the results in `run`: their events, and where each call starts.
 
 # %%
 events, steps = [], []
 for r in run:
     steps.append((len(events), {"op": r.op, **r}))
     events += r.events
-start = next(i for i, step in steps if step["op"] == "KVM_TDX_INIT_VM")
-final = next(k for k, r in enumerate(run) if r.op == "KVM_TDX_FINALIZE_VM")
-stop = steps[final][0] + len(run[final].events)
+
+
+def phase(first, last):
+    """The events from the start of the call `first` in `run` to the end of the call `last`."""
+    i = next(k for k, r in enumerate(run) if r.op == first)
+    j = next(k for k, r in enumerate(run) if r.op == last)
+    return steps[i][0], steps[j][0] + len(run[j].events)
+
+
 plot.show(
-    plot.call_timeline(events, steps, start, stop),
-    alt="Sequence diagram of a TD build from KVM_TDX_INIT_VM to KVM_TDX_FINALIZE_VM: lifelines for the VMM, KVM, " "the TDX module and memory; ioctls and SEAMCALLs as arrows down, statuses as dashed arrows back, repeated calls " "folded (TDH.MNG.ADDCX ×6, TDH.MR.EXTEND ×16).",
+    plot.call_timeline(events, steps, *phase("KVM_TDX_INIT_VM", "KVM_TDX_INIT_VCPU"), title="1 of 3: the TD and its vCPU"),
+    alt="Sequence diagram, phase 1 of the TD build, KVM_TDX_INIT_VM to KVM_TDX_INIT_VCPU: the TDR, six TDCS pages " "(TDH.MNG.ADDCX ×6), TDH.MNG.INIT, then the vCPU's TDVPR and five TDCX pages; ioctls and SEAMCALLs as arrows " "down, statuses as dashed arrows back.",
+)
+
+# %% [markdown]
+# Then the memory: the guest_memfd, its mapping and memslot (no SEAMCALL), the image written while shared, the
+# conversion, and the add: three `TDH.MEM.SEPT.ADD` for the empty S-EPT levels, `TDH.MEM.PAGE.ADD` in place, and
+# `TDH.MR.EXTEND ×16`.
+
+# %%
+plot.show(
+    plot.call_timeline(events, steps, *phase("KVM_CREATE_GUEST_MEMFD", "KVM_TDX_INIT_MEM_REGION"), title="2 of 3: memory and the initial image"),
+    alt="Sequence diagram, phase 2 of the TD build, KVM_CREATE_GUEST_MEMFD to KVM_TDX_INIT_MEM_REGION: guest_memfd, " "mmap and memslot with no SEAMCALL, the write while shared, the conversion to private, then three " "TDH.MEM.SEPT.ADD, TDH.MEM.PAGE.ADD and TDH.MR.EXTEND ×16.",
+)
+
+# %% [markdown]
+# And `KVM_TDX_FINALIZE_VM`: one SEAMCALL, and both state machines move to RUNNABLE.
+
+# %%
+plot.show(
+    plot.call_timeline(events, steps, *phase("KVM_TDX_FINALIZE_VM", "KVM_TDX_FINALIZE_VM"), title="3 of 3: finalize"),
+    alt="Sequence diagram, phase 3 of the TD build: KVM_TDX_FINALIZE_VM issues TDH.MR.FINALIZE; the TDX module's " "OP_STATE and KVM's TD state become RUNNABLE.",
 )
 
 # %% [markdown]
@@ -218,6 +247,21 @@ print("bytes by owner:", plot.machine_view(vmm)[0]["final"]["memory"])
 # * `PT_REG: 2` are the TD's private pages: the image page that `KVM_TDX_INIT_MEM_REGION` added with
 #   `TDH.MEM.PAGE.ADD` (`tdh_mem_page_add.c` gives it `PT_REG`), and the page the guest accepted after finalize,
 #   by `PAGE.AUG`; they are the two `td_private` pages in the byte count.
+
+# %% [markdown]
+# ## Exercises
+#
+# Predict first, before the player below tries the variants of the flow: answer in the box and press **Check**;
+# you are told whether you are right, and why.
+
+# %%
+exercise("04.add-after-finalize", 1)
+
+# %%
+exercise("04.tdcx-two-vcpus", 2)
+
+# %%
+exercise("04.finalize-without-vcpu", 3)
 
 # %% [markdown]
 # ## Try it: skip, move or repeat a step
@@ -269,21 +313,6 @@ print("TDCALLs:", [(t["leaf"], t["status"]) for t in accept.tdcalls])
 # handed over is encrypted under the TD's HKID. Private KeyIDs work only in SEAM mode, so the host, reading with
 # KeyID 0, gets no plaintext of either: zeros in tdxsim, as chapter [01](01-who-owns-this-page.ipynb)'s reader table
 # shows.
-
-# %% [markdown]
-# ## Exercises
-#
-# Predict first; the player above and the simulator are there to try things. Answer in the box and press
-# **Check**: you are told whether you are right, and why.
-
-# %%
-exercise("04.add-after-finalize", 1)
-
-# %%
-exercise("04.tdcs-pages", 2)
-
-# %%
-exercise("04.runnable", 3)
 
 # %% [markdown]
 # ## Where is this in the kernel?

@@ -22,7 +22,7 @@
 # **What you will learn:**
 # 1. MRTD, byte for byte: a SHA-384 over 128-byte records, one per `TDH.MEM.PAGE.ADD` (the GPA only) and one per
 #    `TDH.MR.EXTEND` (the GPA and 256 bytes of content);
-# 2. that a page's GPA and order matter, its contents only when measured, its source page never;
+# 2. which of a page's GPA, contents, source and order enter MRTD, and when;
 # 3. that in-place (`source_addr` 0) and classic loading give the same MRTD, and single-pass and two-pass (per
 #    section) loading do not;
 # 4. what a real OVMF image measures.
@@ -180,13 +180,13 @@ mrtd_explorer()
 # %%
 from tdxsim.widgets.exercise import exercise, review
 
-exercise("05.unmeasured-record", 1)
+exercise("05.records-three-pages", 1)
 
 # %%
-exercise("05.in-place-same-mrtd", 2)
+exercise("05.unmeasured-bytes", 2)
 
 # %%
-exercise("05.order-matters", 3)
+exercise("05.one-call-or-two", 3)
 
 # %% [markdown]
 # ## Where is this in the kernel?
@@ -198,7 +198,7 @@ exercise("05.order-matters", 3)
 # | the SEAMCALL wrappers | `arch/x86/virt/vmx/tdx/tdx.c` | `tdh_mem_page_add`, `tdh_mr_extend`, `tdh_mr_finalize` | [TDX MMU part 2](https://lore.kernel.org/all/20241112073327.21979-1-yan.y.zhao@intel.com/) |
 # | QEMU's firmware load, MEASURE per section | QEMU `target/i386/kvm/tdx.c` | `tdx_init_fw_mem_region` | [i386/tdx: load TDVF](https://git.ipfire.org/?a=commit&h=0dd5fe5ebeabefc7b3d7f043991b1edfe6b8eda9&p=thirdparty%2Fqemu.git) |
 #
-# ← [04 — building a TD](04-building-a-td.ipynb) · # Next: [10 — why doesn't my MRTD match?](10-why-doesnt-my-mrtd-match.ipynb), MRTD against a real TD's quote.
+# ← [04 — building a TD](04-building-a-td.ipynb) · Next: [10 — why doesn't my MRTD match?](10-why-doesnt-my-mrtd-match.ipynb), MRTD against a real TD's quote.
 
 # %% [markdown]
 # ## Review

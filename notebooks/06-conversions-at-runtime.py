@@ -25,7 +25,8 @@
 #    at most 2 MiB → the VMM converts → the next fault maps the page the other way;
 # 2. what private → shared costs in the S-EPT (BLOCK, TRACK, REMOVE, WBINVD), and shared → private (PAGE.AUG and
 #    the guest's ACCEPT);
-# 3. why contents do not survive a conversion, and what happened to the "content modes" of earlier revisions;
+# 3. why contents do not survive a conversion at run time, the one build-time exception (the in-place `PAGE.ADD`),
+#    and what happened to the "content modes" of earlier revisions;
 # 4. why the host gets SIGBUS on a private page in the in-place model, and when out-of-place leaves two pages per GFN.
 #
 # **Time:** about 30 minutes.
@@ -126,9 +127,25 @@ plot.show(
 # %% [markdown]
 # ## Contents are not preserved — and the history of "content modes"
 #
-# In v8, KVM itself does not touch memory on an attribute change, but a private page leaving the TD is removed and
-# scrubbed by the TDX module, and a page entering it arrives by `PAGE.AUG` and is cleared by the guest's `ACCEPT`.
-# So a conversion in either direction must be treated as losing the contents. Earlier revisions of the series
+# In v8, KVM itself does not touch memory on an attribute change (v8 17/46, the api.rst text), but at run time a
+# private page leaving the TD is removed and scrubbed by the TDX module, and a page entering it arrives by
+# `PAGE.AUG` and is cleared by the guest's `ACCEPT`. So **at run time** a conversion in either direction must be
+# treated as losing the contents.
+#
+# **The one exception is build time, in place.** Before `KVM_TDX_FINALIZE_VM`, with in-place conversion on, the
+# folio the VMM wrote while it was shared is still the same folio after the conversion to private, and
+# `KVM_TDX_INIT_MEM_REGION` with `source_addr = 0` hands it to `TDH.MEM.PAGE.ADD` as its own source:
+# `arch/x86/kvm/vmx/tdx.c:tdx_gmem_post_populate` sets `src_page = pfn_to_page(pfn)` when there is no source page
+# and `gmem_in_place_conversion` is on (v8 23/46 on kvm-x86/next `b7fbe9a1bf9e`,
+# [20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com](https://lore.kernel.org/all/20260618-gmem-inplace-conversion-v8-23-9d2959357853@google.com/)).
+# So those bytes, and only those, survive a shared → private conversion and become the TD's (and are what MEASURE
+# hashes). The source must be the target, the conversion in place, and the TD not yet finalized: after
+# `TDH.MR.FINALIZE` PAGE.ADD is closed (`tdx_td_finalize`, commit 012426d), KVM maps the page with
+# `arch/x86/kvm/vmx/tdx.c:tdx_mem_page_aug` (no copy) and the guest's `TDG.MEM.PAGE.ACCEPT` initialises it to zero
+# (intel/tdx-module TDX_1.5.01 `tdg_mem_page_accept.c`): the cells below show that run-time case. Chapters
+# [02](02-memslots-and-guest-memfd.ipynb) and [07](07-source-addr-zero.ipynb) show the build-time one.
+#
+# Earlier revisions of the series
 # (RFC v2 to v5) offered opt-in content modes on `KVM_SET_MEMORY_ATTRIBUTES2`: ZERO (private → shared only) and
 # PRESERVE ("if the host writes 0xbeef to shared memory and converts the memory to private, the guest will also read
 # 0xbeef", Sean, [abLfWHf89TxWqeGZ@google.com](https://lore.kernel.org/all/abLfWHf89TxWqeGZ@google.com/)), later only
@@ -195,7 +212,7 @@ print("out-of-place, the VMM:", [f"{v['op']} → {v['ret']}" for e in r["exits"]
 runs = [("in-place", *plot.machine_view(vmm)), ("out-of-place", *plot.machine_view(oop))]
 plot.show(
     plot.ownership_compare(runs),
-    alt="Two ownership maps after the same private-to-shared conversion of one page: in-place, one page now shared; out-of-place, the shared anonymous page plus the old guest_memfd page still allocated until the VMM discards it.",
+    alt="Two ownership maps after the same private-to-shared conversion of one page, the VMM having discarded as QEMU does: in-place, the one page now shared; out-of-place, the private guest_memfd page punched out, so no GFN has two pages.",
 )
 
 # %% [markdown]
@@ -216,8 +233,10 @@ conversion_panel()
 # %% [markdown]
 # ## Misconceptions
 #
-# **"Conversions keep memory contents."** — Not guaranteed, and under TDX they do not: above, both directions read
-# zeros. v8 has no content modes.
+# **"Conversions keep memory contents."** — Not guaranteed, and at run time under TDX they do not: above, both
+# directions read zeros. v8 has no content modes. The only bytes that cross from shared to private are those of a
+# build-time in-place add (`PAGE.ADD` with source = target, before finalize); a run-time `AUG` + `ACCEPT` gives a
+# zeroed page.
 #
 # **"The host can read TD private memory; it's just ciphertext."** — In the in-place model it cannot even map it:
 # the access is SIGBUS. Protection is mappability, not only encryption.
@@ -237,10 +256,10 @@ from tdxsim.widgets.exercise import exercise, review
 exercise("06.map-gpa-exits", 1)
 
 # %%
-exercise("06.zap-seamcalls", 2)
+exercise("06.zap-two-pages", 2)
 
 # %%
-exercise("06.host-reads-private", 3)
+exercise("06.oop-host-read", 3)
 
 # %% [markdown]
 # ## Where is this in the kernel?

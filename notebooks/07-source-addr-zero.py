@@ -91,6 +91,14 @@ plot.show(plot.outcome_matrix(cells), alt="The seed thread as a table: 14 situat
 seed_matrix(cells)
 
 # %% [markdown]
+# **Predict first**, before the experiment below runs it:
+
+# %%
+from tdxsim.widgets.exercise import exercise, review
+
+exercise("07.pre-rework-va0", 1)
+
+# %% [markdown]
 # ## The VA-0 experiment, as calls
 #
 # Every cell of the table is a handful of calls into the simulated machine, the ones QEMU makes. Here is Yan's
@@ -180,7 +188,7 @@ control_panel()
 out_of_place = run_cell(Toggles(in_place=False, source="buffer"))
 in_place = run_cell(Toggles(in_place=True, source="zero"))
 runs = [("out-of-place, separate buffer", *plot.machine_view(out_of_place.vmm)), ("in-place, 0", *plot.machine_view(in_place.vmm))]
-plot.show(plot.ownership_compare(runs), alt="Two ownership maps: out-of-place with a separate buffer, where userspace wrote the buffer and the TD pages were copied from it; in-place with source_addr 0, where each TD page was written while shared and then added in place.")
+plot.show(plot.ownership_compare(runs), alt="Two ownership maps: out-of-place with a separate buffer, where the TD pages were copied from the buffer and the 4 image GFNs are backed twice (the pages written at userspace_addr and the private guest_memfd pages); in-place with source_addr 0, one page per GFN, each written while shared and then added in place.")
 
 # %% [markdown]
 # In the out-of-place map the TD pages were copied from the separate buffer (dashed outlines in the physical
@@ -272,6 +280,10 @@ print("pre-2a62345b3052, second add:", old["add_again"].errno)
 # **"Rejecting NULL is like rejecting an unaligned source."** — Sean: an unaligned source is *impossible* (hardware
 # converts whole pages), NULL is *possible*; the kernel should not guess what userspace meant.
 #
+# **"Bytes written while shared always survive the conversion to private."** — Only for this build-time in-place add
+# (`PAGE.ADD` with source = target, before finalize). At run time the page arrives by `PAGE.AUG` and the guest's
+# `ACCEPT` zeroes it (chapter [06](06-conversions-at-runtime.ipynb)).
+#
 # **"A double add corrupts the TD."** — KVM rejects it with `-EIO` before any SEAMCALL (above).
 #
 # **"MRTD covers all initial memory contents."** — PAGE.ADD measures the GPA only; contents are measured only with
@@ -291,24 +303,21 @@ print("without MEASURE the MRTD changes too:", no_measure.vmm.mrtd().hex()[:16],
 # ## Exercises
 #
 # Answer in the box and press **Check**: you are told whether you are right, and why, with the source. The
-# simulator's answers are checked against the same key in `tests/test_exercises.py`.
+# simulator's answers are checked against the same key in `tests/test_exercises.py`. (Question 1 was asked
+# before the VA-0 experiment, which answers it.)
 
 # %%
-from tdxsim.widgets.exercise import exercise, review
-
-exercise("07.never-written", 1)
+exercise("07.never-written", 2)
 
 # %%
-exercise("07.kvm-x86-null", 2)
+exercise("07.kvm-x86-buffer-unmeasured", 3)
 
-# %%
-exercise("07.pre-rework-va0", 3)
 
 # %%
 exercise("07.nobody-noticed", 4)
 
 # %%
-exercise("07.extends-per-page", 5)
+exercise("07.measured-two-pages", 5)
 
 # %% [markdown]
 # ## What landed

@@ -26,7 +26,7 @@
 # 2. why `mmap_lock` against guest_memfd's filemap invalidate lock is an AB-BA pair once guest_memfd can be
 #    mmap'd and converted in place — and why the commit message still says "not currently clear whether this
 #    issue is reachable";
-# 3. why two threads alone slip past each other and a third one (any `mmap()` in the VMM) closes the circle;
+# 3. why the two threads alone slip past each other, and what it takes to close the circle;
 # 4. why a private guest_memfd page can never be a GUP source, which is what makes "no source page" the only
 #    way to say "use what is already there".
 #
@@ -103,7 +103,15 @@ for era, paths in locking.ERAS.items():
     print(f"{era:22} {found}")
 
 # %% [markdown]
-# ## Two readers slip past each other; a third thread closes the circle
+# **Predict first:** both paths take `mmap_lock` only for read.
+
+# %%
+from tdxsim.widgets.exercise import exercise, review
+
+exercise("08.threads-to-hang", 1)
+
+# %% [markdown]
+# ## Two readers slip past each other; what closes the circle
 #
 # Both paths take `mmap_lock` for *read*, and two readers do not block each other. So populate (holding the
 # invalidate lock) gets its `mmap_lock`, finishes, and the fault simply waits its turn. The hang needs a writer:
@@ -214,18 +222,14 @@ assert r.ret < 0 and r.seamcalls == []  # the GUP fails before PAGE.ADD
 # ## Exercises
 #
 # Answer in the box and press **Check**: you are told whether you are right, and why. The lock stepper above lets
-# you check yourself.
+# you check yourself. (Question 1 was asked before the interleavings that answer it.)
 
 # %%
-from tdxsim.widgets.exercise import exercise, review
-
-exercise("08.old-lock-order", 1)
+exercise("08.populate-mmap-only", 2)
 
 # %%
-exercise("08.cycle-after", 2)
+exercise("08.shared-gmem-source", 3)
 
-# %%
-exercise("08.threads-to-hang", 3)
 
 # %% [markdown]
 # ## Where is this in the kernel?

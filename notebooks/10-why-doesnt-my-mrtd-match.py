@@ -226,14 +226,14 @@ mrtd_doctor(td_mrtd)
 # %% [markdown]
 # ## Exercise
 #
-# A colleague pastes the MRTD below, computed by a TD built from the demo image. Which variant made it, and what did
-# that VMM do? Work it out with `diagnose(image, mystery)` or the doctor above, then answer.
+# A colleague's VMM extends the demo image's TD HOB, which the firmware leaves unmeasured (the `extend-TD_HOB`
+# variant above). How long is its record stream? Work it out first; then check with
+# `len(run_variant(image, sections, find_variant(sections, "extend-TD_HOB")).records)`.
 
 # %%
 from tdxsim.widgets.exercise import exercise, review
 
-mystery = "9d09662ada3cb144dd043c5b8e96194a771739374e2a5cea39754829e8d9b82b88314b90ad904f469c13e7ec53606f28"
-exercise("10.mystery-variant")
+exercise("10.records-extend-hob")
 
 # %% [markdown]
 # ## Where is this in the kernel / QEMU?

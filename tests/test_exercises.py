@@ -7,11 +7,11 @@ chapter, carries an answer before the reader gives one.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from tdxsim import problems
 from tdxsim.lessons import exercises
 from tdxsim.lessons.answers import KEY
 from tdxsim.seed import Toggles, outcome, run_cell
@@ -46,41 +46,48 @@ def _errno(run) -> str:
     return "0" if outcome(run).ret == 0 else outcome(run).errno
 
 
-def test_v8_in_place_off_null_is_the_simulators_answer():
-    """Row 17 of tests/test_outcome_matrix.py (v8 23/46: `!src_page && !gmem_in_place_conversion` -> -EOPNOTSUPP),
-    with VA 0 mapped and holding 'Y' as the prompt says."""
-    run = run_cell(Toggles(kernel="v8", in_place=False, source="zero_va0"))
-    assert exercises.check("07.v8-in-place-off-null", _errno(run))[0]
-    assert exercises.check("07.v8-in-place-off-null", f"-{outcome(run).errno}")[0]
+def test_v13_without_the_conversion_is_refused_by_guest_memfd():
+    """kvm_gmem_populate (virt/kvm/guest_memfd.c) populates only a private range: with a separate source but the
+    GFNs left shared, the target's pfn lookup fails, before any SEAMCALL; the control converts and succeeds."""
+    refused = run_cell(Toggles(kernel="v13", in_place=False, source="buffer", converted=False))
+    control = run_cell(Toggles(kernel="v13", in_place=False, source="buffer"))
+    fns = [c["fn"] for c in outcome(refused).calls]
+    assert outcome(control).ret == 0 and outcome(refused).ret < 0 and outcome(refused).seamcalls == []
+    assert "kvm_gmem_populate" in fns and fns[-1] == "__kvm_gmem_get_pfn"
+    assert exercises.check("07.v13-no-conversion", _choice("07.v13-no-conversion", "it is refused before"))[0]
 
 
-def test_double_add_is_the_simulators_answer():
-    """Row 23 (RET_PF_SPURIOUS -> -EIO in kvm_tdp_mmu_map_private_pfn; Yan Zhao, akSx0Bx1RKe9DCXw@...)."""
-    run = run_cell(Toggles(kernel="v8", in_place=True, source="zero", add_twice=True))
-    assert outcome(run).ret < 0
-    assert exercises.check("07.double-add", _errno(run))[0]
+def test_double_add_unmeasured_total_is_the_simulators_answer():
+    """Row 23 (RET_PF_SPURIOUS -> -EIO in kvm_tdp_mmu_map_private_pfn before any SEAMCALL; Yan Zhao,
+    akSx0Bx1RKe9DCXw@...): the two calls together make only the first's SEAMCALLs."""
+    run = run_cell(Toggles(kernel="v8", in_place=True, source="zero", image_pages=4, measure=False, add_twice=True))
+    first, second = run["add"], run["add_again"]
+    assert second.ret < 0 and second.seamcalls == []
+    assert [c["leaf"] for c in first.seamcalls].count("TDH.MEM.PAGE.ADD") == 4
+    total = len(first.seamcalls) + len(second.seamcalls)
+    assert exercises.check("07.double-add-unmeasured", str(total))[0]
 
 
-def test_v13_refusal_place_is_the_simulators_answer():
-    """sean-jc/linux 07f26358 tdx_vcpu_init_mem_region: the check is in the first validation, so the replay's call
-    chain stops there, before kvm_gmem_populate, and no SEAMCALL is made."""
-    run = run_cell(Toggles(kernel="v13", in_place=False, source="zero"))
-    fns = [c["fn"] for c in outcome(run).calls]
-    assert outcome(run).ret < 0 and outcome(run).seamcalls == []
-    refused_in = fns[-1]
-    picked = next(c for c in KEY["07.v13-where-refused"].choices if c.startswith(f"in {refused_in}()"))
-    assert exercises.check("07.v13-where-refused", picked)[0]
-    assert "kvm_gmem_populate" not in fns
+def test_v13_in_place_va0_never_written_is_zeros():
+    """sean-jc/linux 07f26358 tdx_gmem_post_populate: page_add_src = src_page ?: pfn_to_page(pfn), so with
+    in-place conversion on a zero source_addr adds the target, whatever is at VA 0; v8 21/46 zeroes a folio nobody
+    wrote (__kvm_gmem_get_pfn). The control writes the page while shared and gets those bytes."""
+    never = run_cell(Toggles(kernel="v13", in_place=True, source="zero_va0", written_while_shared=False))
+    written = run_cell(Toggles(kernel="v13", in_place=True, source="zero_va0"))
+    assert outcome(never).ret == 0 and written.vmm.private_bytes(0, 5) == b"image"
+    picked = _choice(
+        "07.v13-va0-never-written", "a page of zeros" if never.vmm.private_bytes(0, 4096) == bytes(4096) else "the"
+    )
+    assert exercises.check("07.v13-va0-never-written", picked)[0]
 
 
-def test_extends_per_page_is_the_simulators_answer():
-    """Row 1: a measured add issues one TDH.MR.EXTEND per 256-byte chunk (TDX_EXTENDMR_CHUNKSIZE)."""
-    p = problems.draw(4)  # docs/scenario.md's example: a measured add that succeeds
-    assert p.measure
-    calls = problems.answer(p)["seamcalls"]
-    n = sum(c["leaf"] == "TDH.MR.EXTEND" for c in calls)
-    assert exercises.check("07.extends-per-page", str(n))[0]
-    assert exercises.check("07.extends-per-page", hex(n))[0]
+def test_measured_two_pages_is_the_simulators_answer():
+    """TDX_EXTENDMR_CHUNKSIZE 256 (arch/x86/kvm/vmx/tdx.c): 16 TDH.MR.EXTEND per page, one PAGE.ADD per page, and
+    three SEPT.ADD for the empty levels of a 4-level S-EPT, shared by the two pages."""
+    leaves = [c["leaf"] for c in outcome(run_cell(Toggles(kernel="v8", in_place=True, image_pages=2))).seamcalls]
+    assert leaves.count("TDH.MEM.SEPT.ADD") == 3 and leaves.count("TDH.MR.EXTEND") == 2 * 4096 // 256
+    assert exercises.check("07.measured-two-pages", str(len(leaves)))[0]
+    assert exercises.check("07.measured-two-pages", hex(len(leaves)))[0]
 
 
 # -- reading answers ----------------------------------------------------------------------------------------------
@@ -93,15 +100,15 @@ def test_errno_spellings(text):
 
 @pytest.mark.parametrize("text", ["", "EIO!", "5", "x", None, True, 3.0, "E" * 40])
 def test_unreadable_errno_is_not_right_and_says_how(text):
-    ok, message = exercises.check("07.double-add", text)
+    ok, message = exercises.check("04.finalize-without-vcpu", text)
     assert not ok and "errno name" in message
 
 
 def test_choice_by_letter():
-    entry = KEY["07.v13-where-refused"]
+    entry = KEY["07.v13-no-conversion"]
     letter = "abcd"[entry.choices.index(entry.answer)]
-    assert exercises.check("07.v13-where-refused", letter)[0]
-    assert exercises.check("07.v13-where-refused", letter.upper())[0]
+    assert exercises.check("07.v13-no-conversion", letter)[0]
+    assert exercises.check("07.v13-no-conversion", letter.upper())[0]
 
 
 def test_unknown_ids_and_chapters():
@@ -213,18 +220,34 @@ def _step(out: dict, label: str) -> dict:
     return next(s for s in out["steps"] if s.get("label") == label)
 
 
-def test_00_tour_adds_in_place_by_page_add():
-    """v8 23/46: with source_addr 0 and in-place conversion on, the target page is its own source (src_page =
-    pfn_to_page(pfn)), through PAGE.ADD before finalize, and the guest reads what was written while shared."""
+def test_00_conversion_after_finalize_gives_zeros():
+    """v8 23/46: before finalize, source_addr 0 and in-place conversion make the target its own PAGE.ADD source, and
+    the guest reads what was written while shared (the tour, the control). After TDH.MR.FINALIZE (commit 012426d)
+    the page arrives by TDH.MEM.PAGE.AUG (tdx_mem_page_aug) and TDG.MEM.PAGE.ACCEPT zeroes it
+    (tdg_mem_page_accept.c)."""
+    import tdxsim
+    from tdxsim import recipes
+    from tdxsim.kvm.uapi import KVM_MEMORY_ATTRIBUTE_PRIVATE
     from tdxsim.scenario import run_scenario
 
     out = run_scenario(_scenario("seed-thread-in-place.json"))
     assert bytes.fromhex(_step(out, "read")["data"]).startswith(b"Hello")
     leaves = [c["leaf"] for c in _step(out, "add")["seamcalls"]]
     assert "TDH.MEM.PAGE.ADD" in leaves and "TDH.MEM.PAGE.AUG" not in leaves
-    private = [p for p in out["final"]["pages"].values() if p["owner"] == "td_private"]
-    assert [p["contents"] for p in private] == ["in-place PAGE.ADD (source = target)"]
-    assert exercises.check("00.review-which-seamcall", "TDH.MEM.PAGE.ADD, with the target page as its own source")[0]
+    vmm = tdxsim.Vmm("v8")
+    recipes.create_td(vmm)
+    gmem, _ = recipes.bind_guest_memfd(vmm, size=2 << 20)
+    assert vmm.KVM_TDX_FINALIZE_VM()["ret"] == 0
+    vmm.write(gmem.userspace_addr, b"Hello")
+    vmm.KVM_SET_MEMORY_ATTRIBUTES2(
+        guest_memfd=gmem.guest_memfd, offset=0, size=4096, attributes=KVM_MEMORY_ATTRIBUTE_PRIVATE
+    )
+    accept = vmm.guest_accept(gpa=0)
+    aug = [c["leaf"] for c in accept.seamcalls]
+    assert aug[-1] == "TDH.MEM.PAGE.AUG" and "TDH.MEM.PAGE.ADD" not in aug
+    seen = vmm.guest_read(gpa=0, length=5)["data"]
+    picked = _choice("00.review-convert-after-finalize", "zeros" if seen == bytes(5) else "Hello")
+    assert exercises.check("00.review-convert-after-finalize", picked)[0]
 
 
 def test_00_skipping_the_conversion_is_refused_before_any_seamcall():
@@ -256,13 +279,14 @@ def test_00_out_of_place_source_zero():
     assert exercises.check("00.out-of-place-source-zero", str(add["ret"]))[0]
 
 
-def test_00_mapped_va0_is_still_no_source():
-    """Sean, akMPZePBdwQlD74H: a mapping at VA 0 "is irrelevant": with VA 0 mapped and holding 'Y', v8 without
-    in-place conversion still refuses the NULL source, as with nothing mapped."""
-    mapped = run_cell(Toggles(kernel="v8", in_place=False, source="zero_va0"))
-    unmapped = run_cell(Toggles(kernel="v8", in_place=False, source="zero"))
-    assert outcome(mapped).ret == outcome(unmapped).ret < 0
-    assert exercises.check("00.review-null-mapped", "'no source page': the mapping at 0 is irrelevant")[0]
+def test_00_the_pages_own_mapping_is_no_source():
+    """v8 01/46 kvm_gmem_fault_user_mapping refuses a private page, so kvm_gmem_populate's GUP of the VMM's own
+    mapping of it fails before any SEAMCALL; source_addr 0 (the tour, the control) adds it in place."""
+    own = run_cell(Toggles(kernel="v8", in_place=True, source="gmem_page"))
+    assert outcome(run_cell(Toggles(kernel="v8", in_place=True, source="zero"))).ret == 0
+    fns = [c["fn"] for c in outcome(own).calls]
+    assert outcome(own).ret < 0 and outcome(own).seamcalls == [] and fns[-1] == "get_user_pages_fast"
+    assert exercises.check("00.review-gmem-source", _choice("00.review-gmem-source", "the call fails"))[0]
 
 
 def test_01_gpaw52_alias_is_the_shared_page():
@@ -276,13 +300,15 @@ def test_01_gpaw52_alias_is_the_shared_page():
     assert exercises.check("01.gpaw52-alias", answer)[0]
 
 
-def test_01_shared_bit_gpaw48():
-    """TDX_SHARED_BIT_PWL_4: bit 47."""
+def test_01_bit47_is_private_with_gpaw52():
+    """TDX_SHARED_BIT_PWL_5: bit 51 is the shared bit with GPAW 52, so a GPA with bit 47 set is private there (and
+    can be added as private memory), while with GPAW 48 (TDX_SHARED_BIT_PWL_4, bit 47) it is the shared alias."""
     from tdxsim.lessons import readers
 
-    mask = readers.shared_mask(48)
-    assert mask & (mask - 1) == 0
-    assert exercises.check("01.review-shared-bit", str(mask.bit_length() - 1))[0]
+    gpa = 0x8000_0000_0000
+    assert gpa & readers.shared_mask(52) == 0 and gpa & readers.shared_mask(48)
+    assert _first_add(gpa, 52)[2].ret == 0
+    assert exercises.check("01.review-bit47-gpaw52", _choice("01.review-bit47-gpaw52", "the Secure EPT"))[0]
 
 
 def test_01_readers_of_a_private_page():
@@ -306,22 +332,31 @@ def test_01_readers_of_a_private_page():
     )[0]
 
 
-def test_01_host_reads_no_tdr_plaintext():
+def test_01_every_tdr_is_under_the_global_keyid():
     """The TDR is under the module's global private KeyID (tdh_phymem_page_wbinvd_tdr flushes it with
-    tdx_global_keyid, arch/x86/virt/vmx/tdx/tdx.c); the host reads with KeyID 0 and gets no plaintext."""
+    tdx_global_keyid, arch/x86/virt/vmx/tdx/tdx.c), not the TD's HKID: two TDs, HKIDs 17 and 18, both TDRs under
+    the one global KeyID; the host reads no plaintext of it."""
+    import tdxsim
+    from tdxsim import recipes
     from tdxsim.lessons import readers
 
-    r = readers.read_page(*readers.small_td(), "kernel", "tdr")
-    assert r.outcome == "zeros" and "global private KeyID" in r.path[0]
-    answer = "no plaintext: the TDR is encrypted with the TDX module's global private KeyID"
-    assert exercises.check("01.review-tdr", answer)[0]
+    assert readers.read_page(*readers.small_td(), "kernel", "tdr").outcome == "zeros"
+    vmm = tdxsim.Vmm("v8")
+    recipes.create_td(vmm)
+    recipes.create_td(vmm)
+    pages = vmm.describe_pages().values()
+    tdrs = {p["keyid"] for p in pages if p.get("pamt") == "PT_TDR"}
+    private = {p["keyid"] for p in pages if p.get("pamt") == "PT_TDCX"}
+    hkids = set(readers.two_td_reads(*_two_tds())[0])
+    assert len(tdrs) == 1 and not tdrs & hkids
+    # the control: the TDCS pages come after TDH.MNG.KEY.CONFIG and are under each TD's own HKID (tdh_mng_add_cx.c)
+    assert private == hkids
+    assert exercises.check("01.review-tdr-keyid", str(len(tdrs)))[0]
 
 
-def test_01_two_tds():
-    """tdh_mem_page_aug.c -> check_and_lock_free_range_hpa: a PT_REG frame is TDX_PAGE_METADATA_INCORRECT;
-    tdx_guest_keyid_alloc: lowest free KeyID after the global one (16 on tdxsim's platform)."""
+def _two_tds():
+    """Two finalized TDs in one VMM, each with a firmware page at GPA 0: (vmm, where each guest_memfd is mapped)."""
     from tdxsim import Vmm, recipes
-    from tdxsim.lessons import readers
 
     vmm, bindings = Vmm("v8"), []
     for text in (b"TD A's secret", b"TD B's secret"):
@@ -330,7 +365,15 @@ def test_01_two_tds():
         recipes.load_image(vmm, binding, gpa=0, data=text.ljust(4096, b"\0"))
         recipes.run_guest(vmm)
         bindings.append(binding)
-    hkids, cross = readers.two_td_reads(vmm, bindings)
+    return vmm, bindings
+
+
+def test_01_two_tds():
+    """tdh_mem_page_aug.c -> check_and_lock_free_range_hpa: a PT_REG frame is TDX_PAGE_METADATA_INCORRECT;
+    tdx_guest_keyid_alloc: lowest free KeyID after the global one (16 on tdxsim's platform)."""
+    from tdxsim.lessons import readers
+
+    hkids, cross = readers.two_td_reads(*_two_tds())
     aug = cross[3][0]  # TD B's host, TD A's page
     assert aug.outcome == "refused"
     status = next(c for c in KEY["01.cross-td-aug"].choices if c in aug.detail)
@@ -340,10 +383,10 @@ def test_01_two_tds():
 
 
 def test_02_out_of_place_backing():
-    """v8 cover letter: out-of-place needs "two backing sources": 64 guest_memfd pages plus 16 anonymous ones."""
+    """v8 cover letter: out-of-place needs "two backing sources": 128 guest_memfd pages plus 40 anonymous ones."""
     from tdxsim.lessons.backing import Setup, build, guest_backing
 
-    vmm = build(Setup(in_place=False, pages=64, shared_pages=16, discard=False))
+    vmm = build(Setup(in_place=False, pages=128, shared_pages=40, discard=False))
     assert exercises.check("02.out-of-place-backing", str(guest_backing(vmm)))[0]
 
 
@@ -361,36 +404,53 @@ def test_02_in_place_backing_is_one_page_per_gfn():
     discard, which needs a second page for each shared GFN."""
     from tdxsim.lessons.backing import Setup, build, guest_backing
 
-    in_place = guest_backing(build(Setup(in_place=True, pages=64, shared_pages=16)))
-    two = guest_backing(build(Setup(in_place=False, pages=64, shared_pages=16, discard=False)))
-    assert two == in_place + 16
+    in_place = guest_backing(build(Setup(in_place=True, pages=128, shared_pages=40)))
+    two = guest_backing(build(Setup(in_place=False, pages=128, shared_pages=40, discard=False)))
+    assert two == in_place + 40
     assert exercises.check("02.in-place-backing", str(in_place))[0]
 
 
-def test_02_bytes_written_while_shared_reach_the_td_only_in_place():
-    """v8 23/46 (in-place add of what userspace wrote) and v8 17/46 (no content change on an attribute update):
-    in place the TD's page holds the image written while shared; out of place the NULL source is refused."""
-    in_place = run_cell(Toggles(kernel="v8", in_place=True, source="zero", written_while_shared=True))
-    out_of_place = run_cell(Toggles(kernel="v8", in_place=False, source="zero", written_while_shared=True))
-    assert outcome(in_place).ret == 0 and any(in_place.vmm.private_bytes(0, 16))
-    assert outcome(out_of_place).ret < 0 and out_of_place.vmm.private_bytes(0, 16) is None
-    answer = "in-place (per-guest_memfd attributes): the conversion keeps the folio"
-    assert exercises.check("02.review-shared-bytes-in-place", answer)[0]
+def test_02_a_separate_source_carries_the_bytes_out_of_place():
+    """tdh_mem_page_add.c: PAGE.ADD copies the source page into the private page, so out of place a separate
+    buffer's bytes reach the TD; the NULL source (the control) is refused out of place (v8 23/46)."""
+    copied = run_cell(Toggles(kernel="v8", in_place=False, source="buffer"))
+    null = run_cell(Toggles(kernel="v8", in_place=False, source="zero"))
+    assert outcome(null).ret < 0
+    got = copied.vmm.private_bytes(0, 38)
+    assert got == b"image page 0, from the separate buffer"
+    picked = _choice("02.review-out-of-place-copy", "the image" if got.startswith(b"image") else "zeros")
+    assert exercises.check("02.review-out-of-place-copy", picked)[0]
 
 
-def test_02_private_to_shared_loses_the_tds_data():
-    """v8 17/46 (api.rst): private->shared must be treated as losing the contents; docs/fidelity.md: a page that
-    leaves the TD reads as zeros."""
-    from tdxsim.lessons.backing import Setup, build
-    from tdxsim.platform import MMAP_BASE
+def test_02_discard_keeps_one_page_per_gfn():
+    """QEMU kvm_convert_memory: out of place, the conversion to shared punches the private page out of
+    guest_memfd, so each GFN keeps one page; the control is the same run without the discard."""
+    from tdxsim.lessons.backing import Setup, build, guest_backing
 
-    vmm = build(Setup(in_place=True))
-    vmm.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=0, offset=0, size=4096, attributes=0)
-    data = vmm.read(MMAP_BASE, 16)["data"]
-    assert data == bytes(16)
-    assert exercises.check("02.review-private-to-shared", "not the TD's data: the contents are lost (zeros in tdxsim)")[
-        0
-    ]
+    kept = guest_backing(build(Setup(in_place=False, pages=96, shared_pages=30, discard=True)))
+    two = guest_backing(build(Setup(in_place=False, pages=96, shared_pages=30, discard=False)))
+    assert two == kept + 30
+    assert exercises.check("02.review-discard-backing", str(kept))[0]
+
+
+def test_02_in_place_shared_write_reaches_the_guest():
+    """v8 cover letter: in place, the VMM's mmap of the guest_memfd and the guest's shared alias reach the same
+    folio once its attribute is shared; the control reads before the VMM writes (zeros: the page left the TD)."""
+    import tdxsim
+    from tdxsim import recipes
+
+    vmm = tdxsim.Vmm("v8")
+    recipes.create_td(vmm)
+    binding, _ = recipes.bind_guest_memfd(vmm, size=0x2000)
+    recipes.load_image(vmm, binding, gpa=0, data=b"image".ljust(4096, b"\0"))
+    recipes.convert_range(vmm, 0x1000, 0x1000, private=True)
+    recipes.run_guest(vmm, accept=(0x1000,))
+    assert vmm.guest_map_gpa(gpa=0x1000, size=0x1000, shared=True)["ret"] == 0
+    assert vmm.guest_read(gpa=0x1000, length=4, shared=True)["data"] == bytes(4)
+    vmm.write(binding.userspace_addr + 0x1000, b"ring")
+    seen = vmm.guest_read(gpa=0x1000, length=4, shared=True)["data"]
+    picked = _choice("02.review-in-place-shared-write", "ring" if seen == b"ring" else "zeros")
+    assert exercises.check("02.review-in-place-shared-write", picked)[0]
 
 
 def _runtime_td(pages: int = 4):
@@ -419,29 +479,59 @@ def _first_add(gpa: int, gpaw: int, size: int = 4096):
 
 def test_runtime_page_arrives_by_aug_pending_then_zeroed():
     """tdx_mem_page_aug (arch/x86/kvm/vmx/tdx.c); tdh_mem_page_aug.c: FREE -> PENDING; tdg_mem_page_accept.c:
-    PENDING -> MAPPED, page zeroed."""
-    vmm = _runtime_td()
-    accept = vmm.guest_accept(gpa=0x1000)
+    PENDING -> MAPPED, page zeroed; the level-1 table of the image's add covers [0, 2 MiB), so three accepts in it
+    are three PAGE.AUG and no SEPT.ADD, and each AUG'd page is PT_REG like each added one (pamt_manager.h)."""
+    import tdxsim
+    from tdxsim import recipes
+    from tdxsim.kvm.uapi import KVM_MEMORY_ATTRIBUTE_PRIVATE
+
+    touched = _runtime_td()
+    accept = touched.guest_accept(gpa=0x1000)
     aug = [c for c in accept.changes if c["what"] == "sept" and c["leaf"] == "TDH.MEM.PAGE.AUG"]
-    assert len(aug) == 1
-    assert exercises.check("03.review-aug-state", aug[0]["new"])[0]
-    leaves = [c["leaf"] for c in accept.seamcalls]
-    assert leaves == ["TDH.MEM.PAGE.AUG"] and exercises.check("04.review-aug-state", leaves[0])[0]
-    assert vmm.private_bytes(0x1000, 256) == bytes(256)
-    assert exercises.check("02.review-add-vs-aug", "zeros: PAGE.AUG adds it without a copy and ACCEPT zeroes it")[0]
+    assert len(aug) == 1 and aug[0]["new"] == "PENDING"
+    assert touched.private_bytes(0x1000, 256) == bytes(256)
+
+    def chapter_04(image_pages: int) -> tdxsim.Vmm:
+        vmm = tdxsim.Vmm("v8")
+        recipes.create_td(vmm)
+        gmem, _ = recipes.bind_guest_memfd(vmm, size=2 << 20)
+        vmm.write(gmem.userspace_addr, b"TDVF" * 1024 * image_pages)
+        private = KVM_MEMORY_ATTRIBUTE_PRIVATE
+        vmm.KVM_SET_MEMORY_ATTRIBUTES2(guest_memfd=gmem.guest_memfd, offset=0, size=2 << 20, attributes=private)
+        vmm.KVM_TDX_INIT_MEM_REGION(vcpu=0, source_addr=0, gpa=0, nr_pages=image_pages, flags=0)
+        assert vmm.KVM_TDX_FINALIZE_VM()["ret"] == 0
+        return vmm
+
+    vmm = chapter_04(1)
+    calls = [c["leaf"] for gpa in (0x1000, 0x2000, 0x3000) for c in vmm.guest_accept(gpa=gpa).seamcalls]
+    assert set(calls) == {"TDH.MEM.PAGE.AUG"}
+    assert exercises.check("04.review-accept-three", str(len(calls)))[0]
+    vmm = chapter_04(3)
+    for gpa in (0x3000, 0x4000):
+        assert vmm.guest_accept(gpa=gpa)["ret"] == 0
+    regular = [p for p in vmm.describe_pages().values() if p.get("pamt") == "PT_REG"]
+    assert exercises.check("04.review-pt-reg-count", str(len(regular)))[0]
 
 
 def test_03_sept_adds_and_shared_gpa():
     """tdx-tdp-mmu.rst "adding a private page": 512G, 1G, 2M tables for a 4-level S-EPT, one more at 5 levels;
-    !vt_is_tdx_private_gpa -> -EINVAL for bit 47 set with GPAW 48."""
+    tdp_mmu_link_sp links only the missing ones, so GPA 1 GiB after GPA 0 needs new 1G and 2M tables;
+    !vt_is_tdx_private_gpa -> -EINVAL for bit 47 set with GPAW 48, while with GPAW 52 the same GPA is private."""
+    from tdxsim import recipes
     from tdxsim.lessons import pagetables
 
-    vmm, _binding, add = _first_add(0, 48)
+    vmm, binding, add = _first_add(0, 48, size=0x4000_0000 + 4096)
     four = pagetables.sept_add_levels(add)
     assert four == [3, 2, 1]
-    assert exercises.check("03.sept-adds-4-level", str(len(four)))[0]
+    second = recipes.load_image(vmm, binding, 0x4000_0000, bytes(4096), measure=False)[-1]
+    assert second.ret == 0
+    levels = pagetables.sept_add_levels(second)
+    assert levels == [2, 1]
+    assert exercises.check("03.sept-adds-next-1g", str(len(levels)))[0]
     ret = vmm.KVM_TDX_INIT_MEM_REGION(vcpu=0, source_addr=0, gpa=0x8000_0000_0000, nr_pages=1).ret
     assert exercises.check("03.shared-gpa-add", str(ret))[0]
+    ret52 = _first_add(0x8000_0000_0000, 52)[2].ret
+    assert exercises.check("03.review-gpaw52-add", str(ret52))[0]
 
 
 def test_03_a_second_page_2m_away_needs_one_table():
@@ -458,52 +548,80 @@ def test_03_a_second_page_2m_away_needs_one_table():
     assert exercises.check("03.sept-adds-next-2m", str(len(levels)))[0]
 
 
-def test_03_zap_order_and_sept_page_type():
-    """tdx_sept_remove_leaf_spte: BLOCK, TRACK, REMOVE; tdh_mem_sept_add.c: S-EPT table pages are PT_EPT."""
+def test_03_zap_order_and_the_gpaw52_first_touch():
+    """tdx_sept_remove_leaf_spte: BLOCK, TRACK, REMOVE; a 5-level S-EPT adds tables at levels 4..1 on a first touch
+    (tdx-tdp-mmu.rst), each a PT_EPT page (tdh_mem_sept_add.c), and after finalize the leaf comes by PAGE.AUG."""
+    import tdxsim
+    from tdxsim import recipes
+    from tdxsim.lessons import pagetables
+
     vmm = _runtime_td()
     vmm.guest_accept(gpa=0x1000)
     zap = [c["leaf"] for c in vmm.guest_map_gpa(gpa=0x1000, size=4096, shared=True).seamcalls]
     assert exercises.check("03.zap-order", ", ".join(zap[:3]))[0]
-    first, _binding, add = _first_add(0, 48)
+    first, _binding, add = _first_add(0, 52)
     added = [c for c in add.seamcalls if c["leaf"] == "TDH.MEM.SEPT.ADD"]
-    pages = first.describe_pages().values()
-    types = {p["pamt"] for p in pages if p["owner"] == "tdx_metadata"}
-    ept = [p for p in pages if p["pamt"] == "PT_EPT"]
-    assert len(ept) == len(added) and "PT_EPT" in types
-    assert exercises.check("03.review-sept-page-type", ept[0]["pamt"])[0]
+    ept = [p for p in first.describe_pages().values() if p["pamt"] == "PT_EPT"]
+    assert len(ept) == len(added) == len(pagetables.sept_add_levels(add))
+    assert exercises.check("03.review-ept-pages-gpaw52", str(len(ept)))[0]
+    rt = tdxsim.Vmm("kvm-x86-2026-06")
+    recipes.create_td(rt, attributes=0, gpaw=52)
+    recipes.bind_guest_memfd(rt, size=2 << 20)
+    recipes.run_guest(rt)
+    touch = [c["leaf"] for c in rt.guest_read(gpa=0x1000, length=8).seamcalls]
+    assert touch == ["TDH.MEM.SEPT.ADD"] * 4 + ["TDH.MEM.PAGE.AUG"]
+    assert exercises.check("03.review-aug-gpaw52", str(len(touch)))[0]
 
 
 def test_04_build_flow_facts():
-    """tdx_vcpu_init_mem_region: -EINVAL once RUNNABLE; MIN_NUM_TDCS_PAGES 6 (TDX module 1.5), each PT_TDCX
-    (tdh_mng_add_cx.c); TDH.MR.FINALIZE makes the TD RUNNABLE (commit 012426d); PAGE.ADD makes one PT_REG page."""
+    """tdx_vcpu_init_mem_region: -EINVAL once RUNNABLE; MIN_NUM_TDCS_PAGES 6 (TDX module 1.5) and 5 TDCX pages per
+    vCPU, each PT_TDCX (tdh_mng_add_cx.c); TDH.MR.FINALIZE refuses a TD without an initialised vCPU (TDX_NO_VCPUS),
+    which tdx_td_finalize turns into -EIO (KVM_BUG_ON)."""
+    from collections import Counter
+
+    import tdxsim
+    from tdxsim import recipes
     from tdxsim.lessons import lifecycle
 
     late = {r.label: r.result for r in lifecycle.run_variant("KVM_TDX_INIT_MEM_REGION after KVM_TDX_FINALIZE_VM")}
     step = late["KVM_TDX_INIT_MEM_REGION"]
     assert step.seamcalls == [] and exercises.check("04.add-after-finalize", str(step.ret))[0]
     flow = lifecycle.run_variant("as QEMU does it")
-    rows = {r.label: r for r in flow}
-    n_tdcs = [c["leaf"] for c in rows["KVM_TDX_INIT_VM"].result.seamcalls].count("TDH.MNG.ADDCX")
-    assert rows["KVM_TDX_INIT_VM"].metadata["PT_TDCX"] == n_tdcs  # every TDCS page is PT_TDCX
-    assert exercises.check("04.tdcs-pages", str(n_tdcs))[0]
-    runnable = next(r for r in flow if r.op_state == "OP_STATE_RUNNABLE")
-    assert runnable.seamcalls == "TDH.MR.FINALIZE"
-    assert exercises.check("04.runnable", runnable.label)[0]
-    before, at = rows["convert to private"].metadata, rows["KVM_TDX_INIT_MEM_REGION"].metadata
-    assert before.get("PT_REG", 0) == 0 and at["PT_REG"] == rows["KVM_TDX_FINALIZE_VM"].metadata["PT_REG"] == 1
-    answer = "the one page KVM_TDX_INIT_MEM_REGION added: the TD's first private page"
-    assert exercises.check("04.review-pt-reg", answer)[0]
+    rows = {r.label: r.result for r in flow}
+    per_td = [c["leaf"] for c in rows["KVM_TDX_INIT_VM"].seamcalls].count("TDH.MNG.ADDCX")
+    per_vcpu = [c["leaf"] for c in rows["KVM_TDX_INIT_VCPU"].seamcalls].count("TDH.VP.ADDCX")
+    vmm = tdxsim.Vmm("v8")
+    recipes.create_td(vmm, vcpus=2)
+    tdcx = Counter(p.get("pamt") for p in vmm.describe_pages().values())["PT_TDCX"]
+    assert tdcx == per_td + 2 * per_vcpu
+    assert exercises.check("04.tdcx-two-vcpus", str(tdcx))[0]
+    skipped = {r.label: r.result for r in lifecycle.run_variant("skip KVM_TDX_INIT_VCPU")}["KVM_TDX_FINALIZE_VM"]
+    assert [(c["leaf"], c["status"]) for c in skipped.seamcalls] == [("TDH.MR.FINALIZE", "TDX_NO_VCPUS")]
+    assert exercises.check("04.finalize-without-vcpu", skipped.errno)[0]
 
 
-def test_04_init_mem_region_needs_the_vcpu():
-    """commit c846b45: the vCPU's MMU fault path is the only way to SEPT.ADD before finalize; without
-    KVM_TDX_INIT_VCPU the ioctl fails."""
-    from tdxsim.lessons import lifecycle
+def test_04_init_mem_region_needs_its_own_vcpu_initialised():
+    """commit c846b45: the ioctl runs the MMU fault path of the vCPU it is issued on, and tdx_vcpu_init_mem_region
+    checks that vCPU's state: on the initialised vCPU 1 it succeeds, on the uninitialised vCPU 0 (the control) it
+    is -EINVAL."""
+    import tdxsim
+    from tdxsim import recipes
+    from tdxsim.kvm.uapi import KVM_MEMORY_ATTRIBUTE_PRIVATE, TDX_TD_ATTR_SEPT_VE_DISABLE
 
-    rows = {r.label: r for r in lifecycle.run_variant("skip KVM_TDX_INIT_VCPU")}
-    assert rows["KVM_TDX_INIT_MEM_REGION"].result.ret < 0
-    answer = "it reuses the vCPU's MMU fault path, the only way to invoke TDH.MEM.SEPT.ADD before finalize"
-    assert exercises.check("04.review-init-mem-region-needs", answer)[0]
+    vmm = tdxsim.Vmm("v8")
+    vmm.KVM_CREATE_VM()
+    vmm.KVM_TDX_INIT_VM(attributes=TDX_TD_ATTR_SEPT_VE_DISABLE)
+    vmm.KVM_CREATE_VCPU(id=0)
+    vmm.KVM_CREATE_VCPU(id=1)
+    assert vmm.KVM_TDX_INIT_VCPU(vcpu=1)["ret"] == 0
+    gmem, _ = recipes.bind_guest_memfd(vmm, size=2 << 20)
+    vmm.write(gmem.userspace_addr, b"image")
+    vmm.KVM_SET_MEMORY_ATTRIBUTES2(
+        guest_memfd=gmem.guest_memfd, offset=0, size=4096, attributes=KVM_MEMORY_ATTRIBUTE_PRIVATE
+    )
+    assert vmm.KVM_TDX_INIT_MEM_REGION(vcpu=0, source_addr=0, gpa=0, nr_pages=1, flags=0)["ret"] < 0
+    on_1 = vmm.KVM_TDX_INIT_MEM_REGION(vcpu=1, source_addr=0, gpa=0, nr_pages=1, flags=0)
+    assert exercises.check("04.review-init-on-vcpu1", str(on_1["ret"]))[0]
 
 
 @pytest.mark.parametrize("chapter", INTRO)
@@ -560,11 +678,12 @@ def test_never_written_page_is_zeroed_not_stale():
     assert exercises.check("07.never-written", picked)[0]
 
 
-def test_kvm_x86_null_is_the_simulators_answer():
-    """Row 16 of tests/test_outcome_matrix.py: kvm-x86 09c6f74e tdx_vcpu_init_mem_region, -EINVAL up front."""
-    run = run_cell(Toggles(kernel="kvm-x86-2026-06", in_place=False, source="zero"))
-    assert outcome(run).seamcalls == []
-    assert exercises.check("07.kvm-x86-null", _errno(run))[0]
+def test_kvm_x86_buffer_unmeasured_is_the_simulators_answer():
+    """Row 1 without MEASURE on kvm-x86 09c6f74e: three SEPT.ADD and one PAGE.ADD per page, no MR.EXTEND."""
+    run = run_cell(Toggles(kernel="kvm-x86-2026-06", in_place=False, source="buffer", measure=False))
+    leaves = [c["leaf"] for c in outcome(run).seamcalls]
+    assert outcome(run).ret == 0 and "TDH.MR.EXTEND" not in leaves and leaves.count("TDH.MEM.PAGE.ADD") == 4
+    assert exercises.check("07.kvm-x86-buffer-unmeasured", str(len(leaves)))[0]
 
 
 def test_pre_rework_va0_is_the_simulators_answer():
@@ -582,27 +701,57 @@ def _page_add_record(gpa: int) -> bytes:
 
 
 def test_unmeasured_page_enters_mrtd_by_its_gpa_only():
+    """sha384.h: an unmeasured page's only record is its PAGE.ADD record, GPA and no contents: two builds whose
+    unmeasured page holds different bytes have one MRTD, the PAGE.ADD record's hash."""
     import hashlib
 
-    from test_nb05_measurement import mrtd
+    import tdxsim
+    from tdxsim import recipes
 
-    plain = mrtd([(0x1000, None)])
-    assert plain == hashlib.sha384(_page_add_record(0x1000)).hexdigest()  # the GPA's record, nothing else
-    assert exercises.check("05.unmeasured-record", _choice("05.unmeasured-record", "its GPA only"))[0]
+    def build(content: bytes) -> str:
+        vmm = tdxsim.Vmm("v8")
+        recipes.create_td(vmm)
+        binding, _ = recipes.bind_guest_memfd(vmm, size=0x3000)
+        recipes.load_image(vmm, binding, gpa=0x2000, data=content.ljust(4096, b"\0"), measure=False)
+        recipes.run_guest(vmm)
+        return vmm.mrtd().hex()
+
+    zeros, evil = build(b""), build(b"evil")
+    assert zeros == hashlib.sha384(_page_add_record(0x2000)).hexdigest()
+    picked = _choice("05.unmeasured-bytes", "no" if zeros == evil else "yes")
+    assert exercises.check("05.unmeasured-bytes", picked)[0]
 
 
-def test_in_place_and_separate_source_measure_alike():
-    """mrtd-vectors.json: PAGE.ADD at 0x1000, then 16 MR.EXTEND of bytes(range(256))*16 — whatever the source."""
-    from test_nb05_measurement import mrtd
+def test_measured_add_records_and_one_call_or_two():
+    """tdx_gmem_post_populate runs per page (PAGE.ADD, then 16 MR.EXTEND with MEASURE), so a 3-page measured add
+    feeds 3 x 17 records, and one 2-page call hashes what two 1-page calls do (mrtd-vectors.json's layout)."""
+    import tdxsim
+    from tdxsim import recipes
 
+    def vmm_with(size: int) -> tuple[tdxsim.Vmm, object]:
+        vmm = tdxsim.Vmm("v8")
+        recipes.create_td(vmm)
+        return vmm, recipes.bind_guest_memfd(vmm, size=size)[0]
+
+    vmm, binding = vmm_with(0x4000)
+    add = recipes.load_image(vmm, binding, gpa=0x1000, data=bytes(range(256)) * 48)[-1]
+    extending = [c["leaf"] for c in add.seamcalls if c["leaf"] in ("TDH.MEM.PAGE.ADD", "TDH.MR.EXTEND")]
+    assert extending.count("TDH.MEM.PAGE.ADD") == 3
+    assert exercises.check("05.records-three-pages", str(len(extending)))[0]
     content = bytes(range(256)) * 16
-    want = "15a8464628b6214951c4a1b57775507dd950263654e8790e257995b45013c84aba1d87a3bcbc1929b5f7db6d3e92cad6"
-    got = {mrtd([(0x1000, content)], in_place=p) for p in (False, True)}
-    assert got == {want}
-    assert exercises.check("05.in-place-same-mrtd", _choice("05.in-place-same-mrtd", "no"))[0]
+    one, b1 = vmm_with(0x3000)
+    recipes.load_image(one, b1, gpa=0x1000, data=content * 2)
+    two, b2 = vmm_with(0x3000)
+    recipes.load_image(two, b2, gpa=0x1000, data=content)
+    recipes.load_image(two, b2, gpa=0x2000, data=content)
+    for vmm in (one, two):
+        recipes.run_guest(vmm)
+    picked = _choice("05.one-call-or-two", "yes" if one.mrtd() == two.mrtd() else "no: two calls")
+    assert exercises.check("05.one-call-or-two", picked)[0]
 
 
 def test_order_of_adds_changes_mrtd():
+    """The control for the exercises above: MRTD is one running hash, so the same records in another order differ."""
     import hashlib
 
     from test_nb05_measurement import mrtd
@@ -611,7 +760,6 @@ def test_order_of_adds_changes_mrtd():
     ba = mrtd([(0x1000, None), (0x0, None)])
     assert ab == hashlib.sha384(_page_add_record(0) + _page_add_record(0x1000)).hexdigest()
     assert ab != ba
-    assert exercises.check("05.order-matters", _choice("05.order-matters", "yes"))[0]
 
 
 def test_map_gpa_exits_are_the_simulators_answer():
@@ -626,39 +774,63 @@ def test_map_gpa_exits_are_the_simulators_answer():
 
 
 def test_zap_seamcalls_are_the_simulators_answer():
-    """tdx.c tdx_sept_remove_leaf_spte: BLOCK, tdx_track (TRACK), REMOVE, then WBINVD (tdx-tdp-mmu.rst)."""
+    """tdx.c tdx_sept_remove_leaf_spte: BLOCK, tdx_track (TRACK), REMOVE, then WBINVD, per 4 KiB leaf
+    (tdx-tdp-mmu.rst); the control is the one-page zap."""
     from tdxsim import Vmm
     from tdxsim.lessons import conversions
 
-    vmm = Vmm("v8")
-    s = conversions.summary(vmm, conversions.convert(vmm, to_shared=True, pages=1))
-    assert exercises.check("06.zap-seamcalls", ", ".join(s.seamcalls))[0]
+    def zap(pages: int) -> list[str]:
+        vmm = Vmm("v8", gmem_in_place_conversion=True)
+        return conversions.summary(vmm, conversions.convert(vmm, to_shared=True, pages=pages)).seamcalls
+
+    one, two = zap(1), zap(2)
+    assert one == ["TDH.MEM.RANGE.BLOCK", "TDH.MEM.TRACK", "TDH.MEM.PAGE.REMOVE", "TDH.PHYMEM.PAGE.WBINVD"]
+    assert exercises.check("06.zap-two-pages", str(len(two)))[0]
 
 
-def test_host_read_of_private_page_is_the_simulators_answer():
-    """v8 cover letter / kvm_gmem_fault_user_mapping: a host touch of a private page is SIGBUS."""
+def test_out_of_place_host_read_after_private_is_the_simulators_answer():
+    """QEMU kvm_convert_memory discards the anonymous shared side on a conversion to private (MADV_DONTNEED), and a
+    fresh anonymous page is zero-filled (madvise(2)); in place (the control) the host's touch is SIGBUS
+    (kvm_gmem_fault_user_mapping)."""
     from tdxsim import Vmm
     from tdxsim.lessons import conversions
 
-    vmm = Vmm("v8")
-    reads = conversions.summary(vmm, conversions.convert(vmm, to_shared=False, pages=1)).reads
-    assert exercises.check("06.host-reads-private", reads["host reads 0x1000"])[0]
+    def reads(in_place: bool) -> dict[str, str]:
+        vmm = Vmm("v8", gmem_in_place_conversion=in_place)
+        return conversions.summary(vmm, conversions.convert(vmm, to_shared=False, pages=1)).reads
+
+    oop, inp = reads(False), reads(True)
+    assert inp["host reads 0x1000"] == "SIGBUS"
+    got = oop["host reads 0x1000"]
+    picked = _choice("06.oop-host-read", "zeros" if got == "zeros" else "SIGBUS" if got == "SIGBUS" else "'hello")
+    assert exercises.check("06.oop-host-read", picked)[0]
 
 
 def test_lock_exercises_are_the_simulators_answers():
-    """Yan Zhao, 20250703062641.3247-1-yan.y.zhao@intel.com ("filemap invalidation lock --> mm->mmap_lock");
-    2a62345b3052 (GUP "prior to acquiring"); rwsem_down_read_slowpath (a reader queues behind a waiting writer)."""
+    """Yan Zhao, 20250703062641.3247-1-yan.y.zhao@intel.com ("filemap invalidation lock --> mm->mmap_lock" against
+    "mm->mmap_lock --> filemap invalidation lock"); rwsem_down_read_slowpath (a reader queues behind a waiting
+    writer): before 2a62345b3052 the hang needs populate, the fault and a writer; any two of them finish."""
     from tdxsim.kvm import locking
 
-    order = [x for x in locking.POPULATE_BEFORE.order() if x in ("filemap_invalidate_lock", "mmap_lock")]
-    first = "mmap" if order[0] == "mmap_lock" else "the guest_memfd"
-    assert exercises.check("08.old-lock-order", _choice("08.old-lock-order", first))[0]
-    after = locking.find_cycle(locking.ERAS["since 2a62345b3052"])
-    assert exercises.check("08.cycle-after", "no" if after is None else "yes")[0]
-    before = next(iter(locking.ERAS.values()))  # the first era: before 2a62345b3052
-    assert locking.reachable_deadlocks(before) == []  # two readers alone do not hang
-    cycles = locking.reachable_deadlocks([*before, locking.MMAP_WRITER])
+    populate, fault = next(iter(locking.ERAS.values()))  # the first era: before 2a62345b3052
+    assert locking.reachable_deadlocks([populate, fault]) == []
+    cycles = locking.reachable_deadlocks([populate, fault, locking.MMAP_WRITER])
     assert exercises.check("08.threads-to-hang", str(len(cycles[0])))[0]
+    alone = locking.reachable_deadlocks([populate, locking.MMAP_WRITER])
+    assert exercises.check("08.populate-mmap-only", _choice("08.populate-mmap-only", "no" if not alone else "yes"))[0]
+    faulting = locking.reachable_deadlocks([fault, locking.MMAP_WRITER])
+    assert exercises.check("08.fault-mmap-only", _choice("08.fault-mmap-only", "no" if not faulting else "yes"))[0]
+
+
+def test_shared_gmem_source_is_refused_at_the_target():
+    """2a62345b3052: kvm_gmem_populate GUPs the source first (a shared guest_memfd page faults in), then only a
+    private target can be populated; converted first (the control), the GUP of the now private page fails."""
+    shared = run_cell(Toggles(kernel="v8", in_place=True, source="gmem_page", converted=False))
+    private = run_cell(Toggles(kernel="v8", in_place=True, source="gmem_page"))
+    fns = [c["fn"] for c in outcome(shared).calls]
+    assert outcome(shared).seamcalls == [] and fns[-2:] == ["get_user_pages_fast", "__kvm_gmem_get_pfn"]
+    assert [c["fn"] for c in outcome(private).calls][-1] == "get_user_pages_fast"
+    assert exercises.check("08.shared-gmem-source", _choice("08.shared-gmem-source", "the GUP works"))[0]
 
 
 def test_talk_poll_and_review_are_the_simulators_answers():
@@ -666,32 +838,48 @@ def test_talk_poll_and_review_are_the_simulators_answers():
     assert exercises.check(
         "09.poll-never-written", "zeros" if never.vmm.private_bytes(0, 4096) == bytes(4096) else "a"
     )[0]
-    v13 = run_cell(Toggles(kernel="v13", in_place=False, source="zero"))
-    assert exercises.check("09.v8-vs-v13", _errno(v13))[0]
-    second = run_cell(Toggles(in_place=True, source="zero", add_twice=True))["add_again"]
-    assert second["ret"] < 0
-    assert exercises.check("09.double-add-seamcalls", str(len(second.seamcalls)))[0]
+    va0 = run_cell(Toggles(kernel="v13", in_place=True, source="zero_va0"))
+    got = va0.vmm.private_bytes(0, 5)
+    assert exercises.check(
+        "09.v13-va0-in-place", _choice("09.v13-va0-in-place", "the image" if got == b"image" else "the")
+    )[0]
+    twice = run_cell(Toggles(kernel="v13", in_place=True, source="zero", image_pages=1, add_twice=True))
+    assert twice["add_again"].ret < 0
+    total = len(twice["add"].seamcalls) + len(twice["add_again"].seamcalls)
+    assert exercises.check("09.double-add-total", str(total))[0]
 
 
 def test_mrtd_doctor_exercises_are_the_simulators_answers():
     from test_nb05_measurement import mrtd
 
     from tdxsim.lessons import doctor
-    from tdxsim.tdvf import parse_tdvf
-    from tdxsim.vmm.variants import diagnose, find_variant, run_variant
+    from tdxsim.platform import PAGE_SIZE
+    from tdxsim.tdvf import BFV, CFV, MR_EXTEND, TD_HOB, SectionSpec, build_tdvf_image, parse_tdvf
+    from tdxsim.vmm.variants import find_variant, run_variant
 
     image = doctor.demo_image()
-    mystery = KEY["10.mystery-variant"].prompt.split("<code>")[1].split("</code>")[0]
-    (found,) = diagnose(image, mystery).matches
-    assert exercises.check("10.mystery-variant", found.variant.name)[0]
+    sections = parse_tdvf(image)
+    hob = run_variant(image, sections, find_variant(sections, "extend-TD_HOB"))
+    single = run_variant(image, sections, find_variant(sections, "single-pass"))
+    assert len(hob.records) - len(single.records) == 2 * PAGE_SIZE // 256  # the HOB's 2 pages, 16 chunks each
+    assert exercises.check("10.records-extend-hob", str(len(hob.records)))[0]
     # an unmeasured page still moves MRTD: its PAGE.ADD record (tdh_mem_page_add.c)
     none = mrtd([(0x1000, None)])
     assert none != "38b060a751ac96384cd9327eb1b1e36a21fdb71114be07434c0cc7bf63f6e1da274edebfe76f65fbd51ad2f14898b95b"
     assert exercises.check("10.unmeasured-sections", _choice("10.unmeasured-sections", "yes: its pages' GPAs"))[0]
-    sections = parse_tdvf(image)
-    one, two = (run_variant(image, sections, find_variant(sections, n)) for n in ("single-pass", "two-pass"))
-    assert sorted(map(repr, one.records)) == sorted(map(repr, two.records)) and one.mrtd != two.mrtd
-    assert exercises.check("10.two-pass-differs", _choice("10.two-pass-differs", "no"))[0]
+    one_page = build_tdvf_image(
+        [
+            SectionSpec(BFV, (1 << 32) - PAGE_SIZE, PAGE_SIZE, MR_EXTEND, b"BFV".ljust(PAGE_SIZE, b"\x90")),
+            SectionSpec(CFV, (1 << 32) - 2 * PAGE_SIZE, PAGE_SIZE, 0, bytes(PAGE_SIZE)),
+            SectionSpec(TD_HOB, 0x809000, PAGE_SIZE),
+        ]
+    )
+    small = parse_tdvf(one_page)
+    a, b = (run_variant(one_page, small, find_variant(small, n)) for n in ("single-pass", "two-pass"))
+    c, d = (run_variant(image, sections, find_variant(sections, n)) for n in ("single-pass", "two-pass"))
+    assert c.mrtd != d.mrtd  # the control: with a 3-page BFV the orders part
+    picked = _choice("10.two-pass-one-page", "yes" if a.mrtd == b.mrtd else "no")
+    assert exercises.check("10.two-pass-one-page", picked)[0]
 
 
 @pytest.mark.parametrize("chapter", ["05", "06", "07", "08", "09", "10"])
@@ -721,3 +909,82 @@ def test_chapter_07_matrix_cites_where_each_answer_comes_from():
     ok = {c.source for (label, _), c in cells.items() if label == "on · separate buffer" and c.run}
     assert ok and {c.errno for (label, _), c in cells.items() if label == "on · separate buffer" and c.run} == {"OK"}
     assert not ok & efault
+
+
+# -- no answer readable before the question ---------------------------------------------------------------------------
+
+
+def _cell_text(cell: dict) -> str:
+    """What a reader sees of a saved cell: a markdown cell's text, any cell's text outputs (stream, plain, HTML)."""
+    parts = ["".join(cell["source"])] if cell["cell_type"] == "markdown" else []
+    for out in cell.get("outputs", []):
+        parts.append("".join(out.get("text", "")))
+        for mime in ("text/plain", "text/html", "text/markdown"):
+            parts.append("".join(out.get("data", {}).get(mime, "")))
+    return "\n".join(parts)
+
+
+def _asked(cell: dict) -> list[str]:
+    """The exercise ids a saved code cell asks, `exercise(id)` or the questions of `review("NN")`."""
+    if cell["cell_type"] != "code":
+        return []
+    source = "".join(cell["source"])
+    ids = re.findall(r'\bexercise\("([^"]+)"', source)
+    for chapter in re.findall(r'\breview\("(\d\d)"\)', source):
+        ids += [q.id for q in exercises.review(chapter)]
+    return ids
+
+
+def _tells(entry) -> list[str]:
+    """The strings that would give `entry`'s answer away if the reader saw them first: the answer itself for an errno
+    (but not success, "0", which every chapter prints), a state or a choice of one word (a sentence-long choice is
+    never printed as such), plus the entry's `tells`, the forms a chapter prints a number or a choice in (e.g.
+    "TDH.MNG.ADDCX×6")."""
+    found = list(entry.tells)
+    one_word = entry.kind == "choice" and " " not in entry.answer and len(entry.answer) > 3
+    if (entry.kind in ("errno", "state") and entry.answer != "0") or one_word:
+        found.append(entry.answer)
+    return found
+
+
+def _shown(tell: str, text: str) -> bool:
+    return re.search(r"(?<![\w.])" + re.escape(tell) + r"(?!\w)", text) is not None
+
+
+def _leaks(path: Path) -> list[str]:
+    """Each exercise of the saved chapter whose answer is readable before it is asked: in a markdown cell or an
+    output above it, or in its own prompt and choices."""
+    found, above = [], ""
+    for cell in json.loads(path.read_text())["cells"]:
+        for exercise_id in _asked(cell):
+            entry = KEY[exercise_id]
+            own = entry.prompt + "\n" + "\n".join(c for c in entry.choices if c != entry.answer)
+            for tell in _tells(entry):
+                where = "above it" if _shown(tell, above) else "in its question" if _shown(tell, own) else ""
+                if where:
+                    found.append(f"{path.name}: {exercise_id}: {tell!r} is readable {where}")
+        if not _asked(cell):
+            above += "\n" + _cell_text(cell)
+    return found
+
+
+def test_leak_check_finds_an_answer_printed_above(tmp_path):
+    """The control: a chapter whose output prints an exercise's errno before asking for it is caught."""
+    cells = [
+        {"cell_type": "code", "source": ["r"], "outputs": [{"output_type": "stream", "text": ["<ret=-5 EIO>\n"]}]},
+        {"cell_type": "code", "source": ['exercise("04.finalize-without-vcpu")'], "outputs": []},
+    ]
+    fake = tmp_path / "leaky.ipynb"
+    fake.write_text(json.dumps({"cells": cells}))
+    assert _leaks(fake) == ["leaky.ipynb: 04.finalize-without-vcpu: 'EIO' is readable above it"]
+    cells[0]["outputs"] = []
+    fake.write_text(json.dumps({"cells": cells}))
+    assert _leaks(fake) == []
+
+
+@pytest.mark.parametrize("chapter", [f"{n:02}" for n in range(11)])
+def test_no_answer_is_readable_before_its_question(chapter):
+    """Every exercise and review question asks what the chapter has not yet printed: its answer (or the form a
+    chapter prints it in) appears in no markdown or output above it, nor in its own question."""
+    path = next((ROOT / "notebooks").glob(f"{chapter}-*.ipynb"))
+    assert _leaks(path) == []

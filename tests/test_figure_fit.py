@@ -70,12 +70,20 @@ def _chapter_figures() -> dict[str, Figure]:
         ),
         "03 sept tree": plot.sept_tree(first.trace.events, 0, root_level=3),
         "03 sept state machine": plot.sept_state_machine(first.trace.events, 0, 0),
-        "04 timeline": plot.call_timeline(
-            flow_events,
-            flow_steps,
-            flow_steps[labels.index("KVM_TDX_INIT_VM")][0],
-            flow_steps[labels.index("KVM_TDX_FINALIZE_VM") + 1][0],
-        ),
+        **{
+            f"04 timeline, phase {n}": plot.call_timeline(
+                flow_events,
+                flow_steps,
+                flow_steps[labels.index(first_call)][0],
+                flow_steps[labels.index(last_call) + 1][0],
+                title=n,
+            )
+            for n, first_call, last_call in (
+                ("1 of 3", "KVM_TDX_INIT_VM", "KVM_TDX_INIT_VCPU"),
+                ("2 of 3", "KVM_CREATE_GUEST_MEMFD", "KVM_TDX_INIT_MEM_REGION"),
+                ("3 of 3", "KVM_TDX_FINALIZE_VM", "KVM_TDX_FINALIZE_VM"),
+            )
+        },
         "05 mrtd records": plot.mrtd_records(
             two.trace.events, lambda gpa: two.private_bytes(gpa, 256), two.mrtd().hex()
         ),
@@ -150,7 +158,7 @@ def test_every_artist_fits_inside_the_canvas(name):
         assert outside == [], (name, dpi, outside)
 
 
-@pytest.mark.parametrize("name", ["04 timeline", "09 ownership map with legend"])
+@pytest.mark.parametrize("name", ["04 timeline, phase 2 of 3", "09 ownership map with legend"])
 def test_stored_figures_are_crisp(name):
     """The stored PNG has twice the pixels of its display width, and ≥ 1200 px for a full-width (≥ 10 in) figure."""
     fig = FIGURES[name]

@@ -243,6 +243,10 @@ def test_timeline_build_reaches_finalize_with_folded_repeats():
     assert "arrow:kvm:tdx:call:TDH.MR.FINALIZE" in g
     assert "arrow:vmm:kvm:call:KVM_TDX_FINALIZE_VM" in g
     assert not any("…" in t for t in _row_texts(fig))
+    # the first touch's three S-EPT tables (levels 3, 2, 1: tdx-tdp-mmu.rst "adding a private page") fold into one
+    # block, so the diagram is not three copies of the same eight rows
+    assert "arrow:kvm:tdx:call:TDH.MEM.SEPT.ADD 0x0 L3–1 ×3" in g
+    assert not any(x.startswith("arrow:kvm:tdx:call:TDH.MEM.SEPT.ADD 0x0 L2") for x in g)
 
 
 def test_timeline_mapgpa_starts_in_the_guest_and_shows_the_vmm_ioctl():
@@ -343,3 +347,26 @@ def test_mrtd_of_nothing_is_sha384_of_nothing():
     fig = plot.mrtd_records(run.vmm.trace.events, chunk(run), run.vmm.mrtd().hex())
     assert any("= the replay ✓" in t.get_text() for t in fig.texts)
     png_ok(to_png(fig, 40), 600, int(fig.get_figheight() * 40))
+
+
+def test_compare_title_says_what_the_runs_show():
+    """The comparison's title is counted from the runs it is given: out of place without the discard, each of the 16
+    GFNs the guest shared keeps its guest_memfd page beside the anonymous one (v8 cover letter: out-of-place needs
+    "two backing sources"); chapter 07's out-of-place build writes its 4 image pages at `userspace_addr` (the shared
+    side, never discarded) and adds them from a separate buffer into 4 guest_memfd pages: 4 GFNs twice; in place,
+    none."""
+    from tdxsim.lessons.backing import Setup, build
+    from tdxsim.plot.ownership import compare_title, machine_view, ownership_data
+    from tdxsim.seed import Toggles, run_cell
+
+    setup = Setup(in_place=False, discard=False)
+    data = ownership_data(*machine_view(build(setup)))
+    assert setup.shared_pages == 16
+    assert "16 GFNs backed by two pages" in compare_title([("oop", data)])
+    data = ownership_data(*machine_view(build(Setup(in_place=False, discard=True))))
+    assert "two pages" not in compare_title([("oop", data)])
+    cells = [run_cell(Toggles(in_place=False, source="buffer")), run_cell(Toggles(in_place=True, source="zero"))]
+    title = compare_title([(str(i), ownership_data(*machine_view(c.vmm))) for i, c in enumerate(cells)])
+    written = [line for line in cells[0].lines if line.startswith("vmm.write(addr=0x7f00")]
+    assert len(written) == 4
+    assert "0: 4 GFNs backed by two pages" in title and "1: one page per GFN, its attribute flips" in title

@@ -29,6 +29,9 @@ class Entry:
     choices: tuple[str, ...] = ()
     #: Part of the chapter's three-question review, at this position (1-3); 0: not in the review.
     review: int = 0
+    #: How a chapter would print the answer, if it did (e.g. "TDH.MNG.ADDCX×6"): tests/test_exercises.py checks that no
+    #: cell above the question shows any of these, nor the answer itself when it is an errno, a state or one word.
+    tells: tuple[str, ...] = ()
 
 
 KEY: dict[str, Entry] = {
@@ -80,47 +83,54 @@ KEY: dict[str, Entry] = {
         ),
         review=2,
     ),
-    "00.review-which-seamcall": Entry(
+    "00.review-convert-after-finalize": Entry(
         chapter="00",
-        prompt="In the tour, which SEAMCALL turned the VMM's page into TD-private memory?",
+        prompt=(
+            "Change the tour's order: the VMM calls <code>KVM_TDX_FINALIZE_VM</code> first, with nothing added, then "
+            "writes <code>Hello</code> into the shared page and converts it to private; the guest accepts GPA 0 and "
+            "reads it. What does the guest read?"
+        ),
         kind="choice",
         choices=(
-            "TDH.MEM.PAGE.AUG, then the guest's TDG.MEM.PAGE.ACCEPT",
-            "TDH.MEM.PAGE.ADD, with the target page as its own source",
-            "TDH.MEM.PAGE.ADD, copying from the VMM's page at virtual address 0",
-            "TDH.MR.EXTEND",
+            "Hello: the conversion keeps the folio, as in the tour",
+            "zeros: the page arrives by PAGE.AUG, and the guest's ACCEPT clears it",
+            "SIGBUS: the page is private",
+            "nothing: KVM refuses to convert a page after finalize",
         ),
-        answer="TDH.MEM.PAGE.ADD, with the target page as its own source",
-        hint="The TD is not finalized yet when the page is added. Which door is open before TDH.MR.FINALIZE?",
+        answer="zeros: the page arrives by PAGE.AUG, and the guest's ACCEPT clears it",
+        hint="After finalize, which SEAMCALL gives the TD a page, and does it copy anything?",
         explanation=(
-            "<b>TDH.MEM.PAGE.ADD, in place.</b> Before finalize KVM adds initial memory with PAGE.ADD; with "
-            "<code>source_addr = 0</code> and in-place conversion on, v8's <code>tdx_gmem_post_populate()</code> "
-            "passes the target page as the source (<code>src_page = pfn_to_page(pfn)</code>, v8 23/46). PAGE.AUG + "
-            "ACCEPT is the run-time door, after finalize, and gives the TD a zeroed page; TDH.MR.EXTEND only "
-            "measures (TDX_EXTENDMR_CHUNKSIZE, arch/x86/kvm/vmx/tdx.c)."
+            "<b>Zeros.</b> The tour's bytes survive only because the add happens at build time and in place: "
+            "<code>TDH.MEM.PAGE.ADD</code> with the target as its own source (<code>src_page = pfn_to_page(pfn)</code> "
+            "in <code>tdx_gmem_post_populate()</code>, v8 23/46). After TDH.MR.FINALIZE that door is closed (commit "
+            "012426d): KVM maps the page with TDH.MEM.PAGE.AUG, no copy (<code>tdx_mem_page_aug</code>, "
+            "arch/x86/kvm/vmx/tdx.c), and TDG.MEM.PAGE.ACCEPT initialises it to zero (intel/tdx-module TDX_1.5.01 "
+            "tdg_mem_page_accept.c)."
         ),
         review=1,
     ),
-    "00.review-null-mapped": Entry(
+    "00.review-gmem-source": Entry(
         chapter="00",
         prompt=(
-            "The VMM maps a page at virtual address 0 and passes <code>source_addr = 0</code>. What does KVM make of "
-            "that address?"
+            "In the tour, the VMM passes as <code>source_addr</code> the address of its own mapping of the page, "
+            "<code>0x7f0000000000</code>, instead of 0, after converting the page to private. What happens?"
         ),
         kind="choice",
         choices=(
-            "a pointer to the page mapped at virtual address 0",
-            "an error: KVM refuses every source address of 0",
-            "'no source page': the mapping at 0 is irrelevant",
-            "the physical address 0",
+            "the same in-place add as with 0: the source is the target",
+            "the call fails before any SEAMCALL: the private page cannot be read through that mapping",
+            "the TD gets a page of zeros",
+            "the TDX module refuses PAGE.ADD, since source and target overlap",
         ),
-        answer="'no source page': the mapping at 0 is irrelevant",
-        hint="Read the first answer of &quot;Frequently asked&quot; again.",
+        answer="the call fails before any SEAMCALL: the private page cannot be read through that mapping",
+        hint="A non-zero source_addr is a user address that KVM pins with get_user_pages. What does a touch of a "
+        "private guest_memfd page through the VMM's mapping give?",
         explanation=(
-            "<b>No source page.</b> &quot;KVM's ABI (that we're solidifying) is that an address of '0' for the source "
-            "means NULL&quot;; a mapping at virtual address 0 &quot;is irrelevant&quot; (Sean Christopherson, "
-            "akMPZePBdwQlD74H@google.com). With in-place conversion that means an in-place add; without it, "
-            "-EOPNOTSUPP (v8 23/46)."
+            "<b>It fails, before any SEAMCALL.</b> A non-zero <code>source_addr</code> is GUP'd by "
+            "<code>kvm_gmem_populate()</code> (virt/kvm/guest_memfd.c, since 2a62345b3052), and the guest_memfd "
+            "fault handler refuses a private page (<code>kvm_gmem_fault_user_mapping</code>, v8 01/46), so the GUP "
+            "fails (-EFAULT in tdxsim). Only <code>source_addr = 0</code>, &quot;no source page&quot;, asks for the "
+            "in-place add (Sean Christopherson, akPEKslqAhygyjhg@google.com; v8 23/46)."
         ),
         review=3,
     ),
@@ -223,16 +233,26 @@ KEY: dict[str, Entry] = {
             "module's own structures (<code>tdx_global_keyid</code>)."
         ),
     ),
-    "01.review-shared-bit": Entry(
+    "01.review-bit47-gpaw52": Entry(
         chapter="01",
-        prompt="Which bit of a guest physical address is the shared bit of a TD with GPAW 48?",
-        kind="number",
-        answer="47",
-        hint="The shared bit is the top bit of the guest physical address width.",
+        prompt=(
+            "A TD with GPAW 52 reads GPA <code>0x8000_0000_0000</code>, which has bit 47 set. Through which table "
+            "does the access go?"
+        ),
+        kind="choice",
+        choices=(
+            "the shared EPT: bit 47 is the shared bit",
+            "the Secure EPT: with GPAW 52 bit 47 is an ordinary address bit, so the GPA is private",
+            "neither: the GPA is outside the guest's address width",
+            "the mirror EPT",
+        ),
+        answer="the Secure EPT: with GPAW 52 bit 47 is an ordinary address bit, so the GPA is private",
+        hint="The shared bit is the top bit of the guest physical address width. Which bit is that with GPAW 52?",
         explanation=(
-            "<b>Bit 47</b> (GPAW &minus; 1): <code>TDX_SHARED_BIT_PWL_4</code> in arch/x86/kvm/vmx/tdx.c, used by "
-            "<code>kvm_gfn_direct_bits</code>. Set, the GPA is the shared alias (shared EPT); clear, the private "
-            "alias (Secure EPT). With GPAW 52 it is bit 51."
+            "<b>The Secure EPT.</b> With GPAW 52 the shared bit is bit 51 (<code>TDX_SHARED_BIT_PWL_5</code>, "
+            "arch/x86/kvm/vmx/tdx.c, used by <code>kvm_gfn_direct_bits</code>); bit 47 is just part of the address, "
+            "so <code>0x8000_0000_0000</code> is a private GPA (128 TiB). With GPAW 48 the same GPA would be the "
+            "shared alias of GPA 0. The mirror EPT is KVM's copy: the CPU never walks it."
         ),
         review=1,
     ),
@@ -255,27 +275,21 @@ KEY: dict[str, Entry] = {
         ),
         review=2,
     ),
-    "01.review-tdr": Entry(
+    "01.review-tdr-keyid": Entry(
         chapter="01",
         prompt=(
-            "The host kernel reads a TD's root page, the TDR, by its physical address, through its direct map. What "
-            "does it get?"
+            "TD A (HKID 17) and TD B (HKID 18) run on one machine. How many different KeyIDs encrypt their two root "
+            "pages, the TDRs?"
         ),
-        kind="choice",
-        choices=(
-            "the TDR's plaintext: the TDR is a host-KeyID page",
-            "SIGBUS",
-            "no plaintext: the TDR is encrypted with the TDX module's global private KeyID",
-            "the TD's HKID and nothing else",
-        ),
-        answer="no plaintext: the TDR is encrypted with the TDX module's global private KeyID",
-        hint="The TDR is TDX-module metadata. Under which key does the module keep it?",
+        kind="number",
+        answer="1",
+        hint="The TDR is TDX-module metadata, not TD memory. Whose key protects the module's own structures?",
         explanation=(
-            "<b>No plaintext.</b> The TDR is encrypted with the TDX module's global private KeyID, not the TD's HKID "
-            "and not KeyID 0: the kernel reserves that KeyID (<code>tdx_global_keyid</code>) and flushes the TDR "
-            "with it (<code>tdh_phymem_page_wbinvd_tdr</code>, arch/x86/virt/vmx/tdx/tdx.c). Private KeyIDs work "
-            "only in SEAM mode (Documentation/arch/x86/tdx.rst), so the host reading with KeyID 0 gets no "
-            "plaintext: zeros in tdxsim (docs/fidelity.md)."
+            "<b>One</b>: the module's global private KeyID, the same for every TDR. The kernel reserves that KeyID "
+            "(<code>tdx_global_keyid</code>) and flushes a TDR with it (<code>tdh_phymem_page_wbinvd_tdr</code>, "
+            "arch/x86/virt/vmx/tdx/tdx.c); each TD's own HKID (17, 18) encrypts its private memory. Private KeyIDs "
+            "work only in SEAM mode (Documentation/arch/x86/tdx.rst), so the host, reading with KeyID 0, gets no "
+            "plaintext of either."
         ),
         review=3,
     ),
@@ -283,18 +297,19 @@ KEY: dict[str, Entry] = {
     "02.out-of-place-backing": Entry(
         chapter="02",
         prompt=(
-            "A 64-page guest shares 16 of its pages. The VMM uses out-of-place conversion and does not discard. How "
+            "A 128-page guest shares 40 of its pages. The VMM uses out-of-place conversion and does not discard. How "
             "many 4 KiB pages back the guest at the end (TDX metadata aside)?"
         ),
         kind="number",
-        answer="80",
+        answer="168",
         hint="Out-of-place, every GFN has its guest_memfd page. What else does a shared GFN have?",
         explanation=(
-            "<b>80 pages (320 KiB), 1.25 &times; the guest.</b> Every GFN has its guest_memfd page; the 16 shared "
+            "<b>168 pages, 1.3 &times; the guest.</b> Every GFN has its guest_memfd page (128); the 40 shared "
             "ones also have an anonymous page behind <code>userspace_addr</code>: out-of-place needs &quot;two "
             "backing sources&quot; (v8 cover letter, 20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com). "
             "Scaled up, a 4 GiB guest with a quarter of it shared needs 5 GiB."
         ),
+        tells=("→ 168 pages",),
     ),
     "02.in-place-vmm-loads-private": Entry(
         chapter="02",
@@ -311,104 +326,105 @@ KEY: dict[str, Entry] = {
     "02.in-place-backing": Entry(
         chapter="02",
         prompt=(
-            "The same 64-page guest shares the same 16 pages, but with in-place conversion on. How many 4 KiB pages "
+            "The same 128-page guest shares the same 40 pages, but with in-place conversion on. How many 4 KiB pages "
             "back the guest at the end (TDX metadata aside)?"
         ),
         kind="number",
-        answer="64",
+        answer="128",
         hint="In place, is a shared GFN's page a different page from its private one?",
         explanation=(
-            "<b>64: one page per GFN.</b> In place, shared and private are the same guest_memfd folio and only its "
+            "<b>128: one page per GFN.</b> In place, shared and private are the same guest_memfd folio and only its "
             "attribute flips (<code>KVM_SET_MEMORY_ATTRIBUTES2</code>, v8 13/46-17/46), so sharing costs no second "
             "page and needs no discard (v8 cover letter, "
             "20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com)."
         ),
+        tells=("→ 128 pages",),
     ),
-    "02.review-shared-bytes-in-place": Entry(
+    "02.review-out-of-place-copy": Entry(
         chapter="02",
         prompt=(
-            "Before finalize, the VMM writes bytes into a guest_memfd page while it is shared, converts it to private "
-            "and adds it with <code>source_addr = 0</code>. In which memory model does the TD see those bytes?"
+            "Out of place, before finalize: the VMM writes its image into a separate buffer, makes the GFNs private "
+            "with <code>KVM_SET_MEMORY_ATTRIBUTES</code> and adds them with <code>source_addr</code> = the buffer. "
+            "What does the TD's first page hold?"
         ),
         kind="choice",
         choices=(
-            "out-of-place (per-VM attributes): the private page is a copy of the shared one",
-            "in both: a conversion never changes contents",
-            "in-place (per-guest_memfd attributes): the conversion keeps the folio",
-            "in neither: a conversion to private always zeroes the page",
+            "zeros: out of place, the conversion to private loses the bytes",
+            "the image: PAGE.ADD copies the source page into the private page",
+            "nothing: out of place there is no in-place add, so KVM refuses",
+            "the bytes at the GFN's userspace_addr",
         ),
-        answer="in-place (per-guest_memfd attributes): the conversion keeps the folio",
-        hint="Out-of-place, is the private page the same physical page as the shared one?",
+        answer="the image: PAGE.ADD copies the source page into the private page",
+        hint="The conversion does lose what was at userspace_addr. But what does TDH.MEM.PAGE.ADD do with a source?",
         explanation=(
-            "<b>In-place.</b> Shared and private are one folio whose attribute flips, and KVM does not change "
-            "contents on an attribute update (v8 17/46, api.rst), so the in-place PAGE.ADD finds the bytes "
-            "(v8 23/46). Out-of-place the shared side is a different, anonymous page behind "
-            "<code>userspace_addr</code>; the private guest_memfd page never held those bytes, and v8 refuses "
-            "<code>source_addr = 0</code> there with -EOPNOTSUPP."
+            "<b>The image.</b> The conversion makes the guest_memfd page the GFN's private side, which never held "
+            "the bytes; but TDH.MEM.PAGE.ADD copies the source page into the new private page (intel/tdx-module "
+            "TDX_1.5.01 tdh_mem_page_add.c; <code>tdx_gmem_post_populate()</code>, arch/x86/kvm/vmx/tdx.c). That "
+            "is the classic load QEMU does. Only <code>source_addr = 0</code> needs in-place conversion: v8 refuses "
+            "it out of place with -EOPNOTSUPP (v8 23/46)."
         ),
         review=1,
     ),
-    "02.review-private-to-shared": Entry(
+    "02.review-discard-backing": Entry(
         chapter="02",
         prompt=(
-            "In-place, a page the TD has been using (added by PAGE.ADD) is converted back to shared. What does the "
-            "VMM read from it?"
+            "A 96-page guest shares 30 pages; the VMM converts out of place <b>and</b> discards, as QEMU does. How "
+            "many 4 KiB pages back the guest at the end (TDX metadata aside)?"
         ),
-        kind="choice",
-        choices=(
-            "the TD's plaintext: the folio is the same",
-            "SIGBUS, forever",
-            "the TD's data, re-encrypted with KeyID 0",
-            "not the TD's data: the contents are lost (zeros in tdxsim)",
-        ),
-        answer="not the TD's data: the contents are lost (zeros in tdxsim)",
-        hint="The page leaves the TD first (PAGE.REMOVE). What happens to data written under the TD's key?",
+        kind="number",
+        answer="96",
+        hint="What does QEMU's discard free when a GFN becomes shared?",
         explanation=(
-            "<b>The contents are lost.</b> The page leaves the TD (BLOCK, TRACK, PAGE.REMOVE) and what the TD wrote "
-            "is under its HKID; v8's api.rst text says a private&rarr;shared conversion must be treated as losing "
-            "the contents, since removal has firmware-dependent side effects (v8 17/46). tdxsim reads zeros and "
-            "marks the page &quot;not preserved&quot; (docs/fidelity.md)."
+            "<b>96: one per GFN.</b> For each GFN that becomes shared, QEMU's <code>kvm_convert_memory</code> "
+            "(accel/kvm/kvm-all.c) punches the private page out of guest_memfd, so the GFN keeps only its anonymous "
+            "page: the total stays at one page per GFN, paid for with a free and an allocation on every conversion "
+            "(v8 cover letter, 20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com)."
         ),
         review=2,
     ),
-    "02.review-add-vs-aug": Entry(
+    "02.review-in-place-shared-write": Entry(
         chapter="02",
         prompt=(
-            "After <code>KVM_TDX_FINALIZE_VM</code>, the guest converts a page to private and accepts it. What does "
-            "the page hold?"
+            "In place, after finalize: the guest converts GPA 0x1000 to shared (MapGPA); the VMM then writes "
+            "<code>ring</code> into that page through its mapping of the guest_memfd, and the guest reads GPA "
+            "0x1000 through the shared alias. What does it read?"
         ),
         kind="choice",
         choices=(
-            "what the VMM last wrote there while it was shared",
-            "zeros: PAGE.AUG adds it without a copy and ACCEPT zeroes it",
-            "a copy of the image that PAGE.ADD measured",
-            "whatever the frame held before: nothing clears it",
+            "zeros: a page converted at run time is cleared",
+            "SIGBUS",
+            "ring: in place, the VMM and the guest's shared alias map the same folio",
+            "the guest's old private data",
         ),
-        answer="zeros: PAGE.AUG adds it without a copy and ACCEPT zeroes it",
-        hint="After finalize, PAGE.ADD is closed. Which SEAMCALLs give a running TD a page?",
+        answer="ring: in place, the VMM and the guest's shared alias map the same folio",
+        hint="In place, how many pages does the GFN have, and which of them does each side map once it is shared?",
         explanation=(
-            "<b>Zeros.</b> PAGE.ADD (with a copy or in place) is the build-time door, closed by TDH.MR.FINALIZE "
-            "(commit 012426d). At run time KVM maps the page with TDH.MEM.PAGE.AUG (no copy, no measurement, "
-            "<code>tdx_mem_page_aug</code>, arch/x86/kvm/vmx/tdx.c) and the guest's TDG.MEM.PAGE.ACCEPT "
-            "initialises it to zero (intel/tdx-module TDX_1.5.01 tdg_mem_page_accept.c), so bytes written while "
-            "shared never reach a run-time private page, in either model."
+            "<b>ring.</b> In place the GFN has one guest_memfd folio; once its attribute is shared, the VMM's mmap "
+            "of the guest_memfd and the guest's shared-EPT mapping both reach it (v8 cover letter, "
+            "20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com). What run time clears is a page going "
+            "the other way: to private, by PAGE.AUG and the guest's ACCEPT."
         ),
         review=3,
     ),
     # -- chapter 03: three page tables --------------------------------------------------------------------------
-    "03.sept-adds-4-level": Entry(
+    "03.sept-adds-next-1g": Entry(
         chapter="03",
         prompt=(
-            "How many <code>TDH.MEM.SEPT.ADD</code> does the first 4 KiB page of an empty 4-level S-EPT (GPAW 48) need?"
+            "GPA 0 has been added (three <code>TDH.MEM.SEPT.ADD</code>, then PAGE.ADD), GPAW 48. Before finalize, "
+            "KVM adds a second page at GPA <code>0x4000_0000</code> (1 GiB). How many <code>TDH.MEM.SEPT.ADD</code> "
+            "does that second add need?"
         ),
         kind="number",
-        answer="3",
-        hint="The root table already exists. Which tables between the root and the leaf are missing?",
+        answer="2",
+        hint="A level-3 table covers 512 GiB, a level-2 table 1 GiB, a level-1 table 2 MiB. Which of the first "
+        "add's tables also cover GPA 1 GiB?",
         explanation=(
-            "<b>Three</b>, at levels 3, 2 and 1 (tables covering 512 GiB, 1 GiB and 2 MiB; "
-            "Documentation/virt/kvm/x86/tdx-tdp-mmu.rst, &quot;adding a private page&quot;). The root table is a "
-            "TDCS page added by TDH.MNG.ADDCX in KVM_TDX_INIT_VM; the leaf at level 0 is the page itself."
+            "<b>Two</b>, at levels 2 and 1. The level-3 table of the first add covers [0, 512 GiB) and so GPA 1 GiB "
+            "too, but its level-2 table covers only [0, 1 GiB): the TDP MMU links only the missing tables "
+            "(<code>tdp_mmu_link_sp</code>, arch/x86/kvm/mmu/tdp_mmu.c; Documentation/virt/kvm/x86/tdx-tdp-mmu.rst, "
+            "&quot;adding a private page&quot;), one TDH.MEM.SEPT.ADD each."
         ),
+        tells=("TDH.MEM.SEPT.ADD×2",),
     ),
     "03.sept-adds-next-2m": Entry(
         chapter="03",
@@ -460,47 +476,57 @@ KEY: dict[str, Entry] = {
             "(<code>!vt_is_tdx_private_gpa</code>, arch/x86/kvm/vmx/tdx.c). With GPAW 52 the same GPA is private."
         ),
     ),
-    "03.review-who-walks-mirror": Entry(
-        chapter="03",
-        prompt="Who walks the mirror EPT?",
-        kind="choice",
-        choices=("the CPU, on every guest access", "the TDX module", "KVM only, never the CPU", "the guest"),
-        answer="KVM only, never the CPU",
-        hint="Which of the three tables does the CPU use for a private GPA?",
-        explanation=(
-            "<b>KVM only.</b> The mirror is KVM's software copy of the S-EPT, edited by the TDP MMU; a hook "
-            "(<code>set_external_spte</code>, TDX's <code>tdx_sept_set_private_spte</code>) asks the TDX module for "
-            "the same change in the S-EPT, which is what the CPU walks (Documentation/virt/kvm/x86/tdx-tdp-mmu.rst)."
-        ),
-        review=1,
-    ),
-    "03.review-aug-state": Entry(
+    "03.review-aug-gpaw52": Entry(
         chapter="03",
         prompt=(
-            "After finalize, KVM maps a page the guest touched with <code>TDH.MEM.PAGE.AUG</code>. In which S-EPT "
-            "state is the leaf before the guest accepts it?"
+            "A TD with GPAW 52, finalized with nothing added, without <code>SEPT_VE_DISABLE</code>. The guest reads "
+            "GPA 0x1000. How many SEAMCALLs does KVM make to handle that first touch?"
         ),
-        kind="state",
-        answer="PENDING",
-        hint="PAGE.ADD leaves the leaf MAPPED. What does PAGE.AUG leave, waiting for the guest?",
+        kind="number",
+        answer="5",
+        hint="Which tables below the root are missing in a 5-level S-EPT, and which SEAMCALL maps a page after "
+        "finalize?",
         explanation=(
-            "<b>PENDING.</b> TDH.MEM.PAGE.AUG maps the page in the PENDING state; the guest's TDG.MEM.PAGE.ACCEPT "
-            "moves it to MAPPED, zeroing it (intel/tdx-module TDX_1.5.01 tdh_mem_page_aug.c, "
-            "tdg_mem_page_accept.c)."
+            "<b>Five:</b> four TDH.MEM.SEPT.ADD (levels 4, 3, 2, 1: a 5-level S-EPT has one more level under its "
+            "root) and one TDH.MEM.PAGE.AUG, which leaves the leaf PENDING until the guest accepts it "
+            "(<code>tdx_sept_link_private_spt</code>, <code>tdx_mem_page_aug</code>, arch/x86/kvm/vmx/tdx.c; "
+            "intel/tdx-module TDX_1.5.01 tdh_mem_page_aug.c)."
+        ),
+        review=1,
+        tells=("TDH.MEM.SEPT.ADD×4, TDH.MEM.PAGE.AUG",),
+    ),
+    "03.review-ept-pages-gpaw52": Entry(
+        chapter="03",
+        prompt=(
+            "After the first 4 KiB add at GPA 0 of a TD with GPAW 52, how many frames does the PAMT record as "
+            "<code>PT_EPT</code>?"
+        ),
+        kind="number",
+        answer="4",
+        hint="Each TDH.MEM.SEPT.ADD turns one free page into an S-EPT table page. How many did that add need?",
+        explanation=(
+            "<b>Four.</b> The first touch of a 5-level S-EPT adds tables at levels 4, 3, 2 and 1, and each "
+            "TDH.MEM.SEPT.ADD turns a <code>PT_NDA</code> page into a <code>PT_EPT</code> page owned by the TD's "
+            "TDR (intel/tdx-module TDX_1.5.01 tdh_mem_sept_add.c). The root is not one of them: it is a TDCS page "
+            "(<code>PT_TDCX</code>)."
         ),
         review=2,
+        tells=("4 S-EPT pages",),
     ),
-    "03.review-sept-page-type": Entry(
+    "03.review-gpaw52-add": Entry(
         chapter="03",
-        prompt="What PAMT page type do the S-EPT's own table pages have?",
-        kind="choice",
-        choices=("PT_REG", "PT_NDA", "PT_TDCX", "PT_EPT"),
-        answer="PT_EPT",
-        hint="S-EPT table pages are TDX-module metadata, with a type of their own.",
+        prompt=(
+            "With GPAW <b>52</b>, a memslot covering it and the page private: what does "
+            "<code>KVM_TDX_INIT_MEM_REGION</code> at GPA <code>0x8000_0000_0000</code> return?"
+        ),
+        kind="errno",
+        answer="0",
+        hint="Is bit 47 the shared bit when GPAW is 52?",
         explanation=(
-            "<b>PT_EPT.</b> TDH.MEM.SEPT.ADD turns a free (<code>PT_NDA</code>) page into an S-EPT table page of "
-            "type <code>PT_EPT</code> (intel/tdx-module TDX_1.5.01 tdh_mem_sept_add.c; pamt_manager.h), owned by the "
-            "TD's TDR: KVM never writes it, it asks."
+            "<b>0, success.</b> With GPAW 52 the shared bit is bit 51 (<code>TDX_SHARED_BIT_PWL_5</code>), so "
+            "<code>0x8000_0000_0000</code> is a private GPA and <code>vt_is_tdx_private_gpa</code> lets "
+            "<code>tdx_vcpu_init_mem_region()</code> go on (arch/x86/kvm/vmx/tdx.c). With GPAW 48 the same GPA is "
+            "the shared alias of GPA 0, and the call is -EINVAL."
         ),
         review=3,
     ),
@@ -516,162 +542,171 @@ KEY: dict[str, Entry] = {
             "checks KVM's TD_STATE first, and once the TD is RUNNABLE &quot;the initial guest memory is fixed&quot;."
         ),
     ),
-    "04.tdcs-pages": Entry(
+    "04.tdcx-two-vcpus": Entry(
         chapter="04",
         prompt=(
-            "How many TDCS pages does <code>KVM_TDX_INIT_VM</code> hand to the TDX module (one "
-            "<code>TDH.MNG.ADDCX</code> each)?"
-        ),
-        kind="number",
-        answer="6",
-        hint="KVM learns the number from the module (TDH.SYS.INFO). What does TDX module 1.5 ask for?",
-        explanation=(
-            "<b>6</b> with TDX module 1.5 (<code>MIN_NUM_TDCS_PAGES</code>, intel/tdx-module TDX_1.5.01; KVM reads "
-            "the size with TDH.SYS.INFO). One TDCS page is the root of the S-EPT. The PAMT records each as "
-            "<code>PT_TDCX</code> (tdh_mng_add_cx.c), as it does the vCPU's 5 TDCX pages."
-        ),
-    ),
-    "04.runnable": Entry(
-        chapter="04",
-        prompt="Which ioctl moves the TDX module's OP_STATE to <code>OP_STATE_RUNNABLE</code>?",
-        kind="choice",
-        choices=("KVM_TDX_INIT_VM", "KVM_TDX_INIT_VCPU", "KVM_TDX_INIT_MEM_REGION", "KVM_TDX_FINALIZE_VM"),
-        answer="KVM_TDX_FINALIZE_VM",
-        hint="Which step freezes the measurement?",
-        explanation=(
-            "<b>KVM_TDX_FINALIZE_VM</b>, through <code>TDH.MR.FINALIZE</code>, which also freezes MRTD "
-            "(<code>tdx_td_finalize</code>, arch/x86/kvm/vmx/tdx.c, commit 012426d)."
-        ),
-    ),
-    "04.review-init-mem-region-needs": Entry(
-        chapter="04",
-        prompt="<code>KVM_TDX_INIT_MEM_REGION</code> is a vCPU ioctl. Why?",
-        kind="choice",
-        choices=(
-            "to measure the page with the vCPU's registers",
-            "it reuses the vCPU's MMU fault path, the only way to invoke TDH.MEM.SEPT.ADD before finalize",
-            "the TDX module adds pages per vCPU",
-            "it is a VM ioctl; the vCPU is not needed",
-        ),
-        answer="it reuses the vCPU's MMU fault path, the only way to invoke TDH.MEM.SEPT.ADD before finalize",
-        hint="What does KVM need to map a page into the S-EPT, and where does that code live?",
-        explanation=(
-            "<b>The MMU fault path.</b> Mapping into the S-EPT reuses the vCPU's MMU fault path, &quot;the only way "
-            "to invoke TDH.MEM.SEPT.ADD before the TD is finalized&quot; (commit c846b45). That is why it fails with "
-            "-EINVAL without <code>KVM_TDX_INIT_VCPU</code>."
-        ),
-        review=1,
-    ),
-    "04.review-pt-reg": Entry(
-        chapter="04",
-        prompt=("At finalize the PAMT counts read <code>PT_REG: 1</code>. Which page is that?"),
-        kind="choice",
-        choices=(
-            "the TDR",
-            "the S-EPT root",
-            "the one page KVM_TDX_INIT_MEM_REGION added: the TD's first private page",
-            "the vCPU's TDVPR",
-        ),
-        answer="the one page KVM_TDX_INIT_MEM_REGION added: the TD's first private page",
-        hint="PT_REG is the type of a TD's own memory pages. How many did the flow add before finalize?",
-        explanation=(
-            "<b>The added page.</b> <code>PT_REG</code> is the PAMT type of a TD's private memory page "
-            "(intel/tdx-module TDX_1.5.01 pamt_manager.h); TDH.MEM.PAGE.ADD gives it to the page it adds "
-            "(tdh_mem_page_add.c). The metadata have their own types: PT_TDR, PT_TDCX (TDCS and TDCX pages), "
-            "PT_TDVPR, PT_EPT. The page the guest accepts later, by PAGE.AUG, is the second PT_REG."
-        ),
-        review=2,
-    ),
-    "04.review-aug-state": Entry(
-        chapter="04",
-        prompt=(
-            "After finalize the guest touches GPA 0x1000, which KVM did not add. Through which SEAMCALL does the "
-            "page arrive?"
-        ),
-        kind="choice",
-        choices=("TDH.MEM.PAGE.ADD", "TDH.MEM.PAGE.AUG", "TDH.MEM.SEPT.ADD only", "TDH.MR.EXTEND"),
-        answer="TDH.MEM.PAGE.AUG",
-        hint="PAGE.ADD is closed after finalize. Which SEAMCALL adds a page without a copy?",
-        explanation=(
-            "<b>TDH.MEM.PAGE.AUG</b> (<code>tdx_mem_page_aug</code>, arch/x86/kvm/vmx/tdx.c): the page arrives "
-            "zeroed and PENDING, and the guest accepts it with TDG.MEM.PAGE.ACCEPT. After TDH.MR.FINALIZE "
-            "&quot;the VMM adding TD private pages with arbitrary content is no longer allowed&quot; "
-            "(commit 012426d)."
-        ),
-        review=3,
-    ),
-    "07.v8-in-place-off-null": Entry(
-        chapter="07",
-        prompt=(
-            "Kernel v8 with <code>gmem_in_place_conversion</code> off. The VMM maps virtual address 0, writes 'Y' "
-            "there, and calls <code>KVM_TDX_INIT_MEM_REGION</code> with <code>source_addr = 0</code>. What does the "
-            "ioctl return?"
-        ),
-        kind="errno",
-        answer="EOPNOTSUPP",
-        hint="In v8, what does an address of 0 stand for, and does a mapping at virtual address 0 change that?",
-        explanation=(
-            "<b>-EOPNOTSUPP.</b> In v8, 0 means <i>no source page</i>, whatever is mapped at virtual address 0 "
-            '(Sean: a mapping there "is irrelevant", akMPZePBdwQlD74H@google.com). Without in-place conversion '
-            "there is nothing to add in place, so <code>tdx_gmem_post_populate()</code> refuses the NULL source "
-            "(v8 23/46: <code>!src_page &amp;&amp; !gmem_in_place_conversion</code>), after the folio lookup."
-        ),
-        review=1,
-    ),
-    "07.double-add": Entry(
-        chapter="07",
-        prompt=(
-            "Kernel v8, in-place conversion on: the same page is added twice with <code>source_addr = 0</code>. "
-            "What does the second <code>KVM_TDX_INIT_MEM_REGION</code> return?"
-        ),
-        kind="errno",
-        answer="EIO",
-        hint="The first add left a present S-EPT leaf at that GPA. What does the TDP MMU make of a fault on it?",
-        explanation=(
-            "<b>-EIO.</b> The mirror SPTE is already present, so the TDP MMU answers <code>RET_PF_SPURIOUS</code> "
-            "and <code>kvm_tdp_mmu_map_private_pfn()</code> turns anything but <code>RET_PF_FIXED</code> into -EIO "
-            "(arch/x86/kvm/mmu/mmu.c; Yan Zhao, akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com). No SEAMCALL is made, "
-            "the measurement is unchanged and the VM lives on. Before the populate rework (2a62345b3052) the same "
-            "call failed earlier, with -EEXIST, on the already-prepared folio."
-        ),
-        review=2,
-    ),
-    "07.v13-where-refused": Entry(
-        chapter="07",
-        prompt=(
-            "In the series as it landed (v13), without in-place conversion, <code>source_addr = 0</code> is refused. "
-            "Where?"
-        ),
-        kind="choice",
-        choices=(
-            "in tdx_gmem_post_populate(), after the guest_memfd folio is looked up",
-            "in kvm_gmem_populate(), when it fails to GUP address 0",
-            "in tdx_vcpu_init_mem_region()'s up-front validation, before any guest_memfd page is looked up",
-            "nowhere: the target page becomes its own source",
-        ),
-        answer="in tdx_vcpu_init_mem_region()'s up-front validation, before any guest_memfd page is looked up",
-        hint='Look at the condition quoted under "What landed": which function holds it, and what runs before it?',
-        explanation=(
-            "<b>Up front.</b> v13's <code>tdx_vcpu_init_mem_region()</code> returns -EINVAL for "
-            "<code>(!gmem_in_place_conversion &amp;&amp; !region.source_addr)</code> in its first validation "
-            "(sean-jc/linux 07f26358, arch/x86/kvm/vmx/tdx.c), before the per-page loop: no "
-            "<code>kvm_gmem_populate()</code>, no SEAMCALL, and the region is not written back. v8 refused the "
-            "same call later, in <code>tdx_gmem_post_populate()</code>, with -EOPNOTSUPP."
-        ),
-        review=3,
-    ),
-    "07.extends-per-page": Entry(
-        chapter="07",
-        prompt=(
-            "A measured add of one 4 KiB page (<code>KVM_TDX_MEASURE_MEMORY_REGION</code>): how many "
-            "<code>TDH.MR.EXTEND</code> SEAMCALLs does KVM issue?"
+            "Build the same TD with <b>two</b> vCPUs, both initialised with <code>KVM_TDX_INIT_VCPU</code>. At "
+            "finalize, how many frames does the PAMT record as <code>PT_TDCX</code>?"
         ),
         kind="number",
         answer="16",
-        hint="Each TDH.MR.EXTEND measures one chunk of the page. How big is a chunk?",
+        hint="Which pages are PT_TDCX: the TD's own control pages, a vCPU's, or both? How many of each?",
         explanation=(
-            "<b>16.</b> TDH.MR.EXTEND measures 256 bytes (TDX_EXTENDMR_CHUNKSIZE in arch/x86/kvm/vmx/tdx.c; the TDX "
-            "module's tdh_mr_extend.c, intel/tdx-module TDX_1.5.01), and 4096 / 256 = 16."
+            "<b>16:</b> the TD's six TDCS pages (one <code>TDH.MNG.ADDCX</code> each; "
+            "<code>MIN_NUM_TDCS_PAGES</code>, intel/tdx-module TDX_1.5.01) and five TDCX pages per vCPU (one "
+            "<code>TDH.VP.ADDCX</code> each), 6 + 2 &times; 5. The PAMT has no separate TDCS type: "
+            "<code>tdh_mng_add_cx.c</code> and <code>tdh_vp_addcx.c</code> both record <code>PT_TDCX</code>. Each "
+            "vCPU also has one <code>PT_TDVPR</code> root page."
+        ),
+        tells=("'PT_TDCX': 16", "PT_TDCX: 16"),
+    ),
+    "04.finalize-without-vcpu": Entry(
+        chapter="04",
+        prompt=(
+            "A VMM skips <code>KVM_TDX_INIT_VCPU</code> (vCPU 0 is created, never initialised). Its "
+            "<code>KVM_TDX_INIT_MEM_REGION</code> fails, and it calls <code>KVM_TDX_FINALIZE_VM</code> anyway. What "
+            "does that return?"
+        ),
+        kind="errno",
+        answer="EIO",
+        hint="KVM does not check for vCPUs itself; the TDX module does, in TDH.MR.FINALIZE. How does KVM treat a "
+        "SEAMCALL error it did not expect?",
+        explanation=(
+            "<b>-EIO</b>, and the VM is dead. <code>TDH.MR.FINALIZE</code> refuses a TD without an initialised vCPU "
+            "(<code>TDX_NO_VCPUS</code>, intel/tdx-module TDX_1.5.01 tdh_mr_finalize.c), and "
+            "<code>tdx_td_finalize()</code> (arch/x86/kvm/vmx/tdx.c) treats any error of it as a KVM bug "
+            "(<code>KVM_BUG_ON</code>): -EIO."
+        ),
+    ),
+    "04.review-init-on-vcpu1": Entry(
+        chapter="04",
+        prompt=(
+            "A VMM creates vCPUs 0 and 1 but initialises only vCPU 1 with <code>KVM_TDX_INIT_VCPU</code>. It "
+            "issues <code>KVM_TDX_INIT_MEM_REGION</code> on vCPU <b>1</b>. What does it return?"
+        ),
+        kind="errno",
+        answer="0",
+        hint="The ioctl needs a vCPU whose MMU fault path can run: every vCPU, or the one it is issued on?",
+        explanation=(
+            "<b>0.</b> <code>KVM_TDX_INIT_MEM_REGION</code> is a vCPU ioctl because it reuses that vCPU's MMU fault "
+            "path, &quot;the only way to invoke TDH.MEM.SEPT.ADD before the TD is finalized&quot; (commit c846b45), "
+            "and <code>tdx_vcpu_init_mem_region()</code> checks only that this vCPU is initialised "
+            "(arch/x86/kvm/vmx/tdx.c): on vCPU 1 it works, on vCPU 0 it is -EINVAL."
+        ),
+        review=1,
+    ),
+    "04.review-pt-reg-count": Entry(
+        chapter="04",
+        prompt=(
+            "Build as this chapter does, but with a <b>3-page</b> image, and let the guest accept <b>2</b> more "
+            "pages after finalize. How many frames does the PAMT then record as <code>PT_REG</code>?"
+        ),
+        kind="number",
+        answer="5",
+        hint="PT_REG is the type of a TD's own memory pages. Through which two doors do they arrive?",
+        explanation=(
+            "<b>5:</b> the three pages <code>TDH.MEM.PAGE.ADD</code> added before finalize and the two "
+            "<code>TDH.MEM.PAGE.AUG</code> mapped for the guest's accepts; both SEAMCALLs give their page "
+            "<code>PT_REG</code> (intel/tdx-module TDX_1.5.01 pamt_manager.h, tdh_mem_page_add.c, "
+            "tdh_mem_page_aug.c). The metadata have their own types: PT_TDR, PT_TDCX, PT_TDVPR, PT_EPT."
+        ),
+        review=2,
+    ),
+    "04.review-accept-three": Entry(
+        chapter="04",
+        prompt=(
+            "After finalize, the guest of this chapter accepts GPA 0x1000, 0x2000 and 0x3000, one after the other. "
+            "How many SEAMCALLs does KVM make for the three?"
+        ),
+        kind="number",
+        answer="3",
+        hint="Which S-EPT tables already cover those GPAs, and which SEAMCALL maps a page after finalize?",
+        explanation=(
+            "<b>Three</b>, one TDH.MEM.PAGE.AUG each (<code>tdx_mem_page_aug</code>, arch/x86/kvm/vmx/tdx.c): "
+            "the level-1 table the image's add linked covers [0, 2 MiB), so no TDH.MEM.SEPT.ADD is needed, and "
+            "PAGE.ADD is closed after TDH.MR.FINALIZE (commit 012426d)."
+        ),
+        review=3,
+        tells=("TDH.MEM.PAGE.AUG×3",),
+    ),
+    "07.v13-no-conversion": Entry(
+        chapter="07",
+        prompt=(
+            "Kernel v13, in-place conversion off. The VMM adds its image from a separate buffer, but forgot to make "
+            "the GFNs private with <code>KVM_SET_MEMORY_ATTRIBUTES</code>. What happens?"
+        ),
+        kind="choice",
+        choices=(
+            "it succeeds: with a separate source the target's attribute does not matter",
+            "it is refused before any SEAMCALL: guest_memfd hands out only a private page to populate",
+            "the TDX module refuses PAGE.ADD on a shared GPA",
+            "the TD gets a page of zeros",
+        ),
+        answer="it is refused before any SEAMCALL: guest_memfd hands out only a private page to populate",
+        hint="Before any SEAMCALL, kvm_gmem_populate() asks guest_memfd for the target's pfn. Under which condition "
+        "does it get one?",
+        explanation=(
+            "<b>Refused, before any SEAMCALL</b> (-EINVAL): <code>kvm_gmem_populate()</code> adds only a range whose "
+            "attribute is private, and the lookup of the target folio fails for a shared one "
+            "(virt/kvm/guest_memfd.c). The source is fine; the target is not TD memory yet. v13 keeps this from the "
+            "populate rework (2a62345b3052)."
+        ),
+        review=1,
+    ),
+    "07.double-add-unmeasured": Entry(
+        chapter="07",
+        prompt=(
+            "Kernel v8, in place, <code>source_addr = 0</code>: a 4-page region at GPA 0 of an empty S-EPT, "
+            "<b>without</b> MEASURE, added twice. How many SEAMCALLs do the two calls make together?"
+        ),
+        kind="number",
+        answer="7",
+        hint="Count the first call's SEAMCALLs. Does the second get as far as the TDX module?",
+        explanation=(
+            "<b>Seven</b>, all in the first call: three TDH.MEM.SEPT.ADD and four TDH.MEM.PAGE.ADD. The second "
+            "finds the mirror SPTE present, the TDP MMU answers <code>RET_PF_SPURIOUS</code> and "
+            "<code>kvm_tdp_mmu_map_private_pfn()</code> returns -EIO before any SEAMCALL (arch/x86/kvm/mmu/mmu.c; "
+            "Yan Zhao, akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com)."
+        ),
+        review=2,
+    ),
+    "07.v13-va0-never-written": Entry(
+        chapter="07",
+        prompt=(
+            "Kernel v13, in-place conversion on, virtual address 0 mapped and holding 'Y', the guest_memfd page "
+            "<b>never written</b>, converted to private, <code>source_addr = 0</code>. What does the TD's page hold?"
+        ),
+        kind="choice",
+        choices=(
+            "the 'Y' at virtual address 0",
+            "-EINVAL: v13 refuses a zero source_addr",
+            "a page of zeros",
+            "whatever the host page held before",
+        ),
+        answer="a page of zeros",
+        hint="Is 0 an address in v13? And what does guest_memfd do with a folio nobody has written?",
+        explanation=(
+            "<b>Zeros.</b> v13 keeps v8's meaning of 0 with in-place conversion on: no source page, so the target is "
+            "its own source (<code>page_add_src = src_page ?: pfn_to_page(pfn)</code>, sean-jc/linux 07f26358 "
+            "arch/x86/kvm/vmx/tdx.c), and the mapping at 0 is irrelevant. The folio was never written, so it is "
+            "zeroed when KVM gets its pfn (<code>__kvm_gmem_get_pfn</code>, v8 21/46; tdxsim's v13 keeps v8's "
+            "guest_memfd, since the landed guest_memfd.c could not be read): no host data leaks in."
+        ),
+        review=3,
+    ),
+    "07.measured-two-pages": Entry(
+        chapter="07",
+        prompt=(
+            "Kernel v8, in place, <code>source_addr = 0</code>: a <b>2-page</b> region at GPA 0 of an empty S-EPT, "
+            "with <code>KVM_TDX_MEASURE_MEMORY_REGION</code>. How many SEAMCALLs does the call make in all?"
+        ),
+        kind="number",
+        answer="37",
+        hint="Tables for the first page, then per page one PAGE.ADD and one TDH.MR.EXTEND per 256-byte chunk.",
+        explanation=(
+            "<b>37:</b> three TDH.MEM.SEPT.ADD (the second page shares the tables), then per page one "
+            "TDH.MEM.PAGE.ADD and 16 TDH.MR.EXTEND (TDX_EXTENDMR_CHUNKSIZE 256 in arch/x86/kvm/vmx/tdx.c; "
+            "intel/tdx-module TDX_1.5.01 tdh_mr_extend.c): 3 + 2 &times; 17."
         ),
     ),
     "07.never-written": Entry(
@@ -698,20 +733,21 @@ KEY: dict[str, Entry] = {
             "added and measured as zeros: no host data leaks in, and a TD built this way may simply hang."
         ),
     ),
-    "07.kvm-x86-null": Entry(
+    "07.kvm-x86-buffer-unmeasured": Entry(
         chapter="07",
         prompt=(
-            "The kernel of kvm-x86 at 09c6f74e (<code>kvm-x86-2026-06</code>): Sean's early NULL check, but not the "
-            "in-place series. <code>source_addr = 0</code>: what does <code>KVM_TDX_INIT_MEM_REGION</code> return?"
+            "Kernel <code>kvm-x86-2026-06</code>, in-place conversion off, a 4-page image added from a separate "
+            "buffer <b>without</b> <code>KVM_TDX_MEASURE_MEMORY_REGION</code>, into an empty S-EPT. How many "
+            "SEAMCALLs does <code>KVM_TDX_INIT_MEM_REGION</code> make?"
         ),
-        kind="errno",
-        answer="EINVAL",
-        hint="This kernel validates source_addr before the per-page loop, together with the alignment checks.",
+        kind="number",
+        answer="7",
+        hint="Count the S-EPT tables the first page needs, then one SEAMCALL per page. What does leaving out MEASURE "
+        "remove?",
         explanation=(
-            "<b>-EINVAL</b>, from the up-front validation in <code>tdx_vcpu_init_mem_region()</code> "
-            "(arch/x86/kvm/vmx/tdx.c, kvm-x86 09c6f74e), before any guest_memfd page is looked up. Sean wanted the "
-            "NULL check early and consistent with SEV (\"I don't care which error code is returned, but I do want "
-            'KVM to be consistent").'
+            "<b>Seven:</b> three TDH.MEM.SEPT.ADD for the empty levels (the four pages share their tables) and one "
+            "TDH.MEM.PAGE.ADD per page; without MEASURE no TDH.MR.EXTEND (arch/x86/kvm/vmx/tdx.c "
+            "<code>tdx_gmem_post_populate</code>, kvm-x86 09c6f74e). A separate buffer works on every kernel."
         ),
     ),
     "07.pre-rework-va0": Entry(
@@ -757,67 +793,68 @@ KEY: dict[str, Entry] = {
         ),
     ),
     # -- chapter 05: what the measurement covers ------------------------------------------------------------------
-    "05.unmeasured-record": Entry(
+    "05.records-three-pages": Entry(
         chapter="05",
         prompt=(
-            "One page at GPA 0x1000 is added <b>without</b> <code>KVM_TDX_MEASURE_MEMORY_REGION</code>, then the TD "
-            "is finalized. What of that page enters MRTD?"
+            "One <code>KVM_TDX_INIT_MEM_REGION</code> adds 3 pages with <code>KVM_TDX_MEASURE_MEMORY_REGION</code>. "
+            "How many records does it feed into MRTD (one per SEAMCALL that extends it)?"
         ),
-        kind="choice",
-        choices=(
-            "its 4096 bytes of contents",
-            "its GPA only, in one 128-byte PAGE.ADD record",
-            "its GPA and the address of the source buffer",
-            "nothing: only MEASURE changes MRTD",
-        ),
-        answer="its GPA only, in one 128-byte PAGE.ADD record",
-        hint="Which SEAMCALLs does an add without MEASURE make, and which of them reads the page's bytes?",
+        kind="number",
+        answer="51",
+        hint="Which SEAMCALLs does a measured add make per page, and which of them extend MRTD?",
         explanation=(
-            "<b>The GPA only.</b> TDH.MEM.PAGE.ADD extends MRTD with one 128-byte record: <code>'MEM.PAGE.ADD'</code> "
-            "zero-padded to 16 bytes, the GPA as a little-endian u64, 104 zero bytes (intel/tdx-module TDX_1.5.01, "
-            "tdh_mem_page_add.c and sha384.h <code>sha384_128B_block_t</code>). The contents enter only through "
-            "TDH.MR.EXTEND, which KVM issues only with MEASURE (arch/x86/kvm/vmx/tdx.c tdx_gmem_post_populate)."
+            "<b>51:</b> per page, one TDH.MEM.PAGE.ADD record (the GPA) and sixteen TDH.MR.EXTEND records (the GPA "
+            "and 256 bytes each; TDX_EXTENDMR_CHUNKSIZE, arch/x86/kvm/vmx/tdx.c <code>tdx_gmem_post_populate</code>; "
+            "intel/tdx-module TDX_1.5.01 tdh_mem_page_add.c, tdh_mr_extend.c): 3 &times; 17. The SEPT.ADDs do not "
+            "touch MRTD."
         ),
         review=1,
+        tells=("51 records",),
     ),
-    "05.in-place-same-mrtd": Entry(
+    "05.unmeasured-bytes": Entry(
         chapter="05",
         prompt=(
-            "The page at GPA 0x1000 holding <code>bytes(range(256)) * 16</code>, added <b>with</b> MEASURE: once "
-            "from a separate source buffer, once in place (the target is its own source). Do the two MRTDs differ?"
+            "Two builds add the page at GPA 0x2000 <b>without</b> MEASURE: in one it holds zeros, in the other "
+            "<code>evil</code>. Do their MRTDs differ?"
         ),
         kind="choice",
         choices=(
-            "yes: the source address enters the PAGE.ADD record",
-            "yes: a page added in place is not extended",
-            "no: the records hold the GPA and the bytes, not where the source page was",
+            "yes: the bytes differ",
+            "no: an unmeasured page enters MRTD by its GPA only",
+            "only if one of them is added in place",
         ),
-        answer="no: the records hold the GPA and the bytes, not where the source page was",
-        hint="Look at the record layout: which fields does a PAGE.ADD record and an MR.EXTEND record have?",
+        answer="no: an unmeasured page enters MRTD by its GPA only",
+        hint="Which SEAMCALLs does an add without MEASURE make, and which of them reads the page's bytes?",
         explanation=(
-            "<b>No.</b> Both runs hash the same records: the PAGE.ADD record, then 16 × (an <code>'MR.EXTEND'</code> "
-            "record for GPA 0x1000 + 256·i and the 256 bytes of that chunk). Neither record has a field for the "
-            "source page (intel/tdx-module TDX_1.5.01 sha384.h, tdh_mem_page_add.c, tdh_mr_extend.c)."
+            "<b>No.</b> Without MEASURE KVM issues only TDH.MEM.PAGE.ADD, whose record holds "
+            "<code>'MEM.PAGE.ADD'</code> and the GPA, nothing of the contents (intel/tdx-module TDX_1.5.01 "
+            "tdh_mem_page_add.c, sha384.h); the bytes enter only through TDH.MR.EXTEND, which KVM issues only with "
+            "MEASURE (arch/x86/kvm/vmx/tdx.c tdx_gmem_post_populate). That is why a guest must not trust an "
+            "unmeasured page."
         ),
         review=2,
     ),
-    "05.order-matters": Entry(
+    "05.one-call-or-two": Entry(
         chapter="05",
         prompt=(
-            "Two unmeasured pages, 0x0 and 0x1000. Does swapping the order of their <code>PAGE.ADD</code>s change MRTD?"
+            "Two measured pages, 0x1000 and 0x2000, with the same bytes: added by one "
+            "<code>KVM_TDX_INIT_MEM_REGION</code> with <code>nr_pages = 2</code>, or by two calls of one page each. "
+            "Same MRTD?"
         ),
         kind="choice",
         choices=(
-            "no: MRTD covers a set of pages, in no order",
-            "yes: MRTD is one running SHA-384 over the records, in SEAMCALL order",
-            "only if the pages are measured",
+            "no: two calls are two streams",
+            "yes: both give PAGE.ADD 0x1000, its 16 MR.EXTENDs, PAGE.ADD 0x2000, its 16 MR.EXTENDs",
+            "no: a two-page call adds both pages before it extends either",
         ),
-        answer="yes: MRTD is one running SHA-384 over the records, in SEAMCALL order",
-        hint="Is MRTD a hash of each page combined, or one hash over a stream?",
+        answer="yes: both give PAGE.ADD 0x1000, its 16 MR.EXTENDs, PAGE.ADD 0x2000, its 16 MR.EXTENDs",
+        hint="MRTD hashes the records in SEAMCALL order. In which order does one call handle its pages?",
         explanation=(
-            "<b>Yes.</b> TDH.MNG.INIT starts one SHA-384 context, every PAGE.ADD and MR.EXTEND feeds it a record, "
-            "TDH.MR.FINALIZE finishes it (intel/tdx-module TDX_1.5.01 tdh_mr_extend.c, tdh_mr_finalize.c): the same "
-            "records in another order are another message."
+            "<b>Yes.</b> MRTD is one running SHA-384 over the records in SEAMCALL order (intel/tdx-module "
+            "TDX_1.5.01 tdh_mr_extend.c, tdh_mr_finalize.c), and one call handles its pages one at a time: "
+            "<code>kvm_gmem_populate()</code> calls <code>tdx_gmem_post_populate()</code> per page, which adds the "
+            "page and then extends it (arch/x86/kvm/vmx/tdx.c). Same records, same order; only the two-pass order "
+            "of older stacks changes the stream."
         ),
         review=3,
     ),
@@ -838,72 +875,92 @@ KEY: dict[str, Entry] = {
         ),
         review=1,
     ),
-    "06.zap-seamcalls": Entry(
-        chapter="06",
-        prompt="In order, which SEAMCALLs remove one accepted private page when the guest makes it shared?",
-        kind="choice",
-        choices=(
-            "TDH.MEM.PAGE.REMOVE",
-            "TDH.MEM.RANGE.BLOCK, TDH.MEM.PAGE.REMOVE, TDH.MEM.TRACK",
-            "TDH.MEM.RANGE.BLOCK, TDH.MEM.TRACK, TDH.MEM.PAGE.REMOVE, TDH.PHYMEM.PAGE.WBINVD",
-            "TDH.MEM.TRACK, TDH.MEM.RANGE.BLOCK, TDH.PHYMEM.PAGE.WBINVD, TDH.MEM.PAGE.REMOVE",
-        ),
-        answer="TDH.MEM.RANGE.BLOCK, TDH.MEM.TRACK, TDH.MEM.PAGE.REMOVE, TDH.PHYMEM.PAGE.WBINVD",
-        hint="After FINALIZE the TDX module removes only a blocked page whose TLB epoch has moved on.",
-        explanation=(
-            "<b>BLOCK, TRACK, REMOVE, WBINVD.</b> After FINALIZE, TDH.MEM.PAGE.REMOVE needs the leaf BLOCKED and "
-            "the TLB tracked (intel/tdx-module TDX_1.5.01 tdh_mem_page_remove.c); KVM's "
-            "<code>tdx_sept_remove_leaf_spte</code> blocks, tracks (<code>tdx_track</code>), removes, then writes "
-            "back the page's cache lines under the old key (arch/x86/kvm/vmx/tdx.c; "
-            'Documentation/virt/kvm/x86/tdx-tdp-mmu.rst, "dropping a private page").'
-        ),
-        review=2,
-    ),
-    "06.host-reads-private": Entry(
+    "06.zap-two-pages": Entry(
         chapter="06",
         prompt=(
-            "In-place model, after shared → private: what does the host get when it reads the page through its "
-            "mapping of the guest_memfd?"
+            "The guest converts <b>two</b> accepted private pages, 0x1000 and 0x2000, to shared with one MapGPA. How "
+            "many SEAMCALLs does KVM make to drop them?"
+        ),
+        kind="number",
+        answer="8",
+        hint="How many SEAMCALLs does dropping one accepted page take, and does KVM share any of them between pages?",
+        explanation=(
+            "<b>Eight:</b> for each page, TDH.MEM.RANGE.BLOCK, TDH.MEM.TRACK, TDH.MEM.PAGE.REMOVE and "
+            "TDH.PHYMEM.PAGE.WBINVD. KVM zaps leaf by leaf: <code>tdx_sept_remove_leaf_spte</code> blocks, tracks "
+            "(<code>tdx_track</code>), removes and writes back each 4 KiB page (arch/x86/kvm/vmx/tdx.c; "
+            "intel/tdx-module TDX_1.5.01 tdh_mem_page_remove.c needs the leaf BLOCKED and the TLB tracked)."
+        ),
+        review=2,
+        tells=("TDH.PHYMEM.PAGE.WBINVD×2",),
+    ),
+    "06.oop-host-read": Entry(
+        chapter="06",
+        prompt=(
+            "<b>Out of place</b>: the host wrote <code>hello from the host</code> into a shared page; the guest "
+            "converts it to private, accepts it, and the VMM has discarded as QEMU does. The host reads its side, at "
+            "<code>userspace_addr</code>, again. What does it get?"
         ),
         kind="choice",
-        choices=("the guest's plaintext", "ciphertext", "zeros", "SIGBUS"),
-        answer="SIGBUS",
-        hint="Is the private page still mappable to host userspace?",
+        choices=(
+            "'hello from the host': the anonymous page is still there",
+            "SIGBUS: the GFN is private now",
+            "zeros: QEMU's discard dropped the anonymous page, and a fresh one is zero-filled",
+            "the guest's data",
+        ),
+        answer="zeros: QEMU's discard dropped the anonymous page, and a fresh one is zero-filled",
+        hint="Out of place, the host's side is ordinary anonymous memory. What does the VMM do to it when the GFN "
+        "becomes private?",
         explanation=(
-            "<b>SIGBUS.</b> v8's cover letter: every page of an mmap()-able guest_memfd may be mapped, but touching a "
-            "private one gives SIGBUS (virt/kvm/guest_memfd.c <code>kvm_gmem_fault_user_mapping</code>; "
-            "20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com)."
+            "<b>Zeros.</b> Out of place the shared side is an anonymous page behind <code>userspace_addr</code>, not "
+            "guest_memfd, so there is no SIGBUS; but on a conversion to private QEMU's "
+            "<code>kvm_convert_memory</code> discards it (<code>ram_block_discard_range</code>, "
+            "madvise(MADV_DONTNEED); accel/kvm/kvm-all.c), and the next touch of that private anonymous mapping gets "
+            "a zero-filled page (madvise(2))."
         ),
         review=3,
     ),
     # -- chapter 08: under the hood of populate -------------------------------------------------------------------
-    "08.old-lock-order": Entry(
+    "08.populate-mmap-only": Entry(
         chapter="08",
-        prompt="Before 2a62345b3052, which of the two locks does populate take first?",
+        prompt=(
+            "Before 2a62345b3052: populate and a VMM thread calling <code>mmap()</code> run at the same time, with "
+            "<b>no</b> userspace fault on guest_memfd. Can they hang?"
+        ),
         kind="choice",
-        choices=("mmap_lock", "the guest_memfd's invalidate lock (filemap_invalidate_lock)"),
-        answer="the guest_memfd's invalidate lock (filemap_invalidate_lock)",
-        hint="Where was get_user_pages_fast() called from, and what was held around it?",
+        choices=(
+            "yes: populate holds the invalidate lock and waits for mmap_lock behind the writer",
+            "no: the writer needs only mmap_lock, so it gets it, finishes, and populate goes on",
+        ),
+        answer="no: the writer needs only mmap_lock, so it gets it, finishes, and populate goes on",
+        hint="For a cycle, someone must hold mmap_lock while waiting for the invalidate lock. Who does that here?",
         explanation=(
-            "<b>The invalidate lock.</b> <code>kvm_gmem_populate()</code> took it around the whole loop and called "
-            "the post-populate callback inside it; TDX's callback then called <code>get_user_pages_fast()</code>, "
-            "which may take <code>mmap_lock</code> (Yan Zhao, 20250703062641.3247-1-yan.y.zhao@intel.com: "
-            '"filemap invalidation lock --> mm->mmap_lock").'
+            "<b>No.</b> A hang needs a cycle: populate waits for <code>mmap_lock</code> while holding the invalidate "
+            "lock, but the <code>mmap()</code> writer never wants the invalidate lock, so it finishes and populate "
+            "gets its read lock. The cycle needs the fault path, which holds <code>mmap_lock</code> and waits for the "
+            "invalidate lock (Yan Zhao, 20250703062641.3247-1-yan.y.zhao@intel.com)."
         ),
         review=1,
     ),
-    "08.cycle-after": Entry(
+    "08.shared-gmem-source": Entry(
         chapter="08",
-        prompt="Does the lock-order cycle between populate and the in-place fault exist after 2a62345b3052?",
+        prompt=(
+            "v8, in-place on: the VMM passes its mapping of the guest_memfd page as <code>source_addr</code> while "
+            "the page is still <b>shared</b> (it forgot the conversion). What happens?"
+        ),
         kind="choice",
-        choices=("yes", "no"),
-        answer="no",
-        hint="Since 2a62345b3052, when does populate GUP the source: before or inside the invalidate lock?",
+        choices=(
+            "SIGBUS in the GUP, as for a private page",
+            "the GUP works, then guest_memfd refuses the target: it is not private, so no SEAMCALL is made",
+            "an in-place add: the source is the target",
+            "a deadlock between the GUP and the invalidate lock",
+        ),
+        answer="the GUP works, then guest_memfd refuses the target: it is not private, so no SEAMCALL is made",
+        hint="A shared page can be GUP'd. What does kvm_gmem_populate() need of the target range?",
         explanation=(
-            '<b>No.</b> The GUP runs "prior to acquiring" the invalidate lock and drops <code>mmap_lock</code> '
-            "before <code>__kvm_gmem_populate()</code> takes it (virt/kvm/guest_memfd.c; "
-            "20260108214622.1084057-7-michael.roth@amd.com), so populate never holds both; only the fault path nests "
-            "them, in one direction."
+            "<b>The GUP works, the target is refused.</b> Since 2a62345b3052 <code>kvm_gmem_populate()</code> GUPs "
+            "the source first, and a shared guest_memfd page faults in fine; then it looks the target folio up, and "
+            "only a private range can be populated (virt/kvm/guest_memfd.c): -EINVAL, before any SEAMCALL. Once the "
+            "page is private, the GUP itself fails instead."
         ),
         review=2,
     ),
@@ -920,6 +977,27 @@ KEY: dict[str, Entry] = {
             "<b>Three</b>: the fault (holds <code>mmap_lock</code> for read, waits for the invalidate lock), "
             "populate (holds the invalidate lock, waits for <code>mmap_lock</code>) and a writer such as "
             "<code>mmap()</code> queued between them: a reader queues behind a waiting writer "
+            "(kernel/locking/rwsem.c <code>rwsem_down_read_slowpath</code>)."
+        ),
+    ),
+    "08.fault-mmap-only": Entry(
+        chapter="08",
+        prompt=(
+            "Before 2a62345b3052, with the in-place series' fault path: a userspace fault on guest_memfd and a VMM "
+            "thread calling <code>mmap()</code> run at the same time, with <b>no</b> populate. Can they hang?"
+        ),
+        kind="choice",
+        choices=(
+            "yes: the fault holds mmap_lock and the writer waits for it forever",
+            "no: nobody else holds the invalidate lock, so the fault finishes, then the writer runs",
+        ),
+        answer="no: nobody else holds the invalidate lock, so the fault finishes, then the writer runs",
+        hint="The fault holds mmap_lock for read and wants the invalidate lock. Who else could be holding that?",
+        explanation=(
+            "<b>No.</b> The fault takes <code>mmap_lock</code> for read, then the invalidate lock for read "
+            "(<code>kvm_gmem_fault_user_mapping</code> in the in-place series), which only populate takes for write; "
+            "without populate it gets it, finishes, and the queued writer runs. The hang needs all three: populate "
+            "holding the invalidate lock, the fault holding <code>mmap_lock</code>, and a writer queued between them "
             "(kernel/locking/rwsem.c <code>rwsem_down_read_slowpath</code>)."
         ),
         review=3,
@@ -943,57 +1021,61 @@ KEY: dict[str, Entry] = {
         ),
         review=1,
     ),
-    "09.v8-vs-v13": Entry(
+    "09.v13-va0-in-place": Entry(
         chapter="09",
         prompt=(
-            "In-place conversion off, <code>source_addr = 0</code>: v8 says -EOPNOTSUPP. What does v13, the "
-            "version that landed, return?"
+            "Kernel v13, in-place conversion <b>on</b>, virtual address 0 mapped and holding 'Y', the image written "
+            "into the guest_memfd page while shared and converted, <code>source_addr = 0</code>. What does the TD "
+            "get?"
         ),
-        kind="errno",
-        answer="EINVAL",
-        hint="v13 moved the refusal into the up-front validation, next to the alignment checks.",
+        kind="choice",
+        choices=("the 'Y' from virtual address 0", "-EINVAL", "the image written while shared"),
+        answer="the image written while shared",
+        hint="v13 refuses 0 only without in-place conversion. With it on, what is 0?",
         explanation=(
-            "<b>-EINVAL</b>, up front: v13's <code>tdx_vcpu_init_mem_region()</code> refuses "
-            "<code>(!gmem_in_place_conversion &amp;&amp; !region.source_addr)</code> with its other validation "
-            "(sean-jc/linux 07f26358, arch/x86/kvm/vmx/tdx.c), before any guest_memfd page is looked up."
+            "<b>The image.</b> With in-place conversion on, v13 treats 0 as &quot;no source page&quot; and adds the "
+            "target in place (<code>page_add_src = src_page ?: pfn_to_page(pfn)</code>, sean-jc/linux 07f26358 "
+            "arch/x86/kvm/vmx/tdx.c); the mapping at virtual address 0 is irrelevant "
+            "(Sean Christopherson, akMPZePBdwQlD74H@google.com). The up-front -EINVAL is only for in-place off."
         ),
         review=2,
     ),
-    "09.double-add-seamcalls": Entry(
+    "09.double-add-total": Entry(
         chapter="09",
         prompt=(
-            "The same GPA added twice: how many SEAMCALLs does the second <code>KVM_TDX_INIT_MEM_REGION</code> make?"
+            "Kernel v13, in place: one measured page at GPA 0 of an empty S-EPT, added twice. How many SEAMCALLs do "
+            "the two <code>KVM_TDX_INIT_MEM_REGION</code> calls make together?"
         ),
         kind="number",
-        answer="0",
-        hint="The mirror SPTE is already present. Does KVM get as far as the TDX module?",
+        answer="20",
+        hint="Count the first add: tables, the add, the measurement. Does the second get to the TDX module?",
         explanation=(
-            "<b>None.</b> The TDP MMU answers <code>RET_PF_SPURIOUS</code> for the present leaf and "
-            "<code>kvm_tdp_mmu_map_private_pfn()</code> returns -EIO (arch/x86/kvm/mmu/mmu.c; Yan Zhao, "
-            "akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com) before any PAGE.ADD: MRTD does not move."
+            "<b>20</b>, all in the first: three TDH.MEM.SEPT.ADD, one TDH.MEM.PAGE.ADD, 16 TDH.MR.EXTEND. The second "
+            "finds the mirror SPTE present: <code>RET_PF_SPURIOUS</code>, and "
+            "<code>kvm_tdp_mmu_map_private_pfn()</code> returns -EIO before any SEAMCALL (arch/x86/kvm/mmu/mmu.c; Yan "
+            "Zhao, akSx0Bx1RKe9DCXw@yzhao56-desk.sh.intel.com): MRTD does not move."
         ),
         review=3,
+        tells=("SEAMCALLs: 20",),
     ),
     # -- chapter 10: why doesn't my MRTD match? -------------------------------------------------------------------
-    "10.mystery-variant": Entry(
+    "10.records-extend-hob": Entry(
         chapter="10",
         prompt=(
-            "A colleague's TD, built from the demo image, reports MRTD "
-            "<code>9d09662ada3cb144dd043c5b8e96194a771739374e2a5cea39754829e8d9b82b88314b90ad904f469c13e7ec53606f28"
-            "</code>. Which loader variant made it?"
+            "The demo image's TD HOB is 2 pages and unmeasured; single-pass hashes 59 records. The "
+            "<code>extend-TD_HOB</code> loader also extends the TD HOB. How many records does its MRTD hash?"
         ),
-        kind="choice",
-        choices=("single-pass", "two-pass", "extend-TD_HOB", "add-aug"),
-        answer="extend-TD_HOB",
-        hint="Run diagnose(image, mystery) in a cell of your own, or compare where the record streams part.",
+        kind="number",
+        answer="91",
+        hint="An extended page adds one record per TDH.MR.EXTEND. How many per page?",
         explanation=(
-            "<b>extend-TD_HOB</b>: the VMM passed <code>KVM_TDX_MEASURE_MEMORY_REGION</code> for the TD HOB, which "
-            "the firmware's metadata leaves unmeasured, so the HOB's pages were extended into MRTD "
-            "(tianocore/edk2 #9545 discusses exactly this; QEMU target/i386/kvm/tdx.c measures a section iff its "
-            "TDVF MR.EXTEND attribute is set). The stream parts at the HOB's first page: the variant extends its "
-            "chunk 0 where single-pass adds the HOB's second page."
+            "<b>91</b> = 59 + 2 &times; 16: every page was already added (one PAGE.ADD record each); extending the "
+            "HOB adds 16 TDH.MR.EXTEND records per page (TDX_EXTENDMR_CHUNKSIZE 256, arch/x86/kvm/vmx/tdx.c; "
+            "intel/tdx-module TDX_1.5.01 tdh_mr_extend.c). QEMU extends a section only when its TDVF metadata has "
+            "the MR.EXTEND attribute (target/i386/kvm/tdx.c); tianocore/edk2 #9545 discusses exactly this mistake."
         ),
         review=1,
+        tells=("91 records",),
     ),
     "10.unmeasured-sections": Entry(
         chapter="10",
@@ -1014,25 +1096,25 @@ KEY: dict[str, Entry] = {
         ),
         review=2,
     ),
-    "10.two-pass-differs": Entry(
+    "10.two-pass-one-page": Entry(
         chapter="10",
         prompt=(
-            "Two loaders add and extend exactly the same pages with the same bytes; one extends each page right "
-            "after adding it (single-pass), the other adds a whole section first, then extends it (two-pass). "
-            "Same MRTD?"
+            "An image whose every section is <b>one page</b>: does two-pass per section (every PAGE.ADD of a "
+            "section, then its MR.EXTENDs) give the same MRTD as single-pass?"
         ),
         kind="choice",
         choices=(
-            "yes: the same records go in",
-            "no: the records are hashed in call order, and the order differs",
+            "no: two-pass always gives another MRTD",
+            "yes: with one page per section the two orders are the same call sequence",
+            "only if no section is measured",
         ),
-        answer="no: the records are hashed in call order, and the order differs",
-        hint="MRTD is one running hash: does it care about the order of its records?",
+        answer="yes: with one page per section the two orders are the same call sequence",
+        hint="Write both orders down for a one-page section: ADD, then its EXTENDs…",
         explanation=(
-            "<b>No.</b> MRTD is one SHA-384 over the records in call order (intel/tdx-module TDX_1.5.01 "
-            "tdh_mr_extend.c, tdh_mr_finalize.c), so the same records in another order give another digest; "
-            "tdx-measure's <code>--two-pass-add-pages</code> exists for exactly this "
-            "(virtee/tdx-measure #18)."
+            "<b>Yes.</b> MRTD is one SHA-384 over the records in call order (intel/tdx-module TDX_1.5.01 "
+            "tdh_mr_extend.c, tdh_mr_finalize.c). For a one-page section both orders are PAGE.ADD, then that page's "
+            "16 MR.EXTENDs, so the streams are identical; they part only where a section has a second page "
+            "(tdx-measure's <code>--two-pass-add-pages</code>, virtee/tdx-measure #18)."
         ),
         review=3,
     ),

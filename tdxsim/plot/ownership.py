@@ -372,18 +372,43 @@ def ownership_legend() -> Figure:
     return fig
 
 
+def backed_twice(data: OwnershipData) -> int:
+    """How many GFNs have two pages at once: a guest_memfd page and, out of place, a page behind `userspace_addr`."""
+    if len(data.strips) < 2:
+        return 0  # in place, shared and private are one folio
+    gmem, shared = data.strips[0].owners, data.strips[1].owners
+    allocated = (gmem != NONE) & (gmem != NO_SLOT) & (shared != NONE) & (shared != NO_SLOT)
+    return int(np.count_nonzero(allocated))
+
+
+def compare_title(datas: list[tuple[str, OwnershipData]]) -> str:
+    """The comparison's title, from what the runs show: the GFNs each run backs twice, or one page per GFN."""
+    parts = []
+    for label, data in datas:
+        n = backed_twice(data)
+        if n:
+            parts.append(f"{label}: {n} GFN{'s' if n > 1 else ''} backed by two pages")
+        elif data.in_place:
+            parts.append(f"{label}: one page per GFN, its attribute flips")
+        else:
+            parts.append(f"{label}: one page per GFN")
+    return "Pages per GFN — " + " · ".join(parts)
+
+
 def ownership_compare(runs: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> Figure:
-    """Draw GPA views side by side, e.g. out-of-place (two backing pages per GFN) beside in-place (one page)."""
+    """Draw GPA views side by side, e.g. out-of-place (two backing pages per GFN) beside in-place (one page); the title
+    says, per run, how many GFNs are backed twice, as counted in the runs it is given (`compare_title`)."""
     panels = []
-    for label, out, doc in runs:
-        for name, owners, base, unit, solid, dashed in _panels(ownership_data(out, doc), phys=False):
+    datas = [(label, ownership_data(out, doc)) for label, out, doc in runs]
+    for label, data in datas:
+        for name, owners, base, unit, solid, dashed in _panels(data, phys=False):
             panels.append((f"{label}\n{name.removeprefix('GPA view: ')}", owners, base, unit, solid, dashed))
     fig = figure(4.6 * max(len(panels), 2), 5.8)
     axes = fig.subplots(1, max(len(panels), 1), squeeze=False)[0]
     for ax, (name, owners, base, unit, solid, dashed) in zip(axes, panels, strict=False):
         _fill(ax, _setup_axes(ax, len(owners), base, name), owners, base, unit, solid, dashed)
     axes[0].set_ylabel("guest physical address", fontsize=SMALL)
-    fig.suptitle("One GFN, two pages (out-of-place) or one page whose attribute flips (in-place)", fontsize=TITLE)
+    fig.suptitle(compare_title(datas), fontsize=TITLE)
     below = _legend(fig) + 0.2
     fig.subplots_adjust(left=0.1, right=0.98, top=0.80, bottom=(below + 0.4) / fig.get_figheight(), wspace=0.55)
     return fig

@@ -122,6 +122,9 @@ def to_png(fig: Figure, dpi: float = 80) -> bytes:
 #: take the reader's fonts, so the fit checked by the tests would no longer be the fit the reader sees.
 DISPLAY_DPI = 60
 CRISP = 2
+#: Live widgets render their PNGs as `show` does, at CRISP × DISPLAY_DPI, and the browser scales them to the widget's
+#: width: sharp at 2x zoom like the stored figures (they were rendered at 60-72 dpi, soft on a HiDPI screen).
+WIDGET_DPI = CRISP * DISPLAY_DPI
 
 
 def show(fig: Figure, display_dpi: float = DISPLAY_DPI, alt: str = "") -> Any:

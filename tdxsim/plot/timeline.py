@@ -207,7 +207,9 @@ def _rows(events: list[Event], steps: dict[int, dict[str, Any]], start: int, sto
     return rows
 
 
-_NUMBER = re.compile(r"0x[0-9a-f]+|\b\d+\b")
+#: The numbers a folded block may differ in: addresses, counts, and S-EPT levels ("L3"), so the three SEPT.ADDs of a
+#: first touch fold into one block "L3–1 ×3".
+_NUMBER = re.compile(r"0x[0-9a-f]+|\b\d+\b|(?<=\bL)\d+\b")
 
 
 def _fold(rows: list[Row], longest: int = 8) -> list[tuple[Row, int, list[int | None]]]:

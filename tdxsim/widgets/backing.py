@@ -18,10 +18,11 @@ from tdxsim.calls import code_of
 from tdxsim.lessons.backing import Setup, build, guest_backing, pages_per_owner
 from tdxsim.plot import OwnershipView, machine_view, ownership_legend, to_png
 from tdxsim.plot.backing import memory_bars
+from tdxsim.plot.style import WIDGET_DPI
 from tdxsim.vmm.process import Vmm
 from tdxsim.widgets.panel import IMAGE_LAYOUT, LEGEND_ALT, OWNERSHIP_ALT, AltImage, Panel, _image, calls_html
 
-DPI = 72
+DPI = WIDGET_DPI  # 2x the display width, as plot.show renders the stored figures
 PAGES = 64
 #: The models the bars compare, top to bottom: (in_place, discard).
 MODELS = ((False, False), (False, True), (True, True))

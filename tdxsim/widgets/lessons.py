@@ -25,12 +25,12 @@ from tdxsim.plot import (
     sept_tree,
     to_png,
 )
-from tdxsim.plot.style import figure
+from tdxsim.plot.style import WIDGET_DPI, figure
 from tdxsim.result import Result
 from tdxsim.vmm.process import Vmm
 from tdxsim.widgets.panel import FAILED_INK, LEGEND_ALT, AltImage, Panel, calls_html, require_choice
 
-DPI = 60
+DPI = WIDGET_DPI  # 2x the display width, as plot.show renders the stored figures
 IMAGE_LAYOUT = {"width": "100%", "max_width": "1000px"}
 NOTE = "<div style='font-size:15px;border-left:4px solid #E69F00;padding:4px 10px;background:#FFF8E6'>{}</div>"
 

@@ -12,10 +12,10 @@ import ipywidgets as w
 
 from tdxsim.kvm.locking import DEADLY_SCHEDULE, ERAS, MMAP_WRITER, Interleaving, run_schedule
 from tdxsim.plot.locks import interleaving_figure
-from tdxsim.plot.style import FAIL, to_png
+from tdxsim.plot.style import FAIL, WIDGET_DPI, to_png
 from tdxsim.widgets.panel import Panel, _image, require_choice
 
-DPI = 60
+DPI = WIDGET_DPI  # 2x the display width, as plot.show renders the stored figures
 
 
 @dataclass

@@ -28,7 +28,7 @@ from tdxsim.plot import (
     sept_transitions,
     to_png,
 )
-from tdxsim.plot.style import ERRNO_STYLE, NOT_APPLICABLE, OTHER_ERRNO, figure
+from tdxsim.plot.style import ERRNO_STYLE, NOT_APPLICABLE, OTHER_ERRNO, WIDGET_DPI, figure
 from tdxsim.plot.timeline import describe_event
 from tdxsim.result import Result
 from tdxsim.seed import (
@@ -43,7 +43,7 @@ from tdxsim.seed import (
     td_gets,
 )
 
-DPI = 72
+DPI = WIDGET_DPI  # 2x the display width, as plot.show renders the stored figures
 IMAGE_LAYOUT = {"width": "100%", "max_width": "1100px"}
 
 

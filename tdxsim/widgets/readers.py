@@ -16,10 +16,11 @@ from tdxsim.calls import code_of
 from tdxsim.lessons.readers import ACTORS, PAGES, SHARED_GFN, Read, read_page, shared_mask, small_td
 from tdxsim.plot import to_png
 from tdxsim.plot.actors import address_bar, three_boxes
+from tdxsim.plot.style import WIDGET_DPI
 from tdxsim.vmm.process import Vmm
 from tdxsim.widgets.panel import Panel, _image, calls_html, ink_on, require_choice
 
-DPI = 72
+DPI = WIDGET_DPI  # 2x the display width, as plot.show renders the stored figures
 #: Badge colours by outcome (Okabe–Ito, as tdxsim.plot.style); the text colour is ink_on(face).
 OUTCOME_STYLE = {
     "plaintext": "#009E73",
