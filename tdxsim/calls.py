@@ -38,7 +38,7 @@ def _defaults(fn: Callable[..., Any]) -> dict[str, Any]:
     fn = getattr(fn, "__wrapped__", fn)
     code, defaults = fn.__code__, fn.__defaults__ or ()
     names = code.co_varnames[: code.co_argcount]
-    return dict(zip(names[len(names) - len(defaults) :], defaults, strict=True))
+    return dict(zip(names[len(names) - len(defaults) :], defaults, strict=True)) | (fn.__kwdefaults__ or {})
 
 
 def _bytes_expr(data: bytes) -> str:
@@ -188,6 +188,21 @@ def code_of(vmm: Vmm) -> str:
     """The script that makes every call made on `vmm` so far (`Vmm.calls_made`) again, on a new machine: recipes
     and lessons show up as the `Vmm` calls they made."""
     return script(vmm.kernel, vmm.in_place, vmm.calls_made)
+
+
+def function_call(
+    fn: Callable[..., Any], /, *lead: str, name: str | None = None, module: str = "", **kwargs: Any
+) -> str:
+    """One line calling a function that is not a `Vmm` method (`measure_firmware`, `diagnose`, a lesson's):
+    `name = module.fn(lead, arg=value, ...)`, the leading arguments as code, the others as values, defaults left
+    out."""
+    callee = f"{module}.{fn.__name__}" if module else fn.__name__
+    return render_call(callee, fn.__name__, kwargs, _defaults(fn), name, ", ".join(lead))
+
+
+def python(imports: set[str], lines: list[str]) -> str:
+    """A script from its imports and its lines, laid out as every script of this module."""
+    return _script(imports, lines)
 
 
 def step_names(doc: dict[str, Any]) -> list[str | None]:

@@ -229,6 +229,32 @@ def test_show_the_calls_of_the_chapters_widgets():
     assert Result("all", {}, fresh.trace.events).seamcalls == [c for r in flow.state.rows for c in r.result.seamcalls]
 
 
+def test_show_the_calls_of_the_mrtd_and_lock_widgets():
+    """Chapters 05, 08 and 10: the explorer's, the stepper's and the doctor's "Show the calls", run fresh, give the
+    MRTD, the interleaving and the matching variants the widget shows."""
+    from tdxsim.lessons.doctor import demo_image
+    from tdxsim.vmm.variants import diagnose
+    from tdxsim.widgets.doctor import mrtd_doctor
+    from tdxsim.widgets.lessons import mrtd_explorer
+    from tdxsim.widgets.locks import lock_stepper
+
+    explorer = mrtd_explorer()
+    explorer.controls["flip"].value = explorer.controls["flip"].options[1][1]
+    explorer.controls["order"].value = True
+    ns = reproduce(shown_calls(explorer.state.calls.value))
+    assert ns["m"].mrtd == explorer.state.mrtd != explorer.state.baseline
+    stepper = lock_stepper()
+    stepper.controls["deadly"].click()
+    ns = reproduce(shown_calls(stepper.state.calls.value))
+    assert ns["run"].deadlock() == stepper.state.run.deadlock() and ns["run"].log == stepper.state.run.log
+    assert ns["run"].deadlock()  # the deadly interleaving, replayed
+    two_pass = next(r.mrtd for r in diagnose(demo_image(), "0" * 96).results if r.variant.name == "two-pass")
+    doc = mrtd_doctor(expected=two_pass)
+    ns = reproduce(shown_calls(doc.state.calls.value))
+    assert [r.variant.name for r in ns["d"].matches] == [r.variant.name for r in doc.state.diagnosis.matches]
+    assert "two-pass" in [r.variant.name for r in ns["d"].matches]
+
+
 # -- the matrix table --------------------------------------------------------------------------------------------
 
 

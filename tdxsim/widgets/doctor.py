@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 
 import ipywidgets as w
 
+from tdxsim.calls import function_call, python
 from tdxsim.lessons import doctor
+from tdxsim.lessons.measurement import DEBIAN_OVMF
 from tdxsim.plot import record_streams, stream_alt_text, to_png
 from tdxsim.vmm.variants import OTHER_CAUSES, Diagnosis, diagnose
-from tdxsim.widgets.lessons import DPI, _blank, _image, _table
-from tdxsim.widgets.panel import Panel
+from tdxsim.widgets.lessons import DPI, IMAGE_CODE, _blank, _image, _table
+from tdxsim.widgets.panel import Panel, calls_html
 
 
 @dataclass
@@ -31,6 +33,17 @@ class DoctorState:
         )
     )
     caption: w.HTML = field(default_factory=w.HTML)  # the figure's text alternative, shown under it
+    calls: w.HTML = field(default_factory=w.HTML)
+
+
+def doctor_code(image_name: str, expected: str) -> str:
+    """The call the doctor makes, as a script (and, for a firmware file, the same from a shell)."""
+    source, expression = IMAGE_CODE[image_name]
+    lines = [f"image = {expression}", function_call(diagnose, "image", repr(expected), name="d")]
+    lines.append("print([r.variant.name for r in d.matches])")
+    if image_name == "Debian OVMF.fd":
+        lines.append(f"# from a shell: python -m tdxsim mrtd {DEBIAN_OVMF} --expect {expected}")
+    return python({"from tdxsim.vmm.variants import diagnose", *([source] if source else [])}, lines)
 
 
 def _clean(text: str) -> str | None:
@@ -73,6 +86,7 @@ def mrtd_doctor(expected: str = "", image_name: str | None = None) -> w.VBox:
             return
         state.error, state.expected = "", cleaned
         d = state.diagnosis = diagnose(images[state.image_name], cleaned)
+        state.calls.value = calls_html(doctor_code(state.image_name, cleaned))
         matches = d.matches
         if matches:
             m = matches[0].variant
@@ -104,7 +118,7 @@ def mrtd_doctor(expected: str = "", image_name: str | None = None) -> w.VBox:
     shown_ctl.observe(draw, names="value")
     run()
     box = Panel(
-        [image_ctl, mrtd_ctl, go, state.text, shown_ctl, state.figure, state.caption],
+        [image_ctl, mrtd_ctl, go, state.text, state.calls, shown_ctl, state.figure, state.caption],
         lambda: (
             f"MRTD doctor: {state.image_name}; "
             + (state.error or ", ".join(r.variant.name for r in state.diagnosis.matches) or "no match")

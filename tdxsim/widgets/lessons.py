@@ -12,7 +12,7 @@ from typing import Any
 import ipywidgets as w
 
 from tdxsim import recipes
-from tdxsim.calls import code_of, script
+from tdxsim.calls import code_of, function_call, python, script
 from tdxsim.lessons import conversions, lifecycle, measurement, pagetables
 from tdxsim.platform import PAGE_SIZE
 from tdxsim.plot import (
@@ -27,6 +27,7 @@ from tdxsim.plot import (
 )
 from tdxsim.plot.style import WIDGET_DPI, figure
 from tdxsim.result import Result
+from tdxsim.vmm.firmware import measure_firmware
 from tdxsim.vmm.process import Vmm
 from tdxsim.widgets.panel import FAILED_INK, LEGEND_ALT, AltImage, Panel, calls_html, require_choice
 
@@ -237,6 +238,30 @@ class MrtdState:
     variant: measurement.Variant = field(default_factory=measurement.Variant)
     mrtd: str = ""
     table: w.HTML = field(default_factory=w.HTML)
+    calls: w.HTML = field(default_factory=w.HTML)
+
+
+#: How a reader gets each image the explorer and the doctor offer: (import, expression).
+IMAGE_CODE = {
+    "small builder image": ("from tdxsim.lessons import measurement", "measurement.small_image()"),
+    "demo image (5 sections)": ("from tdxsim.lessons import doctor", "doctor.demo_image()"),
+    "Debian OVMF.fd": ("", f"open({measurement.DEBIAN_OVMF!r}, 'rb').read()"),
+}
+
+
+def explorer_code(image_name: str, variant: measurement.Variant) -> str:
+    """The calls the explorer makes for one variant, as a script."""
+    source, expression = IMAGE_CODE[image_name]
+    imports = {"from tdxsim.vmm.firmware import measure_firmware", *([source] if source else [])}
+    lines = [f"image = {expression}"]
+    if variant.flip is not None:
+        imports.add("from tdxsim.lessons import measurement")
+        lines.append(
+            function_call(measurement.flip_byte, "image", str(variant.flip), name="image", module="measurement")
+        )
+    kwargs = {"two_pass": variant.two_pass, "source_zero": variant.source_zero}
+    lines += [function_call(measure_firmware, "image", name="m", **kwargs), "print(m.mrtd)"]
+    return python(imports, lines)
 
 
 def mrtd_explorer() -> w.VBox:
@@ -292,13 +317,14 @@ def mrtd_explorer() -> w.VBox:
             for s in m.sections
         )
         state.table.value = _table(["", ""], rows) + f"<p>sections: {html.escape(sections)}</p>"
+        state.calls.value = calls_html(explorer_code(state.image_name, state.variant))
 
     image_ctl.observe(options, names="value")
     for ctl in (flip_ctl, load_ctl, order_ctl):
         ctl.observe(update, names="value")
     options()
     box = Panel(
-        [image_ctl, flip_ctl, load_ctl, order_ctl, state.table],
+        [image_ctl, flip_ctl, load_ctl, order_ctl, state.table, state.calls],
         lambda: (
             f"MRTD explorer: {state.image_name}, {state.variant} → "
             f"{'same' if state.mrtd == state.baseline else 'different'} MRTD"

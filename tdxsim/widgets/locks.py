@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 
 import ipywidgets as w
 
+from tdxsim.calls import python
 from tdxsim.kvm.locking import DEADLY_SCHEDULE, ERAS, MMAP_WRITER, Interleaving, run_schedule
 from tdxsim.plot.locks import interleaving_figure
 from tdxsim.plot.style import FAIL, WIDGET_DPI, to_png
-from tdxsim.widgets.panel import Panel, _image, require_choice
+from tdxsim.widgets.panel import Panel, _image, calls_html, require_choice
 
 DPI = WIDGET_DPI  # 2x the display width, as plot.show renders the stored figures
 
@@ -30,6 +31,15 @@ class StepperState:
         default_factory=lambda: _image("The two threads' steps so far, with the locks each holds and waits for.")
     )
     presses: list[str] = field(default_factory=list)
+    calls: w.HTML = field(default_factory=w.HTML)
+
+
+def stepper_code(era: str, writer: bool, presses: list[str]) -> str:
+    """The interleaving the stepper shows, as calls on the lock-order model (tdxsim.kvm.locking)."""
+    paths = "[populate, fault, locking.MMAP_WRITER]" if writer else "[populate, fault]"
+    lines = [f"populate, fault = locking.ERAS[{era!r}]", f"run = locking.run_schedule({paths}, {presses!r})"]
+    lines.append("print(run.deadlock() or 'no deadlock')")
+    return python({"from tdxsim.kvm import locking"}, lines)
 
 
 def _new_run(era: str, writer: bool) -> Interleaving:
@@ -76,6 +86,7 @@ def lock_stepper(era: str = "before 2a62345b3052", writer: bool = True) -> w.VBo
 
     def show() -> None:
         state.text.value = status_html(state)
+        state.calls.value = calls_html(stepper_code(state.era, state.writer, state.presses))
         state.image.value = to_png(interleaving_figure(state.run), DPI)
         for thread, button in buttons.items():
             button.disabled = thread not in state.run.paths or not state.run.can_step(thread)
@@ -112,7 +123,7 @@ def lock_stepper(era: str = "before 2a62345b3052", writer: bool = True) -> w.VBo
         return f"lock stepper: {state.era}, {'with' if state.writer else 'without'} mmap(), {verdict}"
 
     box = Panel(
-        [era_ctl, writer_ctl, w.HBox([*buttons.values(), deadly, reset]), state.text, state.image],
+        [era_ctl, writer_ctl, w.HBox([*buttons.values(), deadly, reset]), state.text, state.calls, state.image],
         summary,
     )
     box.state = state
