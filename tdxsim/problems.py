@@ -18,15 +18,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from tdxsim.kvm.flavours import FLAVOURS
+from tdxsim.platform import MMAP_BASE, PAGE_SIZE, SOURCE_BUFFER_VA
 
 #: The largest seed accepted (seeds are 0 .. MAX_SEED).
 MAX_SEED = (1 << 32) - 1
-PAGE = 4096
+PAGE = PAGE_SIZE
 SLOT_SIZE = 2 << 20
 SLOT_PAGES = SLOT_SIZE // PAGE
 #: Where the memslot's userspace side is mapped (the contract's example) and where a separate source buffer lives.
-GMEM_VA = 0x7F0000000000
-SRC_VA = 0x7F4000000000
+GMEM_VA = MMAP_BASE
+SRC_VA = SOURCE_BUFFER_VA
 
 #: The kernel flavours, in the contract's order (docs/scenario.md "Kernel flavours").
 KERNELS: tuple[str, ...] = tuple(FLAVOURS)

@@ -43,8 +43,8 @@ def _hex(n: int) -> str:
     return hex(n)
 
 
-def _op(op: str, label: str | None = None, **args) -> dict:
-    s = {"op": op, **args}
+def op(name: str, label: str | None = None, **args) -> dict:
+    s = {"op": name, **args}
     if label is not None:
         s["label"] = label
     return s
@@ -108,26 +108,24 @@ def set_private(model: str, offset: int, size: int = PAGE, label: str | None = N
     """Convert [offset, offset+size) of slot 0 to private with the active model's ioctl (KVM_SET_MEMORY_ATTRIBUTES on
     the VM, or v8 13/46's KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd)."""
     if model == "in-place":
-        return _op("KVM_SET_MEMORY_ATTRIBUTES2", label, guest_memfd=0, offset=offset, size=size, attributes=PRIVATE)
-    return _op("KVM_SET_MEMORY_ATTRIBUTES", label, address=slot_gpa + offset, size=size, attributes=PRIVATE)
+        return op("KVM_SET_MEMORY_ATTRIBUTES2", label, guest_memfd=0, offset=offset, size=size, attributes=PRIVATE)
+    return op("KVM_SET_MEMORY_ATTRIBUTES", label, address=slot_gpa + offset, size=size, attributes=PRIVATE)
 
 
 def set_attributes2(offset: int, size: int = PAGE, attributes=PRIVATE, label: str | None = None, **kw) -> dict:
-    return _op(
-        "KVM_SET_MEMORY_ATTRIBUTES2", label, guest_memfd=0, offset=offset, size=size, attributes=attributes, **kw
-    )
+    return op("KVM_SET_MEMORY_ATTRIBUTES2", label, guest_memfd=0, offset=offset, size=size, attributes=attributes, **kw)
 
 
 def mmap_anon(addr: int, length: int = PAGE, label: str | None = None) -> dict:
-    return _op("mmap", label, addr=_hex(addr), length=length, fd=None)
+    return op("mmap", label, addr=_hex(addr), length=length, fd=None)
 
 
 def write(addr: int, data: bytes, label: str | None = None) -> dict:
-    return _op("write", label, addr=_hex(addr), data=data.hex())
+    return op("write", label, addr=_hex(addr), data=data.hex())
 
 
 def read(addr: int, length: int, label: str | None = None) -> dict:
-    return _op("read", label, addr=_hex(addr), length=length)
+    return op("read", label, addr=_hex(addr), length=length)
 
 
 def source_buffer(data: bytes, addr: int = SRC_VA, pages: int = 1) -> list[dict]:
@@ -148,19 +146,19 @@ def init_mem_region(
     args = {"vcpu": vcpu, "source_addr": _hex(source_addr), "gpa": _hex(gpa), "nr_pages": nr_pages}
     args["flags"] = MEASURE if measure else []
     args.update(kw)
-    return _op("KVM_TDX_INIT_MEM_REGION", label, **args)
+    return op("KVM_TDX_INIT_MEM_REGION", label, **args)
 
 
 def finalize(label: str | None = None, **kw) -> dict:
-    return _op("KVM_TDX_FINALIZE_VM", label, **kw)
+    return op("KVM_TDX_FINALIZE_VM", label, **kw)
 
 
 def guest_read(gpa: int, length: int, label: str | None = None) -> dict:
-    return _op("guest_read", label, gpa=_hex(gpa), length=length)
+    return op("guest_read", label, gpa=_hex(gpa), length=length)
 
 
 def tdx_error(leaf: str, status: str, count: int = 1) -> dict:
-    return _op("tdx_error", leaf=leaf, status=status, count=count)
+    return op("tdx_error", leaf=leaf, status=status, count=count)
 
 
 def doc(steps: list[dict], kernel: str = "v8", in_place: bool | None = None) -> dict:

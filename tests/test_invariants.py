@@ -42,6 +42,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mapping_invariant import stale_guest_mappings
+from scenario_helpers import op
 
 from tdxsim.kvm.uapi import MAP_SHARED
 from tdxsim.physmem import Owner
@@ -110,10 +111,6 @@ def often(p_false: int = 10) -> st.SearchStrategy[bool]:
 def rarely(p_true: int = 10) -> st.SearchStrategy[bool]:
     """False except about once in `p_true` draws (shrinks towards False)."""
     return st.sampled_from([False] * (p_true - 1) + [True])
-
-
-def op(name: str, **args: Any) -> dict:
-    return {"op": name, **args}
 
 
 # -- one random step, or a short macro that makes the interesting paths likely ---------------------------------

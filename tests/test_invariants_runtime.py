@@ -29,12 +29,11 @@ applied to one `Vmm`; after every step these must hold:
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mapping_invariant import stale_guest_mappings
+from scenario_helpers import op
 
 from tdxsim.physmem import Owner
 from tdxsim.scenario import parse_step
@@ -60,10 +59,6 @@ TD_OWNED = {Owner.TD_PRIVATE, Owner.TDX_METADATA}
 def _owner(vmm: Vmm, pfn: int) -> Owner:
     """The derived owner of a frame (tdxsim/vmm/ownership.py)."""
     return page_owner(vmm.module, pfn, gmem_folios(vmm.vms))
-
-
-def op(name: str, **args: Any) -> dict:
-    return {"op": name, **args}
 
 
 def setup(in_place: bool, sept_ve_disable: bool, gmem_mmap: bool = False) -> list[dict]:

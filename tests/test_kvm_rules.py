@@ -7,7 +7,7 @@ models).
 from __future__ import annotations
 
 import pytest
-from scenario_helpers import GMEM_VA, PAGE, _op, assert_ok, finalize, run, step, tdx_error, write
+from scenario_helpers import GMEM_VA, PAGE, assert_ok, finalize, op, run, step, tdx_error, write
 from test_runtime import MODELS, add_page, g_read, in_place, map_gpa, setup, to_shared
 
 from tdxsim.errno import EFAULT, EINVAL, ENOMEM
@@ -71,7 +71,7 @@ def test_madvise_zaps_only_the_shared_ept_entries_of_its_own_range() -> None:
     the guest's shared mapping of GPA 0 goes, that of GPA 0x1000 stays."""
     model = "out-of-place"
     steps = setup(model) + [finalize(), to_shared(model, 0, 2 * PAGE), write(GMEM_VA + PAGE, b"keep")]
-    steps += [g_read(0, 1, shared=True), g_read(PAGE, 4, shared=True), _op("madvise", addr=hex(GMEM_VA), length=PAGE)]
+    steps += [g_read(0, 1, shared=True), g_read(PAGE, 4, shared=True), op("madvise", addr=hex(GMEM_VA), length=PAGE)]
     out = run(steps, in_place=False)
     shared = {p.get("shared_gpa") for p in out["final"]["pages"].values()} - {None}
     assert shared == {"0x1000"}
@@ -96,7 +96,7 @@ def test_in_place_punch_hole_zaps_the_shared_ept_too() -> None:
     shared read maps a new zero folio."""
     model = "in-place"
     steps = setup(model) + [finalize(), write(GMEM_VA, b"old"), g_read(0, 3, shared=True)]
-    steps += [_op("fallocate", "punch", guest_memfd=0, offset=0, length=PAGE), g_read(0, 3, "rd", shared=True)]
+    steps += [op("fallocate", "punch", guest_memfd=0, offset=0, length=PAGE), g_read(0, 3, "rd", shared=True)]
     out = run(steps)
     assert_ok(step(out, "punch"))
     assert step(out, "rd")["data"] == "000000"
@@ -140,8 +140,8 @@ def test_deleting_a_memslot_zaps_its_mappings_and_unbinds_the_guest_memfd() -> N
     slot = {"slot": 0, "flags": ["KVM_MEM_GUEST_MEMFD"], "guest_phys_addr": 0, "userspace_addr": hex(GMEM_VA)}
     slot |= {"guest_memfd": 0, "guest_memfd_offset": 0}
     steps = setup(model) + [finalize(), write(GMEM_VA, b"abc"), g_read(0, 3, shared=True)]
-    steps += [_op("KVM_SET_USER_MEMORY_REGION2", "delete", **slot, memory_size=0)]
-    steps += [_op("KVM_SET_USER_MEMORY_REGION2", "again", **{**slot, "slot": 1}, memory_size=PAGE)]
+    steps += [op("KVM_SET_USER_MEMORY_REGION2", "delete", **slot, memory_size=0)]
+    steps += [op("KVM_SET_USER_MEMORY_REGION2", "again", **{**slot, "slot": 1}, memory_size=PAGE)]
     out = run(steps)
     assert_ok(step(out, "delete"))
     assert_ok(step(out, "again"))

@@ -10,12 +10,12 @@ from scenario_helpers import (
     PAGE,
     MiB,
     _hex,
-    _op,
     assert_errno,
     assert_ok,
     finalize,
     guest_read,
     init_mem_region,
+    op,
     run,
     set_private,
     step,
@@ -28,7 +28,7 @@ SHARED_GPA = 1 << 47  # GPAW 48: the shared bit is GPA bit 47 (tdx_set_mirror_ro
 
 
 def _slot(slot: int, gpa: int, size: int, offset: int = 0, label: str | None = None) -> dict:
-    return _op(
+    return op(
         "KVM_SET_USER_MEMORY_REGION2",
         label,
         slot=slot,
@@ -127,7 +127,7 @@ def test_init_vm_cpuid_nent(nent, expected):
     -EFAULT; if (nr_user_entries > KVM_MAX_CPUID_ENTRIES) return -E2BIG;" (KVM_MAX_CPUID_ENTRIES is 256,
     arch/x86/include/asm/kvm_host.h); setup_tdparams_eptp_controls: "entry = kvm_find_cpuid_entry2(cpuid->entries,
     cpuid->nent, 0x80000008, 0); if (!entry) return -EINVAL;" — with no entries there is no GPAW."""
-    steps = [_op("KVM_CREATE_VM", type="KVM_X86_TDX_VM"), _op("KVM_TDX_INIT_VM", label="init", cpuid_nent=nent)]
+    steps = [op("KVM_CREATE_VM", type="KVM_X86_TDX_VM"), op("KVM_TDX_INIT_VM", label="init", cpuid_nent=nent)]
     out = run(steps)
     st = step(out, "init")
     if expected is None:

@@ -29,13 +29,13 @@ from scenario_helpers import (
     SHARED_BIT,
     SRC_VA,
     MiB,
-    _op,
     assert_errno,
     assert_ok,
     finalize,
     guest_read,
     init_mem_region,
     leaves,
+    op,
     read,
     run,
     set_private,
@@ -59,7 +59,7 @@ def in_place(model: str) -> bool:
 def setup(model: str, size: int = 2 * MiB, sept_ve_disable: bool = True) -> list[dict]:
     steps = td_setup("v8", in_place=in_place(model), size=size)
     if not sept_ve_disable:
-        steps[1] = _op("KVM_TDX_INIT_VM", attributes=[])
+        steps[1] = op("KVM_TDX_INIT_VM", attributes=[])
     return steps
 
 
@@ -78,8 +78,8 @@ def to_shared(model: str, gpa: int, size: int = PAGE, label: str | None = None) 
     """The active model's conversion ioctl to shared (KVM_SET_MEMORY_ATTRIBUTES on the VM or v8 13/46's
     KVM_SET_MEMORY_ATTRIBUTES2; `attributes: []` is shared)."""
     if in_place(model):
-        return _op("KVM_SET_MEMORY_ATTRIBUTES2", label, guest_memfd=0, offset=hex(gpa), size=size, attributes=[])
-    return _op("KVM_SET_MEMORY_ATTRIBUTES", label, address=hex(gpa), size=size, attributes=[])
+        return op("KVM_SET_MEMORY_ATTRIBUTES2", label, guest_memfd=0, offset=hex(gpa), size=size, attributes=[])
+    return op("KVM_SET_MEMORY_ATTRIBUTES", label, address=hex(gpa), size=size, attributes=[])
 
 
 def to_private(model: str, gpa: int, size: int = PAGE, label: str | None = None) -> dict:
@@ -87,19 +87,19 @@ def to_private(model: str, gpa: int, size: int = PAGE, label: str | None = None)
 
 
 def g_read(gpa: int, length: int, label: str | None = None, shared: bool = False) -> dict:
-    return _op("guest_read", label, gpa=hex(gpa), length=length, shared=shared)
+    return op("guest_read", label, gpa=hex(gpa), length=length, shared=shared)
 
 
 def g_write(gpa: int, data: bytes, label: str | None = None, shared: bool = False) -> dict:
-    return _op("guest_write", label, gpa=hex(gpa), data=data.hex(), shared=shared)
+    return op("guest_write", label, gpa=hex(gpa), data=data.hex(), shared=shared)
 
 
 def g_accept(gpa: int, label: str | None = None) -> dict:
-    return _op("guest_accept", label, gpa=hex(gpa))
+    return op("guest_accept", label, gpa=hex(gpa))
 
 
 def map_gpa(gpa: int, size: int, shared: bool, label: str | None = None, **kw) -> dict:
-    return _op("guest_map_gpa", label, gpa=hex(gpa), size=size, shared=shared, **kw)
+    return op("guest_map_gpa", label, gpa=hex(gpa), size=size, shared=shared, **kw)
 
 
 def private_page_for_runtime(model: str, gpa: int) -> list[dict]:
@@ -324,7 +324,7 @@ def test_out_of_place_shared_view_is_the_separate_shared_page():
     assert out_before["final"]["memory"].get("guest_memfd_private") == PAGE
     assert out_before["final"]["memory"].get("td_private", 0) == 0
 
-    punched = run(steps + [_op("fallocate", "punch", guest_memfd=0, offset=0, length=PAGE)], in_place=False)
+    punched = run(steps + [op("fallocate", "punch", guest_memfd=0, offset=0, length=PAGE)], in_place=False)
     assert_ok(step(punched, "punch"))
     assert pages_backing(punched, guest_memfd="guest_memfd:0+0x0") == []
     assert punched["final"]["memory"].get("guest_memfd_private", 0) == 0
@@ -540,11 +540,11 @@ def test_map_gpa_round_trip(model):
 def test_row31_pinned_page_refuses_conversion_to_private():
     """v8 14/46 (kvm_gmem_is_safe_for_conversion: an elevated refcount -> -EAGAIN with error_offset = the first bad
     page; attributes unchanged); docs/scenario.md pin/unpin."""
-    steps = td_setup("v8") + [write(GMEM_VA + PAGE, b"pinned"), _op("pin", addr=hex(GMEM_VA + PAGE), length=PAGE)]
-    steps += [_op("KVM_SET_MEMORY_ATTRIBUTES2", "conv", guest_memfd=0, offset=0, size=2 * PAGE, attributes=PRIVATE)]
+    steps = td_setup("v8") + [write(GMEM_VA + PAGE, b"pinned"), op("pin", addr=hex(GMEM_VA + PAGE), length=PAGE)]
+    steps += [op("KVM_SET_MEMORY_ATTRIBUTES2", "conv", guest_memfd=0, offset=0, size=2 * PAGE, attributes=PRIVATE)]
     steps += [read(GMEM_VA, 4, "rd0"), read(GMEM_VA + PAGE, 6, "rd1")]
-    steps += [_op("unpin", addr=hex(GMEM_VA + PAGE), length=PAGE)]
-    steps += [_op("KVM_SET_MEMORY_ATTRIBUTES2", "again", guest_memfd=0, offset=0, size=2 * PAGE, attributes=PRIVATE)]
+    steps += [op("unpin", addr=hex(GMEM_VA + PAGE), length=PAGE)]
+    steps += [op("KVM_SET_MEMORY_ATTRIBUTES2", "again", guest_memfd=0, offset=0, size=2 * PAGE, attributes=PRIVATE)]
     steps += [read(GMEM_VA + PAGE, 6, "rd2")]
     out = run(steps)
     conv = step(out, "conv")
@@ -559,7 +559,7 @@ def test_row31_pinned_page_refuses_conversion_to_private():
 def test_row31_pinned_page_at_run_time():
     """v8 14/46 kvm_gmem_is_safe_for_conversion at run time: the VMM's conversion to private inside a MapGPA exit fails
     with -EAGAIN and the page stays shared (a private access still exits with KVM_EXIT_MEMORY_FAULT)."""
-    steps = td_setup("v8") + [finalize(), write(GMEM_VA, b"dma"), _op("pin", addr=hex(GMEM_VA), length=PAGE)]
+    steps = td_setup("v8") + [finalize(), write(GMEM_VA, b"dma"), op("pin", addr=hex(GMEM_VA), length=PAGE)]
     steps += [map_gpa(0, PAGE, shared=False, label="map"), g_accept(0, "acc")]
     out = run(steps)
     nested = step(out, "map")["exits"][0]["vmm"]
@@ -618,7 +618,7 @@ def test_out_of_place_punch_hole_leaves_the_shared_side_mapped():
     so punching a hole in the guest_memfd must not unmap the shared EPT entry of that anonymous page."""
     model = "out-of-place"
     steps = setup(model) + [finalize(), to_shared(model, 0), write(GMEM_VA, b"shared"), g_read(0, 6, shared=True)]
-    steps += [_op("fallocate", "punch", guest_memfd=0, offset=0, length=PAGE)]
+    steps += [op("fallocate", "punch", guest_memfd=0, offset=0, length=PAGE)]
     out = run(steps, in_place=False)
     assert_ok(step(out, "punch"))
     (anon,) = pages_backing(out, va=hex(GMEM_VA))
@@ -629,8 +629,8 @@ def test_punched_pinned_folio_is_freed_on_unpin():
     """Linux mm: truncation drops the page cache's reference and the GUP pin holds the last one, so the folio is freed
     by unpin_user_pages (docs/scenario.md pin/unpin: a long-term pin is an extra reference) (inferred). Afterwards no
     page is left that belongs to the guest_memfd's shared side."""
-    steps = td_setup("v8") + [write(GMEM_VA, b"dma"), _op("pin", addr=hex(GMEM_VA), length=PAGE)]
-    steps += [_op("fallocate", guest_memfd=0, offset=0, length=PAGE), _op("unpin", addr=hex(GMEM_VA), length=PAGE)]
+    steps = td_setup("v8") + [write(GMEM_VA, b"dma"), op("pin", addr=hex(GMEM_VA), length=PAGE)]
+    steps += [op("fallocate", guest_memfd=0, offset=0, length=PAGE), op("unpin", addr=hex(GMEM_VA), length=PAGE)]
     out = run(steps)
     assert "guest_memfd_shared" not in out["final"]["memory"]
 
@@ -645,10 +645,10 @@ def test_discarding_the_shared_side_zaps_the_shared_ept(discard):
     model = "out-of-place"
     steps = setup(model) + [finalize(), to_shared(model, 0), write(GMEM_VA, b"old"), g_read(0, 3, shared=True)]
     if discard == "madvise":
-        steps += [_op("madvise", addr=hex(GMEM_VA), length=PAGE), g_read(0, 3, "rd", shared=True)]
+        steps += [op("madvise", addr=hex(GMEM_VA), length=PAGE), g_read(0, 3, "rd", shared=True)]
         out = run(steps, in_place=False)
         assert step(out, "rd")["data"] == "000000"
     else:
-        steps += [_op("munmap", addr=hex(GMEM_VA), length=PAGE), g_read(0, 3, "rd", shared=True)]
+        steps += [op("munmap", addr=hex(GMEM_VA), length=PAGE), g_read(0, 3, "rd", shared=True)]
         out = run(steps, in_place=False)
         assert step(out, "rd")["ret"] != 0
