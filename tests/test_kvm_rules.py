@@ -156,3 +156,70 @@ def test_mmap_without_an_address_takes_the_lowest_free_range() -> None:
     assert vmm.munmap(0x7F0000000000, PAGE)["ret"] == 0
     assert vmm.mmap(PAGE)["addr"] == 0x7F0000000000  # the hole left by munmap
     assert vmm.mmap(2 * PAGE)["addr"] == 0x7F0000003000  # too big for any hole below
+
+
+# -- mm: the address space, page by page (mmap(2), munmap(2), madvise(2), mm/gup.c) -------------------------------
+
+BASE = 0x7F0000000000  # docs/scenario.md: mmap without addr starts at 0x7f0000000000
+
+
+def test_a_load_or_store_spans_pages_byte_for_byte() -> None:
+    """A load returns exactly the bytes asked for, and a store across a page boundary lands on both pages: memory,
+    read back from the addresses it was written to. A load that ends on the last byte of a mapping does not touch the
+    page after it (which is unmapped here: SIGSEGV, scenario.md `read`)."""
+    vmm = Vmm()
+    assert vmm.mmap(3 * PAGE, VA)["ret"] == 0
+    data = bytes(range(256)) * 20  # 5120 bytes, from the middle of page 0 into page 2
+    assert vmm.write(VA + PAGE - 7, data) == {"ret": 0}
+    assert vmm.read(VA + PAGE - 7, len(data))["data"] == data
+    assert vmm.read(VA + PAGE - 1, 3)["data"] == data[6:9]
+    whole = vmm.read(VA, 3 * PAGE)
+    assert "signal" not in whole and len(whole["data"]) == 3 * PAGE
+    assert whole["data"][PAGE - 7 : PAGE - 7 + len(data)] == data
+    assert vmm.read(VA + 3 * PAGE - 1, 2) == {"ret": 0, "signal": "SIGSEGV", "addr": VA + 3 * PAGE}
+
+
+def test_munmap_of_a_hole_changes_nothing_and_munmap_from_below_unmaps() -> None:
+    """munmap(2): "It is not an error if the indicated range does not contain any mapped pages", and "further
+    references to addresses within the range ... generate invalid memory references" (SIGSEGV)."""
+    vmm = Vmm()
+    assert vmm.mmap(PAGE, VA)["ret"] == 0
+    assert vmm.munmap(VA + 2 * PAGE, PAGE)["ret"] == 0  # a hole one page above the mapping
+    assert vmm.read(VA + PAGE, 1)["signal"] == "SIGSEGV"  # the page between stays unmapped
+    assert vmm.read(VA, 1)["data"] == b"\0"
+    assert vmm.munmap(VA - PAGE, 2 * PAGE)["ret"] == 0  # starts below the (only, lowest) mapping
+    assert vmm.read(VA, 1)["signal"] == "SIGSEGV"
+
+
+def test_mmap_without_an_address_fills_a_gap_a_larger_mapping_skipped() -> None:
+    """docs/scenario.md: the lowest free page-aligned range at or above 0x7f0000000000. A one-page gap below a fixed
+    mapping is too small for two pages, but the next one-page mmap takes it."""
+    vmm = Vmm()
+    assert vmm.mmap(PAGE, BASE + PAGE)["ret"] == 0  # MAP_FIXED: leaves [BASE, BASE + PAGE) free
+    assert vmm.mmap(2 * PAGE)["addr"] == BASE + 2 * PAGE
+    assert vmm.mmap(PAGE)["addr"] == BASE
+    assert vmm.mmap(PAGE)["addr"] == BASE + 4 * PAGE
+
+
+def test_madvise_over_a_hole_is_enomem_and_still_drops_both_sides() -> None:
+    """madvise(2): ENOMEM, "Addresses in the specified range are not currently mapped"; mm/madvise.c
+    madvise_walk_vmas does not stop at the hole (it remembers -ENOMEM and walks on), so the pages on both sides are
+    dropped: the next touch reads zeros."""
+    vmm = Vmm()
+    assert vmm.mmap(PAGE, VA)["ret"] == 0 and vmm.mmap(PAGE, VA + 2 * PAGE)["ret"] == 0
+    assert vmm.write(VA, b"a")["ret"] == 0 and vmm.write(VA + 2 * PAGE, b"b")["ret"] == 0
+    assert vmm.madvise(VA, 3 * PAGE)["ret"] == -ENOMEM
+    assert vmm.read(VA, 1)["data"] == b"\0" and vmm.read(VA + 2 * PAGE, 1)["data"] == b"\0"
+
+
+def test_two_pins_need_two_unpins() -> None:
+    """pin_user_pages adds a pin per call (mm/gup.c: GUP_PIN_COUNTING_BIAS per pin) and unpin_user_pages drops one, so
+    a page pinned twice outlives munmap and one unpin; the second unpin frees it (scenario.md pin/unpin)."""
+    vmm = Vmm()
+    pfn = anon_page(vmm)
+    assert vmm.pin(VA, PAGE)["ret"] == 0 and vmm.pin(VA, PAGE)["ret"] == 0
+    assert vmm.munmap(VA, PAGE)["ret"] == 0
+    assert vmm.unpin(VA, PAGE)["ret"] == 0
+    assert pfn in vmm.mem.frames
+    assert vmm.unpin(VA, PAGE)["ret"] == 0
+    assert pfn not in vmm.mem.frames
