@@ -7,10 +7,26 @@ models).
 from __future__ import annotations
 
 import pytest
-from scenario_helpers import GMEM_VA, PAGE, _op, assert_ok, finalize, run, step, tdx_error, write
+from scenario_helpers import (
+    GMEM_VA,
+    PAGE,
+    SRC_VA,
+    MiB,
+    _op,
+    assert_ok,
+    finalize,
+    init_mem_region,
+    mmap_anon,
+    run,
+    set_private,
+    step,
+    td_setup,
+    tdx_error,
+    write,
+)
 from test_runtime import MODELS, add_page, g_read, in_place, map_gpa, setup, to_shared
 
-from tdxsim.errno import EFAULT, EINVAL, ENOMEM
+from tdxsim.errno import EEXIST, EFAULT, EINVAL, ENOMEM
 from tdxsim.scenario import replay_scenario
 from tdxsim.vmm.process import Vmm
 
@@ -223,3 +239,96 @@ def test_two_pins_need_two_unpins() -> None:
     assert pfn in vmm.mem.frames
     assert vmm.unpin(VA, PAGE)["ret"] == 0
     assert pfn not in vmm.mem.frames
+
+
+# -- memslots: overlap, lookup, deletion, and the HVA side of the MMU notifier -------------------------------------
+
+
+def test_a_memslot_overlapping_another_is_eexist_and_its_neighbours_are_not() -> None:
+    """virt/kvm/kvm_main.c kvm_set_memory_region: kvm_check_memslot_overlap -> -EEXIST for a new slot whose GFNs
+    overlap an existing one; slots that only touch are fine."""
+    vmm = Vmm()
+    vmm.KVM_CREATE_VM()
+
+    def slot(n: int, gpa: int, size: int) -> int:
+        return vmm.KVM_SET_USER_MEMORY_REGION2(n, 0, gpa, size, VA + gpa)["ret"]
+
+    assert slot(0, 2 * MiB, 2 * MiB) == 0
+    assert slot(1, 0, 4 * MiB) == -EEXIST  # covers slot 0 from below
+    assert slot(1, 3 * MiB, 2 * MiB) == -EEXIST  # starts inside slot 0
+    assert slot(1, 0, 2 * MiB) == 0  # ends where slot 0 starts
+    assert slot(2, 4 * MiB, 2 * MiB) == 0  # starts where slot 0 ends, above two slots
+
+
+def test_init_mem_region_outside_every_memslot_is_einval() -> None:
+    """virt/kvm/guest_memfd.c kvm_gmem_populate: `slot = gfn_to_memslot(kvm, start_gfn); if
+    (!kvm_slot_has_gmem(slot)) return -EINVAL;`: a GPA below the memslot, or just past its end, has no slot, even
+    where the guest_memfd's pages are all private (created without INIT_SHARED) and an add would succeed."""
+    steps = td_setup("v8", in_place=True, size=2 * MiB, gpa=2 * MiB, init_shared=False)
+    steps += [init_mem_region(0, label="below"), init_mem_region(4 * MiB, label="past")]
+    steps += [init_mem_region(4 * MiB - PAGE, label="last")]
+    out = run(steps)
+    assert step(out, "below")["errno"] == "EINVAL"
+    assert step(out, "past")["errno"] == "EINVAL"
+    assert_ok(step(out, "last"))
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_deleting_a_memslot_zaps_its_private_mappings(model: str) -> None:
+    """arch/x86/kvm/mmu/mmu.c kvm_mmu_zap_memslot: `.attr_filter = KVM_FILTER_PRIVATE | KVM_FILTER_SHARED` (Yan Zhao,
+    20241112073426.21997-1-yan.y.zhao@intel.com): deleting a memslot of a TD zaps its private pages too, so the TD's
+    page at GPA 0 is blocked and removed (TDH.MEM.RANGE.BLOCK, TDH.MEM.TRACK, TDH.MEM.PAGE.REMOVE) and the S-EPT holds
+    no leaf afterwards."""
+    slot = {"slot": 0, "guest_phys_addr": 0, "memory_size": 0, "userspace_addr": hex(GMEM_VA)}
+    slot |= {"flags": ["KVM_MEM_GUEST_MEMFD"], "guest_memfd": 0, "guest_memfd_offset": 0}
+    steps = setup(model) + add_page(model) + [finalize(), _op("KVM_SET_USER_MEMORY_REGION2", "delete", **slot)]
+    out = run(steps, in_place=in_place(model))
+    st = step(out, "delete")
+    assert_ok(st)
+    leaves = [c["leaf"] for c in st["seamcalls"]]
+    assert {"TDH.MEM.RANGE.BLOCK", "TDH.MEM.TRACK", "TDH.MEM.PAGE.REMOVE"} <= set(leaves)
+    assert out["final"]["sept"] == {}
+
+
+def test_the_mmu_notifier_finds_every_memslot_that_maps_an_address() -> None:
+    """kvm_mmu_notifier_invalidate_range_start walks the memslots whose userspace range intersects the invalidated
+    one (kvm_handle_hva_range) and zaps the shared mappings of those pages only, so the guest's next shared access
+    faults the page in again and reads what the VMM maps there now (a new zero page after MADV_DONTNEED), while the
+    others keep reading the old data. Memslots 1-3 are created after memslot 0 but lie below it in the VMM's address
+    space; MADV_DONTNEED of memslot 0's second page zaps the guest's mapping of GPA 0x1000 only; memslot 1 aliases
+    memslot 2's userspace address (KVM allows it), and both lose their mapping when that page is dropped."""
+    model = "out-of-place"
+    low, mid = GMEM_VA - 64 * MiB, GMEM_VA - 32 * MiB
+    steps = setup(model) + [finalize(), to_shared(model, 0, 2 * PAGE), mmap_anon(low, PAGE), mmap_anon(mid, PAGE)]
+    slots = {0: GMEM_VA, PAGE: GMEM_VA + PAGE, 8 * MiB: mid, 16 * MiB: mid, 24 * MiB: low}
+    for n, gpa in enumerate((8 * MiB, 16 * MiB, 24 * MiB), start=1):
+        steps.append(_op("KVM_SET_USER_MEMORY_REGION2", slot=n, flags=[], guest_phys_addr=gpa, memory_size=PAGE,
+                         userspace_addr=hex(slots[gpa]), guest_memfd=0, guest_memfd_offset=0))  # fmt: skip
+    steps += [write(hva, b"old") for hva in set(slots.values())]
+    steps += [g_read(gpa, 3, shared=True) for gpa in slots]
+    steps += [_op("madvise", addr=hex(GMEM_VA + PAGE), length=PAGE), _op("madvise", addr=hex(mid), length=PAGE)]
+    steps += [g_read(gpa, 3, f"after {gpa:#x}", shared=True) for gpa in slots]
+    out = run(steps, in_place=False)
+    after = {gpa: bytes.fromhex(step(out, f"after {gpa:#x}")["data"]) for gpa in slots}
+    assert after == {0: b"old", PAGE: bytes(3), 8 * MiB: bytes(3), 16 * MiB: bytes(3), 24 * MiB: b"old"}
+
+
+def test_a_memslot_without_guest_memfd_follows_the_vm_attributes() -> None:
+    """A memslot without a guest_memfd backs shared accesses only; the fault path compares the access with
+    kvm_mem_is_private (the VM's KVM_MEMORY_ATTRIBUTE_PRIVATE) and exits to userspace on a mismatch
+    (__kvm_faultin_pfn -> kvm_mmu_prepare_memory_fault_exit, -EFAULT with KVM_EXIT_MEMORY_FAULT): a shared read of a
+    GFN whose attribute is private exits; deleting the memslot then succeeds."""
+    model = "out-of-place"
+    slot = {"slot": 1, "flags": [], "guest_phys_addr": hex(8 * MiB), "userspace_addr": hex(SRC_VA)}
+    slot |= {"guest_memfd": 0, "guest_memfd_offset": 0}
+    steps = setup(model) + [finalize(), mmap_anon(SRC_VA, 2 * PAGE), write(SRC_VA, b"vmm")]
+    steps += [_op("KVM_SET_USER_MEMORY_REGION2", **slot, memory_size=2 * PAGE)]
+    steps += [g_read(8 * MiB, 3, "shared", shared=True), set_private(model, 8 * MiB + PAGE, slot_gpa=0)]
+    steps += [g_read(8 * MiB + PAGE, 1, "mismatch", shared=True)]
+    steps += [_op("KVM_SET_USER_MEMORY_REGION2", "delete", **slot, memory_size=0)]
+    out = run(steps, in_place=False)
+    assert step(out, "shared")["data"] == b"vmm".hex()
+    mismatch = step(out, "mismatch")
+    assert mismatch["errno"] == "EFAULT"
+    assert [e["reason"] for e in mismatch["exits"]] == ["KVM_EXIT_MEMORY_FAULT"]
+    assert_ok(step(out, "delete"))
