@@ -143,6 +143,10 @@ def test_map_gpa_exits_are_recorded_per_chunk() -> None:
     r = replay_scenario({"format": 1, "kernel": "v8", "steps": [*setup(model), finalize(), map_gpa(0, 4 << 20, True)]})
     exits = [(ev.layer, ev.name) for ev in r.vmm.trace.events if ev.kind == "exit"]
     assert exits == [("kvm", "KVM_EXIT_HYPERCALL")] * 2
+    # and each recorded exit carries the payload userspace got (the step's `exits` without the VMM's reply)
+    got = [{k: v for k, v in e.items() if k not in ("vmm", "hypercall_ret")} for e in r.output["steps"][-1]["exits"]]
+    recorded = [{"reason": ev.name, **ev.data} for ev in r.vmm.trace.events if ev.kind == "exit"]
+    assert [{**e, "gpa": hex(e["gpa"])} for e in recorded] == got
 
 
 # -- memslot deletion and mmap's address choice -------------------------------------------------------------------
@@ -332,3 +336,51 @@ def test_a_memslot_without_guest_memfd_follows_the_vm_attributes() -> None:
     assert mismatch["errno"] == "EFAULT"
     assert [e["reason"] for e in mismatch["exits"]] == ["KVM_EXIT_MEMORY_FAULT"]
     assert_ok(step(out, "delete"))
+
+
+def test_map_gpa_exit_payload() -> None:
+    """arch/x86/kvm/vmx/tdx.c __tdx_map_gpa: `run->hypercall.nr = KVM_HC_MAP_GPA_RANGE`, `args[0] = gpa &
+    ~gfn_to_gpa(kvm_gfn_direct_bits(kvm))` (the GPA without the shared bit), `args[1] = size / PAGE_SIZE` with size at
+    most TDX_MAP_GPA_MAX_LEN (2 MiB), `args[2] = vt_is_tdx_private_gpa(kvm, gpa) ? KVM_MAP_GPA_RANGE_ENCRYPTED :
+    KVM_MAP_GPA_RANGE_DECRYPTED`; docs/scenario.md `exits` names them nr, gpa, npages, attributes. The shared bit of a
+    TD with the default 4-level EPT (GPAW 48) is bit 47 (tdx.c: gfn_direct_bits = TDX_SHARED_BIT_PWL_4)."""
+    model = "in-place"
+    steps = [*setup(model), finalize(), map_gpa(0, 3 << 20, True, "shared"), map_gpa(0, PAGE, False, "private")]
+    out = run(steps)
+    shared = [{k: e[k] for k in ("reason", "nr", "gpa", "npages", "attributes")} for e in step(out, "shared")["exits"]]
+    hc = {"reason": "KVM_EXIT_HYPERCALL", "nr": "KVM_HC_MAP_GPA_RANGE"}
+    assert shared == [
+        {**hc, "gpa": "0x0", "npages": 512, "attributes": "KVM_MAP_GPA_RANGE_DECRYPTED"},
+        {**hc, "gpa": "0x200000", "npages": 256, "attributes": "KVM_MAP_GPA_RANGE_DECRYPTED"},
+    ]
+    (private,) = step(out, "private")["exits"]
+    assert {k: private[k] for k in ("gpa", "npages", "attributes")} == {
+        "gpa": "0x0",
+        "npages": 1,
+        "attributes": "KVM_MAP_GPA_RANGE_ENCRYPTED",
+    }
+
+
+def test_the_shared_bit_of_a_gpaw_48_td_is_bit_47() -> None:
+    """arch/x86/kvm/vmx/tdx.c: gfn_direct_bits = TDX_SHARED_BIT_PWL_4 (GPA bit 47) without MAX_GPAW; x86.c
+    kvm_arch_prepare_memory_region: a memslot whose last GFN is an alias (kvm_is_gfn_alias) is -EINVAL. Bit 46 is an
+    ordinary GPA bit, bit 47 the shared one."""
+    vmm = Vmm()
+    vmm.KVM_CREATE_VM()
+    assert vmm.KVM_TDX_INIT_VM()["ret"] == 0
+    assert vmm.KVM_SET_USER_MEMORY_REGION2(0, 0, 1 << 46, PAGE, VA)["ret"] == 0
+    assert vmm.KVM_SET_USER_MEMORY_REGION2(1, 0, 1 << 47, PAGE, VA)["ret"] == -EINVAL
+
+
+def test_init_mem_region_refuses_a_shared_gpa_before_populating() -> None:
+    """tdx.c tdx_vcpu_init_mem_region: `!vt_is_tdx_private_gpa(kvm, region.gpa) || !vt_is_tdx_private_gpa(kvm,
+    region.gpa + (region.nr_pages << PAGE_SHIFT) - 1)` -> -EINVAL before the loop, so kvm_gmem_populate is never
+    entered (the step's `calls`, docs/scenario.md)."""
+    model = "in-place"
+    steps = setup(model) + [init_mem_region(1 << 47, label="shared"), init_mem_region((1 << 47) - PAGE, label="end")]
+    steps[-1]["nr_pages"] = 2
+    out = run(steps)
+    for label in ("shared", "end"):
+        st = step(out, label)
+        assert st["errno"] == "EINVAL"
+        assert "kvm_gmem_populate" not in [c["fn"] for c in st["calls"]]
