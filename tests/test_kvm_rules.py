@@ -17,6 +17,7 @@ from scenario_helpers import (
     finalize,
     init_mem_region,
     mmap_anon,
+    read,
     run,
     set_private,
     step,
@@ -24,9 +25,10 @@ from scenario_helpers import (
     tdx_error,
     write,
 )
-from test_runtime import MODELS, add_page, g_read, in_place, map_gpa, setup, to_shared
+from test_runtime import MODELS, add_page, g_read, g_write, in_place, map_gpa, setup, to_shared
 
 from tdxsim.errno import EEXIST, EFAULT, EINVAL, ENOMEM
+from tdxsim.kvm.uapi import KVM_MEMORY_ATTRIBUTE_PRIVATE as PRIVATE
 from tdxsim.scenario import replay_scenario
 from tdxsim.vmm.process import Vmm
 
@@ -384,3 +386,89 @@ def test_init_mem_region_refuses_a_shared_gpa_before_populating() -> None:
         st = step(out, label)
         assert st["errno"] == "EINVAL"
         assert "kvm_gmem_populate" not in [c["fn"] for c in st["calls"]]
+
+
+# -- guest_memfd at an offset, conversions and hole punches ---------------------------------------------------------
+
+
+def offset_setup() -> list[dict]:
+    """In-place: a 4-page guest_memfd (MMAP | INIT_SHARED) whose pages 2-3 back GPA 2 MiB (guest_memfd_offset 2
+    pages); the VMM maps the guest_memfd twice: whole at GMEM_VA and pages 2-3 at VA (file offset 2 pages), above an
+    anonymous mapping."""
+    slot = {"slot": 0, "flags": ["KVM_MEM_GUEST_MEMFD"], "guest_phys_addr": hex(2 * MiB), "memory_size": 2 * PAGE}
+    slot |= {"userspace_addr": hex(GMEM_VA + 2 * PAGE), "guest_memfd": 0, "guest_memfd_offset": 2 * PAGE}
+    return [
+        *td_setup("v8", in_place=True, size=2 * MiB)[:4],
+        _op("KVM_CREATE_GUEST_MEMFD", size=4 * PAGE, flags=["GUEST_MEMFD_FLAG_MMAP", "GUEST_MEMFD_FLAG_INIT_SHARED"]),
+        mmap_anon(VA - PAGE),
+        _op("mmap", addr=hex(GMEM_VA), length=4 * PAGE, fd="guest_memfd:0", offset=0),
+        _op("mmap", addr=hex(VA), length=2 * PAGE, fd="guest_memfd:0", offset=2 * PAGE),
+        _op("KVM_SET_USER_MEMORY_REGION2", **slot),
+    ]
+
+
+def test_a_memslot_at_a_guest_memfd_offset_maps_that_offset() -> None:
+    """kvm_gmem_get_index: `gfn - slot->base_gfn + slot->gmem.pgoff`: GPA 2 MiB is the guest_memfd's page 2, which the
+    VMM wrote through its mapping at file offset 2 pages (mm: a file VMA maps page vma->vm_pgoff + (addr - vm_start) /
+    PAGE_SIZE)."""
+    steps = offset_setup() + [finalize(), write(VA, b"two"), write(GMEM_VA + 3 * PAGE, b"three")]
+    steps += [g_read(2 * MiB, 3, "p2", shared=True), g_read(2 * MiB + PAGE, 5, "p3", shared=True)]
+    out = run(steps)
+    assert bytes.fromhex(step(out, "p2")["data"]) == b"two"
+    assert bytes.fromhex(step(out, "p3")["data"]) == b"three"
+
+
+def test_converting_at_an_offset_zaps_exactly_the_converted_pages() -> None:
+    """v8 13/46 kvm_gmem_set_attributes -> kvm_gmem_invalidate_begin walks the file's bindings for the converted
+    indices ([0, 3) here: pages 0-1 are bound to no memslot) and zaps the shared EPT of those GFNs only (page 2 = GPA
+    2 MiB; page 3 = GPA 2 MiB + 4 KiB keeps its mapping); unmap_mapping_pages zaps every userspace mapping of the
+    indices, in each VMA of the file, so the VMM's next touch of page 2 through either mapping is SIGBUS (a private
+    page, kvm_gmem_fault_user_mapping). The guest's next shared access to GPA 2 MiB faults and exits to userspace."""
+    steps = offset_setup() + [finalize(), write(VA, b"two"), read(VA, 3), read(GMEM_VA + 2 * PAGE, 3)]
+    steps += [g_read(2 * MiB, 3, shared=True), g_read(2 * MiB + PAGE, 3, shared=True)]
+    steps += [_op("KVM_SET_MEMORY_ATTRIBUTES2", "conv", guest_memfd=0, offset=0, size=3 * PAGE, attributes=PRIVATE)]
+    steps += [read(VA, 1, "va"), read(GMEM_VA + 2 * PAGE, 1, "whole"), g_read(2 * MiB, 3, "guest", shared=True)]
+    out = run(steps)
+    assert_ok(step(out, "conv"))
+    assert step(out, "va")["signal"] == step(out, "whole")["signal"] == "SIGBUS"
+    assert step(out, "guest")["errno"] == "EFAULT"
+    shared = {p.get("shared_gpa") for p in out["final"]["pages"].values()} - {None}
+    assert shared == {hex(2 * MiB + PAGE)}
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_hole_punch_removes_exactly_the_punched_private_pages(model: str) -> None:
+    """kvm_gmem_punch_hole -> kvm_gmem_invalidate_begin: KVM zaps the private mappings of the punched range (the TD's
+    page goes: TDH.MEM.RANGE.BLOCK, TDH.MEM.TRACK, TDH.MEM.PAGE.REMOVE), and only of that range: the page added next
+    to it stays MAPPED."""
+    steps = setup(model) + add_page(model, 0) + add_page(model, PAGE, b"next") + [finalize()]
+    steps += [_op("fallocate", "punch", guest_memfd=0, offset=0, length=PAGE)]
+    out = run(steps, in_place=in_place(model))
+    st = step(out, "punch")
+    assert_ok(st)
+    assert {"TDH.MEM.RANGE.BLOCK", "TDH.MEM.TRACK", "TDH.MEM.PAGE.REMOVE"} <= {c["leaf"] for c in st["seamcalls"]}
+    assert out["final"]["sept"] == {"0x1000": "MAPPED"}
+
+
+def test_a_hole_punch_zaps_a_shared_mapping_of_the_guest_memfd() -> None:
+    """A guest_memfd with MMAP makes its memslot guest_memfd-only (kvm_gmem_bind sets KVM_MEMSLOT_GMEM_ONLY), so KVM's
+    shared EPT maps the guest_memfd's own folio even without in-place conversion (kvm_mmu_faultin_pfn_gmem). Punching
+    the hole frees that folio, so the shared mapping must go with it (docs/fidelity.md "A hole punch zaps every
+    mapping of the range"): the guest's next shared read maps a new zero folio."""
+    steps = td_setup("v8", in_place=False, gmem_flags=["GUEST_MEMFD_FLAG_MMAP"], private=False)
+    steps += [finalize(), g_write(0, b"old", shared=True), _op("fallocate", guest_memfd=0, offset=0, length=PAGE)]
+    steps += [g_read(0, 3, "rd", shared=True)]
+    out = run(steps, in_place=False)
+    assert step(out, "rd")["data"] == "000000"
+
+
+def test_a_punched_pinned_folio_is_freed_by_the_last_unpin() -> None:
+    """The GUP pin holds the last reference once truncation dropped the page cache's (docs/scenario.md pin/unpin: a
+    long-term pin is an extra reference): the folio outlives the punch and is freed by unpin."""
+    steps = td_setup("v8") + [write(GMEM_VA, b"dma"), _op("pin", addr=hex(GMEM_VA), length=PAGE)]
+    before = run(steps)
+    (frame,) = [pa for pa, p in before["final"]["pages"].items() if p.get("va") == hex(GMEM_VA)]
+    steps += [_op("fallocate", guest_memfd=0, offset=0, length=PAGE)]
+    assert frame in run(steps)["final"]["pages"]
+    steps += [_op("unpin", addr=hex(GMEM_VA), length=PAGE)]
+    assert frame not in run(steps)["final"]["pages"]
