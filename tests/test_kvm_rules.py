@@ -472,3 +472,35 @@ def test_a_punched_pinned_folio_is_freed_by_the_last_unpin() -> None:
     assert frame in run(steps)["final"]["pages"]
     steps += [_op("unpin", addr=hex(GMEM_VA), length=PAGE)]
     assert frame not in run(steps)["final"]["pages"]
+
+
+# -- per-VM state: HKIDs and the memory attributes KVM supports ----------------------------------------------------
+
+
+def test_init_vm_without_a_free_hkid_is_enospc() -> None:
+    """tdx_guest_keyid_alloc is ida_alloc_range over the private KeyIDs (arch/x86/virt/vmx/tdx/tdx.c), which returns
+    -ENOSPC when no ID is free (lib/idr.c); __tdx_td_init returns it. One TD per KeyID of the platform's range
+    (docs/scenario.md final.platform hkid_range), then the next INIT_VM fails."""
+    from tdxsim import platform
+    from tdxsim.errno import ENOSPC
+
+    first, end = platform.HKID_RANGE
+    vmm = Vmm()
+    for n in range(end - first):
+        assert vmm.KVM_CREATE_VM()["ret"] == 0
+        vmm.select_vm(n)
+        assert vmm.KVM_TDX_INIT_VM()["ret"] == 0
+    vmm.KVM_CREATE_VM()
+    vmm.select_vm(end - first)
+    assert vmm.KVM_TDX_INIT_VM()["ret"] == -ENOSPC
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_vm_attributes_other_than_private_are_einval(model: str) -> None:
+    """kvm_vm_ioctl_set_mem_attributes: `attrs->attributes & ~kvm_supported_mem_attributes(kvm)` -> -EINVAL. A TD
+    supports only KVM_MEMORY_ATTRIBUTE_PRIVATE per VM, and with v8's in-place conversion not even that
+    (kvm_supported_vm_mem_attributes returns 0, v8 10/17): bit 0 is refused in both models."""
+    vmm = Vmm("v8", in_place(model))
+    vmm.KVM_CREATE_VM()
+    assert vmm.KVM_SET_MEMORY_ATTRIBUTES(0, PAGE, 1)["ret"] == -EINVAL
+    assert vmm.KVM_SET_MEMORY_ATTRIBUTES(0, PAGE, PRIVATE)["ret"] == (-EINVAL if in_place(model) else 0)
