@@ -236,3 +236,57 @@ def test_addcx_takes_only_pt_nda_pages() -> None:
     assert module.tdh_mng_create(tdr, 17) == 0 and module.tdh_mng_key_config(tdr) == 0
     assert module.tdh_mng_addcx(tdr, page) == 0
     assert module.tdh_mng_addcx(tdr, page) == PAGE_METADATA_INCORRECT_RCX
+
+
+# -- the TDR operand, input checks and injected statuses of the leaves KVM uses when it zaps and tears down -----------
+
+OPERAND_INVALID_RCX = 0xC000010000000000 | 1  # TDX_OPERAND_INVALID with OPERAND_ID_RCX
+OPERAND_BUSY = 0x8000020000000000  # TDX_OPERAND_BUSY
+
+
+def test_vpflushdone_and_key_freeid_on_a_page_that_is_not_a_tdr() -> None:
+    """tdh_mng_vpflushdone.c and tdh_mng_key_freeid.c (TDX_1.5.01) start with check_lock_and_map_explicit_tdr(tdr_pa,
+    OPERAND_ID_RCX, …, PT_TDR, …): a page whose PAMT type is not PT_TDR is TDX_PAGE_METADATA_INCORRECT with operand id
+    RCX, and the TD is left as it was (its lifecycle still allows VPFLUSHDONE afterwards)."""
+    pg = added()
+    page = pg.pages[GPA]  # a PT_REG page of the TD
+    assert pg.module.tdh_mng_vpflushdone(page) == PAGE_METADATA_INCORRECT_RCX
+    assert pg.module.tdh_mng_key_freeid(page) == PAGE_METADATA_INCORRECT_RCX
+    assert pg.module.tdh_mng_vpflushdone(pg.tdr) == 0
+
+
+def test_range_unblock_of_an_address_that_is_not_the_entry_base() -> None:
+    """tdh_mem_range_unblock.c: the GPA and level in RCX go through verify_page_info_input, which wants the GPA aligned
+    to the level's page size: otherwise TDX_OPERAND_INVALID with OPERAND_ID_RCX."""
+    pg = added()
+    assert pg.block(GPA) == "TDX_SUCCESS"
+    assert pg.module.tdh_mem_range_unblock(pg.tdr, GPA + 0x800, 0) == OPERAND_INVALID_RCX
+    assert pg.module.tdh_mem_range_unblock(pg.tdr, GPA, 1) == OPERAND_INVALID_RCX  # 2 MiB level, GPA not 2 MiB aligned
+
+
+@pytest.mark.parametrize("leaf", ["TDH.MEM.RANGE.UNBLOCK", "TDH.MNG.VPFLUSHDONE", "TDH.MNG.KEY.FREEID"])
+def test_an_injected_status_is_what_the_next_call_of_that_leaf_returns(leaf: str) -> None:
+    """docs/scenario.md `tdx_error`: the next `count` calls of the leaf return the status instead of running (as a
+    busy module would: TDX_OPERAND_BUSY is what the real module returns when it loses a lock race); other leaves run."""
+    pg = added()
+    pg.module.inject(leaf, "TDX_OPERAND_BUSY", 1)
+    assert pg.block(GPA) == "TDX_SUCCESS"  # another leaf is not affected
+    call = {
+        "TDH.MEM.RANGE.UNBLOCK": lambda: pg.module.tdh_mem_range_unblock(pg.tdr, GPA, 0),
+        "TDH.MNG.VPFLUSHDONE": lambda: pg.module.tdh_mng_vpflushdone(pg.tdr),
+        "TDH.MNG.KEY.FREEID": lambda: pg.module.tdh_mng_key_freeid(pg.tdr),
+    }[leaf]
+    assert call() == OPERAND_BUSY
+    assert call() != OPERAND_BUSY  # only once
+
+
+def test_inject_refuses_what_is_not_a_leaf_an_error_or_a_count() -> None:
+    """docs/scenario.md `tdx_error`: `leaf` is a SEAMCALL name, `status` a TDX error status name (TDX_SUCCESS is not
+    an error), `count` at least 1; anything else is refused with a clear error before anything runs."""
+    pg = added()
+    for args in (("TDH.NO.SUCH", "TDX_OPERAND_BUSY", 1), ("TDH.MEM.TRACK", "TDX_SUCCESS", 1),
+                 ("TDH.MEM.TRACK", "NOT_A_STATUS", 1), ("TDH.MEM.TRACK", "TDX_OPERAND_BUSY", 0),
+                 ("TDH.MEM.TRACK", "TDX_OPERAND_BUSY", 1.5)):  # fmt: skip
+        with pytest.raises(ValueError, match=r"^inject: "):  # a clear error that names the call
+            pg.module.inject(*args)
+    assert pg.track() == "TDX_SUCCESS"  # nothing was left pending
