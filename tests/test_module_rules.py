@@ -290,3 +290,62 @@ def test_inject_refuses_what_is_not_a_leaf_an_error_or_a_count() -> None:
         with pytest.raises(ValueError, match=r"^inject: "):  # a clear error that names the call
             pg.module.inject(*args)
     assert pg.track() == "TDX_SUCCESS"  # nothing was left pending
+
+
+@pytest.mark.parametrize(
+    ("leaf", "call"),
+    [
+        ("TDH.MEM.PAGE.REMOVE", lambda pg: pg.module.tdh_mem_page_remove(pg.tdr, GPA)),
+        ("TDH.MEM.RANGE.BLOCK", lambda pg: pg.module.tdh_mem_range_block(pg.tdr, GPA, 0)),
+        ("TDH.MEM.SEPT.REMOVE", lambda pg: pg.module.tdh_mem_sept_remove(pg.tdr, GPA, 1)),
+        ("TDH.MNG.RD", lambda pg: pg.module.tdh_mng_rd(pg.tdr, "TSC_OFFSET")[0]),
+        ("TDH.MEM.PAGE.ADD", lambda pg: pg.module.tdh_mem_page_add(pg.tdr, 2 * GPA, pg._page(""), pg._page(""))),
+    ],
+)
+def test_an_injected_status_replaces_the_call_and_is_recorded_as_made(leaf: str, call) -> None:
+    """docs/scenario.md `tdx_error`: the next call of the leaf returns the status; its record (tests/conftest.py checks
+    it) names the leaf and carries the call's `gpa` and `level` like any other."""
+    pg = added()
+    pg.module.inject(leaf, "TDX_OPERAND_BUSY", 1)
+    assert call(pg) == OPERAND_BUSY
+
+
+def test_page_add_and_remove_are_4k_leaf_operations_in_the_record() -> None:
+    """tdh_mem_page_add.c and tdh_mem_page_remove.c act on a 4 KiB leaf (level 0 of the S-EPT; the page_info level
+    field of PAGE.REMOVE must be 4K): their records (docs/scenario.md `seamcalls`: `level` where it applies) say level
+    0."""
+    pg = added()
+    assert pg.block(GPA) == "TDX_SUCCESS" and pg.track() == "TDX_SUCCESS" and pg.remove(GPA) == "TDX_SUCCESS"
+    levels = {ev.name: ev.data.get("level") for ev in pg.trace.events if ev.kind == "seamcall"}
+    assert (levels["TDH.MEM.PAGE.ADD"], levels["TDH.MEM.PAGE.REMOVE"]) == (0, 0)
+
+
+def test_the_mr_log_replays_to_the_mrtd_and_counts_what_succeeded() -> None:
+    """The log of MRTD extends that `tdxsim mrtd` explains (PAGE.ADD as gpa << 1, MR.EXTEND as gpa << 1 | 1), replayed
+    with tdh_mem_page_add.c's and tdh_mr_extend.c's records (tests/mrtd_replay.py), gives the module's MRTD; and the
+    success counts are the calls that succeeded: one PAGE.ADD, 16 MR.EXTENDs, no PAGE.AUG."""
+    pg = Playground()
+    pg.module.mr_log = []
+    assert pg.map_path(GPA) == ["TDX_SUCCESS"] * 3
+    assert pg.page_add(GPA, DATA) == "TDX_SUCCESS"
+    assert [pg.mr_extend(GPA + i * 256) for i in range(16)] == ["TDX_SUCCESS"] * 16
+    assert pg.finalize() == "TDX_SUCCESS"
+    h = hashlib.sha384()
+    for entry in pg.module.mr_log:
+        gpa, extend = entry >> 1, entry & 1
+        if extend:
+            h.update(record(b"MR.EXTEND", gpa) + DATA[gpa - GPA : gpa - GPA + 256])
+        else:
+            h.update(record(b"MEM.PAGE.ADD", gpa))
+    assert h.hexdigest() == pg.module.tds[pg.tdr].mrtd.hex()
+    counts = [pg.module.success_count(leaf) for leaf in ("TDH.MEM.PAGE.ADD", "TDH.MR.EXTEND", "TDH.MEM.PAGE.AUG")]
+    assert counts == [1, 16, 0]
+
+
+def test_a_playground_with_an_unsupported_gpaw_says_why() -> None:
+    """tdh_mng_init.c accepts GPAW 48 or 52 only (the TD's max GPA width, TD_PARAMS.EXEC_CONTROLS.GPAW); the playground
+    refuses another with an error that says so."""
+    from tdxsim.tdx.playground import PlaygroundError
+
+    with pytest.raises(PlaygroundError, match=r"GPAW 50 failed .*: GPAW is 48 or 52"):
+        Playground(gpaw=50)
