@@ -30,14 +30,15 @@ def _chain(fold: dict, key: Any, ev: Any, default: Any = None) -> None:
 
 
 def check_module_record(module: Any) -> None:
-    """The TDX module's part alone (frame KeyIDs, PAMT, lifecycle, OP_STATE, TD epoch, and the S-EPT of a single TD),
-    for tests that drive the module without KVM."""
+    """The TDX module's part alone (frame KeyIDs, PAMT, lifecycle, OP_STATE, TD epoch, vCPUs, and the S-EPT of a
+    single TD), for tests that drive the module without KVM."""
     keyids: dict = {}
     pamt: dict = {}
     sept: dict = {}
     lifecycle: dict = {}
     op_state: dict = {}
     epoch: dict = {}
+    vps: dict = {}
     sept_events: list = []
     for ev in module.trace.events:
         if ev.kind != "state":
@@ -55,12 +56,17 @@ def check_module_record(module: Any) -> None:
             _chain(op_state, d["tdr"], ev, "OP_STATE_UNINITIALIZED")
         elif what == ("tdx", "td_epoch"):
             _chain(epoch, d["tdr"], ev, 1)
+        elif what == ("tdx", "vp"):  # TDH.VP.INIT: the vCPU and the RCX it hands the guest
+            assert isinstance(d["rcx"], int), ev
+            _chain(vps, d["tdvpr"], ev, "uninitialized")
     assert keyids == {pfn: f.keyid for pfn, f in module.mem.frames.items() if f.keyid}, "frame KeyIDs"
     assert pamt == {pfn: pt.value for pfn, (pt, _) in module.pamt.items()}, "PAMT"
     for tdr, td in module.tds.items():
         assert lifecycle.get(tdr) == td.lifecycle.value, "TD lifecycle"
         assert op_state.get(tdr, "OP_STATE_UNINITIALIZED") == td.op_state.value, "OP_STATE"
         assert epoch.get(tdr, 1) == td.td_epoch, "TD epoch"
+        for tdvpr, vp in td.vps.items():
+            assert (vps.get(tdvpr) == "initialized") is vp.initialized, ("vCPU", tdvpr)
     if len(lifecycle) == 1 and len(module.tds) == 1:
         for ev in sept_events:
             _chain(sept, (ev.data["level"], ev.data["gpa"]), ev, "FREE")
