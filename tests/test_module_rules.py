@@ -292,6 +292,11 @@ def test_inject_refuses_what_is_not_a_leaf_an_error_or_a_count() -> None:
     assert pg.track() == "TDX_SUCCESS"  # nothing was left pending
 
 
+def tdvpr(pg: Playground) -> int:
+    (page,) = pg.module.tds[pg.tdr].vps
+    return page
+
+
 @pytest.mark.parametrize(
     ("leaf", "call"),
     [
@@ -300,6 +305,17 @@ def test_inject_refuses_what_is_not_a_leaf_an_error_or_a_count() -> None:
         ("TDH.MEM.SEPT.REMOVE", lambda pg: pg.module.tdh_mem_sept_remove(pg.tdr, GPA, 1)),
         ("TDH.MNG.RD", lambda pg: pg.module.tdh_mng_rd(pg.tdr, "TSC_OFFSET")[0]),
         ("TDH.MEM.PAGE.ADD", lambda pg: pg.module.tdh_mem_page_add(pg.tdr, 2 * GPA, pg._page(""), pg._page(""))),
+        ("TDH.MEM.PAGE.AUG", lambda pg: pg.module.tdh_mem_page_aug(pg.tdr, 2 * GPA, pg._page(""))),
+        ("TDH.MEM.SEPT.ADD", lambda pg: pg.module.tdh_mem_sept_add(pg.tdr, 1 << 30, 2, pg._page(""))),
+        ("TDH.MEM.TRACK", lambda pg: pg.module.tdh_mem_track(pg.tdr)),
+        ("TDH.MR.EXTEND", lambda pg: pg.module.tdh_mr_extend(pg.tdr, GPA)),
+        ("TDH.VP.CREATE", lambda pg: pg.module.tdh_vp_create(pg.tdr, pg._page(""))),
+        ("TDH.VP.ADDCX", lambda pg: pg.module.tdh_vp_addcx(tdvpr(pg), pg._page(""))),
+        ("TDH.VP.INIT", lambda pg: pg.module.tdh_vp_init(tdvpr(pg), 0)),
+        ("TDH.VP.WR", lambda pg: pg.module.tdh_vp_wr(tdvpr(pg), "TSC_OFFSET", 0)),
+        ("TDH.PHYMEM.PAGE.WBINVD", lambda pg: pg.module.tdh_phymem_page_wbinvd(pg.pages[GPA])),
+        ("TDH.PHYMEM.PAGE.RECLAIM", lambda pg: pg.module.tdh_phymem_page_reclaim(pg.pages[GPA])),
+        ("TDH.PHYMEM.CACHE.WB", lambda pg: pg.module.tdh_phymem_cache_wb()),
     ],
 )
 def test_an_injected_status_replaces_the_call_and_is_recorded_as_made(leaf: str, call) -> None:
@@ -349,3 +365,26 @@ def test_a_playground_with_an_unsupported_gpaw_says_why() -> None:
 
     with pytest.raises(PlaygroundError, match=r"GPAW 50 failed .*: GPAW is 48 or 52"):
         Playground(gpaw=50)
+
+
+def test_the_vcpu_and_key_leaves_refuse_a_second_time() -> None:
+    """tdh_vp_init.c: a vCPU already initialised (or without its TDCX pages) is TDX_VCPU_STATE_INCORRECT, and so is
+    TDH.VP.ADDCX once it is initialised (tdh_vp_addcx.c); tdh_mng_key_config.c: the one package's key is already
+    configured, TDX_KEY_CONFIGURED; tdh_vp_create.c: the TDVPR page must be a free (PT_NDA) page, or
+    TDX_PAGE_METADATA_INCORRECT with OPERAND_ID_RCX; a TDH.VP.ADDCX whose RCX is no TDVPR likewise."""
+    pg = added()
+    vcpu_state_incorrect = 0xC000070000000000  # TDX_VCPU_STATE_INCORRECT
+    assert pg.module.tdh_vp_init(tdvpr(pg), 0) == vcpu_state_incorrect
+    assert pg.module.tdh_vp_addcx(tdvpr(pg), pg._page("")) == vcpu_state_incorrect
+    assert pg.module.tdh_mng_key_config(pg.tdr) == 0x0000081500000000  # TDX_KEY_CONFIGURED (tdx_error_codes_defs.h)
+    assert pg.module.tdh_mng_key_config(pg.pages[GPA]) == PAGE_METADATA_INCORRECT_RCX
+    assert pg.module.tdh_vp_create(pg.tdr, pg.pages[GPA]) == PAGE_METADATA_INCORRECT_RCX
+    assert pg.module.tdh_vp_addcx(pg.pages[GPA], pg._page("")) == PAGE_METADATA_INCORRECT_RCX
+
+
+def test_a_td_with_gpaw_52_has_its_shared_bit_at_51() -> None:
+    """tdh_mng_init.c takes GPAW 48 or 52; the shared bit is GPAW - 1 (TDX module spec, "GPA.SHARED"): with GPAW 52 a
+    GPA with bit 47 set is an ordinary private GPA that S-EPT tables can map, bit 51 is the shared one."""
+    pg = Playground(gpaw=52)
+    assert pg.map_path(1 << 47) == ["TDX_SUCCESS"] * 4  # a 5-level S-EPT: four tables below the root
+    assert pg.sept_add(1 << 51, 3) == "TDX_OPERAND_INVALID"
