@@ -388,3 +388,14 @@ def test_a_td_with_gpaw_52_has_its_shared_bit_at_51() -> None:
     pg = Playground(gpaw=52)
     assert pg.map_path(1 << 47) == ["TDX_SUCCESS"] * 4  # a 5-level S-EPT: four tables below the root
     assert pg.sept_add(1 << 51, 3) == "TDX_OPERAND_INVALID"
+
+
+def test_a_source_on_the_first_page_of_seamrr_is_refused() -> None:
+    """helpers.c shared_hpa_check (TDX_1.5.01): "Check that the provided HPA is outside SEAMRR" — SEAMRR starts at
+    its base, so a source page there is TDX_OPERAND_INVALID, reported by PAGE.ADD on R9 (OPERAND_ID_R9 = 9)."""
+    from tdxsim import platform
+
+    pg = Playground()
+    assert pg.map_path(GPA) == ["TDX_SUCCESS"] * 3
+    ret = pg.module.tdh_mem_page_add(pg.tdr, GPA, pg._page(""), platform.SEAMRR_BASE >> 12)
+    assert ret == OPERAND_INVALID_RCX - 1 + 9
