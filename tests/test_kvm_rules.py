@@ -504,3 +504,14 @@ def test_vm_attributes_other_than_private_are_einval(model: str) -> None:
     vmm.KVM_CREATE_VM()
     assert vmm.KVM_SET_MEMORY_ATTRIBUTES(0, PAGE, 1)["ret"] == -EINVAL
     assert vmm.KVM_SET_MEMORY_ATTRIBUTES(0, PAGE, PRIVATE)["ret"] == (-EINVAL if in_place(model) else 0)
+
+
+def test_setting_the_attributes_a_range_already_has_changes_nothing() -> None:
+    """virt/kvm/kvm_main.c kvm_vm_set_mem_attributes: `if (kvm_range_has_memory_attributes(kvm, start, end, ~0,
+    attributes)) goto out_unlock;` — a range that already has the attributes (every GFN starts with none) is left
+    alone: 0, no zap, no change recorded."""
+    steps = td_setup("v8", in_place=False, private=False) + [to_shared("out-of-place", 0, 2 * PAGE, label="same")]
+    r = replay_scenario({"format": 1, "kernel": "v8", "gmem_in_place_conversion": False, "steps": steps})
+    assert_ok(step(r.output, "same"))
+    last = r.vmm.trace.events[r.marks[-2] :]
+    assert [ev for ev in last if ev.kind == "state"] == []

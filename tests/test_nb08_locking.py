@@ -388,3 +388,20 @@ def test_woken_readers_hold_the_lock_in_their_mode() -> None:
     assert run.step("mmap()") == "done"
     assert run.locks["mmap_lock"].holders == {"fault": locking.SHARED, "fault 2": locking.SHARED}
     assert run.waiting_for("fault") is None and run.waiting_for("fault 2") is None
+
+
+def test_a_writer_waits_for_every_reader_and_readers_queue_behind_it() -> None:
+    """kernel/locking/rwsem.c: a writer gets the rw_semaphore only when no reader holds it, and a reader that arrives
+    while a writer waits queues behind it; when the lock frees up the writer at the head is woken alone."""
+    second = locking.Path("fault-2", "a second fault", "fault 2", locking.FAULT_UPSTREAM.ops)
+    run = locking.Interleaving([locking.FAULT_UPSTREAM, locking.MMAP_WRITER, second])
+    assert [run.step(t) for t in ("fault", "mmap()", "fault 2")] == ["done", "waits", "waits"]
+    assert run.step("fault") == "done"  # the call
+    assert run.step("fault") == "done"  # drops mmap_lock: the writer at the head gets it, alone
+    assert run.locks["mmap_lock"].holders == {"mmap()": locking.EXCLUSIVE}
+    assert run.waiting_for("fault 2") == "mmap_lock"
+    one_reader_left = locking.Interleaving([locking.FAULT_UPSTREAM, second, locking.MMAP_WRITER])
+    assert [one_reader_left.step(t) for t in ("fault", "fault 2", "mmap()")] == ["done", "done", "waits"]
+    one_reader_left.step("fault")
+    one_reader_left.step("fault")  # one reader drops mmap_lock; the other still holds it
+    assert one_reader_left.waiting_for("mmap()") == "mmap_lock"
