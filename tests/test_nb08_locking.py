@@ -405,3 +405,16 @@ def test_a_writer_waits_for_every_reader_and_readers_queue_behind_it() -> None:
     one_reader_left.step("fault")
     one_reader_left.step("fault")  # one reader drops mmap_lock; the other still holds it
     assert one_reader_left.waiting_for("mmap()") == "mmap_lock"
+
+
+def test_every_cycle_is_reported_not_only_the_first() -> None:
+    """With two faulting threads the old order hangs three ways: the writer waits for whichever faults hold mmap_lock
+    for read (one, the other, or both), each such fault waits for populate's invalidate lock, and populate's GUP waits
+    behind the writer; `reachable_deadlocks` explores every interleaving and reports each distinct cycle."""
+    second = locking.Path("fault-2", "a second fault", "fault 2", locking.FAULT_IN_PLACE.ops)
+    cycles = locking.reachable_deadlocks([locking.POPULATE_BEFORE, second, locking.FAULT_IN_PLACE, locking.MMAP_WRITER])
+    assert cycles == [
+        ["fault", "fault 2", "mmap()", "populate"],
+        ["fault", "mmap()", "populate"],
+        ["fault 2", "mmap()", "populate"],
+    ]
