@@ -316,6 +316,7 @@ def tdvpr(pg: Playground) -> int:
         ("TDH.PHYMEM.PAGE.WBINVD", lambda pg: pg.module.tdh_phymem_page_wbinvd(pg.pages[GPA])),
         ("TDH.PHYMEM.PAGE.RECLAIM", lambda pg: pg.module.tdh_phymem_page_reclaim(pg.pages[GPA])),
         ("TDH.PHYMEM.CACHE.WB", lambda pg: pg.module.tdh_phymem_cache_wb()),
+        ("TDH.MNG.CREATE", lambda pg: pg.module.tdh_mng_create(pg._page(""), 18)),
     ],
 )
 def test_an_injected_status_replaces_the_call_and_is_recorded_as_made(leaf: str, call) -> None:
@@ -399,3 +400,10 @@ def test_a_source_on_the_first_page_of_seamrr_is_refused() -> None:
     assert pg.map_path(GPA) == ["TDX_SUCCESS"] * 3
     ret = pg.module.tdh_mem_page_add(pg.tdr, GPA, pg._page(""), platform.SEAMRR_BASE >> 12)
     assert ret == OPERAND_INVALID_RCX - 1 + 9
+
+
+def test_track_on_a_page_that_is_not_a_tdr_names_rcx() -> None:
+    """tdh_mem_track.c (TDX_1.5.01): the TDR is RCX, checked by check_lock_and_map_explicit_tdr(tdr_pa, OPERAND_ID_RCX,
+    …, PT_TDR, …): a page that is not a TDR is TDX_PAGE_METADATA_INCORRECT with operand id RCX."""
+    pg = added()
+    assert pg.module.tdh_mem_track(pg.pages[GPA]) == PAGE_METADATA_INCORRECT_RCX
