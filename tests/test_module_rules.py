@@ -333,16 +333,20 @@ def test_page_add_and_remove_are_4k_leaf_operations_in_the_record() -> None:
     0."""
     pg = added()
     assert pg.block(GPA) == "TDX_SUCCESS" and pg.track() == "TDX_SUCCESS" and pg.remove(GPA) == "TDX_SUCCESS"
+    assert pg.finalize() == "TDX_SUCCESS" and pg.aug(GPA + PAGE_SIZE) == "TDX_SUCCESS"
     levels = {ev.name: ev.data.get("level") for ev in pg.trace.events if ev.kind == "seamcall"}
-    assert (levels["TDH.MEM.PAGE.ADD"], levels["TDH.MEM.PAGE.REMOVE"]) == (0, 0)
+    assert (levels["TDH.MEM.PAGE.ADD"], levels["TDH.MEM.PAGE.REMOVE"], levels["TDH.MEM.PAGE.AUG"]) == (0, 0, 0)
 
 
-def test_the_mr_log_replays_to_the_mrtd_and_counts_what_succeeded() -> None:
+@pytest.mark.parametrize("checked", [False, True], ids=["fast", "checked"])
+def test_the_mr_log_replays_to_the_mrtd_and_counts_what_succeeded(checked: bool) -> None:
     """The log of MRTD extends that `tdxsim mrtd` explains (PAGE.ADD as gpa << 1, MR.EXTEND as gpa << 1 | 1), replayed
     with tdh_mem_page_add.c's and tdh_mr_extend.c's records (tests/mrtd_replay.py), gives the module's MRTD; and the
     success counts are the calls that succeeded: one PAGE.ADD, 16 MR.EXTENDs, no PAGE.AUG."""
     pg = Playground()
     pg.module.mr_log = []
+    if checked:  # a status pending on another leaf sends every MR.EXTEND down the checked path
+        pg.module.inject("TDH.MEM.TRACK", "TDX_OPERAND_BUSY", 1)
     assert pg.map_path(GPA) == ["TDX_SUCCESS"] * 3
     assert pg.page_add(GPA, DATA) == "TDX_SUCCESS"
     assert [pg.mr_extend(GPA + i * 256) for i in range(16)] == ["TDX_SUCCESS"] * 16
@@ -355,8 +359,8 @@ def test_the_mr_log_replays_to_the_mrtd_and_counts_what_succeeded() -> None:
         else:
             h.update(record(b"MEM.PAGE.ADD", gpa))
     assert h.hexdigest() == pg.module.tds[pg.tdr].mrtd.hex()
-    counts = [pg.module.success_count(leaf) for leaf in ("TDH.MEM.PAGE.ADD", "TDH.MR.EXTEND", "TDH.MEM.PAGE.AUG")]
-    assert counts == [1, 16, 0]
+    leaves = ("TDH.MEM.PAGE.ADD", "TDH.MR.EXTEND", "TDH.MEM.PAGE.AUG", "TDH.MEM.SEPT.ADD")
+    assert [pg.module.success_count(leaf) for leaf in leaves] == [1, 16, 0, 3]  # map_path added three tables
 
 
 def test_a_playground_with_an_unsupported_gpaw_says_why() -> None:
@@ -388,6 +392,7 @@ def test_a_td_with_gpaw_52_has_its_shared_bit_at_51() -> None:
     GPA with bit 47 set is an ordinary private GPA that S-EPT tables can map, bit 51 is the shared one."""
     pg = Playground(gpaw=52)
     assert pg.map_path(1 << 47) == ["TDX_SUCCESS"] * 4  # a 5-level S-EPT: four tables below the root
+    assert pg.map_path(1 << 50)[-1] == "TDX_SUCCESS"  # bit 50 is below the shared bit too
     assert pg.sept_add(1 << 51, 3) == "TDX_OPERAND_INVALID"
 
 
@@ -407,3 +412,46 @@ def test_track_on_a_page_that_is_not_a_tdr_names_rcx() -> None:
     …, PT_TDR, …): a page that is not a TDR is TDX_PAGE_METADATA_INCORRECT with operand id RCX."""
     pg = added()
     assert pg.module.tdh_mem_track(pg.pages[GPA]) == PAGE_METADATA_INCORRECT_RCX
+
+
+EPT_WALK_FAILED_RCX = 0xC0000B0000000000 | 1  # TDX_EPT_WALK_FAILED with OPERAND_ID_RCX
+
+
+def test_operands_of_the_input_checks() -> None:
+    """The operand id each handler passes to api_error_with_operand_id (intel/tdx-module TDX_1.5.01): the GPA and level
+    of PAGE.REMOVE, PAGE.AUG and RANGE.BLOCK/UNBLOCK are RCX (verify_page_info_input and the GPA checks:
+    TDX_OPERAND_INVALID; a walk that finds no table: TDX_EPT_WALK_FAILED); the TDR of MNG.RD is RCX;
+    the page of WBINVD, RECLAIM and MNG.CREATE is RCX (TDX_PAGE_METADATA_INCORRECT); TD_PARAMS of MNG.INIT is RDX."""
+    pg = added()
+    m, tdr = pg.module, pg.tdr
+    shared = 1 << 47  # the shared bit of a GPAW-48 TD
+    assert m.tdh_mem_page_remove(tdr, GPA + 0x800) == OPERAND_INVALID_RCX
+    assert m.tdh_mem_page_remove(tdr, shared | GPA) == OPERAND_INVALID_RCX
+    assert m.tdh_mem_range_block(tdr, GPA + 0x800, 0) == OPERAND_INVALID_RCX
+    assert m.tdh_mem_range_block(tdr, 1 << 40, 0) == EPT_WALK_FAILED_RCX  # no S-EPT table maps that far
+    assert m.tdh_mem_range_unblock(tdr, shared | GPA, 0) == OPERAND_INVALID_RCX
+    assert m.tdh_mem_page_aug(tdr, GPA + 0x800, pg._page("")) == OPERAND_INVALID_RCX
+    # the TDR of SEPT.REMOVE is RDX (arch/x86/virt/vmx/tdx/tdx.c tdh_mem_sept_remove: .rcx = gpa | level, .rdx = TDR)
+    assert m.tdh_mem_sept_remove(pg.pages[GPA], GPA, 1) == PAGE_METADATA_INCORRECT_RCX + 1
+    assert m.tdh_mng_rd(pg.pages[GPA], "TSC_OFFSET")[0] == PAGE_METADATA_INCORRECT_RCX
+    assert m.tdh_phymem_page_wbinvd(pg.pages[GPA]) == PAGE_METADATA_INCORRECT_RCX  # a PT_REG page, not PT_NDA
+    assert m.tdh_phymem_page_reclaim(pg._page("")) == PAGE_METADATA_INCORRECT_RCX  # PT_NDA: not the module's
+    assert m.tdh_mng_create(pg.pages[GPA], 18) == PAGE_METADATA_INCORRECT_RCX
+    fresh = pg._page("")
+    assert m.tdh_mng_create(fresh, 18) == 0
+    assert m.tdh_mng_key_config(fresh) == 0
+    assert m.tdh_mng_init(fresh, 0, 50) == 0xC000010000000000 | 2  # TDX_OPERAND_INVALID, OPERAND_ID_RDX = 2
+
+
+def test_playground_arguments_it_cannot_use_are_clear_errors() -> None:
+    """The playground's own checks: a level outside 0..root and a RECLAIM of a GPA where nothing was added raise
+    PlaygroundError with the reason, not a KeyError."""
+    from tdxsim.tdx.playground import PlaygroundError
+
+    pg = added()
+    with pytest.raises(PlaygroundError, match="level must be 0"):
+        pg.state(GPA, 9)
+    with pytest.raises(PlaygroundError, match="level must be 0"):
+        pg.state(GPA, "1")  # type: ignore[arg-type]
+    with pytest.raises(PlaygroundError, match="no page was added"):
+        pg.reclaim(2 * GPA)
