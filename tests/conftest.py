@@ -9,6 +9,8 @@ extend the previous one instead) named as the leaf is (`tdh_mem_page_add` is TDH
 names of intel/tdx-module include/tdx_api_defs.h), carrying the status and code the call returned and the `gpa`
 and `level` it was given; and the record, folded, matches the module's state after the call.
 
+The guest's TDCALLs (`tdg_*`) likewise record one `tdcall` event each, with the leaf, status, code and `gpa`.
+
 2. The record replays to the machine's state (tests/trace_replay.py): under the KVM-level tests, every scenario
 replayed through tdxsim.scenario is checked after its last step.
 """
@@ -48,9 +50,7 @@ def _recorded(method):
             assert events[-1].data["count"] == last_count + 1, "a merged MR.EXTEND must count itself"
         assert [ev.name for ev in new] == [leaf], f"{leaf} recorded {[ev.name for ev in new]}"
         data = new[0].data
-        assert (data["status"], data["code"]) == (status_name(code), code) or (
-            leaf == "TDH.MR.EXTEND" and data["code"] == code == 0
-        ), (leaf, data, hex(code))
+        assert (data["status"], data["code"]) == (status_name(code), code), (leaf, data, hex(code))
         bound = signature.bind(self, *args, **kwargs).arguments
         if "gpa" in bound and data["count"] == 1:
             assert data.get("gpa") == bound["gpa"], (leaf, data)
@@ -58,6 +58,27 @@ def _recorded(method):
             assert data.get("level") == bound["level"], (leaf, data)
         check_module_record(self)  # and its state changes are in the record (tests/trace_replay.py)
         return ret
+
+    return call
+
+
+def _tdcall_recorded(method):
+    """The same for the guest's TDCALLs (TdxModule.tdg_*): one `tdcall` event, named as the leaf (TDG_MEM_PAGE_ACCEPT
+    of tdx_api_defs.h is TDG.MEM.PAGE.ACCEPT), with the status and code the call returned and the GPA it was given; a
+    call that ends in an EPT-violation exit instead has no completion status (EPT_VIOLATION_EXIT, code -1)."""
+    leaf = method.__name__.upper().replace("_", ".")
+
+    @functools.wraps(method)
+    def call(self: TdxModule, tdr: int, gpa: int):
+        before = len(self.trace.events)
+        code, ept_violation = method(self, tdr, gpa)
+        if self.trace.enabled:
+            new = [ev for ev in self.trace.events[before:] if ev.kind == "tdcall"]
+            assert [(ev.layer, ev.name) for ev in new] == [("guest", leaf)], new
+            status = "EPT_VIOLATION_EXIT" if ept_violation else status_name(code)
+            assert new[0].data == {"status": status, "code": code, "gpa": gpa}, (new[0].data, hex(code))
+            assert (code == -1) is ept_violation
+        return code, ept_violation
 
     return call
 
@@ -70,6 +91,8 @@ def seamcall_records_checked(request: pytest.FixtureRequest, monkeypatch: pytest
     for name, method in vars(TdxModule).items():
         if name.startswith("tdh_") and callable(method):
             monkeypatch.setattr(TdxModule, name, _recorded(method))
+        elif name.startswith("tdg_") and callable(method):
+            monkeypatch.setattr(TdxModule, name, _tdcall_recorded(method))
 
 
 @pytest.fixture(autouse=True)

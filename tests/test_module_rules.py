@@ -236,3 +236,218 @@ def test_addcx_takes_only_pt_nda_pages() -> None:
     assert module.tdh_mng_create(tdr, 17) == 0 and module.tdh_mng_key_config(tdr) == 0
     assert module.tdh_mng_addcx(tdr, page) == 0
     assert module.tdh_mng_addcx(tdr, page) == PAGE_METADATA_INCORRECT_RCX
+
+
+# -- the TDR operand, input checks and injected statuses of the leaves KVM uses when it zaps and tears down -----------
+
+OPERAND_INVALID_RCX = 0xC000010000000000 | 1  # TDX_OPERAND_INVALID with OPERAND_ID_RCX
+OPERAND_BUSY = 0x8000020000000000  # TDX_OPERAND_BUSY
+
+
+def test_vpflushdone_and_key_freeid_on_a_page_that_is_not_a_tdr() -> None:
+    """tdh_mng_vpflushdone.c and tdh_mng_key_freeid.c (TDX_1.5.01) start with check_lock_and_map_explicit_tdr(tdr_pa,
+    OPERAND_ID_RCX, …, PT_TDR, …): a page whose PAMT type is not PT_TDR is TDX_PAGE_METADATA_INCORRECT with operand id
+    RCX, and the TD is left as it was (its lifecycle still allows VPFLUSHDONE afterwards)."""
+    pg = added()
+    page = pg.pages[GPA]  # a PT_REG page of the TD
+    assert pg.module.tdh_mng_vpflushdone(page) == PAGE_METADATA_INCORRECT_RCX
+    assert pg.module.tdh_mng_key_freeid(page) == PAGE_METADATA_INCORRECT_RCX
+    assert pg.module.tdh_mng_vpflushdone(pg.tdr) == 0
+
+
+def test_range_unblock_of_an_address_that_is_not_the_entry_base() -> None:
+    """tdh_mem_range_unblock.c: the GPA and level in RCX go through verify_page_info_input, which wants the GPA aligned
+    to the level's page size: otherwise TDX_OPERAND_INVALID with OPERAND_ID_RCX."""
+    pg = added()
+    assert pg.block(GPA) == "TDX_SUCCESS"
+    assert pg.module.tdh_mem_range_unblock(pg.tdr, GPA + 0x800, 0) == OPERAND_INVALID_RCX
+    assert pg.module.tdh_mem_range_unblock(pg.tdr, GPA, 1) == OPERAND_INVALID_RCX  # 2 MiB level, GPA not 2 MiB aligned
+
+
+@pytest.mark.parametrize("leaf", ["TDH.MEM.RANGE.UNBLOCK", "TDH.MNG.VPFLUSHDONE", "TDH.MNG.KEY.FREEID"])
+def test_an_injected_status_is_what_the_next_call_of_that_leaf_returns(leaf: str) -> None:
+    """docs/scenario.md `tdx_error`: the next `count` calls of the leaf return the status instead of running (as a
+    busy module would: TDX_OPERAND_BUSY is what the real module returns when it loses a lock race); other leaves run."""
+    pg = added()
+    pg.module.inject(leaf, "TDX_OPERAND_BUSY", 1)
+    assert pg.block(GPA) == "TDX_SUCCESS"  # another leaf is not affected
+    call = {
+        "TDH.MEM.RANGE.UNBLOCK": lambda: pg.module.tdh_mem_range_unblock(pg.tdr, GPA, 0),
+        "TDH.MNG.VPFLUSHDONE": lambda: pg.module.tdh_mng_vpflushdone(pg.tdr),
+        "TDH.MNG.KEY.FREEID": lambda: pg.module.tdh_mng_key_freeid(pg.tdr),
+    }[leaf]
+    assert call() == OPERAND_BUSY
+    assert call() != OPERAND_BUSY  # only once
+
+
+def test_inject_refuses_what_is_not_a_leaf_an_error_or_a_count() -> None:
+    """docs/scenario.md `tdx_error`: `leaf` is a SEAMCALL name, `status` a TDX error status name (TDX_SUCCESS is not
+    an error), `count` at least 1; anything else is refused with a clear error before anything runs."""
+    pg = added()
+    for args in (("TDH.NO.SUCH", "TDX_OPERAND_BUSY", 1), ("TDH.MEM.TRACK", "TDX_SUCCESS", 1),
+                 ("TDH.MEM.TRACK", "NOT_A_STATUS", 1), ("TDH.MEM.TRACK", "TDX_OPERAND_BUSY", 0),
+                 ("TDH.MEM.TRACK", "TDX_OPERAND_BUSY", 1.5)):  # fmt: skip
+        with pytest.raises(ValueError, match=r"^inject: "):  # a clear error that names the call
+            pg.module.inject(*args)
+    assert pg.track() == "TDX_SUCCESS"  # nothing was left pending
+
+
+def tdvpr(pg: Playground) -> int:
+    (page,) = pg.module.tds[pg.tdr].vps
+    return page
+
+
+@pytest.mark.parametrize(
+    ("leaf", "call"),
+    [
+        ("TDH.MEM.PAGE.REMOVE", lambda pg: pg.module.tdh_mem_page_remove(pg.tdr, GPA)),
+        ("TDH.MEM.RANGE.BLOCK", lambda pg: pg.module.tdh_mem_range_block(pg.tdr, GPA, 0)),
+        ("TDH.MEM.SEPT.REMOVE", lambda pg: pg.module.tdh_mem_sept_remove(pg.tdr, GPA, 1)),
+        ("TDH.MNG.RD", lambda pg: pg.module.tdh_mng_rd(pg.tdr, "TSC_OFFSET")[0]),
+        ("TDH.MEM.PAGE.ADD", lambda pg: pg.module.tdh_mem_page_add(pg.tdr, 2 * GPA, pg._page(""), pg._page(""))),
+        ("TDH.MEM.PAGE.AUG", lambda pg: pg.module.tdh_mem_page_aug(pg.tdr, 2 * GPA, pg._page(""))),
+        ("TDH.MEM.SEPT.ADD", lambda pg: pg.module.tdh_mem_sept_add(pg.tdr, 1 << 30, 2, pg._page(""))),
+        ("TDH.MEM.TRACK", lambda pg: pg.module.tdh_mem_track(pg.tdr)),
+        ("TDH.MR.EXTEND", lambda pg: pg.module.tdh_mr_extend(pg.tdr, GPA)),
+        ("TDH.VP.CREATE", lambda pg: pg.module.tdh_vp_create(pg.tdr, pg._page(""))),
+        ("TDH.VP.ADDCX", lambda pg: pg.module.tdh_vp_addcx(tdvpr(pg), pg._page(""))),
+        ("TDH.VP.INIT", lambda pg: pg.module.tdh_vp_init(tdvpr(pg), 0)),
+        ("TDH.VP.WR", lambda pg: pg.module.tdh_vp_wr(tdvpr(pg), "TSC_OFFSET", 0)),
+        ("TDH.PHYMEM.PAGE.WBINVD", lambda pg: pg.module.tdh_phymem_page_wbinvd(pg.pages[GPA])),
+        ("TDH.PHYMEM.PAGE.RECLAIM", lambda pg: pg.module.tdh_phymem_page_reclaim(pg.pages[GPA])),
+        ("TDH.PHYMEM.CACHE.WB", lambda pg: pg.module.tdh_phymem_cache_wb()),
+        ("TDH.MNG.CREATE", lambda pg: pg.module.tdh_mng_create(pg._page(""), 18)),
+    ],
+)
+def test_an_injected_status_replaces_the_call_and_is_recorded_as_made(leaf: str, call) -> None:
+    """docs/scenario.md `tdx_error`: the next call of the leaf returns the status; its record (tests/conftest.py checks
+    it) names the leaf and carries the call's `gpa` and `level` like any other."""
+    pg = added()
+    pg.module.inject(leaf, "TDX_OPERAND_BUSY", 1)
+    assert call(pg) == OPERAND_BUSY
+
+
+def test_page_add_and_remove_are_4k_leaf_operations_in_the_record() -> None:
+    """tdh_mem_page_add.c and tdh_mem_page_remove.c act on a 4 KiB leaf (level 0 of the S-EPT; the page_info level
+    field of PAGE.REMOVE must be 4K): their records (docs/scenario.md `seamcalls`: `level` where it applies) say level
+    0."""
+    pg = added()
+    assert pg.block(GPA) == "TDX_SUCCESS" and pg.track() == "TDX_SUCCESS" and pg.remove(GPA) == "TDX_SUCCESS"
+    assert pg.finalize() == "TDX_SUCCESS" and pg.aug(GPA + PAGE_SIZE) == "TDX_SUCCESS"
+    levels = {ev.name: ev.data.get("level") for ev in pg.trace.events if ev.kind == "seamcall"}
+    assert (levels["TDH.MEM.PAGE.ADD"], levels["TDH.MEM.PAGE.REMOVE"], levels["TDH.MEM.PAGE.AUG"]) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("checked", [False, True], ids=["fast", "checked"])
+def test_the_mr_log_replays_to_the_mrtd_and_counts_what_succeeded(checked: bool) -> None:
+    """The log of MRTD extends that `tdxsim mrtd` explains (PAGE.ADD as gpa << 1, MR.EXTEND as gpa << 1 | 1), replayed
+    with tdh_mem_page_add.c's and tdh_mr_extend.c's records (tests/mrtd_replay.py), gives the module's MRTD; and the
+    success counts are the calls that succeeded: one PAGE.ADD, 16 MR.EXTENDs, no PAGE.AUG."""
+    pg = Playground()
+    pg.module.mr_log = []
+    if checked:  # a status pending on another leaf sends every MR.EXTEND down the checked path
+        pg.module.inject("TDH.MEM.TRACK", "TDX_OPERAND_BUSY", 1)
+    assert pg.map_path(GPA) == ["TDX_SUCCESS"] * 3
+    assert pg.page_add(GPA, DATA) == "TDX_SUCCESS"
+    assert [pg.mr_extend(GPA + i * 256) for i in range(16)] == ["TDX_SUCCESS"] * 16
+    assert pg.finalize() == "TDX_SUCCESS"
+    h = hashlib.sha384()
+    for entry in pg.module.mr_log:
+        gpa, extend = entry >> 1, entry & 1
+        if extend:
+            h.update(record(b"MR.EXTEND", gpa) + DATA[gpa - GPA : gpa - GPA + 256])
+        else:
+            h.update(record(b"MEM.PAGE.ADD", gpa))
+    assert h.hexdigest() == pg.module.tds[pg.tdr].mrtd.hex()
+    leaves = ("TDH.MEM.PAGE.ADD", "TDH.MR.EXTEND", "TDH.MEM.PAGE.AUG", "TDH.MEM.SEPT.ADD")
+    assert [pg.module.success_count(leaf) for leaf in leaves] == [1, 16, 0, 3]  # map_path added three tables
+
+
+def test_a_playground_with_an_unsupported_gpaw_says_why() -> None:
+    """tdh_mng_init.c accepts GPAW 48 or 52 only (the TD's max GPA width, TD_PARAMS.EXEC_CONTROLS.GPAW); the playground
+    refuses another with an error that says so."""
+    from tdxsim.tdx.playground import PlaygroundError
+
+    with pytest.raises(PlaygroundError, match=r"GPAW 50 failed .*: GPAW is 48 or 52"):
+        Playground(gpaw=50)
+
+
+def test_the_vcpu_and_key_leaves_refuse_a_second_time() -> None:
+    """tdh_vp_init.c: a vCPU already initialised (or without its TDCX pages) is TDX_VCPU_STATE_INCORRECT, and so is
+    TDH.VP.ADDCX once it is initialised (tdh_vp_addcx.c); tdh_mng_key_config.c: the one package's key is already
+    configured, TDX_KEY_CONFIGURED; tdh_vp_create.c: the TDVPR page must be a free (PT_NDA) page, or
+    TDX_PAGE_METADATA_INCORRECT with OPERAND_ID_RCX; a TDH.VP.ADDCX whose RCX is no TDVPR likewise."""
+    pg = added()
+    vcpu_state_incorrect = 0xC000070000000000  # TDX_VCPU_STATE_INCORRECT
+    assert pg.module.tdh_vp_init(tdvpr(pg), 0) == vcpu_state_incorrect
+    assert pg.module.tdh_vp_addcx(tdvpr(pg), pg._page("")) == vcpu_state_incorrect
+    assert pg.module.tdh_mng_key_config(pg.tdr) == 0x0000081500000000  # TDX_KEY_CONFIGURED (tdx_error_codes_defs.h)
+    assert pg.module.tdh_mng_key_config(pg.pages[GPA]) == PAGE_METADATA_INCORRECT_RCX
+    assert pg.module.tdh_vp_create(pg.tdr, pg.pages[GPA]) == PAGE_METADATA_INCORRECT_RCX
+    assert pg.module.tdh_vp_addcx(pg.pages[GPA], pg._page("")) == PAGE_METADATA_INCORRECT_RCX
+
+
+def test_a_td_with_gpaw_52_has_its_shared_bit_at_51() -> None:
+    """tdh_mng_init.c takes GPAW 48 or 52; the shared bit is GPAW - 1 (TDX module spec, "GPA.SHARED"): with GPAW 52 a
+    GPA with bit 47 set is an ordinary private GPA that S-EPT tables can map, bit 51 is the shared one."""
+    pg = Playground(gpaw=52)
+    assert pg.map_path(1 << 47) == ["TDX_SUCCESS"] * 4  # a 5-level S-EPT: four tables below the root
+    assert pg.map_path(1 << 50)[-1] == "TDX_SUCCESS"  # bit 50 is below the shared bit too
+    assert pg.sept_add(1 << 51, 3) == "TDX_OPERAND_INVALID"
+
+
+def test_a_source_on_the_first_page_of_seamrr_is_refused() -> None:
+    """helpers.c shared_hpa_check (TDX_1.5.01): "Check that the provided HPA is outside SEAMRR" — SEAMRR starts at
+    its base, so a source page there is TDX_OPERAND_INVALID, reported by PAGE.ADD on R9 (OPERAND_ID_R9 = 9)."""
+    from tdxsim import platform
+
+    pg = Playground()
+    assert pg.map_path(GPA) == ["TDX_SUCCESS"] * 3
+    ret = pg.module.tdh_mem_page_add(pg.tdr, GPA, pg._page(""), platform.SEAMRR_BASE >> 12)
+    assert ret == OPERAND_INVALID_RCX - 1 + 9
+
+
+def test_track_on_a_page_that_is_not_a_tdr_names_rcx() -> None:
+    """tdh_mem_track.c (TDX_1.5.01): the TDR is RCX, checked by check_lock_and_map_explicit_tdr(tdr_pa, OPERAND_ID_RCX,
+    …, PT_TDR, …): a page that is not a TDR is TDX_PAGE_METADATA_INCORRECT with operand id RCX."""
+    pg = added()
+    assert pg.module.tdh_mem_track(pg.pages[GPA]) == PAGE_METADATA_INCORRECT_RCX
+
+
+EPT_WALK_FAILED_RCX = 0xC0000B0000000000 | 1  # TDX_EPT_WALK_FAILED with OPERAND_ID_RCX
+
+
+def test_operands_of_the_input_checks() -> None:
+    """The operand id each handler passes to api_error_with_operand_id (intel/tdx-module TDX_1.5.01): the GPA and level
+    of PAGE.REMOVE, PAGE.AUG and RANGE.BLOCK/UNBLOCK are RCX (verify_page_info_input and the GPA checks:
+    TDX_OPERAND_INVALID; a walk that finds no table: TDX_EPT_WALK_FAILED); the TDR of MNG.RD is RCX;
+    the page of WBINVD, RECLAIM and MNG.CREATE is RCX (TDX_PAGE_METADATA_INCORRECT)."""
+    pg = added()
+    m, tdr = pg.module, pg.tdr
+    shared = 1 << 47  # the shared bit of a GPAW-48 TD
+    assert m.tdh_mem_page_remove(tdr, GPA + 0x800) == OPERAND_INVALID_RCX
+    assert m.tdh_mem_page_remove(tdr, shared | GPA) == OPERAND_INVALID_RCX
+    assert m.tdh_mem_range_block(tdr, GPA + 0x800, 0) == OPERAND_INVALID_RCX
+    assert m.tdh_mem_range_block(tdr, 1 << 40, 0) == EPT_WALK_FAILED_RCX  # no S-EPT table maps that far
+    assert m.tdh_mem_range_unblock(tdr, shared | GPA, 0) == OPERAND_INVALID_RCX
+    assert m.tdh_mem_page_aug(tdr, GPA + 0x800, pg._page("")) == OPERAND_INVALID_RCX
+    # the TDR of SEPT.REMOVE is RDX (arch/x86/virt/vmx/tdx/tdx.c tdh_mem_sept_remove: .rcx = gpa | level, .rdx = TDR)
+    assert m.tdh_mem_sept_remove(pg.pages[GPA], GPA, 1) == PAGE_METADATA_INCORRECT_RCX + 1
+    assert m.tdh_mng_rd(pg.pages[GPA], "TSC_OFFSET")[0] == PAGE_METADATA_INCORRECT_RCX
+    assert m.tdh_phymem_page_wbinvd(pg.pages[GPA]) == PAGE_METADATA_INCORRECT_RCX  # a PT_REG page, not PT_NDA
+    assert m.tdh_phymem_page_reclaim(pg._page("")) == PAGE_METADATA_INCORRECT_RCX  # PT_NDA: not the module's
+    assert m.tdh_mng_create(pg.pages[GPA], 18) == PAGE_METADATA_INCORRECT_RCX
+
+
+def test_playground_arguments_it_cannot_use_are_clear_errors() -> None:
+    """The playground's own checks: a level outside 0..root and a RECLAIM of a GPA where nothing was added raise
+    PlaygroundError with the reason, not a KeyError."""
+    from tdxsim.tdx.playground import PlaygroundError
+
+    pg = added()
+    with pytest.raises(PlaygroundError, match="level must be 0"):
+        pg.state(GPA, 9)
+    with pytest.raises(PlaygroundError, match="level must be 0"):
+        pg.state(GPA, "1")  # type: ignore[arg-type]
+    with pytest.raises(PlaygroundError, match="no page was added"):
+        pg.reclaim(2 * GPA)

@@ -53,7 +53,9 @@ class GuestMemfd:
         """Whether a userspace fault may map the page: INIT_SHARED upstream, the index's attribute in v8 in-place."""
         if self.kvm.in_place:
             return not self.is_private(index)
-        return bool(self.flags & GUEST_MEMFD_FLAG_INIT_SHARED)
+        # upstream asks for INIT_SHARED, which a TD's guest_memfd cannot have without in-place conversion
+        # (kvm_arch_supports_gmem_init_shared; Kvm.kvm_gmem_create refuses the flag)
+        return False
 
     def kvm_gmem_get_folio(self, index: int) -> int:
         """Find or allocate the folio at `index` (filemap_grab_folio)."""

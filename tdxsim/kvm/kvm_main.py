@@ -162,9 +162,7 @@ class Kvm:
         through the file's bindings, as __kvm_gmem_invalidate_begin walks f->bindings), the private (mirror/S-EPT)
         side, the shared side, or both."""
         for lo, hi, slot_id in list(gmem.bindings.items(first, last)):
-            slot = self.memslots.get(slot_id)
-            if slot is None:
-                continue
+            slot = self.memslots[slot_id]  # a deleted memslot unbinds its range first (_delete_memslot)
             start = slot.base_gfn + lo - slot.gmem_offset // PAGE_SIZE
             end = start + hi - lo
             if private:

@@ -198,18 +198,16 @@ class Mm:
 
     def pin(self, addr: int, length: int) -> int:
         """pin_user_pages(FOLL_LONGTERM) over a range: each page gets an extra reference."""
-        pfns: list[int] = []
-        for page in range(addr // PAGE_SIZE, -(-(addr + length) // PAGE_SIZE)):
-            ret, pfn = self.get_user_pages_fast(page * PAGE_SIZE)
-            if ret < 0:
-                for p in pfns:
+        taken: list[tuple[int, int]] = []  # (virtual page, pfn)
+        for vpn in range(addr // PAGE_SIZE, -(-(addr + length) // PAGE_SIZE)):
+            ret, pfn = self.get_user_pages_fast(vpn * PAGE_SIZE)
+            if pfn is None:  # -EFAULT: unpin what was pinned
+                for _, p in taken:
                     self.mem.frames[p].pins -= 1
                 return ret
-            if pfn is None:
-                raise RuntimeError("simulator invariant broken: ret 1: the page's pfn")
             self.mem.frames[pfn].pins += 1
-            pfns.append(pfn)
-        for vpn, pfn in zip(range(addr // PAGE_SIZE, -(-(addr + length) // PAGE_SIZE)), pfns, strict=True):
+            taken.append((vpn, pfn))
+        for vpn, pfn in taken:
             self.pinned.setdefault(vpn, []).append(pfn)
         return 0
 
