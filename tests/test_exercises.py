@@ -1033,13 +1033,14 @@ def test_08_review_any_writer_of_mmap_lock_closes_the_circle():
     2a62345b3052 the same three threads finish."""
     from tdxsim.kvm import locking
 
+    where = "mm/mmap.c __vm_munmap"  # not one of locking.SOURCES: the simulator has no munmap() path of its own
     munmap = locking.Path(
         "munmap",
         "another VMM thread calls munmap()",
         "munmap()",
         (
-            locking._acq("mmap_lock", locking.EXCLUSIVE, "__vm_munmap", "vm-mmap"),
-            locking._rel("mmap_lock", "__vm_munmap", "vm-mmap"),
+            locking.Op("acquire", "mmap_lock", locking.EXCLUSIVE, "__vm_munmap", where),
+            locking.Op("release", "mmap_lock", "", "__vm_munmap", where),
         ),
     )
     before, since = locking.ERAS.values()

@@ -979,7 +979,7 @@ KEY: dict[str, Entry] = {
     "06.review-map-gpa-8m": Entry(
         chapter="06",
         prompt=(
-            "The guest converts 8 MiB + 4 KiB back to <b>private</b> with one MapGPA. How many "
+            "The guest converts 8 MiB + 4 KiB back to <b>private</b> with one MapGPA (no interrupt pending). How many "
             "<code>KVM_EXIT_HYPERCALL</code>s does the VMM see?"
         ),
         kind="number",
