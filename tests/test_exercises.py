@@ -882,6 +882,230 @@ def test_mrtd_doctor_exercises_are_the_simulators_answers():
     assert exercises.check("10.two-pass-one-page", picked)[0]
 
 
+# -- the reviews of chapters 05, 06, 08, 09 and 10: the simulator facts, recomputed ---------------------------------
+
+
+def _td_with_pages(kernel: str = "v8", size: int = 0x6000):
+    import tdxsim
+    from tdxsim import recipes
+
+    vmm = tdxsim.Vmm(kernel)
+    recipes.create_td(vmm)
+    return vmm, recipes.bind_guest_memfd(vmm, size=size)[0]
+
+
+def _mrtd_records(*results) -> list[str]:
+    """The SEAMCALLs of `results` that extend MRTD (intel/tdx-module TDX_1.5.01 tdh_mem_page_add.c,
+    tdh_mr_extend.c): PAGE.ADD and MR.EXTEND, not SEPT.ADD."""
+    return [c["leaf"] for r in results for c in r.seamcalls if c["leaf"] in ("TDH.MEM.PAGE.ADD", "TDH.MR.EXTEND")]
+
+
+def test_05_review_measured_and_unmeasured_records():
+    """tdx_gmem_post_populate (arch/x86/kvm/vmx/tdx.c): one TDH.MEM.PAGE.ADD per page, and 4096 / 256
+    (TDX_EXTENDMR_CHUNKSIZE) TDH.MR.EXTEND per page only with KVM_TDX_MEASURE_MEMORY_REGION: 2 measured pages and 3
+    unmeasured ones are 2 x 17 + 3 records. The control: the same five pages all measured give 5 x 17."""
+    from tdxsim import recipes
+
+    vmm, binding = _td_with_pages()
+    measured = recipes.load_image(vmm, binding, gpa=0x1000, data=bytes(range(256)) * 32, measure=True)[-1]
+    plain = recipes.load_image(vmm, binding, gpa=0x3000, data=bytes(3 * 4096), measure=False)[-1]
+    assert _mrtd_records(plain) == ["TDH.MEM.PAGE.ADD"] * 3
+    assert exercises.check("05.review-records-mixed", str(len(_mrtd_records(measured, plain))))[0]
+    control, b = _td_with_pages()
+    every = recipes.load_image(control, b, gpa=0x1000, data=bytes(range(256)) * 80, measure=True)[-1]
+    assert len(_mrtd_records(every)) == 5 * (1 + 4096 // 256)
+    assert not exercises.check("05.review-records-mixed", str(len(_mrtd_records(every))))[0]
+
+
+def test_05_review_an_unmeasured_page_at_another_gpa_is_another_mrtd():
+    """sha384.h sha384_128B_block_t: the PAGE.ADD record is 'MEM.PAGE.ADD' and the GPA, so one unmeasured page of zeros
+    at 0x2000 and at 0x3000 hash to sha384(record(0x2000)) and sha384(record(0x3000)); the control: the same GPA with
+    other bytes is the same MRTD (tdh_mem_page_add.c reads no contents)."""
+    import hashlib
+
+    from tdxsim import recipes
+
+    def build(gpa: int, content: bytes = b"") -> str:
+        vmm, binding = _td_with_pages(size=0x4000)
+        recipes.load_image(vmm, binding, gpa=gpa, data=content.ljust(4096, b"\0"), measure=False)
+        recipes.run_guest(vmm)
+        return vmm.mrtd().hex()
+
+    at2, at3 = build(0x2000), build(0x3000)
+    assert at2 == hashlib.sha384(_page_add_record(0x2000)).hexdigest()
+    assert at3 == hashlib.sha384(_page_add_record(0x3000)).hexdigest()
+    assert build(0x2000, b"evil") == at2
+    picked = _choice("05.review-gpa-moves", "no" if at2 == at3 else "yes")
+    assert exercises.check("05.review-gpa-moves", picked)[0]
+
+
+def test_05_review_the_chapters_pages_in_the_other_order():
+    """tdh_mr_extend.c / tdh_mr_finalize.c: MRTD is one running SHA-384 in SEAMCALL order. The chapter's build (0x1000
+    measured, then 0x2000 unmeasured) against the other order: the same records (the control: each build's records
+    are a permutation of the other's), another digest."""
+    from tdxsim import recipes
+
+    content = bytes(range(256)) * 16
+
+    def build(order: list[int]) -> tuple[str, list[tuple[str, int]]]:
+        vmm, binding = _td_with_pages(size=0x3000)
+        records = []
+        for gpa in order:
+            data, measure = (content, True) if gpa == 0x1000 else (bytes(4096), False)
+            add = recipes.load_image(vmm, binding, gpa=gpa, data=data, measure=measure)[-1]
+            records += [(c["leaf"], c["gpa"]) for c in add.seamcalls if c["leaf"] != "TDH.MEM.SEPT.ADD"]
+        recipes.run_guest(vmm)
+        return vmm.mrtd().hex(), records
+
+    chapter, chapter_records = build([0x1000, 0x2000])
+    swapped, swapped_records = build([0x2000, 0x1000])
+    assert sorted(chapter_records) == sorted(swapped_records) and chapter_records != swapped_records
+    picked = _choice("05.review-order-swapped", "yes" if chapter == swapped else "no: the same records")
+    assert exercises.check("05.review-order-swapped", picked)[0]
+
+
+def test_06_review_map_gpa_to_private_is_capped_as_to_shared():
+    """arch/x86/kvm/vmx/tdx.c __tdx_map_gpa: every exit is at most TDX_MAP_GPA_MAX_LEN (2 MiB), whatever the
+    direction; 8 MiB + 4 KiB back to private is 4 x 512 pages + 1, each with KVM_MAP_GPA_RANGE_ENCRYPTED. The
+    control: exactly 8 MiB is one exit fewer."""
+    from tdxsim import Vmm
+    from tdxsim.lessons import conversions
+
+    def chunks(pages: int) -> list[tuple[str, int, str]]:
+        vmm = Vmm("v8")
+        return conversions.summary(vmm, conversions.convert(vmm, to_shared=False, pages=pages)).chunks
+
+    odd = chunks(2049)
+    assert [n for _, n, _ in odd] == [512, 512, 512, 512, 1] and {a for _, _, a in odd} == {"ENCRYPTED"}
+    assert len(chunks(2048)) == 4
+    assert exercises.check("06.review-map-gpa-8m", str(len(odd)))[0]
+
+
+def _finalized_td(accept: tuple[int, ...], size: int):
+    """Chapter 06's TD: the image at GPA 0, [0x1000, size) private before finalize, the guest accepting `accept`."""
+    from tdxsim import Vmm, recipes
+
+    vmm = Vmm("v8")
+    recipes.create_td(vmm)
+    binding, _ = recipes.bind_guest_memfd(vmm, size=size)
+    recipes.load_image(vmm, binding, gpa=0, data=b"image".ljust(4096, b"\0"))
+    recipes.convert_range(vmm, 0x1000, size - 0x1000, private=True)
+    recipes.run_guest(vmm, accept=accept)
+    return vmm
+
+
+def test_06_review_a_never_touched_page_costs_no_seamcall():
+    """tdp_mmu_zap_leafs (arch/x86/kvm/mmu/tdp_mmu.c) skips a non-present SPTE, and tdx_sept_remove_leaf_spte
+    (arch/x86/kvm/vmx/tdx.c) issues BLOCK, TRACK, REMOVE, WBINVD per present 4 KiB leaf: of four pages, the three
+    accepted cost 4 each and the untouched one (S-EPT leaf FREE) none. The control: all four accepted is 16."""
+    skipped = _finalized_td(accept=(0x1000, 0x2000, 0x4000), size=0x5000)
+    assert skipped.sept_state(0x3000) == "FREE"
+    leaves = [c["leaf"] for c in skipped.guest_map_gpa(gpa=0x1000, size=0x4000, shared=True).seamcalls]
+    assert leaves.count("TDH.PHYMEM.PAGE.WBINVD") == 3 and leaves.count("TDH.MEM.RANGE.BLOCK") == 3
+    assert exercises.check("06.review-zap-skipped-page", str(len(leaves)))[0]
+    every = _finalized_td(accept=(0x1000, 0x2000, 0x3000, 0x4000), size=0x5000)
+    assert len(every.guest_map_gpa(gpa=0x1000, size=0x4000, shared=True).seamcalls) == 16
+
+
+def test_06_review_an_unaligned_map_gpa_never_reaches_the_vmm():
+    """arch/x86/kvm/vmx/tdx.c tdx_map_gpa: after the legality and shared-bit checks (INVALID_OPERAND),
+    "if (!PAGE_ALIGNED(gpa) || !PAGE_ALIGNED(size)) { ret = TDVMCALL_STATUS_ALIGN_ERROR; goto error; }", before
+    __tdx_map_gpa builds an exit. The controls: the aligned page converts with one exit; a range that crosses the
+    shared bit is INVALID_OPERAND even when misaligned (the first check wins)."""
+    vmm = _finalized_td(accept=(0x1000,), size=0x3000)
+    odd = vmm.guest_map_gpa(gpa=0x1000, size=0x1800, shared=True)
+    assert odd["exits"] == [] and odd.seamcalls == [] and vmm.sept_state(0x1000) == "MAPPED"
+    status = odd.tdcalls[-1]["status"]
+    picked = _choice("06.review-map-gpa-unaligned", status)
+    assert exercises.check("06.review-map-gpa-unaligned", picked)[0]
+    aligned = _finalized_td(accept=(0x1000,), size=0x3000).guest_map_gpa(gpa=0x1000, size=0x1000, shared=True)
+    assert aligned.tdcalls[-1]["status"] == "TDVMCALL_STATUS_SUCCESS" and len(aligned["exits"]) == 1
+    machine = _finalized_td(accept=(), size=0x2000)
+    top = 1 << machine.kvm.tdx.shared_bit()
+    crossing = machine.guest_map_gpa(gpa=top - 0x1000, size=0x1800, shared=False)
+    assert crossing.tdcalls[-1]["status"] == "TDVMCALL_STATUS_INVALID_OPERAND"
+
+
+def test_08_review_any_writer_of_mmap_lock_closes_the_circle():
+    """mm/mmap.c __vm_munmap: "if (mmap_write_lock_killable(mm)) return -EINTR;" -- munmap() takes mmap_lock for
+    write as vm_mmap_pgoff does, so with populate and the in-place fault before 2a62345b3052 it closes the same
+    three-thread cycle (rwsem_down_read_slowpath: a reader queues behind a waiting writer). The control: since
+    2a62345b3052 the same three threads finish."""
+    from tdxsim.kvm import locking
+
+    where = "mm/mmap.c __vm_munmap"  # not one of locking.SOURCES: the simulator has no munmap() path of its own
+    munmap = locking.Path(
+        "munmap",
+        "another VMM thread calls munmap()",
+        "munmap()",
+        (
+            locking.Op("acquire", "mmap_lock", locking.EXCLUSIVE, "__vm_munmap", where),
+            locking.Op("release", "mmap_lock", "", "__vm_munmap", where),
+        ),
+    )
+    before, since = locking.ERAS.values()
+    cycles = locking.reachable_deadlocks([*before, munmap])
+    assert locking.reachable_deadlocks([*since, munmap]) == []
+    picked = _choice("08.review-munmap-writer", "yes" if cycles and "munmap()" in cycles[0] else "no")
+    assert exercises.check("08.review-munmap-writer", picked)[0]
+
+
+def test_08_review_a_second_populate_is_no_writer():
+    """Populate takes mmap_lock only for read (get_user_pages_fast in tdx_gmem_post_populate before 2a62345b3052);
+    a second populate waits for kvm->lock (the state guard) or the invalidate lock, never as a writer of mmap_lock, so
+    no reader queues behind it (rwsem_down_read_slowpath). The control: with an mmap() writer instead, it hangs."""
+    import dataclasses
+
+    from tdxsim.kvm import locking
+
+    populate, fault = next(iter(locking.ERAS.values()))
+    second = dataclasses.replace(populate, thread="populate 2")
+    assert all(op.mode != locking.EXCLUSIVE for op in populate.ops if op.lock == "mmap_lock")
+    two = locking.reachable_deadlocks([populate, fault, second])
+    assert locking.reachable_deadlocks([populate, fault, locking.MMAP_WRITER]) != []
+    picked = _choice("08.review-two-populates", "no" if not two else "yes: a third")
+    assert exercises.check("08.review-two-populates", picked)[0]
+
+
+def test_09_review_a_second_page_under_the_same_tables():
+    """kvm_tdp_mmu_map (arch/x86/kvm/mmu/tdp_mmu.c) links a table (TDH.MEM.SEPT.ADD through tdx_sept_link_private_spt)
+    only where the non-leaf SPTE is not present: after GPA 0's add (three SEPT.ADD for the empty levels of a 4-level
+    S-EPT) a measured page at 0x1000, under the same 2 MiB table, needs PAGE.ADD and 16 MR.EXTEND. The control: a
+    page 2 MiB away needs one more table."""
+    from tdxsim import recipes
+
+    page = b"image".ljust(4096, b"\0")
+    vmm, binding = _td_with_pages("v13", size=0x400000)
+    first = recipes.load_image(vmm, binding, gpa=0, data=page)[-1]
+    second = recipes.load_image(vmm, binding, gpa=0x1000, data=page)[-1]
+    far = recipes.load_image(vmm, binding, gpa=0x200000, data=page)[-1]
+    assert [c["leaf"] for c in first.seamcalls].count("TDH.MEM.SEPT.ADD") == 3
+    assert "TDH.MEM.SEPT.ADD" not in [c["leaf"] for c in second.seamcalls]
+    assert [c["leaf"] for c in far.seamcalls].count("TDH.MEM.SEPT.ADD") == 1
+    assert exercises.check("09.review-second-page", str(len(second.seamcalls)))[0]
+
+
+def test_10_review_extend_all_records():
+    """Every added page gives a PAGE.ADD record, and extended 4096 / 256 MR.EXTEND records (TDX_EXTENDMR_CHUNKSIZE,
+    arch/x86/kvm/vmx/tdx.c; tdh_mr_extend.c): extend-all hashes 17 per added page; the PAGE.AUG section is not
+    added. The control: single-pass hashes 1 per page plus 16 per page of the measured sections only."""
+    from tdxsim.lessons import doctor
+    from tdxsim.platform import PAGE_SIZE
+    from tdxsim.tdvf import parse_tdvf
+    from tdxsim.vmm.variants import find_variant, run_variant
+
+    image = doctor.demo_image()
+    sections = parse_tdvf(image)
+    added = [s for s in sections if not s.augmented]
+    pages = sum(s.pages for s in added)
+    every = run_variant(image, sections, find_variant(sections, "extend-all"))
+    single = run_variant(image, sections, find_variant(sections, "single-pass"))
+    chunks = PAGE_SIZE // 256
+    assert len(every.records) == pages * (1 + chunks)
+    assert len(single.records) == pages + chunks * sum(s.pages for s in added if s.measured)
+    assert exercises.check("10.review-records-extend-all", str(len(every.records)))[0]
+
+
 @pytest.mark.parametrize("chapter", ["05", "06", "07", "08", "09", "10"])
 def test_saved_chapters_have_no_answer_text_and_end_with_a_review(chapter):
     """Every chapter 05-10 stores its exercises and its review unanswered: no hint, no explanation saved."""
@@ -988,3 +1212,13 @@ def test_no_answer_is_readable_before_its_question(chapter):
     chapter prints it in) appears in no markdown or output above it, nor in its own question."""
     path = next((ROOT / "notebooks").glob(f"{chapter}-*.ipynb"))
     assert _leaks(path) == []
+
+
+@pytest.mark.parametrize("chapter", [f"{n:02}" for n in range(11)])
+def test_review_asks_nothing_the_chapter_asked_before(chapter):
+    """A reader who answered a chapter's exercises has seen their explanations: the review's three questions are
+    others."""
+    path = next((ROOT / "notebooks").glob(f"{chapter}-*.py"))
+    asked = set(re.findall(r'\bexercise\("([^"]+)"', path.read_text()))
+    reviewed = {q.id for q in exercises.review(chapter)}
+    assert len(reviewed) == 3 and not asked & reviewed

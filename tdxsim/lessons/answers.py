@@ -808,7 +808,6 @@ KEY: dict[str, Entry] = {
             "intel/tdx-module TDX_1.5.01 tdh_mem_page_add.c, tdh_mr_extend.c): 3 &times; 17. The SEPT.ADDs do not "
             "touch MRTD."
         ),
-        review=1,
         tells=("51 records",),
     ),
     "05.unmeasured-bytes": Entry(
@@ -832,7 +831,6 @@ KEY: dict[str, Entry] = {
             "MEASURE (arch/x86/kvm/vmx/tdx.c tdx_gmem_post_populate). That is why a guest must not trust an "
             "unmeasured page."
         ),
-        review=2,
     ),
     "05.one-call-or-two": Entry(
         chapter="05",
@@ -856,6 +854,68 @@ KEY: dict[str, Entry] = {
             "page and then extends it (arch/x86/kvm/vmx/tdx.c). Same records, same order; only the two-pass order "
             "of older stacks changes the stream."
         ),
+    ),
+    "05.review-records-mixed": Entry(
+        chapter="05",
+        prompt=(
+            "One <code>KVM_TDX_INIT_MEM_REGION</code> adds 2 pages at GPA 0x1000 <b>with</b> "
+            "<code>KVM_TDX_MEASURE_MEMORY_REGION</code>, a second adds 3 pages at GPA 0x3000 <b>without</b>. How many "
+            "records do the two calls feed into MRTD?"
+        ),
+        kind="number",
+        answer="37",
+        hint="Count per page: which SEAMCALLs extend MRTD for a measured page, and which for an unmeasured one?",
+        explanation=(
+            "<b>37</b> = 2 &times; 17 + 3 &times; 1. A measured page gives one TDH.MEM.PAGE.ADD record (its GPA) and "
+            "sixteen TDH.MR.EXTEND records (256 bytes each; TDX_EXTENDMR_CHUNKSIZE, arch/x86/kvm/vmx/tdx.c "
+            "<code>tdx_gmem_post_populate</code>); an unmeasured page only its PAGE.ADD record, since KVM issues "
+            "TDH.MR.EXTEND only with MEASURE (intel/tdx-module TDX_1.5.01 tdh_mem_page_add.c, tdh_mr_extend.c)."
+        ),
+        review=1,
+        tells=("37 records",),
+    ),
+    "05.review-gpa-moves": Entry(
+        chapter="05",
+        prompt=(
+            "Two builds add one page of zeros <b>without</b> MEASURE and nothing else: one at GPA 0x2000, the other "
+            "at GPA 0x3000. Do their MRTDs differ?"
+        ),
+        kind="choice",
+        choices=(
+            "no: the bytes are the same and nothing is measured",
+            "yes: the PAGE.ADD record holds the GPA",
+            "only if the page is added in place",
+        ),
+        answer="yes: the PAGE.ADD record holds the GPA",
+        hint="An unmeasured page still makes one SEAMCALL that extends MRTD. What is in its record?",
+        explanation=(
+            "<b>Yes.</b> TDH.MEM.PAGE.ADD extends MRTD with a 128-byte record of <code>'MEM.PAGE.ADD'</code> and the "
+            "GPA (intel/tdx-module TDX_1.5.01 tdh_mem_page_add.c, sha384.h <code>sha384_128B_block_t</code>), so "
+            "the same page at another GPA is another record and another SHA-384: MRTD says where each page went, "
+            "even when it says nothing of its contents."
+        ),
+        review=2,
+    ),
+    "05.review-order-swapped": Entry(
+        chapter="05",
+        prompt=(
+            "The chapter's two pages in the other order: first 0x2000 (zeros, <b>without</b> MEASURE), then 0x1000 "
+            "(the same bytes, <b>with</b> MEASURE). Same MRTD as the chapter's build?"
+        ),
+        kind="choice",
+        choices=(
+            "yes: the same pages, the same bytes, the same records",
+            "no: the same records in another order hash to another MRTD",
+            "no: the unmeasured page is measured when it comes first",
+        ),
+        answer="no: the same records in another order hash to another MRTD",
+        hint="Is MRTD a set of records, or a hash over a sequence?",
+        explanation=(
+            "<b>No.</b> MRTD is one running SHA-384 over the records in SEAMCALL order (intel/tdx-module TDX_1.5.01 "
+            "tdh_mem_page_add.c, tdh_mr_extend.c, tdh_mr_finalize.c): PAGE.ADD 0x2000 first, then PAGE.ADD 0x1000 "
+            "and its 16 MR.EXTENDs is the same records in another order, so another digest, as for the two-pass "
+            "loaders. The order the VMM adds its pages in is part of what a verifier must reproduce."
+        ),
         review=3,
     ),
     # -- chapter 06: conversions at runtime -----------------------------------------------------------------------
@@ -873,7 +933,6 @@ KEY: dict[str, Entry] = {
             "take interrupts in between, and re-enters userspace for the rest (arch/x86/kvm/vmx/tdx.c "
             "<code>__tdx_map_gpa</code>)."
         ),
-        review=1,
     ),
     "06.zap-two-pages": Entry(
         chapter="06",
@@ -890,7 +949,6 @@ KEY: dict[str, Entry] = {
             "(<code>tdx_track</code>), removes and writes back each 4 KiB page (arch/x86/kvm/vmx/tdx.c; "
             "intel/tdx-module TDX_1.5.01 tdh_mem_page_remove.c needs the leaf BLOCKED and the TLB tracked)."
         ),
-        review=2,
         tells=("TDH.PHYMEM.PAGE.WBINVD×2",),
     ),
     "06.oop-host-read": Entry(
@@ -917,7 +975,63 @@ KEY: dict[str, Entry] = {
             "madvise(MADV_DONTNEED); accel/kvm/kvm-all.c), and the next touch of that private anonymous mapping gets "
             "a zero-filled page (madvise(2))."
         ),
+    ),
+    "06.review-map-gpa-8m": Entry(
+        chapter="06",
+        prompt=(
+            "The guest converts 8 MiB + 4 KiB back to <b>private</b> with one MapGPA (no interrupt pending). How many "
+            "<code>KVM_EXIT_HYPERCALL</code>s does the VMM see?"
+        ),
+        kind="number",
+        answer="5",
+        hint="Does the cap on one exit depend on the direction of the conversion? How many 2 MiB pieces are there?",
+        explanation=(
+            "<b>Five</b>: four of 2 MiB and one of 4 KiB. <code>__tdx_map_gpa</code> (arch/x86/kvm/vmx/tdx.c) caps "
+            "every exit at TDX_MAP_GPA_MAX_LEN (2 MiB) whatever the direction; only the attribute differs "
+            "(<code>KVM_MAP_GPA_RANGE_ENCRYPTED</code> without the shared bit), and the VMM's answer to each chunk "
+            "re-enters userspace with the next one (<code>tdx_complete_vmcall_map_gpa</code>)."
+        ),
+        review=1,
+    ),
+    "06.review-zap-skipped-page": Entry(
+        chapter="06",
+        prompt=(
+            "The guest accepted 0x1000, 0x2000 and 0x4000 but never touched 0x3000; then it converts the four pages "
+            "[0x1000, 0x5000) to shared with one MapGPA. How many SEAMCALLs does KVM make to drop them?"
+        ),
+        kind="number",
+        answer="12",
+        hint="Which of the four GFNs have an S-EPT leaf to take down? A page the guest never touched was never AUGed.",
+        explanation=(
+            "<b>Twelve:</b> BLOCK, TRACK, REMOVE and WBINVD for each of the three accepted pages "
+            "(<code>tdx_sept_remove_leaf_spte</code>, arch/x86/kvm/vmx/tdx.c). 0x3000 was never faulted in, so it has "
+            "no mirror SPTE and no S-EPT leaf; the TDP MMU zaps only present leaves "
+            "(<code>tdp_mmu_zap_leafs</code> skips a non-present SPTE, arch/x86/kvm/mmu/tdp_mmu.c), so it costs "
+            "nothing."
+        ),
+        review=2,
+        tells=("TDH.PHYMEM.PAGE.WBINVD×3",),
+    ),
+    "06.review-map-gpa-unaligned": Entry(
+        chapter="06",
+        prompt=("The guest asks MapGPA to share 0x1800 bytes (one and a half pages) from GPA 0x1000. What happens?"),
+        kind="choice",
+        choices=(
+            "one exit of two pages: KVM rounds the size up",
+            "TDVMCALL_STATUS_ALIGN_ERROR, with no exit to the VMM",
+            "one exit of one page, then TDVMCALL_STATUS_SUCCESS",
+            "TDVMCALL_STATUS_INVALID_OPERAND, with no exit to the VMM",
+        ),
+        answer="TDVMCALL_STATUS_ALIGN_ERROR, with no exit to the VMM",
+        hint="Conversions work on whole pages. What does KVM check before it builds the first exit?",
+        explanation=(
+            "<b>ALIGN_ERROR.</b> <code>tdx_map_gpa</code> (arch/x86/kvm/vmx/tdx.c) first checks that the range is "
+            "legal and on one side of the shared bit (else INVALID_OPERAND), then <code>!PAGE_ALIGNED(gpa) || "
+            "!PAGE_ALIGNED(size)</code> &rarr; <code>TDVMCALL_STATUS_ALIGN_ERROR</code>, with R11 = the GPA, and "
+            "returns to the guest without an exit: the VMM never hears of it."
+        ),
         review=3,
+        tells=("TDVMCALL_STATUS_ALIGN_ERROR",),
     ),
     # -- chapter 08: under the hood of populate -------------------------------------------------------------------
     "08.populate-mmap-only": Entry(
@@ -939,7 +1053,6 @@ KEY: dict[str, Entry] = {
             "gets its read lock. The cycle needs the fault path, which holds <code>mmap_lock</code> and waits for the "
             "invalidate lock (Yan Zhao, 20250703062641.3247-1-yan.y.zhao@intel.com)."
         ),
-        review=1,
     ),
     "08.shared-gmem-source": Entry(
         chapter="08",
@@ -962,7 +1075,6 @@ KEY: dict[str, Entry] = {
             "only a private range can be populated (virt/kvm/guest_memfd.c): -EINVAL, before any SEAMCALL. Once the "
             "page is private, the GUP itself fails instead."
         ),
-        review=2,
     ),
     "08.threads-to-hang": Entry(
         chapter="08",
@@ -1002,6 +1114,52 @@ KEY: dict[str, Entry] = {
         ),
         review=3,
     ),
+    "08.review-munmap-writer": Entry(
+        chapter="08",
+        prompt=(
+            "Before 2a62345b3052, with the in-place series' fault path: populate, a userspace fault on guest_memfd and "
+            "a third VMM thread calling <code>munmap()</code> (not <code>mmap()</code>). Can they hang?"
+        ),
+        kind="choice",
+        choices=(
+            "no: munmap() only removes mappings, it does not compete with a reader",
+            "yes: munmap() takes mmap_lock for write, so it queues between the two readers as mmap() does",
+            "only if munmap() unmaps the guest_memfd mapping",
+        ),
+        answer="yes: munmap() takes mmap_lock for write, so it queues between the two readers as mmap() does",
+        hint="What closed the circle was not mmap() itself but the mode in which it takes mmap_lock. And munmap()?",
+        explanation=(
+            "<b>Yes.</b> <code>__vm_munmap()</code> (mm/mmap.c) starts with <code>mmap_write_lock_killable(mm)</code>: "
+            "any writer of <code>mmap_lock</code> will do. Queued behind the fault's read lock, it makes populate's "
+            "read wait behind it (kernel/locking/rwsem.c <code>rwsem_down_read_slowpath</code>), while the fault waits "
+            "for the invalidate lock populate holds (Yan Zhao, 20250703062641.3247-1-yan.y.zhao@intel.com)."
+        ),
+        review=1,
+    ),
+    "08.review-two-populates": Entry(
+        chapter="08",
+        prompt=(
+            "Before 2a62345b3052, with the in-place series' fault path: populate, a userspace fault on guest_memfd and "
+            "a <b>second populate</b> thread (no <code>mmap()</code>). Can they hang?"
+        ),
+        kind="choice",
+        choices=(
+            "yes: a third thread is all the hang needs",
+            "no: neither populate ever wants mmap_lock for write, so no reader is made to wait",
+            "yes: the two populates deadlock on the invalidate lock",
+        ),
+        answer="no: neither populate ever wants mmap_lock for write, so no reader is made to wait",
+        hint="Which lock does the second populate wait for, and in which mode does any populate take mmap_lock?",
+        explanation=(
+            "<b>No.</b> Populate takes <code>mmap_lock</code> only for read (the GUP in "
+            "<code>tdx_gmem_post_populate</code>), so the second one never queues as a writer there; it waits for "
+            "<code>kvm-&gt;lock</code> or the invalidate lock the first one holds. The first gets its read lock next "
+            "to the fault's, finishes, and the others follow. The hang needs a writer of <code>mmap_lock</code> "
+            "between two readers (kernel/locking/rwsem.c <code>rwsem_down_read_slowpath</code>; Yan Zhao, "
+            "20250703062641.3247-1-yan.y.zhao@intel.com)."
+        ),
+        review=2,
+    ),
     # -- chapter 09: the talk -------------------------------------------------------------------------------------
     "09.poll-never-written": Entry(
         chapter="09",
@@ -1019,7 +1177,6 @@ KEY: dict[str, Entry] = {
             "20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com): no host data leaks in, and Yan saw a TD "
             "hang silently this way."
         ),
-        review=1,
     ),
     "09.v13-va0-in-place": Entry(
         chapter="09",
@@ -1058,6 +1215,25 @@ KEY: dict[str, Entry] = {
         review=3,
         tells=("SEAMCALLs: 20",),
     ),
+    "09.review-second-page": Entry(
+        chapter="09",
+        prompt=(
+            "Kernel v13, in place: after the talk's measured add of GPA 0, the VMM adds a second measured page at GPA "
+            "0x1000. How many SEAMCALLs does that second <code>KVM_TDX_INIT_MEM_REGION</code> make?"
+        ),
+        kind="number",
+        answer="17",
+        hint="The first add built the S-EPT tables for GPA 0. Does 0x1000 need a table of its own?",
+        explanation=(
+            "<b>17:</b> one TDH.MEM.PAGE.ADD and 16 TDH.MR.EXTEND. GPA 0x1000 lies under the same S-EPT tables as "
+            "GPA 0 (one level-1 table covers 2 MiB), which the first add built with its three TDH.MEM.SEPT.ADD; the "
+            "TDP MMU links a table only where the non-leaf SPTE is not present (arch/x86/kvm/mmu/tdp_mmu.c "
+            "<code>kvm_tdp_mmu_map</code>, the mirror hook <code>tdx_sept_link_private_spt</code> in "
+            "arch/x86/kvm/vmx/tdx.c). A page 2 MiB away would need one more."
+        ),
+        review=1,
+        tells=("SEAMCALLs: 17",),
+    ),
     # -- chapter 10: why doesn't my MRTD match? -------------------------------------------------------------------
     "10.records-extend-hob": Entry(
         chapter="10",
@@ -1074,7 +1250,6 @@ KEY: dict[str, Entry] = {
             "intel/tdx-module TDX_1.5.01 tdh_mr_extend.c). QEMU extends a section only when its TDVF metadata has "
             "the MR.EXTEND attribute (target/i386/kvm/tdx.c); tianocore/edk2 #9545 discusses exactly this mistake."
         ),
-        review=1,
         tells=("91 records",),
     ),
     "10.unmeasured-sections": Entry(
@@ -1117,5 +1292,24 @@ KEY: dict[str, Entry] = {
             "(tdx-measure's <code>--two-pass-add-pages</code>, virtee/tdx-measure #18)."
         ),
         review=3,
+    ),
+    "10.review-records-extend-all": Entry(
+        chapter="10",
+        prompt=(
+            "The demo image adds 11 pages (BFV 3, measured; CFV 2, temporary memory 4, TD HOB 2, unmeasured) and "
+            "single-pass hashes 59 records. The <code>extend-all</code> loader extends every section it adds. How many "
+            "records does its MRTD hash?"
+        ),
+        kind="number",
+        answer="187",
+        hint="With every added page extended, how many records does each page give?",
+        explanation=(
+            "<b>187</b> = 11 &times; 17: every added page gives one TDH.MEM.PAGE.ADD record and, extended, 16 "
+            "TDH.MR.EXTEND records (TDX_EXTENDMR_CHUNKSIZE 256, arch/x86/kvm/vmx/tdx.c; intel/tdx-module TDX_1.5.01 "
+            "tdh_mem_page_add.c, tdh_mr_extend.c); that is 59 + 8 &times; 16. The PAGE.AUG section is not added, so "
+            "it gives none. QEMU sets MEASURE only for sections with the MR.EXTEND attribute (target/i386/kvm/tdx.c)."
+        ),
+        review=1,
+        tells=("187 records",),
     ),
 }
