@@ -451,3 +451,32 @@ def test_playground_arguments_it_cannot_use_are_clear_errors() -> None:
         pg.state(GPA, "1")  # type: ignore[arg-type]
     with pytest.raises(PlaygroundError, match="no page was added"):
         pg.reclaim(2 * GPA)
+
+
+def test_a_refused_page_add_is_recorded_as_a_4k_leaf_operation() -> None:
+    """TDH.MEM.PAGE.ADD acts on a 4 KiB leaf whatever its outcome (intel/tdx-module TDX_1.5.01 tdh_mem_page_add.c
+    walks to LVL_PT), so its record says level 0 when the module refuses it too (docs/scenario.md `seamcalls`:
+    `level` where it applies): an unaligned GPA, a source at or above MAX_PA (R9) and a target that is not PT_NDA
+    (R8) all take the checked path."""
+    pg = added()
+    module, page = pg.module, pg.mem.alloc()
+    assert module.tdh_mem_page_add(pg.tdr, GPA + PAGE_SIZE + 8, page, page) != 0
+    assert module.tdh_mem_page_add(pg.tdr, GPA + PAGE_SIZE, page, 1 << 40) != 0
+    assert module.tdh_mem_page_add(pg.tdr, GPA + PAGE_SIZE, pg.pages[GPA], page) != 0
+    refused = [ev for ev in pg.trace.events if ev.kind == "seamcall" and ev.name == "TDH.MEM.PAGE.ADD"][1:]
+    assert len(refused) == 3 and all(ev.data.get("level") == 0 for ev in refused)
+
+
+def test_page_add_from_a_td_private_frame_named_without_its_keyid_reads_zeros() -> None:
+    """The source check of TDH.MEM.PAGE.ADD looks at the HKID bits of the address only, never at the frame's KeyID
+    (intel/tdx-module TDX_1.5.01 tdh_mem_page_add.c, helpers.c shared_hpa_check), so a TD-private page named without
+    HKID bits passes and is read through KeyID 0. A TD-owned line read through another KeyID returns zeros (Intel
+    TDX module base spec, memory integrity: non-TD reads of TD-private memory return all-zero data). The target's
+    `contents` (docs/scenario.md final.pages) says which KeyID the copy read through."""
+    pg = added()
+    private = pg.pages[GPA]  # PT_REG, encrypted under the TD's HKID
+    assert pg.mem.frames[private].keyid != 0
+    target = pg.mem.alloc()
+    assert pg.module.tdh_mem_page_add(pg.tdr, GPA + PAGE_SIZE, target, private) == 0
+    assert pg.mem.frames[target].contents == f"PAGE.ADD copy of pfn {private:#x} (read through KeyID 0: zeros)"
+    assert pg.mem.frames[target].source_read_keyid == 0
