@@ -451,3 +451,93 @@ def test_playground_arguments_it_cannot_use_are_clear_errors() -> None:
         pg.state(GPA, "1")  # type: ignore[arg-type]
     with pytest.raises(PlaygroundError, match="no page was added"):
         pg.reclaim(2 * GPA)
+
+
+def test_a_refused_page_add_is_recorded_as_a_4k_leaf_operation() -> None:
+    """TDH.MEM.PAGE.ADD acts on a 4 KiB leaf whatever its outcome (intel/tdx-module TDX_1.5.01 tdh_mem_page_add.c
+    walks to LVL_PT), so its record says level 0 when the module refuses it too (docs/scenario.md `seamcalls`:
+    `level` where it applies): an unaligned GPA, a source at or above MAX_PA (R9) and a target that is not PT_NDA
+    (R8) all take the checked path."""
+    pg = added()
+    module, page = pg.module, pg.mem.alloc()
+    assert module.tdh_mem_page_add(pg.tdr, GPA + PAGE_SIZE + 8, page, page) != 0
+    assert module.tdh_mem_page_add(pg.tdr, GPA + PAGE_SIZE, page, 1 << 40) != 0
+    assert module.tdh_mem_page_add(pg.tdr, GPA + PAGE_SIZE, pg.pages[GPA], page) != 0
+    refused = [ev for ev in pg.trace.events if ev.kind == "seamcall" and ev.name == "TDH.MEM.PAGE.ADD"][1:]
+    assert len(refused) == 3 and all(ev.data.get("level") == 0 for ev in refused)
+
+
+def test_page_add_from_a_td_private_frame_named_without_its_keyid_reads_zeros() -> None:
+    """The source check of TDH.MEM.PAGE.ADD looks at the HKID bits of the address only, never at the frame's KeyID
+    (intel/tdx-module TDX_1.5.01 tdh_mem_page_add.c, helpers.c shared_hpa_check), so a TD-private page named without
+    HKID bits passes and is read through KeyID 0. A TD-owned line read through another KeyID returns zeros (Intel
+    TDX module base spec, memory integrity: non-TD reads of TD-private memory return all-zero data). The target's
+    `contents` (docs/scenario.md final.pages) says which KeyID the copy read through."""
+    pg = added()
+    private = pg.pages[GPA]  # PT_REG, encrypted under the TD's HKID
+    assert pg.mem.frames[private].keyid != 0
+    target = pg.mem.alloc()
+    assert pg.module.tdh_mem_page_add(pg.tdr, GPA + PAGE_SIZE, target, private) == 0
+    assert pg.mem.frames[target].contents == f"PAGE.ADD copy of pfn {private:#x} (read through KeyID 0: zeros)"
+    assert pg.mem.frames[target].source_read_keyid == 0
+
+
+def test_page_add_with_a_page_that_is_not_a_tdr() -> None:
+    """TDH.MEM.PAGE.ADD takes the TDR in RDX (RCX carries the GPA): check_lock_and_map_explicit_tdr(tdr_pa,
+    OPERAND_ID_RDX, ...) refuses a page that is not a TDR with TDX_PAGE_METADATA_INCORRECT|RDX (intel/tdx-module
+    TDX_1.5.01 tdh_mem_page_add.c; include/tdx_api_defs.h: OPERAND_ID_RDX = 2)."""
+    pg = added()
+    page, source = pg.mem.alloc(), pg.mem.alloc()
+    assert pg.module.tdh_mem_page_add(pg.mem.alloc(), GPA + PAGE_SIZE, page, source) == 0xC000030000000000 | 2
+
+
+def test_page_add_and_mr_extend_once_the_td_is_blocked() -> None:
+    """After TDH.MNG.VPFLUSHDONE the TD's lifecycle is TD_BLOCKED (tdh_mng_vpflushdone.c), also while OP_STATE is
+    still INITIALIZED; every TDCS-using leaf then fails check_td_in_correct_build_state with
+    TDX_TD_KEYS_NOT_CONFIGURED (intel/tdx-module TDX_1.5.01 helpers.c)."""
+    pg = added()
+    assert pg.module.tdh_mng_vpflushdone(pg.tdr) == 0
+    assert pg.page_add(GPA + PAGE_SIZE, DATA) == "TDX_TD_KEYS_NOT_CONFIGURED"
+    assert pg.mr_extend(GPA) == "TDX_TD_KEYS_NOT_CONFIGURED"
+
+
+def test_page_add_walks_through_the_tables_of_its_own_gpa() -> None:
+    """PAGE.ADD walks the S-EPT from the root to the 4 KiB leaf of its GPA (lock_sept_check_and_walk_private_gpa);
+    a FREE or NL_BLOCKED entry on that way, whatever the entries elsewhere, stops the walk: TDX_EPT_WALK_FAILED|RCX
+    (intel/tdx-module TDX_1.5.01 tdh_mem_page_add.c, helpers.c lock_sept_check_and_walk_internal). Here the only
+    level-1 table covers 4 MiB to 6 MiB: the neighbouring 2 MiB ranges below and above have none, and once the
+    level-2 entry above it is blocked, neither has the page under it."""
+    pg = Playground()
+    assert pg.map_path(0x400000) == ["TDX_SUCCESS"] * 3
+    assert pg.page_add(0x200000, DATA) == "TDX_EPT_WALK_FAILED"
+    assert pg.page_add(0x800000, DATA) == "TDX_EPT_WALK_FAILED"
+    assert pg.page_add(0x400000, DATA) == "TDX_SUCCESS"
+    assert pg.block(0, 2) == "TDX_SUCCESS"  # the level-2 entry above 0x400000; the level-1 entry stays NL_MAPPED
+    assert pg.state(0x400000, 1) is SeptState.NL_MAPPED
+    assert pg.page_add(0x401000, DATA) == "TDX_EPT_WALK_FAILED"
+
+
+def test_mr_extend_measures_the_page_at_its_own_gpa() -> None:
+    """TDH.MR.EXTEND hashes a record with its GPA and the 256 bytes at that GPA (intel/tdx-module TDX_1.5.01
+    tdh_mr_extend.c): with four pages added before any is measured (GPA 0, 0x1000, 0x2000 never written, so zeros,
+    and 64 GiB, whose page number is 0x1000 << 12), measured page after page in an order that goes back and forth
+    and then one chunk of 0x1000 and one of 64 GiB, the MRTD is the replay of exactly those records
+    (tests/mrtd_replay.py record, sha384 as TDH.MR.FINALIZE reads it)."""
+    far = 1 << 36
+    pages = {0: DATA[::-1], 0x1000: DATA, 0x2000: b"", far: DATA[128:] + DATA[:128]}
+    pg = Playground()
+    assert pg.map_path(0) == ["TDX_SUCCESS"] * 3
+    assert [pg.sept_add(far, 2), pg.sept_add(far, 1)] == ["TDX_SUCCESS"] * 2  # the root entry is GPA 0's
+    h = hashlib.sha384()
+    for gpa, data in pages.items():
+        assert pg.page_add(gpa, data) == "TDX_SUCCESS"
+        h.update(record(b"MEM.PAGE.ADD", gpa))
+    for gpa in (0x1000, 0x2000, 0x1000, 0, far, 0x1000, far):
+        for chunk in range(0, PAGE_SIZE, 256):
+            assert pg.mr_extend(gpa + chunk) == "TDX_SUCCESS"
+            h.update(record(b"MR.EXTEND", gpa + chunk) + (pages[gpa] or bytes(PAGE_SIZE))[chunk : chunk + 256])
+    for gpa in (0x1000, far):  # then the first chunk alone of each: GPA 0x1000 << 12 is the page number of `far`
+        assert pg.mr_extend(gpa) == "TDX_SUCCESS"
+        h.update(record(b"MR.EXTEND", gpa) + pages[gpa][:256])
+    assert pg.finalize() == "TDX_SUCCESS"
+    assert pg.module.tds[pg.tdr].mrtd.hex() == h.hexdigest()
