@@ -268,11 +268,11 @@ class Kvm:
             if any(v is not None for _, _, v in gmem.bindings.items(first, first + npages)):
                 return -EEXIST
         # kvm_arch_prepare_memory_region (arch/x86/kvm/x86.c), for KVM_MR_CREATE: the last GFN above
-        # kvm_mmu_max_gfn() (host MAXPHYADDR with TDP, arch/x86/kvm/mmu.h), then one with the shared bit
-        # (kvm_is_gfn_alias), is -EINVAL.
+        # kvm_mmu_max_gfn() (host MAXPHYADDR with TDP, arch/x86/kvm/mmu.h), then one with a bit of
+        # kvm_gfn_direct_bits (kvm_is_gfn_alias: the shared bit, once KVM_TDX_INIT_VM has set it), is -EINVAL.
         if base_gfn + npages - 1 > (1 << (platform.HOST_MAXPHYADDR - 12)) - 1:
             return -EINVAL
-        if (base_gfn + npages - 1) >> (self.tdx.shared_bit() - 12) & 1:
+        if (base_gfn + npages - 1) & self.tdx.kvm_gfn_direct_bits():
             return -EINVAL
         if gmem is not None:
             gmem.bindings.set(first, first + npages, slot_id)

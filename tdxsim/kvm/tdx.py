@@ -91,6 +91,13 @@ class KvmTdx:
         """kvm_gfn_direct_bits as a GPA bit: 47 with GPAW 48, 51 with GPAW 52."""
         return self.gpaw - 1
 
+    def kvm_gfn_direct_bits(self) -> int:
+        """kvm->arch.gfn_direct_bits, a GFN mask: 0 until tdx_td_init sets it to TDX_SHARED_BIT_PWL_4 or _5 just
+        before TD_STATE_INITIALIZED (arch/x86/kvm/vmx/tdx.c), so before KVM_TDX_INIT_VM no GFN is an alias."""
+        if self.state == TD_STATE_UNINITIALIZED:
+            return 0
+        return 1 << (self.shared_bit() - 12)
+
     def vt_is_tdx_private_gpa(self, gpa: int) -> bool:
         """A GPA is private when its shared bit is clear."""
         return not gpa >> self.shared_bit() & 1
