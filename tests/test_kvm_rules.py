@@ -377,13 +377,13 @@ def test_the_shared_bit_of_a_gpaw_48_td_is_bit_47() -> None:
 def test_before_init_vm_no_gfn_is_an_alias() -> None:
     """arch/x86/kvm/vmx/tdx.c tdx_td_init sets kvm->arch.gfn_direct_bits (TDX_SHARED_BIT_PWL_4) only on success, just
     before TD_STATE_INITIALIZED; until then it is 0 and x86.c kvm_is_gfn_alias (`gfn & kvm_gfn_direct_bits(kvm)`)
-    finds no alias, so a memslot ending at GPA bit 47 is created. Once KVM_TDX_INIT_VM has run, the same slot
+    finds no alias, so a memslot of two pages at GPA bit 47 is created. Once KVM_TDX_INIT_VM has run, such a slot
     is -EINVAL (the control)."""
     vmm = Vmm()
     vmm.KVM_CREATE_VM()
-    assert vmm.KVM_SET_USER_MEMORY_REGION2(0, 0, 1 << 47, PAGE, VA)["ret"] == 0
+    assert vmm.KVM_SET_USER_MEMORY_REGION2(0, 0, 1 << 47, 2 * PAGE, VA)["ret"] == 0
     assert vmm.KVM_TDX_INIT_VM()["ret"] == 0
-    assert vmm.KVM_SET_USER_MEMORY_REGION2(1, 0, (1 << 47) + PAGE, PAGE, VA + PAGE)["ret"] == -EINVAL
+    assert vmm.KVM_SET_USER_MEMORY_REGION2(1, 0, (1 << 47) + 2 * PAGE, PAGE, VA + 2 * PAGE)["ret"] == -EINVAL
 
 
 def test_init_mem_region_refuses_a_shared_gpa_before_populating() -> None:
