@@ -131,8 +131,6 @@ class Calls:
         self.lines.append(f"vmm.select_vm({index})")
 
     def _add(self, line: str, entries: list[tuple[int, str | None, Result]]) -> None:
-        if "uapi." in line:
-            self._imports.add("from tdxsim.kvm import uapi")
         self.lines.append(line)
         self.history += entries
 
@@ -151,7 +149,7 @@ class Calls:
     @property
     def code(self) -> str:
         """The script: imports, then one line per call."""
-        return _script(self._imports, self.lines)
+        return python(self._imports, self.lines)
 
     @property
     def step_marks(self) -> list[tuple[int, dict[str, Any]]]:
@@ -162,26 +160,26 @@ class Calls:
         ]
 
 
-def _script(imports: set[str], lines: list[str]) -> str:
-    """`import tdxsim` first, the other imports, a blank line, the calls."""
+def python(imports: set[str], lines: list[str]) -> str:
+    """A script from its imports and its lines: `import ...` lines first, then `from ...` ones (with `uapi` whenever
+    a line names a flag as `uapi.NAME`), a blank line, the lines. The layout of every script this module writes."""
+    if any("uapi." in line for line in lines):
+        imports = {*imports, "from tdxsim.kvm import uapi"}
     return "\n".join(sorted(imports, key=lambda line: (not line.startswith("import"), line)) + [""] + lines) + "\n"
 
 
 def script(kernel: str, in_place: bool, calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> str:
     """The script that makes `calls` ((method, positional args, keyword args) on a `Vmm`) on a new machine."""
     lines = [f"vmm = tdxsim.Vmm(kernel={kernel!r}, gmem_in_place_conversion={in_place})"]
-    imports = {"import tdxsim"}
     for method, args, kwargs in calls:
-        fn = getattr(Vmm, method)
         if method == "select_vm":
             lines.append(f"vmm.select_vm({args[0]})")
             continue
+        fn = getattr(Vmm, method)
         code = getattr(fn, "__wrapped__", fn).__code__
         named = {**dict(zip(code.co_varnames[1 : code.co_argcount], args, strict=False)), **kwargs}
         lines.append(render_call(f"vmm.{method}", method, named, _defaults(fn), None))
-        if "uapi." in lines[-1]:
-            imports.add("from tdxsim.kvm import uapi")
-    return _script(imports, lines)
+    return python({"import tdxsim"}, lines)
 
 
 def code_of(vmm: Vmm) -> str:
@@ -198,11 +196,6 @@ def function_call(
     out."""
     callee = f"{module}.{fn.__name__}" if module else fn.__name__
     return render_call(callee, fn.__name__, kwargs, _defaults(fn), name, ", ".join(lead))
-
-
-def python(imports: set[str], lines: list[str]) -> str:
-    """A script from its imports and its lines, laid out as every script of this module."""
-    return _script(imports, lines)
 
 
 def step_names(doc: dict[str, Any]) -> list[str | None]:
@@ -233,9 +226,7 @@ def scenario_code(doc: dict[str, Any]) -> str:
             flags = args.pop("flags")
             args["shared"] = None if flags is None else bool(flags & uapi.MAP_SHARED)
         lines.append(render_call(f"vmm.{op}", op, args, _defaults(getattr(Vmm, op)), name))
-        if "uapi." in lines[-1]:
-            imports.add("from tdxsim.kvm import uapi")
-    return _script(imports, lines)
+    return python(imports, lines)
 
 
 #: (op, argument) -> the names a scenario step uses for that argument's bits (docs/scenario.md "Ops").
