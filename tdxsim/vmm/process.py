@@ -62,12 +62,12 @@ def _api(fn: Callable[Concatenate[Vmm, _P], dict[str, Any]]) -> Callable[Concate
     @functools.wraps(fn)
     def wrapper(self: Vmm, /, *args: _P.args, **kwargs: _P.kwargs) -> Result:
         mark = len(self.trace.events)
-        self.depth += 1  # a call the VMM makes while answering another (a MapGPA exit) is not the reader's
+        self._depth += 1  # a call the VMM makes while answering another (a MapGPA exit) is not the reader's
         try:
             values = fn(self, *args, **kwargs)
         finally:
-            self.depth -= 1
-        if not self.depth:
+            self._depth -= 1
+        if not self._depth:
             self.calls_made.append((fn.__name__, args, kwargs))
         return Result(fn.__name__, values, self.trace.events[mark:])
 
@@ -100,7 +100,7 @@ class Vmm:
         #: Every call made on this machine, in order, as (method, positional args, keyword args): what
         #: `tdxsim.calls.code_of` turns back into the Python that makes them again.
         self.calls_made: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
-        self.depth = 0  # calls in progress
+        self._depth = 0  # Vmm calls in progress (only the outermost one is the caller's)
 
     @property
     def kvm(self) -> Kvm | None:
