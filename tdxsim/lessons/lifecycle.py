@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tdxsim.calls import script
 from tdxsim.kvm.uapi import GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_MEM_GUEST_MEMFD
 from tdxsim.kvm.uapi import KVM_MEMORY_ATTRIBUTE_PRIVATE as PRIVATE
 from tdxsim.kvm.uapi import KVM_TDX_MEASURE_MEMORY_REGION as MEASURE
@@ -20,6 +21,8 @@ from tdxsim.platform import MMAP_BASE, PAGE_SIZE
 from tdxsim.result import Result
 from tdxsim.vmm.process import Vmm
 
+#: The machine every variant runs on: the v8 kernel, with in-place conversion.
+KERNEL, IN_PLACE = "v8", True
 SIZE = 4 * PAGE_SIZE
 IMAGE = b"TDVF would be here"
 GMEM_FLAGS = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED
@@ -122,7 +125,7 @@ def fold(leaves: list[str]) -> str:
 def run_variant(name: str = "as QEMU does it") -> list[Row]:
     """Make the calls of one variant (a key of VARIANTS) on a new v8 machine; one row per call, with the states the
     machine's queries read after it (`td_state`, the PAMT types of `describe_pages`) and OP_STATE from its changes."""
-    vmm = Vmm("v8", gmem_in_place_conversion=True)
+    vmm = Vmm(KERNEL, gmem_in_place_conversion=IN_PLACE)
     op_state = "—"
     table = []
     for label, method, args in VARIANTS[name]():
@@ -131,6 +134,11 @@ def run_variant(name: str = "as QEMU does it") -> list[Row]:
         metadata = Counter(p["pamt"] for p in vmm.describe_pages().values() if p["pamt"] != "PT_NDA")
         table.append(Row(label, result, vmm.td_state(), op_state, dict(sorted(metadata.items()))))
     return table
+
+
+def variant_code(name: str = "as QEMU does it") -> str:
+    """The calls `run_variant(name)` makes, as a script (tdxsim.calls): what the player's "Show the calls" shows."""
+    return script(KERNEL, IN_PLACE, [(method, (), args) for _label, method, args in VARIANTS[name]()])
 
 
 def first_failure(rows: list[Row]) -> tuple[str, str] | None:

@@ -12,7 +12,7 @@ from typing import Any
 import ipywidgets as w
 
 from tdxsim import recipes
-from tdxsim.calls import code_of, function_call, python, script
+from tdxsim.calls import code_of, function_call, python
 from tdxsim.lessons import conversions, lifecycle, measurement, pagetables
 from tdxsim.platform import PAGE_SIZE
 from tdxsim.plot import (
@@ -185,8 +185,7 @@ def lifecycle_player(variant: str = "as QEMU does it") -> w.VBox:
     def build(_change: object = None) -> None:
         state.variant = choice.value
         state.rows = lifecycle.run_variant(state.variant)
-        steps = lifecycle.VARIANTS[state.variant]()
-        state.calls.value = calls_html(script("v8", True, [(method, (), args) for _label, method, args in steps]))
+        state.calls.value = calls_html(lifecycle.variant_code(state.variant))
         timeline["events"], timeline["steps"] = lifecycle.timeline_steps(state.rows)
         slider.unobserve(show, names="value")
         slider.max = len(state.rows) - 1
