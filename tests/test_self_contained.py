@@ -5,8 +5,8 @@ A fresh clone has nothing beside it: every citation must name a primary source a
 file the code or the tests read must be tracked here. This test reads every file `git ls-files` lists (this file
 excepted: it has to spell the patterns) and fails on any of them:
 
-- a path to a sibling folder of the clone (`../shared`, `shared/reference`, `shared/spec`, `shared/seed`) or an
-  absolute path under `/work/`;
+- a path to the sibling folder `shared` of the clone (through the parent folder, or `shared/reference`,
+  `shared/spec`, `shared/seed`) or an absolute path under `/work/`;
 - the name of a background note kept outside the repository (`kvm-uapi.md`, `tdx-module.md`, …);
 - a short source code standing for a citation kept in one of those notes (`K-TDX`, `L-SEV`, `L-MAPPFN`, …).
 """
@@ -63,7 +63,7 @@ def offending_lines(text: str) -> list[str]:
 @pytest.mark.parametrize(
     ("line", "points_out"),
     [
-        ("see ../shared/spec/scenario-format.md", True),
+        ("see .." + "/shared/spec/scenario-format.md", True),  # spelled in two parts, so no tracked file holds it
         ("(kvm-uapi.md §2.5)", True),
         ("[C K-TDX tdx_td_init]", True),
         ("L-SEV: Sean's pre-check", True),
