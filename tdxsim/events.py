@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from types import FunctionType
+
+from tdxsim.records import field, record
 
 #: Layers, top to bottom; every event names one.
 LAYERS = ("vmm", "guest", "kvm", "tdx", "mem")
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Event:
     """One entry of the record: `kind` is call, seamcall, tdcall, exit, signal, state or ioctl.
 

@@ -13,11 +13,11 @@ source, so "zeros, never plaintext" is the model).
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
 from enum import StrEnum
 
 from tdxsim import platform
 from tdxsim.events import Trace
+from tdxsim.records import record
 
 PAGE_SIZE = platform.PAGE_SIZE
 ZERO_PAGE = bytes(PAGE_SIZE)
@@ -33,7 +33,7 @@ class Owner(StrEnum):
     TDX_METADATA = "tdx_metadata"  # PAMT PT_TDR / PT_TDCX / PT_TDVPR / PT_EPT
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Frame:
     """One 4 KiB physical page."""
 

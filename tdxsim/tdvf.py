@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from tdxsim.records import record
 
 #: MemoryAddress and MemoryDataSize must be multiples of this (TDVF_ALIGNMENT, QEMU hw/i386/tdvf.c).
 TDVF_ALIGNMENT = 0x1000
@@ -95,7 +96,7 @@ class TdvfError(ValueError):
     """Malformed or unsupported TDVF firmware image; the message is one line naming the problem."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TdvfSection:
     """One TDVF section record (TdvfSectionEntry in QEMU hw/i386/tdvf.c, TdvfSection in tinfoilsh/tdx-measure).
 
@@ -137,7 +138,7 @@ class TdvfSection:
         return bool(self.attributes & PAGE_AUG)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SectionSpec:
     """A section for `build_tdvf_image`: `size` is MemoryDataSize, `data` the raw bytes (None: no raw data)."""
 

@@ -68,6 +68,7 @@ MODEL_STDLIB = {
     "heapq",
     "itertools",
     "json",
+    "operator",
     "re",
     "struct",
     "types",

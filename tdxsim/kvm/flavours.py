@@ -6,10 +6,10 @@ Names are the scenario contract's (docs/scenario.md "Kernel flavours"); each fla
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from tdxsim.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Flavour:
     """What one kernel does differently on the INIT_MEM_REGION and guest_memfd paths."""
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from tdxsim import platform
 from tdxsim.errno import EBADF, EEXIST, EINVAL, EIO
@@ -26,12 +25,13 @@ from tdxsim.kvm.uapi import (
 )
 from tdxsim.physmem import PhysicalMemory
 from tdxsim.ranges import RangeMap
+from tdxsim.records import record
 from tdxsim.tdx.module import TdxModule
 
 PAGE_SIZE = platform.PAGE_SIZE
 
 
-@dataclass
+@record
 class Memslot:
     """struct kvm_memory_slot: GFNs [base_gfn, base_gfn + npages) backed by userspace_addr and/or a guest_memfd."""
 
@@ -49,7 +49,7 @@ class Memslot:
         return self.gmem is not None and bool(self.gmem.flags & GUEST_MEMFD_FLAG_MMAP)
 
 
-@dataclass
+@record
 class Vcpu:
     """struct kvm_vcpu with its vcpu_tdx part."""
 

@@ -7,7 +7,6 @@ serves its own mmap faults without mm knowing about KVM.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
 
 from tdxsim import platform
 from tdxsim.errno import EFAULT, EINVAL, ENOMEM
@@ -15,6 +14,7 @@ from tdxsim.events import Trace, traced, untraced
 from tdxsim.kvm.uapi import MMAP_BASE, TASK_SIZE
 from tdxsim.physmem import PhysicalMemory
 from tdxsim.ranges import keys_in_range
+from tdxsim.records import field, record
 
 PAGE_SIZE = platform.PAGE_SIZE
 SIGBUS = "SIGBUS"
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
             """0, or the negative errno the file's ->mmap returns."""
 
 
-@dataclass
+@record
 class Vma:
     """One mapping [start, end) of an anonymous region or of a file from `pgoff`."""
 

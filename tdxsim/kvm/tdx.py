@@ -8,13 +8,13 @@ differences of `tdxsim.kvm.flavours`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from tdxsim import platform
 from tdxsim.errno import E2BIG, EAGAIN, EBUSY, EFAULT, EHWPOISON, EINTR, EINVAL, EIO, ENOMEM, ENOSPC, EOPNOTSUPP
 from tdxsim.events import traced, untraced
 from tdxsim.kvm.guest_memfd import kvm_gmem_populate
 from tdxsim.kvm.uapi import KVM_TDX_MEASURE_MEMORY_REGION, TDX_TD_ATTR_SEPT_VE_DISABLE
+from tdxsim.records import record
 from tdxsim.tdx.mrtd import EXTEND_CHUNK
 from tdxsim.tdx.status import STATUS, is_busy, status_name
 
@@ -36,7 +36,7 @@ KVM_SUPPORTED_TDX_TD_ATTRS = TDX_TD_ATTR_SEPT_VE_DISABLE
 KVM_MAX_CPUID_ENTRIES = 256
 
 
-@dataclass
+@record
 class KvmTdxCmd:
     """struct kvm_tdx_cmd {id, flags, data, hw_error}; KVM writes hw_error back."""
 
@@ -46,7 +46,7 @@ class KvmTdxCmd:
     hw_error: int = 0
 
 
-@dataclass
+@record
 class KvmTdxInitMemRegion:
     """struct kvm_tdx_init_mem_region {source_addr, gpa, nr_pages}: in/out, advanced page by page."""
 

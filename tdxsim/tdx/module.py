@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from enum import StrEnum
 
 from tdxsim import platform
 from tdxsim.events import Trace
 from tdxsim.physmem import Frame, PhysicalMemory
+from tdxsim.records import field, record
 from tdxsim.tdx import mrtd
 from tdxsim.tdx.sept import ALLOWED_PRE_STATES, BLOCK, BLOCKED_STATES, UNBLOCK, SeptState, entry_base
 from tdxsim.tdx.status import (
@@ -85,7 +85,7 @@ def shared_hpa_check(pa: int) -> bool:
     return keyid < platform.TDX_GLOBAL_KEYID
 
 
-@dataclass
+@record
 class Vp:
     """A vCPU's TDVPR and TDCX pages."""
 
@@ -94,7 +94,7 @@ class Vp:
     initialized: bool = False
 
 
-@dataclass
+@record
 class Td:
     """One TD: its TDR and TDCS state, the S-EPT and the measurement."""
 

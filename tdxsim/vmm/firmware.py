@@ -29,7 +29,6 @@ Three orders:
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
 
 from tdxsim import platform
 from tdxsim.errno import errno_name
@@ -43,6 +42,7 @@ from tdxsim.kvm.uapi import (
     KVM_X86_TDX_VM,
     TDX_TD_ATTR_SEPT_VE_DISABLE,
 )
+from tdxsim.records import field, record
 from tdxsim.tdvf import BFV, CFV, TD_HOB, TdvfError, TdvfSection, check_qemu_loadable, parse_tdvf
 from tdxsim.vmm.process import Vmm
 
@@ -55,7 +55,7 @@ PAGE_SIZE = platform.PAGE_SIZE
 MAX_FIRMWARE_PAGES = 1 << 16
 
 
-@dataclass
+@record
 class FirmwareMeasurement:
     """What loading a TDVF image cost and measured."""
 

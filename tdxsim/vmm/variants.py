@@ -11,8 +11,8 @@ where each variant's record stream first parts from the faithful one.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 
+from tdxsim.records import field, record
 from tdxsim.tdvf import TDVF_ALIGNMENT, TdvfSection, check_qemu_loadable, parse_tdvf
 from tdxsim.tdx.mrtd import EXTEND_CHUNK
 from tdxsim.vmm.firmware import SINGLE_PASS, TWO_PASS, TWO_PASS_IMAGE, FirmwareMeasurement, measure_firmware
@@ -31,7 +31,7 @@ SOURCES_SINGLE_PASS = (
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LoaderVariant:
     """One way a VMM may have loaded the firmware: an order, and which sections it added and extended."""
 
@@ -171,7 +171,7 @@ def loader_variants(sections: list[TdvfSection]) -> list[LoaderVariant]:
     return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RecordInfo:
     """One MRTD record, placed in the section table."""
 
@@ -215,7 +215,7 @@ def record_info(sections: list[TdvfSection], index: int, rec: int) -> RecordInfo
     return RecordInfo(index, kind, gpa, None, "outside every section", None, None)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Divergence:
     """Where a variant's record stream first differs from the reference stream."""
 
@@ -249,7 +249,7 @@ def first_difference(sections: list[TdvfSection], reference: list[int], other: l
     return Divergence(lo, ref, var)
 
 
-@dataclass
+@record
 class VariantResult:
     """One variant loaded: its MRTD, counts, and where its stream parts from the faithful one."""
 
@@ -274,7 +274,7 @@ OTHER_CAUSES = (
 )
 
 
-@dataclass
+@record
 class Diagnosis:
     """The doctor's answer for one firmware image and one expected MRTD."""
 
