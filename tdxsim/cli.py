@@ -370,7 +370,7 @@ def _parse(argv: list[str]) -> SimpleNamespace:
     end = argv.index("--") if "--" in argv else len(argv)  # after --, every word is a positional
     name = argv[0] if argv else ""
     command = _COMMANDS.get(name)
-    if "-h" in argv[:end] or "--help" in argv[:end]:
+    if any(word == "-h" or (len(word) > 2 and "--help".startswith(word)) for word in argv[:end]):  # --he too
         return SimpleNamespace(command=name, help=_help(name if command else None))
     if command is None:
         what = f"unknown command {name!r}" if argv else "no command given"

@@ -91,6 +91,7 @@ def test_bad_command_line_from_the_shell() -> None:
         ["mrtd", "fw.fd", "--expect", HEX, "--help"],
         ["mrtd", "--bogus", "-h"],
         ["mrtd", "--quote", "-h"],
+        ["mrtd", "fw.fd", "--hel"],  # a prefix of --help, as of any option
     ],
 )
 def test_help_after_mrtd_lists_its_options(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
