@@ -5,18 +5,18 @@ Bad input gets one line on stderr and exit status 2, never a traceback.
 Every file the CLI opens goes through `read_input` (regular files only, at most `MAX_INPUT_BYTES`), and every
 failure goes through `main`'s one error path: `InputError`, `ScenarioError`, `TdvfError` and `OSError` become one
 line and exit 2; SIGINT becomes one line and exit 130.
+
+The command line is read by `_parse` from one table, `_COMMANDS` (each command's positionals, options, required
+options and groups of options that exclude each other), which also gives the help text. argparse is not used: it
+imports re, gettext and warnings, which nothing else on the `mrtd` path needs.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import stat
 import sys
-
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (mypy reads the name alike)
-if TYPE_CHECKING:
-    from typing import Any, NoReturn
+from types import SimpleNamespace
 
 #: The largest scenario or firmware file the CLI reads (docs/scenario.md "Limits"); OVMF images are 2-4 MiB.
 MAX_INPUT_BYTES = 64 << 20
@@ -26,24 +26,6 @@ MAX_INT_DIGITS = 40
 
 class InputError(Exception):
     """An input file that cannot be used; `str()` is the one line the CLI prints after `tdxsim: FILE: `."""
-
-
-class _Formatter(argparse.HelpFormatter):
-    """argparse's help at a fixed width: the default asks shutil for the terminal's size, and importing shutil (with
-    its lzma and bz2) costs `tdxsim mrtd` a tenth of its run time; help reads the same on every host."""
-
-    def __init__(self, prog: str) -> None:
-        super().__init__(prog, width=98)
-
-
-class _Parser(argparse.ArgumentParser):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", _Formatter)
-        super().__init__(*args, **kwargs)
-
-    def error(self, message: str) -> NoReturn:  # one line, exit 2, as for any other bad input
-        _say(f"tdxsim: {message} (see 'python -m tdxsim --help')")
-        raise SystemExit(2)
 
 
 def _say(line: str) -> None:
@@ -177,7 +159,7 @@ def _emit(obj: object, as_json: bool, text: str) -> None:
         sys.stdout.write(text + "\n")
 
 
-def cmd_mrtd(args: argparse.Namespace) -> int:
+def cmd_mrtd(args: SimpleNamespace) -> int:
     """Load a TDVF image as QEMU does (or as a loader variant does), finalize the TD and print its MRTD; with
     --expect/--quote/--tdreport, find the variant that reproduces the TD's MRTD (exit 0) or say none does (1)."""
     from tdxsim.tdvf import TdvfError, check_qemu_loadable, parse_tdvf
@@ -252,7 +234,7 @@ def cmd_mrtd(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_problem(args: argparse.Namespace) -> int:
+def cmd_problem(args: SimpleNamespace) -> int:
     """Draw the seeded practice problem and print it, with --answer the simulator's answers too."""
     from tdxsim import problems
 
@@ -278,42 +260,185 @@ def _silence_stdout() -> None:
         pass
 
 
+class _Command:
+    """One command of the command line, as the parser and the help text both read it."""
+
+    def __init__(
+        self,
+        summary: str,
+        positionals: tuple[tuple[str, bool, str], ...] = (),
+        options: tuple[tuple[str, str | None, str], ...] = (),
+        required: tuple[str, ...] = (),
+        one_of: tuple[tuple[str, ...], ...] = (),
+        notes: tuple[str, ...] = (),
+    ) -> None:
+        self.summary = summary
+        self.positionals = positionals  # (NAME, required, help); the attribute is name.lower()
+        self.options = {flag: (metavar, text) for flag, metavar, text in options}  # metavar None: a switch
+        self.required = required  # options that must be given
+        self.one_of = one_of  # groups of options of which at most one may be given
+        self.notes = notes  # lines at the end of the help
+        self.arguments = " ".join(pos if needed else f"[{pos}]" for pos, needed, _ in positionals)
+
+
+_PROG = "python -m tdxsim"
+_COMMANDS = {
+    "run": _Command(
+        "replay a scenario file and print what happened as JSON",
+        positionals=(("SCENARIO", True, "a scenario JSON file (format 1)"),),
+    ),
+    "mrtd": _Command(
+        "load a TDVF/OVMF image as QEMU does and print the TD's MRTD, or find why an MRTD does not match",
+        positionals=(("FIRMWARE", False, "a TDVF image such as /usr/share/ovmf/OVMF.fd"),),
+        options=(
+            ("--two-pass", None, "all PAGE.ADDs of a section, then its MR.EXTENDs"),
+            ("--variant", "NAME", "load as this loader variant (see --expect for the list)"),
+            ("--expect", "HEX", "the TD's MRTD: try every loader variant and explain"),
+            ("--quote", "FILE", "read the TD's MRTD (and RTMRs) from a TD quote v4/v5"),
+            ("--tdreport", "FILE", "read the TD's MRTD (and RTMRs) from a TDREPORT_STRUCT"),
+            ("--transcript", None, "print every MRTD record in call order"),
+            ("--json", None, "print JSON instead of text"),
+        ),
+        one_of=(
+            ("--two-pass", "--variant", "--expect", "--quote", "--tdreport"),
+            ("--expect", "--quote", "--tdreport", "--transcript"),
+        ),
+        notes=(
+            "--two-pass/--variant choose one load; --expect/--quote/--tdreport try them all.",
+            "Exit status: 0 done (with --expect/--quote/--tdreport: a loader variant matches), 1 no variant "
+            "matches, 2 bad input.",
+        ),
+    ),
+    "problem": _Command(
+        "draw a practice problem around one KVM_TDX_INIT_MEM_REGION, by seed",
+        options=(
+            ("--seed", "N", "which problem: an integer from 0 to 2^32-1"),
+            ("--answer", None, "also print the answers, replayed by the simulator"),
+            ("--json", None, "print JSON instead of text"),
+        ),
+        required=("--seed",),
+    ),
+}
+
+
+class _CommandLineError(Exception):
+    """A command line `_COMMANDS` does not allow; `str()` says what is wrong (main adds the pointer to --help)."""
+
+
+def _rows(rows: list[tuple[str, str]]) -> str:
+    width = max(len(label) for label, _ in rows) + 2
+    return "".join(f"  {label.ljust(width)}{text}\n" for label, text in rows)
+
+
+def _help(name: str | None) -> str:
+    """The usage text of one command, or of the whole command line (None); the same layout on every terminal."""
+    rows = [("-h, --help", "print this help and exit")]
+    if name is None:
+        head = f"usage: {_PROG} COMMAND ...   ({_PROG} COMMAND --help: its options)\n\n"
+        head += "Simulate how KVM and the TDX module build a TD.\n\n"
+        return head + _rows([(n, c.summary) for n, c in _COMMANDS.items()] + rows)
+    command = _COMMANDS[name]
+    usage = [name, command.arguments] + [f"{flag} {command.options[flag][0]}" for flag in command.required]
+    usage += ["[options]"] if len(command.options) > len(command.required) else []
+    lines = [(pos, text) for pos, _, text in command.positionals]
+    lines += [(f"{flag} {metavar or ''}".strip(), text) for flag, (metavar, text) in command.options.items()]
+    tail = [f"At most one of {', '.join(group)}." for group in command.one_of] + list(command.notes)
+    text = f"usage: {_PROG} {' '.join(w for w in usage if w)}\n\n{command.summary}\n\n" + _rows(lines + rows)
+    return text + "".join(f"\n{line}" for line in tail) + ("\n" if tail else "")
+
+
+def _option(name: str, command: _Command, word: str) -> str:
+    """The option `word` names: itself, or the one option it is a prefix of (`--exp`), as with argparse and GNU
+    getopt_long."""
+    if word in command.options:
+        return word
+    found = [flag for flag in command.options if len(word) > 2 and word.startswith("--") and flag.startswith(word)]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise _CommandLineError(f"option {word!r} of {name} is ambiguous: it could be {', '.join(found)}")
+    raise _CommandLineError(f"{name} has no option {word!r}; its options are {', '.join(command.options) or 'none'}")
+
+
+def _attribute(flag: str) -> str:
+    return flag[2:].replace("-", "_")  # --two-pass: args.two_pass
+
+
+def _parse(argv: list[str]) -> SimpleNamespace:
+    """The command line as attributes: `command`, `help` (the usage text when -h/--help was given, else None),
+    and one per positional and option of the command; raises _CommandLineError."""
+    end = argv.index("--") if "--" in argv else len(argv)  # after --, every word is a positional
+    name = argv[0] if argv else ""
+    command = _COMMANDS.get(name)
+    if any(word == "-h" or (len(word) > 2 and "--help".startswith(word)) for word in argv[:end]):  # --he too
+        return SimpleNamespace(command=name, help=_help(name if command else None))
+    if command is None:
+        what = f"unknown command {name!r}" if argv else "no command given"
+        raise _CommandLineError(f"{what}: choose one of {', '.join(_COMMANDS)}")
+    args = SimpleNamespace(command=name, help=None)
+    for flag, (metavar, _) in command.options.items():
+        setattr(args, _attribute(flag), None if metavar else False)
+    given: list[str] = []  # options, in the order given
+    positionals: list[str] = []
+    words = iter(argv[1:end])
+    for word in words:
+        if not word.startswith("-"):
+            positionals.append(word)
+            continue
+        flag, eq, value = word.partition("=")
+        flag = _option(name, command, flag)
+        if flag in given:
+            raise _CommandLineError(f"{flag} is given twice: give it once")
+        given.append(flag)
+        metavar = command.options[flag][0]
+        if metavar is None:
+            if eq:
+                raise _CommandLineError(f"{flag} takes no value")
+            setattr(args, _attribute(flag), True)
+            continue
+        if not eq:
+            value = next(words, "")
+            if value.startswith("-"):  # an option, as argparse reads it; --opt=VALUE takes any VALUE
+                raise _CommandLineError(f"{flag} needs a value; write {flag}={value} if {value!r} is the value")
+        if not value:
+            raise _CommandLineError(f"{flag} needs a value: {flag} {metavar} or {flag}={metavar}")
+        setattr(args, _attribute(flag), value)
+    positionals += argv[end + 1 :]
+    if len(positionals) > len(command.positionals):
+        extra = positionals[len(command.positionals)]
+        raise _CommandLineError(f"unexpected argument {extra!r}: {name} takes {command.arguments or 'no arguments'}")
+    for i, (pos, needed, _) in enumerate(command.positionals):
+        arg = positionals[i] if i < len(positionals) else None
+        if arg is None and needed:
+            raise _CommandLineError(f"{name} needs a {pos} argument")
+        setattr(args, pos.lower(), arg)
+    for flag in command.required:
+        if flag not in given:
+            raise _CommandLineError(f"{name} needs {flag} {command.options[flag][0]}")
+    for group in command.one_of:
+        clash = [flag for flag in given if flag in group]
+        if len(clash) > 1:
+            raise _CommandLineError(f"{clash[0]} and {clash[1]} do not combine: give one of them")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status. The one error path of the CLI."""
-    parser = _Parser(prog="python -m tdxsim", description="Simulate how KVM and the TDX module build a TD.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    run = sub.add_parser("run", help="replay a scenario file and print what happened as JSON")
-    run.add_argument("scenario", help="a scenario JSON file (format 1)")
-    mrtd = sub.add_parser(
-        "mrtd",
-        help="load a TDVF/OVMF image as QEMU does and print the TD's MRTD, or find why an MRTD does not match",
-        description="Exit status: 0 done (with --expect/--quote/--tdreport: a loader variant matches), "
-        "1 no variant matches, 2 bad input.",
-    )
-    mrtd.add_argument("firmware", nargs="?", help="a TDVF image such as /usr/share/ovmf/OVMF.fd")
-    order = mrtd.add_mutually_exclusive_group()
-    order.add_argument("--two-pass", action="store_true", help="all PAGE.ADDs of a section, then its MR.EXTENDs")
-    order.add_argument("--variant", metavar="NAME", help="load as this loader variant (see --expect for the list)")
-    want = mrtd.add_mutually_exclusive_group()
-    want.add_argument("--expect", metavar="HEX", help="the TD's MRTD: try every loader variant and explain")
-    want.add_argument("--quote", metavar="FILE", help="read the TD's MRTD (and RTMRs) from a TD quote v4/v5")
-    want.add_argument("--tdreport", metavar="FILE", help="read the TD's MRTD (and RTMRs) from a TDREPORT_STRUCT")
-    want.add_argument("--transcript", action="store_true", help="print every MRTD record in call order")
-    mrtd.add_argument("--json", action="store_true", help="print JSON instead of text")
-    problem = sub.add_parser("problem", help="draw a practice problem around one KVM_TDX_INIT_MEM_REGION, by seed")
-    problem.add_argument("--seed", required=True, metavar="N", help="which problem: an integer from 0 to 2^32-1")
-    problem.add_argument("--answer", action="store_true", help="also print the answers, replayed by the simulator")
-    problem.add_argument("--json", action="store_true", help="print JSON instead of text")
-    args = parser.parse_args(argv)
+    try:
+        args = _parse(sys.argv[1:] if argv is None else argv)
+    except _CommandLineError as exc:
+        _say(f"tdxsim: {exc} (see '{_PROG} --help')")
+        return 2
     try:
         if sys.stdout is None:
             raise OSError("closed")
+        if args.help is not None:
+            sys.stdout.write(args.help)
+            return _flushed(0)
         if args.command == "run":
             return _flushed(cmd_run(args.scenario))
         if args.command == "problem":
             return _flushed(cmd_problem(args))
-        if (args.two_pass or args.variant) and (args.expect or args.quote or args.tdreport):
-            parser.error("--two-pass/--variant choose one load; --expect/--quote/--tdreport try them all")
         return _flushed(cmd_mrtd(args))
     except KeyboardInterrupt:
         _say("tdxsim: interrupted")
