@@ -1,11 +1,16 @@
-"""Chapter 10's material: a firmware image in which every loader variant applies, the images a reader can pick, and
-the real quote shipped inside the package (google/go-tdx-guest, Apache-2.0; tdxsim/data/quotes/README.md)."""
+"""Chapter 10's material: a firmware image in which every loader variant applies, the images a reader can pick in
+the MRTD widgets (chapters 05 and 10), and the real quote shipped inside the package (google/go-tdx-guest,
+Apache-2.0; tdxsim/data/quotes/README.md)."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
-from tdxsim.lessons.measurement import debian_ovmf
+from tdxsim.lessons.measurement import DEBIAN_OVMF, small_image
 from tdxsim.platform import PAGE_SIZE
 from tdxsim.tdvf import BFV, CFV, MR_EXTEND, PAGE_AUG, TD_HOB, TEMP_MEM, SectionSpec, build_tdvf_image
 
@@ -30,10 +35,27 @@ def demo_image() -> bytes:
     )
 
 
-def images() -> dict[str, bytes]:
-    """The images a reader can diagnose against: the demo image, and Debian's OVMF.fd when installed."""
-    out = {"demo image (5 sections)": demo_image()}
-    ovmf = debian_ovmf()
-    if ovmf is not None:
-        out["Debian OVMF.fd"] = ovmf
-    return out
+@dataclass(frozen=True)
+class Image:
+    """A firmware image a widget offers: its name, how to get its bytes, the code a reader writes to get them
+    (`imports`, then `image = expression`; the widgets' "Show the calls"), and the file it is read from, if any."""
+
+    name: str
+    load: Callable[[], bytes]
+    imports: tuple[str, ...]
+    expression: str
+    path: str = ""
+
+
+#: The images the MRTD explorer (chapter 05) and the MRTD doctor (chapter 10) offer.
+SMALL = Image(
+    "small builder image", small_image, ("from tdxsim.lessons import measurement",), "measurement.small_image()"
+)
+DEMO = Image("demo image (5 sections)", demo_image, ("from tdxsim.lessons import doctor",), "doctor.demo_image()")
+DEBIAN = Image("Debian OVMF.fd", Path(DEBIAN_OVMF).read_bytes, (), f"open({DEBIAN_OVMF!r}, 'rb').read()", DEBIAN_OVMF)
+
+
+def images(*offered: Image) -> dict[str, Image]:
+    """The images `offered`, by name and in that order, leaving out a file that is not there (Debian's OVMF.fd
+    without the `ovmf` package)."""
+    return {image.name: image for image in offered if not image.path or os.path.exists(image.path)}

@@ -10,10 +10,9 @@ import ipywidgets as w
 
 from tdxsim.calls import function_call, python
 from tdxsim.lessons import doctor
-from tdxsim.lessons.measurement import DEBIAN_OVMF
 from tdxsim.plot import record_streams, stream_alt_text, to_png
 from tdxsim.vmm.variants import OTHER_CAUSES, Diagnosis, diagnose
-from tdxsim.widgets.lessons import DPI, IMAGE_CODE, _blank, _image, _table
+from tdxsim.widgets.lessons import DPI, _blank, _image, _table
 from tdxsim.widgets.panel import Panel, calls_html
 
 
@@ -36,14 +35,13 @@ class DoctorState:
     calls: w.HTML = field(default_factory=w.HTML)
 
 
-def doctor_code(image_name: str, expected: str) -> str:
+def doctor_code(image: doctor.Image, expected: str) -> str:
     """The call the doctor makes, as a script (and, for a firmware file, the same from a shell)."""
-    source, expression = IMAGE_CODE[image_name]
-    lines = [f"image = {expression}", function_call(diagnose, "image", repr(expected), name="d")]
+    lines = [f"image = {image.expression}", function_call(diagnose, "image", repr(expected), name="d")]
     lines.append("print([r.variant.name for r in d.matches])")
-    if image_name == "Debian OVMF.fd":
-        lines.append(f"# from a shell: python -m tdxsim mrtd {DEBIAN_OVMF} --expect {expected}")
-    return python({"from tdxsim.vmm.variants import diagnose", *([source] if source else [])}, lines)
+    if image.path:
+        lines.append(f"# from a shell: python -m tdxsim mrtd {image.path} --expect {expected}")
+    return python({"from tdxsim.vmm.variants import diagnose", *image.imports}, lines)
 
 
 def _clean(text: str) -> str | None:
@@ -54,7 +52,8 @@ def _clean(text: str) -> str | None:
 def mrtd_doctor(expected: str = "", image_name: str | None = None) -> w.VBox:
     """A text box for an MRTD, the firmware to try, and a Diagnose button; the verdict, every variant's MRTD and
     first difference, and the figure of where the chosen variant's stream parts from single-pass."""
-    images = doctor.images()
+    offered = doctor.images(doctor.DEMO, doctor.DEBIAN)
+    images = {name: image.load() for name, image in offered.items()}
     state = DoctorState(image_name or next(iter(images)))
     image_ctl = w.Dropdown(options=list(images), value=state.image_name, description="firmware")
     mrtd_ctl = w.Text(value=expected, description="TD's MRTD", layout=w.Layout(width="95%"))
@@ -86,7 +85,7 @@ def mrtd_doctor(expected: str = "", image_name: str | None = None) -> w.VBox:
             return
         state.error, state.expected = "", cleaned
         d = state.diagnosis = diagnose(images[state.image_name], cleaned)
-        state.calls.value = calls_html(doctor_code(state.image_name, cleaned))
+        state.calls.value = calls_html(doctor_code(offered[state.image_name], cleaned))
         matches = d.matches
         if matches:
             m = matches[0].variant

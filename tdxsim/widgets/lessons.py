@@ -13,7 +13,7 @@ import ipywidgets as w
 
 from tdxsim import recipes
 from tdxsim.calls import code_of, function_call, python
-from tdxsim.lessons import conversions, lifecycle, measurement, pagetables
+from tdxsim.lessons import conversions, doctor, lifecycle, measurement, pagetables
 from tdxsim.platform import PAGE_SIZE
 from tdxsim.plot import (
     call_timeline,
@@ -240,19 +240,10 @@ class MrtdState:
     calls: w.HTML = field(default_factory=w.HTML)
 
 
-#: How a reader gets each image the explorer and the doctor offer: (import, expression).
-IMAGE_CODE = {
-    "small builder image": ("from tdxsim.lessons import measurement", "measurement.small_image()"),
-    "demo image (5 sections)": ("from tdxsim.lessons import doctor", "doctor.demo_image()"),
-    "Debian OVMF.fd": ("", f"open({measurement.DEBIAN_OVMF!r}, 'rb').read()"),
-}
-
-
-def explorer_code(image_name: str, variant: measurement.Variant) -> str:
+def explorer_code(image: doctor.Image, variant: measurement.Variant) -> str:
     """The calls the explorer makes for one variant, as a script."""
-    source, expression = IMAGE_CODE[image_name]
-    imports = {"from tdxsim.vmm.firmware import measure_firmware", *([source] if source else [])}
-    lines = [f"image = {expression}"]
+    imports = {"from tdxsim.vmm.firmware import measure_firmware", *image.imports}
+    lines = [f"image = {image.expression}"]
     if variant.flip is not None:
         imports.add("from tdxsim.lessons import measurement")
         lines.append(
@@ -266,10 +257,8 @@ def explorer_code(image_name: str, variant: measurement.Variant) -> str:
 def mrtd_explorer() -> w.VBox:
     """Flip a byte in a measured or an unmeasured section, load in place or classically, single-pass or two-pass
     per section, and compare the MRTD with the baseline (the image loaded as QEMU does, untouched)."""
-    images = {"small builder image": measurement.small_image()}
-    ovmf = measurement.debian_ovmf()
-    if ovmf is not None:
-        images["Debian OVMF.fd"] = ovmf
+    offered = doctor.images(doctor.SMALL, doctor.DEBIAN)
+    images = {name: image.load() for name, image in offered.items()}
     state = MrtdState(next(iter(images)))
     image_ctl = w.Dropdown(options=list(images), value=state.image_name, description="image")
     flip_ctl = w.Dropdown(description="flip a byte in", layout=w.Layout(width="420px"))
@@ -316,7 +305,7 @@ def mrtd_explorer() -> w.VBox:
             for s in m.sections
         )
         state.table.value = _table(["", ""], rows) + f"<p>sections: {html.escape(sections)}</p>"
-        state.calls.value = calls_html(explorer_code(state.image_name, state.variant))
+        state.calls.value = calls_html(explorer_code(offered[state.image_name], state.variant))
 
     image_ctl.observe(options, names="value")
     for ctl in (flip_ctl, load_ctl, order_ctl):
