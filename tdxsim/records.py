@@ -96,7 +96,7 @@ def _build(cls: type, frozen: bool, slots: bool) -> type:
             scope[f"_default_{name}"] = spec.default
             params.append(f"{name}=_default_{name}")
             expr = name
-        elif "=" in (params[-1] if params else ""):
+        elif params and "=" in params[-1]:
             raise TypeError(f"{cls.__name__}: field {name!r} without a default follows one with a default")
         else:
             params.append(name)
@@ -119,7 +119,8 @@ def _build(cls: type, frozen: bool, slots: bool) -> type:
     exec(f"def __init__(self, {', '.join(params)}):\n    " + "\n    ".join(body or ["pass"]), scope)
     init = scope["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
-    cls._record_values = _getter(names)  # type: ignore[attr-defined]
+    # staticmethod: a one-field getter is a function, which the instance would otherwise bind as a method.
+    cls._record_values = staticmethod(_getter(names))  # type: ignore[attr-defined]
     cls._record_shown = (tuple(shown), _getter(shown))  # type: ignore[attr-defined]
     cls.__init__ = init  # type: ignore[misc]
     cls.__repr__ = _record_repr  # type: ignore[method-assign, assignment]
@@ -145,6 +146,8 @@ if TYPE_CHECKING:
 
 def record(cls: Any = None, /, *, frozen: bool = False, slots: bool = False) -> Any:
     """`@record`, `@record(frozen=True)` or `@record(slots=True)`: the class as `dataclass` would make it."""
-    if cls is None:
-        return lambda c: _build(c, frozen, slots)
-    return _build(cls, frozen, slots)
+
+    def make(c: type) -> type:
+        return _build(c, frozen, slots)
+
+    return make if cls is None else make(cls)
