@@ -27,22 +27,22 @@ HEX = "00" * 48
 #: One bad command line per kind, with words its one line must hold (what is wrong, or what to do instead). No file
 #: named here exists: were the command line accepted, the error would name the file and lack the pointer to --help.
 BAD = {
-    "no command": ([], ["run", "mrtd", "problem"]),
+    "no command": ([], ["no command given", "run, mrtd, problem"]),
     "unknown command": (["frobnicate"], ["'frobnicate'", "run", "mrtd", "problem"]),
     "option before the command": (["--json", "mrtd", "fw.fd"], ["'--json'"]),
     "unknown option": (["mrtd", "fw.fd", "--three-pass"], ["'--three-pass'", "--two-pass"]),
     "unknown short option": (["mrtd", "fw.fd", "-x"], ["'-x'"]),
     "run takes no option": (["run", "a.json", "--json"], ["'--json'"]),
-    "ambiguous prefix": (["mrtd", "fw.fd", "--t"], ["--two-pass", "--tdreport", "--transcript"]),
+    "ambiguous prefix": (["mrtd", "fw.fd", "--t"], ["ambiguous", "--two-pass, --tdreport, --transcript"]),
     "missing value at the end": (["mrtd", "fw.fd", "--variant"], ["--variant NAME"]),
     "missing value before an option": (["mrtd", "fw.fd", "--expect", "--json"], ["--expect", "'--json'"]),
     "empty value": (["mrtd", "fw.fd", "--quote="], ["--quote FILE"]),
     "value given to a switch": (["mrtd", "fw.fd", "--json=yes"], ["--json"]),
     "missing positional": (["run"], ["SCENARIO"]),
     "missing required option": (["problem", "--json"], ["--seed N"]),
-    "extra positional (run)": (["run", "a.json", "b.json"], ["'b.json'"]),
-    "extra positional (mrtd)": (["mrtd", "a.fd", "b.fd"], ["'b.fd'"]),
-    "extra positional (problem)": (["problem", "--seed", "1", "x"], ["'x'"]),
+    "extra positional (run)": (["run", "a.json", "b.json"], ["'b.json'", "takes SCENARIO"]),
+    "extra positional (mrtd)": (["mrtd", "a.fd", "b.fd"], ["'b.fd'", "takes [FIRMWARE]"]),
+    "extra positional (problem)": (["problem", "--seed", "1", "x"], ["'x'", "takes no arguments"]),
     "extra positional after --": (["run", "a.json", "--", "b.json"], ["'b.json'"]),
     "option given twice": (["problem", "--seed", "1", "--seed", "2"], ["--seed"]),
     "switch given twice": (["mrtd", "fw.fd", "--json", "--json"], ["--json"]),
@@ -92,26 +92,32 @@ def test_bad_command_line_from_the_shell() -> None:
         ["mrtd", "--bogus", "-h"],
         ["mrtd", "--quote", "-h"],
         ["mrtd", "fw.fd", "--hel"],  # a prefix of --help, as of any option
+        ["mrtd", "fw.fd", "--h"],  # the shortest: no other option of mrtd starts with --h
     ],
 )
 def test_help_after_mrtd_lists_its_options(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     """-h anywhere before `--` wins over everything else on the line: mrtd's usage text, exit 0, nothing on stderr."""
     status, out, err = _call(argv, capsys)
     assert (status, err) == (0, "")
-    assert out.startswith("usage: python -m tdxsim mrtd ")
+    assert out.startswith("usage: python -m tdxsim mrtd [FIRMWARE] [options]\n") and out.endswith(".\n")
+    rows = [line for line in out.splitlines() if line.startswith("  ")]
     for option in [*MRTD_OPTIONS, "--json", "-h, --help"]:
-        assert option in out, option
+        assert any(row.startswith(f"  {option} ") for row in rows), option
+    # One column: every row's text starts where the longest label ("--tdreport FILE") ends, plus two spaces.
+    assert {len(row) - len(row[2:].split("  ", 1)[1].lstrip()) for row in rows} == {2 + len("--tdreport FILE") + 2}
 
 
 def test_help_of_problem_and_run_and_the_top_level(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, err = _call(["problem", "--help"], capsys)
-    assert (status, err) == (0, "") and "--seed N" in out and "--answer" in out and "--json" in out
+    assert (status, err) == (0, "") and out.startswith("usage: python -m tdxsim problem --seed N [options]\n")
+    assert "--answer" in out and "--json" in out
     status, out, err = _call(["run", "-h"], capsys)
     assert (status, err) == (0, "") and out.startswith("usage: python -m tdxsim run SCENARIO\n")
     for argv in (["--help"], ["-h", "mrtd"], ["frobnicate", "-h"]):
         status, out, err = _call(argv, capsys)
         assert (status, err) == (0, ""), argv
-        assert out.startswith("usage: python -m tdxsim COMMAND") and all(c in out for c in ("run", "mrtd", "problem"))
+        assert out.startswith("usage: python -m tdxsim COMMAND") and all(f"\n  {c} " in out for c in ("run", "mrtd"))
+        assert "\n  problem " in out and "\n  -h, --help " in out and out.endswith("\n")
 
 
 def test_help_imports_neither_argparse_nor_shutil() -> None:
