@@ -8,10 +8,11 @@ by hand below as replay arguments); quote fields come from google/go-tdx-guest's
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from mrtd_replay import calls as replay_calls
 from mrtd_replay import mrtd as replay_mrtd
 from mrtd_replay import read_sections
 
+from tdxsim.cli import main
 from tdxsim.quote import QuoteError, parse_quote, parse_tdreport
 from tdxsim.tdvf import BFV, CFV, MR_EXTEND, PAGE_AUG, TD_HOB, TEMP_MEM, SectionSpec, build_tdvf_image, parse_tdvf
 from tdxsim.vmm.variants import diagnose, find_variant, loader_variants, run_variant, transcript
@@ -59,7 +61,12 @@ def _firmware() -> bytes:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tdxsim", "mrtd", *args], capture_output=True, text=True, timeout=120)
+    """`python -m tdxsim mrtd ARGS`, run in this process (so mutation testing sees the CLI's code; the whole process,
+    interpreter and exit status included, is tested in test_cli_parser and test_firmware)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(["mrtd", *args])
+    return subprocess.CompletedProcess(["mrtd", *args], status, out.getvalue(), err.getvalue())
 
 
 def test_every_variant_measures_what_the_independent_replay_computes() -> None:
