@@ -8,6 +8,8 @@ tdxsim; the OVMF.fd digests it gives were also checked against a port of the pee
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -17,6 +19,7 @@ import pytest
 from mrtd_replay import mrtd as replay_mrtd
 from mrtd_replay import read_sections
 
+from tdxsim.cli import main
 from tdxsim.tdvf import BFV, CFV, MR_EXTEND, PAGE_AUG, PERM_MEM, TD_HOB, TEMP_MEM, SectionSpec, build_tdvf_image
 from tdxsim.vmm.firmware import measure_firmware
 
@@ -41,8 +44,15 @@ def _firmware(bfv_pages: int = 3, cfv_pages: int = 2, aug: bool = False) -> byte
     return build_tdvf_image(specs)
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tdxsim", *args], capture_output=True, text=True, timeout=120)
+def _cli(*args: str, process: bool = False) -> subprocess.CompletedProcess:
+    """`python -m tdxsim ARGS`: a whole process with `process`, else `main` in this process (which mutation testing
+    sees) with stdout and stderr captured."""
+    if process:
+        return subprocess.run([sys.executable, "-m", "tdxsim", *args], capture_output=True, text=True, timeout=120)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(list(args))
+    return subprocess.CompletedProcess(list(args), status, out.getvalue(), err.getvalue())
 
 
 @pytest.mark.parametrize("two_pass", [False, True])
@@ -137,7 +147,7 @@ def test_debian_ovmf_counts_and_sections(debian_ovmf: bytes) -> None:
 def test_debian_ovmf_mrtd_both_orders_both_loaders(debian_ovmf: bytes, two_pass: bool) -> None:
     """The CLI's MRTD equals the independent replay, and the source-zero load gives the same digest as classic."""
     expected = replay_mrtd(debian_ovmf, read_sections(debian_ovmf), two_pass=two_pass)
-    out = _cli("mrtd", str(OVMF_FD), *(["--two-pass"] if two_pass else []))
+    out = _cli("mrtd", str(OVMF_FD), *(["--two-pass"] if two_pass else []), process=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout == expected + "\n"
     assert measure_firmware(debian_ovmf, two_pass=two_pass, source_zero=True).mrtd == expected
