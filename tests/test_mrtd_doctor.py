@@ -288,3 +288,109 @@ def test_doctor_widget_names_the_variant_and_refuses_a_non_mrtd() -> None:
     box.controls["mrtd"].value = "not an mrtd"
     box.controls["diagnose"].click()
     assert box.state.diagnosis is None and "96 hex digits" in box.state.text.value
+
+
+# -- the command's output, as docs/scenario.md "Measurement from firmware" spells it -----------------------------
+
+
+@pytest.fixture
+def image_file(tmp_path: Path) -> Path:
+    path = tmp_path / "fw.fd"
+    path.write_bytes(_firmware())
+    return path
+
+
+def _json(out: subprocess.CompletedProcess) -> dict:
+    """The --json document, checked to be printed as the contract says: indented by one space, then a newline."""
+    assert out.returncode in (0, 1) and out.stderr == "", out.stderr
+    doc = json.loads(out.stdout)
+    assert out.stdout == json.dumps(doc, indent=1) + "\n"
+    return doc
+
+
+def test_plain_json_and_two_pass_name_their_variant(image_file: Path) -> None:
+    image = image_file.read_bytes()
+    for args, name in (([], "single-pass"), (["--two-pass"], "two-pass"), (["--variant", "extend-all"], "extend-all")):
+        doc = _json(_cli(str(image_file), *args, "--json"))
+        assert doc["variant"] == name and doc["mrtd"] == replay_mrtd(image, read_sections(image), **REPLAY_ARGS[name])
+        if not args:  # the plain load's own fields
+            assert (doc["order"], doc["page_add"], doc["mr_extend"]) == ("single-pass", 3 + 2 + 4 + 2, 3 * 16)
+    assert _cli(str(image_file), "--two-pass").stdout == _cli(str(image_file), "--variant", "two-pass").stdout
+
+
+def test_expect_takes_0x_spaces_colons_and_upper_case(image_file: Path) -> None:
+    """`--expect HEX` (96 hex digits; `0x`, spaces, colons and upper case allowed)."""
+    image = image_file.read_bytes()
+    digest = replay_mrtd(image, read_sections(image))
+    pairs = [digest[i : i + 2] for i in range(0, 96, 2)]
+    for text in ("0x" + digest, "0X" + digest.upper(), " ".join(pairs), ":".join(pairs).upper()):
+        out = _cli(str(image_file), "--expect", text)
+        assert out.returncode == 0 and out.stdout.startswith(f"expected MRTD {digest}\nMATCH: single-pass: "), text
+
+
+def test_expect_json_other_causes_only_without_a_match(image_file: Path) -> None:
+    image = image_file.read_bytes()
+    matched = _json(_cli(str(image_file), "--expect", replay_mrtd(image, read_sections(image)), "--json"))
+    assert matched["match"] == ["single-pass"] and matched["other_causes"] == [] and "td" not in matched
+    unmatched = _json(_cli(str(image_file), "--expect", "00" * 48, "--json"))
+    assert unmatched["match"] == [] and unmatched["other_causes"]
+
+
+def test_transcript_head_and_json(image_file: Path) -> None:
+    """`# variant NAME: MRTD …, N PAGE.ADD, M MR.EXTEND`, then the records; with --json {variant, mrtd, records}."""
+    image = image_file.read_bytes()
+    two_pass = replay_mrtd(image, read_sections(image), order="two-pass")
+    head = _cli(str(image_file), "--two-pass", "--transcript").stdout.splitlines()[0]
+    assert head == f"# variant two-pass: MRTD {two_pass}, 11 PAGE.ADD, 48 MR.EXTEND"
+    doc = _json(_cli(str(image_file), "--transcript", "--json"))
+    assert set(doc) == {"variant", "mrtd", "records"} and doc["variant"] == "single-pass"
+    assert doc["mrtd"] == replay_mrtd(image, read_sections(image))
+    bfv_gpa = read_sections(image)[0].memory_address
+    assert doc["records"][0] == {
+        "index": 0,
+        "kind": "ADD",
+        "gpa": hex(bfv_gpa),
+        "section": 0,
+        "section_type": "BFV",
+        "page": 0,
+        "chunk": None,
+    }
+
+
+def test_quote_output_alone_and_with_firmware(image_file: Path) -> None:
+    """Without FIRMWARE: the quote's fields ({source, mrtd, rtmrs, td_attributes, xfam} with --json); with it, the
+    fields come first and the JSON gets a `td` object."""
+    quote = str(QUOTES / "tdx_prod_quote_SPR_E4.dat")
+    alone = _json(_cli("--quote", quote, "--json"))
+    assert alone == {
+        "source": "quote v4",
+        "mrtd": GO_TDX_GUEST_V4["mrtd"],
+        "rtmrs": [GO_TDX_GUEST_V4[f"rtmr{i}"] for i in range(4)],
+        "td_attributes": GO_TDX_GUEST_V4["td_attributes"],
+        "xfam": GO_TDX_GUEST_V4["xfam"],
+    }
+    assert _json(_cli(str(image_file), "--quote", quote, "--json"))["td"] == alone
+    text = _cli("--quote", quote).stdout
+    assert _cli(str(image_file), "--quote", quote).stdout.startswith(text.rstrip("\n") + "\n\n")
+
+
+def test_bad_input_names_what_is_wrong_first(image_file: Path, tmp_path: Path) -> None:
+    """One line `tdxsim: WHAT: what is wrong` and nothing on stdout: WHAT is the file, the option or the command."""
+    missing, garbage, newline = tmp_path / "missing.fd", tmp_path / "garbage.fd", tmp_path / "a\nb.fd"
+    garbage.write_bytes(bytes(4096))
+    cases = [
+        ([str(missing)], f"{missing}: no such file"),
+        ([str(garbage)], f"{garbage}: "),
+        ([str(image_file), "--variant", "no-such-variant"], f"{image_file}: "),
+        ([str(image_file), "--expect", "12"], "--expect: '12' is not an MRTD"),
+        ([str(image_file), "--quote", str(missing)], f"{missing}: no such file"),
+        (["--tdreport", str(garbage)], f"{garbage}: "),
+        (["--json"], "mrtd: give a FIRMWARE image, or --quote/--tdreport FILE to read one"),
+        ([str(garbage), "--expect", "00" * 48], f"{garbage}: "),
+        ([str(garbage), "--transcript"], f"{garbage}: "),
+        ([str(newline)], f"{str(newline)!r}: no such file"),  # a newline in the name: its repr, still one line
+    ]
+    for args, start in cases:
+        out = _cli(*args)
+        assert (out.returncode, out.stdout) == (2, ""), args
+        assert out.stderr.startswith("tdxsim: " + start) and out.stderr.count("\n") == 1, (args, out.stderr)
