@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tdxsim.cli import InputError, load_json
+from tdxsim.cli import InputError, load_json, main
 from tdxsim.events import Trace, TraceLimitError
 from tdxsim.scenario import MAX_ACCESS, MAX_STEPS, MAX_TOTAL_ACCESS, ScenarioError, run_scenario
 from tdxsim.tdvf import TD_HOB, TEMP_MEM, SectionSpec, TdvfError, build_tdvf_image
@@ -85,3 +85,17 @@ def test_firmware_page_limit_is_enforced() -> None:
     )
     with pytest.raises(TdvfError, match=f"at most {MAX_FIRMWARE_PAGES}"):
         measure_firmware(image, record=False)
+
+
+def test_firmware_page_limit_from_the_command_line(tmp_path, capsys) -> None:
+    """Every way `tdxsim mrtd` loads an image stops at the limit with one line naming the file (docs/scenario.md
+    "Limits", "Exit status"): the plain load, the doctor's variants, one named variant, the transcript."""
+    path = tmp_path / "huge-tempmem.fd"
+    path.write_bytes(
+        build_tdvf_image([SectionSpec(TD_HOB, 0, 0x1000), SectionSpec(TEMP_MEM, 0x100000, MAX_FIRMWARE_PAGES * 0x1000)])
+    )
+    for extra in ([], ["--expect", "00" * 48], ["--variant", "extend-all"], ["--transcript"]):
+        assert main(["mrtd", str(path), *extra]) == 2, extra
+        out = capsys.readouterr()
+        assert out.out == "" and out.err.count("\n") == 1, extra
+        assert out.err.startswith(f"tdxsim: {path}: the sections add {MAX_FIRMWARE_PAGES + 1} pages"), out.err

@@ -174,6 +174,12 @@ def test_text_prints_every_parameter_and_hides_the_answer(capsys):
     assert "--seed 5 --answer" in text
 
 
+def test_the_largest_seed_is_a_problem(capsys):
+    """Seeds run from 0 to 2^32-1 (docs/scenario.md "Practice problems"): the last one is drawn, one more is not."""
+    assert main(["problem", "--seed", "4294967295"]) == 0 and capsys.readouterr().out
+    assert main(["problem", "--seed", "4294967296"]) == 2
+
+
 @pytest.mark.parametrize(
     "argv",
     [
