@@ -40,7 +40,12 @@ class Field:
         self.default, self.default_factory, self.repr = default, default_factory, shown
 
 
-def field(*, default: Any = _MISSING, default_factory: Callable[[], Any] | None = None, repr: bool = True) -> Any:  # noqa: A002 (dataclasses.field's name)
+def field(
+    *,
+    default: Any = _MISSING,
+    default_factory: Callable[[], Any] | None = None,
+    repr: bool = True,  # noqa: A002 (dataclasses.field's name for it)
+) -> Any:
     """dataclasses.field, for records: a default made anew per instance, or a field the repr leaves out."""
     return Field(default, default_factory, repr)
 

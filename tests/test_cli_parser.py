@@ -7,6 +7,7 @@ warnings on the `mrtd` path).
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tdxsim import cli
 from tdxsim.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -192,3 +194,44 @@ def test_mrtd_run_imports_no_re_or_warnings() -> None:
     imports both)."""
     _, modules = _mrtd_run_modules()
     assert not modules & {*FORBIDDEN, "dataclasses", "inspect"}, modules & {*FORBIDDEN, "dataclasses", "inspect"}
+
+
+# -- main's one error path (docs/scenario.md "Exit codes"), in process ------------------------------------------
+
+
+def test_main_reads_sys_argv_after_the_program_name(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setattr(sys, "argv", ["tdxsim", "problem", "--seed", "5", "--json"])
+    assert main() == 0 and json.loads(capsys.readouterr().out)["parameters"]["seed"] == 5
+
+
+@pytest.mark.parametrize(
+    ("raised", "status", "line"),
+    [
+        (KeyboardInterrupt(), 130, "tdxsim: interrupted"),
+        (MemoryError(), 2, "tdxsim: out of memory"),
+        (OSError(28, "No space left on device"), 2, "tdxsim: stdout: No space left on device"),
+        (BrokenPipeError(32, "Broken pipe"), 2, "tdxsim: stdout: Broken pipe"),
+    ],
+)
+def test_what_a_command_raises_becomes_one_line_and_a_status(
+    raised: BaseException, status: int, line: str, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """SIGINT: exit 130; out of memory and a full, closed or broken stdout: exit 2; each one line on stderr. (After a
+    stdout error the real process points fd 1 at /dev/null; here that is recorded, not done, as fd 1 is pytest's.)"""
+    silenced = []
+
+    def command(_args: object) -> int:
+        raise raised
+
+    monkeypatch.setattr(cli, "cmd_problem", command)
+    monkeypatch.setattr(cli, "_silence_stdout", lambda: silenced.append(True))
+    assert main(["problem", "--seed", "1"]) == status
+    assert capsys.readouterr().err == line + "\n"
+    assert silenced == ([True] if isinstance(raised, OSError) else [])
+
+
+def test_no_stdout_is_a_closed_stdout(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr(cli, "_silence_stdout", lambda: None)
+    assert main(["problem", "--seed", "1"]) == 2
+    assert capsys.readouterr().err == "tdxsim: stdout: closed\n"

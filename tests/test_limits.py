@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tdxsim.cli import InputError, load_json, main
+from tdxsim.cli import MAX_INPUT_BYTES, InputError, load_json, main, read_input
 from tdxsim.events import Trace, TraceLimitError
 from tdxsim.scenario import MAX_ACCESS, MAX_STEPS, MAX_TOTAL_ACCESS, ScenarioError, run_scenario
 from tdxsim.tdvf import TD_HOB, TEMP_MEM, SectionSpec, TdvfError, build_tdvf_image
@@ -99,3 +99,18 @@ def test_firmware_page_limit_from_the_command_line(tmp_path, capsys) -> None:
         out = capsys.readouterr()
         assert out.out == "" and out.err.count("\n") == 1, extra
         assert out.err.startswith(f"tdxsim: {path}: the sections add {MAX_FIRMWARE_PAGES + 1} pages"), out.err
+
+
+def test_file_size_limit_takes_the_limit_and_not_a_byte_more(tmp_path) -> None:
+    """docs/scenario.md "Limits": the file `run` or `mrtd` reads is at most MAX_INPUT_BYTES; read_input takes the limit
+    as a parameter, so a 3 MiB limit shows the boundary (and reads across the 1 MiB chunks)."""
+    limit = 3 << 20
+    exact, over = tmp_path / "exact", tmp_path / "over"
+    exact.write_bytes(bytes(range(256)) * (limit // 256))
+    over.write_bytes(bytes(limit + 1))
+    assert read_input(str(exact), limit) == exact.read_bytes()
+    with pytest.raises(InputError, match=rf"^is {limit + 1} bytes; the limit is {limit} "):
+        read_input(str(over), limit)
+    assert read_input(str(exact), MAX_INPUT_BYTES) == exact.read_bytes()
+    with pytest.raises(InputError, match=r"^no such file$"):
+        read_input(str(tmp_path / "missing"))
