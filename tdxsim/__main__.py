@@ -2,15 +2,12 @@
 
 SIGINT gets its handler before anything else is imported: an interrupt while the package is still importing ends
 with one line and exit status 130, as it does later. (`_signal`, the C half of `signal`, is already loaded at
-start-up, so installing the handler imports nothing; an interrupt before this file runs, during the interpreter's
-own start-up, is Python's to report.)"""
+start-up, so installing the handler imports nothing.) An interrupt that lands in this file before the handler is in
+place raises KeyboardInterrupt inside the `try` below and ends the same way; nothing before that `try` runs Python
+code that could raise it (`os` is already loaded). One before this file runs, during the interpreter's own start-up
+(site, runpy), is Python's to report."""
 
 import os
-
-try:
-    import _signal as signal  # type: ignore[import-not-found]  # CPython's C module ships no stub
-except ImportError:  # an interpreter without CPython's _signal
-    import signal
 
 
 def _interrupted(signum: int, frame: object) -> None:
@@ -21,7 +18,14 @@ def _interrupted(signum: int, frame: object) -> None:
     os._exit(130)
 
 
-signal.signal(signal.SIGINT, _interrupted)
+try:
+    try:
+        import _signal as signal  # type: ignore[import-not-found]  # CPython's C module ships no stub
+    except ImportError:  # an interpreter without CPython's _signal
+        import signal
+    signal.signal(signal.SIGINT, _interrupted)
+except KeyboardInterrupt:
+    _interrupted(2, None)  # SIGINT; `signal` may not be bound yet
 
 from tdxsim.cli import main  # noqa: E402
 
