@@ -5,6 +5,7 @@ Expected errnos come from the kernel sources and mails of the seed thread, writt
 """
 
 import itertools
+from pathlib import Path
 
 import pytest
 from scenario_helpers import seed_expected
@@ -253,6 +254,36 @@ def test_show_the_calls_of_the_mrtd_and_lock_widgets():
     ns = reproduce(shown_calls(doc.state.calls.value))
     assert [r.variant.name for r in ns["d"].matches] == [r.variant.name for r in doc.state.diagnosis.matches]
     assert "two-pass" in [r.variant.name for r in ns["d"].matches]
+
+
+@pytest.mark.skipif(not Path("/usr/share/ovmf/OVMF.fd").exists(), reason="apt-get install ovmf")
+def test_the_debian_image_in_the_shown_calls_and_the_shell_line(capsys):
+    """Every offered image's shown code gets the bytes the widget loads; with Debian's OVMF.fd chosen, the doctor's
+    script names the variants the widget names, and its "from a shell" line, run, says the same with status 0."""
+    import shlex
+
+    from tdxsim.cli import main
+    from tdxsim.lessons import doctor
+    from tdxsim.vmm.variants import diagnose
+    from tdxsim.widgets.doctor import mrtd_doctor
+
+    offered = doctor.images(doctor.SMALL, doctor.DEMO, doctor.DEBIAN)
+    assert list(offered) == ["small builder image", "demo image (5 sections)", "Debian OVMF.fd"]
+    for image in offered.values():
+        assert reproduce("\n".join([*image.imports, f"image = {image.expression}"]))["image"] == image.load()
+    ovmf = doctor.DEBIAN.load()
+    two_pass = next(r.mrtd for r in diagnose(ovmf, "0" * 96).results if r.variant.name == "two-pass")
+    doc = mrtd_doctor(expected=two_pass, image_name="Debian OVMF.fd")
+    code = shown_calls(doc.state.calls.value)
+    ns = reproduce(code)
+    assert [r.variant.name for r in ns["d"].matches] == [r.variant.name for r in doc.state.diagnosis.matches]
+    shell = code.split("# from a shell: ", 1)[1].splitlines()[0]
+    argv = shlex.split(shell)
+    assert argv[:3] == ["python", "-m", "tdxsim"]
+    capsys.readouterr()
+    assert main(argv[3:]) == 0
+    matched = [line.split(":")[1].strip() for line in capsys.readouterr().out.splitlines() if line.startswith("MATCH:")]
+    assert matched == [r.variant.name for r in doc.state.diagnosis.matches] and "two-pass" in matched
 
 
 # -- the matrix table --------------------------------------------------------------------------------------------
