@@ -141,14 +141,6 @@ def cmd_run(path: str) -> int:
     return 0
 
 
-def _expected_hex(text: str) -> str | None:
-    """An MRTD as typed: 96 hex digits, optional 0x, spaces and colons ignored; None if it is not one."""
-    digits = text.strip().lower().removeprefix("0x").replace(" ", "").replace(":", "")
-    if len(digits) != 96 or any(c not in "0123456789abcdef" for c in digits):
-        return None
-    return digits
-
-
 def _emit(obj: object, as_json: bool, text: str) -> None:
     if as_json:
         import json
@@ -184,7 +176,9 @@ def cmd_mrtd(args: SimpleNamespace) -> int:
         return 0
     expected = td.mrtd if td is not None else None
     if args.expect is not None:
-        expected = _expected_hex(args.expect)
+        from tdxsim.vmm.variants import parse_mrtd  # --expect needs the variants anyway
+
+        expected = parse_mrtd(args.expect)
         if expected is None:
             return _fail("--expect", f"{args.expect!r} is not an MRTD: give 96 hex digits (48 bytes)")
     raw = _read(args.firmware)

@@ -347,6 +347,15 @@ def run_variant(image: bytes, sections: list[TdvfSection], variant: LoaderVarian
     )
 
 
+def parse_mrtd(text: str) -> str | None:
+    """An MRTD as a reader types or pastes it: 96 hex digits, `0x`, spaces, colons and upper case allowed
+    (docs/scenario.md "Doctor"); the 96 lower-case digits, or None if `text` is not one."""
+    digits = text.strip().lower().removeprefix("0x").replace(" ", "").replace(":", "")
+    if len(digits) != 96 or any(c not in "0123456789abcdef" for c in digits):
+        return None
+    return digits
+
+
 def diagnose(image: bytes, expected: str, sections: list[TdvfSection] | None = None) -> Diagnosis:
     """Load the image under every variant; compare each MRTD with `expected` (96 lower-case hex digits)."""
     if sections is None:

@@ -11,7 +11,7 @@ import ipywidgets as w
 from tdxsim.calls import function_call, python
 from tdxsim.lessons import doctor
 from tdxsim.plot import record_streams, stream_alt_text, to_png
-from tdxsim.vmm.variants import OTHER_CAUSES, Diagnosis, diagnose
+from tdxsim.vmm.variants import OTHER_CAUSES, Diagnosis, diagnose, parse_mrtd
 from tdxsim.widgets.lessons import DPI, _blank, _image, _table
 from tdxsim.widgets.panel import Panel, calls_html
 
@@ -44,11 +44,6 @@ def doctor_code(image: doctor.Image, expected: str) -> str:
     return python({"from tdxsim.vmm.variants import diagnose", *image.imports}, lines)
 
 
-def _clean(text: str) -> str | None:
-    digits = text.strip().lower().removeprefix("0x").replace(" ", "").replace(":", "")
-    return digits if len(digits) == 96 and all(c in "0123456789abcdef" for c in digits) else None
-
-
 def mrtd_doctor(expected: str = "", image_name: str | None = None) -> w.VBox:
     """A text box for an MRTD, the firmware to try, and a Diagnose button; the verdict, every variant's MRTD and
     first difference, and the figure of where the chosen variant's stream parts from single-pass."""
@@ -75,7 +70,7 @@ def mrtd_doctor(expected: str = "", image_name: str | None = None) -> w.VBox:
 
     def run(_button: object = None) -> None:
         state.image_name = image_ctl.value
-        cleaned = _clean(mrtd_ctl.value)
+        cleaned = parse_mrtd(mrtd_ctl.value)
         if cleaned is None:
             state.error = "an MRTD is 96 hex digits (48 bytes); paste one, or copy a variant's from the table"
             state.diagnosis = None
