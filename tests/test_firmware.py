@@ -8,18 +8,16 @@ tdxsim; the OVMF.fd digests it gives were also checked against a port of the pee
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cli_run import run_cli
 from mrtd_replay import mrtd as replay_mrtd
 from mrtd_replay import read_sections
 
-from tdxsim.cli import main
 from tdxsim.tdvf import BFV, CFV, MR_EXTEND, PAGE_AUG, PERM_MEM, TD_HOB, TEMP_MEM, SectionSpec, build_tdvf_image
 from tdxsim.vmm.firmware import measure_firmware
 
@@ -42,17 +40,6 @@ def _firmware(bfv_pages: int = 3, cfv_pages: int = 2, aug: bool = False) -> byte
     if aug:
         specs.append(SectionSpec(TEMP_MEM, 0x900000, 8 * KiB, PAGE_AUG))
     return build_tdvf_image(specs)
-
-
-def _cli(*args: str, process: bool = False) -> subprocess.CompletedProcess:
-    """`python -m tdxsim ARGS`: a whole process with `process`, else `main` in this process (which mutation testing
-    sees) with stdout and stderr captured."""
-    if process:
-        return subprocess.run([sys.executable, "-m", "tdxsim", *args], capture_output=True, text=True, timeout=120)
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = main(list(args))
-    return subprocess.CompletedProcess(list(args), status, out.getvalue(), err.getvalue())
 
 
 @pytest.mark.parametrize("two_pass", [False, True])
@@ -129,7 +116,7 @@ def debian_ovmf() -> bytes:
 def test_debian_ovmf_counts_and_sections(debian_ovmf: bytes) -> None:
     """Debian ovmf 2022.11-6+deb12u2 OVMF.fd: six sections, 538 PAGE.ADD and 7680 MR.EXTEND calls; `--json` lists
     them."""
-    out = _cli("mrtd", str(OVMF_FD), "--json")
+    out = run_cli("mrtd", str(OVMF_FD), "--json")
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert (doc["page_add"], doc["mr_extend"], doc["order"]) == (538, 7680, "single-pass")
@@ -147,7 +134,7 @@ def test_debian_ovmf_counts_and_sections(debian_ovmf: bytes) -> None:
 def test_debian_ovmf_mrtd_both_orders_both_loaders(debian_ovmf: bytes, two_pass: bool) -> None:
     """The CLI's MRTD equals the independent replay, and the source-zero load gives the same digest as classic."""
     expected = replay_mrtd(debian_ovmf, read_sections(debian_ovmf), two_pass=two_pass)
-    out = _cli("mrtd", str(OVMF_FD), *(["--two-pass"] if two_pass else []), process=True)
+    out = run_cli("mrtd", str(OVMF_FD), *(["--two-pass"] if two_pass else []), process=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout == expected + "\n"
     assert measure_firmware(debian_ovmf, two_pass=two_pass, source_zero=True).mrtd == expected
@@ -177,7 +164,7 @@ def test_ovmf_code_alone_is_refused() -> None:
     path = next((p for p in OVMF_CODE_FD if p.exists()), None)
     if path is None:
         pytest.skip("OVMF_CODE.fd absent: apt-get install ovmf")
-    _one_line_exit_2(_cli("mrtd", str(path)), "runs past the end of the file")
+    _one_line_exit_2(run_cli("mrtd", str(path)), "runs past the end of the file")
 
 
 def test_truncated_and_bad_images_are_refused(tmp_path: Path) -> None:
@@ -185,12 +172,12 @@ def test_truncated_and_bad_images_are_refused(tmp_path: Path) -> None:
     image = _firmware()
     truncated = tmp_path / "truncated.fd"
     truncated.write_bytes(image[: len(image) // 2])
-    _one_line_exit_2(_cli("mrtd", str(truncated)), "truncated.fd")
+    _one_line_exit_2(run_cli("mrtd", str(truncated)), "truncated.fd")
     empty = tmp_path / "empty.fd"
     empty.write_bytes(b"")
-    _one_line_exit_2(_cli("mrtd", str(empty)))
-    _one_line_exit_2(_cli("mrtd", str(tmp_path)), "directory")
-    _one_line_exit_2(_cli("mrtd", str(tmp_path / "missing.fd")), "no such file")
+    _one_line_exit_2(run_cli("mrtd", str(empty)))
+    _one_line_exit_2(run_cli("mrtd", str(tmp_path)), "directory")
+    _one_line_exit_2(run_cli("mrtd", str(tmp_path / "missing.fd")), "no such file")
 
 
 def test_section_type_qemu_does_not_load_is_refused(tmp_path: Path) -> None:
@@ -204,7 +191,7 @@ def test_section_type_qemu_does_not_load_is_refused(tmp_path: Path) -> None:
     )
     path = tmp_path / "permmem.fd"
     path.write_bytes(image)
-    _one_line_exit_2(_cli("mrtd", str(path)), "PermMem")
+    _one_line_exit_2(run_cli("mrtd", str(path)), "PermMem")
 
 
 def test_cli_path_imports_no_presentation_layer() -> None:

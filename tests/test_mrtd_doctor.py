@@ -8,19 +8,17 @@ by hand below as replay arguments); quote fields come from google/go-tdx-guest's
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 import subprocess
 from pathlib import Path
 
 import pytest
+from cli_run import run_cli
 from mrtd_replay import calls as replay_calls
 from mrtd_replay import mrtd as replay_mrtd
 from mrtd_replay import read_sections
 
-from tdxsim.cli import main
 from tdxsim.quote import QuoteError, parse_quote, parse_tdreport
 from tdxsim.tdvf import BFV, CFV, MR_EXTEND, PAGE_AUG, TD_HOB, TEMP_MEM, SectionSpec, build_tdvf_image, parse_tdvf
 from tdxsim.vmm.variants import diagnose, find_variant, loader_variants, run_variant, transcript
@@ -61,12 +59,9 @@ def _firmware() -> bytes:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    """`python -m tdxsim mrtd ARGS`, run in this process (so mutation testing sees the CLI's code; the whole process,
-    interpreter and exit status included, is tested in test_cli_parser and test_firmware)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = main(["mrtd", *args])
-    return subprocess.CompletedProcess(["mrtd", *args], status, out.getvalue(), err.getvalue())
+    """`python -m tdxsim mrtd ARGS`, in this process (the whole process is tested in test_cli_parser and
+    test_firmware)."""
+    return run_cli("mrtd", *args)
 
 
 def test_every_variant_measures_what_the_independent_replay_computes() -> None:
